@@ -1,0 +1,147 @@
+//! The engine: runs commands against a store with the deployment's clock and policy.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::account::{Account, NewAccount};
+use crate::audit::Actor;
+use crate::clock::Clock;
+use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
+use crate::error::EngineError;
+use crate::ids::AccountId;
+use crate::lifecycle::{Changes, Command, Context};
+use crate::policy::ReleasePolicy;
+use crate::store::Store;
+
+/// Who is asking: an authenticated account, or the operator.
+#[derive(Debug, Clone)]
+pub struct By {
+    pub actor: Actor,
+    billing: Option<AccountId>,
+    pub request_id: Option<String>,
+}
+
+impl By {
+    pub fn account(account: &Account, request_id: Option<String>) -> Self {
+        Self {
+            actor: Actor::Account(account.id.clone()),
+            billing: Some(account.billing_id().clone()),
+            request_id,
+        }
+    }
+
+    pub fn operator(request_id: Option<String>) -> Self {
+        Self {
+            actor: Actor::Operator,
+            billing: None,
+            request_id,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    policy: ReleasePolicy,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, policy: ReleasePolicy) -> Self {
+        Self {
+            store,
+            clock,
+            policy,
+        }
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn policy(&self) -> &ReleasePolicy {
+        &self.policy
+    }
+
+    /// Runs one command as one atomic unit.
+    pub async fn run(&self, by: &By, cmd: Command) -> Result<Changes, EngineError> {
+        let ctx = Context {
+            actor: by.actor.clone(),
+            caller_billing: by.billing.clone(),
+            now: self.clock.now(),
+            request_id: by.request_id.clone(),
+            policy: self.policy.clone(),
+        };
+        self.store.execute(cmd, ctx).await
+    }
+
+    /// Creates an account with a fresh Vobiz auth token, returned in clear this once.
+    pub async fn create_account(
+        &self,
+        by: &By,
+        account: NewAccount,
+        parent: Option<AccountId>,
+    ) -> Result<(Account, String), EngineError> {
+        let token = generate_token("");
+        let cmd = Command::CreateAccount {
+            account,
+            parent,
+            token_hash: TokenHash::of(&token),
+        };
+        let changes = self.run(by, cmd).await?;
+        let account = changes.account().cloned().ok_or(EngineError::AccountNotFound)?;
+        Ok((account, token))
+    }
+
+    /// Issues an API key of `kind` for an account, returned in clear this once.
+    pub async fn create_key(
+        &self,
+        by: &By,
+        account: AccountId,
+        kind: CredentialKind,
+        scope: Option<String>,
+    ) -> Result<(Credential, String), EngineError> {
+        let prefix = match kind {
+            CredentialKind::Vobiz => "",
+            CredentialKind::Agni => "agni_",
+            CredentialKind::Diga => "diga_",
+        };
+        let token = generate_token(prefix);
+        let cmd = Command::CreateCredential {
+            account,
+            kind,
+            token_hash: TokenHash::of(&token),
+            scope,
+        };
+        let changes = self.run(by, cmd).await?;
+        let credential = changes.credential().cloned().ok_or(EngineError::CredentialNotFound)?;
+        Ok((credential, token))
+    }
+
+    /// The live, enabled account a token of `kind` belongs to. With `account_id` (Vobiz's
+    /// `X-Auth-ID`), the token must belong to that account.
+    pub async fn authenticate(
+        &self,
+        kind: CredentialKind,
+        token: &str,
+        account_id: Option<&AccountId>,
+    ) -> Result<Option<(Account, Credential)>, EngineError> {
+        let Some(credential) = self.store.credential(kind, &TokenHash::of(token)).await? else {
+            return Ok(None);
+        };
+        if !credential.token_hash.matches(token)
+            || account_id.is_some_and(|id| *id != credential.account_id)
+        {
+            return Ok(None);
+        }
+        let account = self.store.account(&credential.account_id).await?;
+        Ok(account
+            .filter(|a| a.is_live() && a.enabled)
+            .map(|a| (a, credential)))
+    }
+}

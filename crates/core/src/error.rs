@@ -1,0 +1,69 @@
+//! The engine's one error type. Each face renders it in its provider's wire format.
+
+use chrono::{DateTime, Utc};
+
+use crate::money::{Currency, Decimal};
+use crate::number::NumberState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    #[error("number not found")]
+    NumberNotFound,
+    #[error("account does not own this number")]
+    NotOwner,
+    #[error("number not found in inventory")]
+    NotInInventory,
+    #[error("number is blocked")]
+    Blocked,
+    #[error("insufficient balance: {needed} needed, {available} available")]
+    InsufficientBalance { needed: Decimal, available: Decimal },
+    #[error("currency mismatch: the number is billed in {expected}, not {got}")]
+    CurrencyMismatch { expected: Currency, got: Currency },
+    #[error("number is already assigned to a trunk")]
+    AlreadyOnTrunk,
+    #[error("number is not assigned to any trunk")]
+    NotOnTrunk,
+    #[error("trunk not found")]
+    TrunkNotFound,
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("sub-account not found")]
+    SubAccountNotFound,
+    #[error("number already assigned to a sub-account")]
+    AlreadyOnSubAccount,
+    #[error("number is not assigned to a sub-account of this account")]
+    NotOnSubAccount,
+    #[error("cool-off in effect until {until}")]
+    CoolOffInEffect {
+        until: DateTime<Utc>,
+        remaining_seconds: i64,
+    },
+    #[error("force=true requires an admin-role account")]
+    ForceRequiresAdmin,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("a number in state {} cannot be released", .0.as_str())]
+    NotReleasable(NumberState),
+    #[error("number is not pending release")]
+    NotPendingRelease,
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("sub-account still holds numbers; unassign them first")]
+    StillHoldsNumbers,
+    #[error("credential not found")]
+    CredentialNotFound,
+    #[error("storage failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl EngineError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        EngineError::Invalid(msg.into())
+    }
+
+    pub fn storage(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        EngineError::Storage(Box::new(e))
+    }
+}

@@ -1,0 +1,129 @@
+//! What the engine needs from storage. Two implementations (SQLite, PostgreSQL) live in
+//! `didpool-store`; one conformance suite holds both to this contract.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::account::Account;
+use crate::audit::{AssignmentAudit, NumberEvent};
+use crate::credential::{Credential, CredentialKind, TokenHash};
+use crate::e164::E164;
+use crate::error::EngineError;
+use crate::ids::{AccountId, NumberId, TrunkId};
+use crate::ledger::{EntryKind, LedgerEntry};
+use crate::lifecycle::{Changes, Command, Context};
+use crate::money::Decimal;
+use crate::number::{Number, NumberState};
+use crate::trunk::Trunk;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Runs one command atomically: loads `cmd.needs(ctx)` locked, calls `cmd.decide`, writes the
+    /// changes and commits before returning them. On an error nothing is written.
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError>;
+
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError>;
+    /// A live credential of this kind with this hash (revoked ones are not found).
+    async fn credential(
+        &self,
+        kind: CredentialKind,
+        hash: &TokenHash,
+    ) -> Result<Option<Credential>, EngineError>;
+    async fn credentials_of(&self, account: &AccountId) -> Result<Vec<Credential>, EngineError>;
+    /// The live (not deleted) number with this E.164.
+    async fn number_by_e164(&self, e164: &E164) -> Result<Option<Number>, EngineError>;
+    async fn number(&self, id: NumberId) -> Result<Option<Number>, EngineError>;
+    async fn numbers(&self, query: &NumberQuery) -> Result<Page<Number>, EngineError>;
+    async fn sub_accounts(
+        &self,
+        parent: &AccountId,
+        query: &SubAccountQuery,
+    ) -> Result<Page<Account>, EngineError>;
+    async fn trunk(&self, id: TrunkId) -> Result<Option<Trunk>, EngineError>;
+    async fn trunks(&self, account: &AccountId, limit: u32, offset: u64) -> Result<Page<Trunk>, EngineError>;
+    async fn ledger(&self, query: &LedgerQuery) -> Result<LedgerPage, EngineError>;
+    async fn events(&self, number: NumberId) -> Result<Vec<NumberEvent>, EngineError>;
+    async fn assignment_audits(&self, number: NumberId) -> Result<Vec<AssignmentAudit>, EngineError>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// How many rows match, ignoring the page.
+    pub total: u64,
+}
+
+/// Whose numbers to list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Holder {
+    /// Inventory: numbers nobody holds.
+    Nobody,
+    /// Numbers this account holds itself.
+    Account(AccountId),
+    /// Numbers this master account pays for: its own and its sub-accounts'.
+    Family(AccountId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NumberQuery {
+    pub holder: Holder,
+    pub states: Vec<NumberState>,
+    pub country: Option<String>,
+    /// Digits that must appear somewhere in the number.
+    pub search: Option<String>,
+    /// Digit prefixes (country code included) the number must not start with.
+    pub exclude_prefixes: Vec<String>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+impl NumberQuery {
+    pub fn new(holder: Holder, states: Vec<NumberState>) -> Self {
+        Self {
+            holder,
+            states,
+            country: None,
+            search: None,
+            exclude_prefixes: Vec::new(),
+            limit: 25,
+            offset: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubAccountQuery {
+    pub active_only: bool,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerQuery {
+    pub account: AccountId,
+    /// `Some(true)`: debits only; `Some(false)`: credits only.
+    pub debits: Option<bool>,
+    pub kind: Option<EntryKind>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// A page of entries, newest first, with totals over the whole filtered set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerPage {
+    pub entries: Vec<LedgerEntry>,
+    pub total: u64,
+    pub total_debit: Decimal,
+    pub total_credit: Decimal,
+    pub by_kind: Vec<KindTotal>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindTotal {
+    pub kind: EntryKind,
+    pub total_debit: Decimal,
+    pub total_credit: Decimal,
+    pub count: u64,
+}
