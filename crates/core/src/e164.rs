@@ -70,22 +70,46 @@ mod tests {
 
     #[test]
     fn accepts_numbers_with_and_without_plus() {
-        assert_eq!(E164::parse("+919876543210").unwrap().as_str(), "+919876543210");
-        assert_eq!(E164::parse("919876543210").unwrap().as_str(), "+919876543210");
-        assert_eq!(E164::parse(" +14155552671 ").unwrap().as_str(), "+14155552671");
+        assert_eq!(
+            E164::parse("+919876543210").unwrap().as_str(),
+            "+919876543210"
+        );
+        assert_eq!(
+            E164::parse("919876543210").unwrap().as_str(),
+            "+919876543210"
+        );
+        assert_eq!(
+            E164::parse(" +14155552671 ").unwrap().as_str(),
+            "+14155552671"
+        );
     }
 
     #[test]
     fn knows_the_country() {
-        assert_eq!(E164::parse("+919876543210").unwrap().country().as_deref(), Some("IN"));
-        assert_eq!(E164::parse("+14155552671").unwrap().country().as_deref(), Some("US"));
+        assert_eq!(
+            E164::parse("+919876543210").unwrap().country().as_deref(),
+            Some("IN")
+        );
+        assert_eq!(
+            E164::parse("+14155552671").unwrap().country().as_deref(),
+            Some("US")
+        );
     }
 
     #[test]
     fn refuses_malformed_numbers() {
         for bad in [
-            "", "+", "abc", "+91 98765 43210", "++919876543210", "+0919876543210", "+1234",
-            "+9198765432101234567", "+91-9876543210", "%2B919876543210", "+1234567890",
+            "",
+            "+",
+            "abc",
+            "+91 98765 43210",
+            "++919876543210",
+            "+0919876543210",
+            "+1234",
+            "+9198765432101234567",
+            "+91-9876543210",
+            "%2B919876543210",
+            "+1234567890",
         ] {
             assert!(E164::parse(bad).is_err(), "{bad}");
         }

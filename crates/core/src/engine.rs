@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::account::{Account, NewAccount};
 use crate::audit::Actor;
@@ -60,8 +60,9 @@ impl Engine {
         self.store.as_ref()
     }
 
+    /// The clock's time to the microsecond, the precision both stores keep.
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        self.clock.now().trunc_subsecs(6)
     }
 
     pub fn policy(&self) -> &ReleasePolicy {
@@ -73,7 +74,7 @@ impl Engine {
         let ctx = Context {
             actor: by.actor.clone(),
             caller_billing: by.billing.clone(),
-            now: self.clock.now(),
+            now: self.now(),
             request_id: by.request_id.clone(),
             policy: self.policy.clone(),
         };
@@ -94,7 +95,10 @@ impl Engine {
             token_hash: TokenHash::of(&token),
         };
         let changes = self.run(by, cmd).await?;
-        let account = changes.account().cloned().ok_or(EngineError::AccountNotFound)?;
+        let account = changes
+            .account()
+            .cloned()
+            .ok_or(EngineError::AccountNotFound)?;
         Ok((account, token))
     }
 
@@ -119,7 +123,10 @@ impl Engine {
             scope,
         };
         let changes = self.run(by, cmd).await?;
-        let credential = changes.credential().cloned().ok_or(EngineError::CredentialNotFound)?;
+        let credential = changes
+            .credential()
+            .cloned()
+            .ok_or(EngineError::CredentialNotFound)?;
         Ok((credential, token))
     }
 

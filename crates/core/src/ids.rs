@@ -43,7 +43,9 @@ impl AccountId {
         let suffix = &s[kind.prefix().len()..];
         if suffix.is_empty()
             || suffix.len() > SUFFIX_MAX
-            || !suffix.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            || !suffix
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
         {
             return Err(InvalidId(
                 "an account id ends with 1 to 12 upper-case letters or digits",
@@ -174,7 +176,16 @@ mod tests {
 
     #[test]
     fn malformed_account_ids_are_refused() {
-        for bad in ["", "MA_", "XA_ABC", "ma_ABC", "MA_abc", "MA_ABCDEFGHIJKLM", "MA_AB-C", "SA_ Ä"] {
+        for bad in [
+            "",
+            "MA_",
+            "XA_ABC",
+            "ma_ABC",
+            "MA_abc",
+            "MA_ABCDEFGHIJKLM",
+            "MA_AB-C",
+            "SA_ Ä",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -187,6 +198,9 @@ mod tests {
         assert_eq!(b.kind(), AccountKind::Sub);
         assert_ne!(a.numeric(), AccountId::parse("MA_0").unwrap().numeric());
         assert_eq!(AccountId::parse("MA_10").unwrap().numeric(), 36);
-        assert_eq!(AccountId::parse("MA_ZZZZZZZZZZZZ").unwrap().numeric(), 36i64.pow(12) - 1);
+        assert_eq!(
+            AccountId::parse("MA_ZZZZZZZZZZZZ").unwrap().numeric(),
+            36i64.pow(12) - 1
+        );
     }
 }

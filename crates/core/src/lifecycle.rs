@@ -253,7 +253,10 @@ fn did_reference(e164: &E164) -> Option<String> {
 }
 
 /// The end of the cool-off, if the number is in it at `now`.
-pub fn cool_off(last_call_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<(DateTime<Utc>, i64)> {
+pub fn cool_off(
+    last_call_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, i64)> {
     let until = last_call_at? + COOL_OFF;
     if now >= until {
         return None;
@@ -270,7 +273,8 @@ fn controls(caller: &AccountId, n: &Number) -> bool {
 }
 
 fn require_caller(ctx: &Context) -> Result<&AccountId, EngineError> {
-    ctx.caller().ok_or(EngineError::Forbidden("an account is required"))
+    ctx.caller()
+        .ok_or(EngineError::Forbidden("an account is required"))
 }
 
 fn require_operator(ctx: &Context) -> Result<(), EngineError> {
@@ -526,7 +530,14 @@ impl Command {
                     .filter(|a| a.is_master())
                     .ok_or(EngineError::AccountNotFound)?
                     .clone();
-                let entry = post(&mut acc, amount, EntryKind::Payment, None, description.clone(), now)?;
+                let entry = post(
+                    &mut acc,
+                    amount,
+                    EntryKind::Payment,
+                    None,
+                    description.clone(),
+                    now,
+                )?;
                 changes.ledger.push(entry);
                 changes.accounts.push(Write::Update(acc));
             }
@@ -587,7 +598,14 @@ impl Command {
                 ] {
                     if !fee.is_zero() {
                         let description = format!("{what} for {}", n.e164);
-                        let entry = post(&mut payer, -fee, kind, did_reference(&n.e164), description, now)?;
+                        let entry = post(
+                            &mut payer,
+                            -fee,
+                            kind,
+                            did_reference(&n.e164),
+                            description,
+                            now,
+                        )?;
                         changes.ledger.push(entry);
                     }
                 }
@@ -616,10 +634,14 @@ impl Command {
                 }
                 let mut after = n.clone();
                 let policy = &ctx.policy;
-                let windowed = *mode == ReleaseMode::Policy && policy.window > chrono::Duration::zero();
+                let windowed =
+                    *mode == ReleaseMode::Policy && policy.window > chrono::Duration::zero();
                 if *mode == ReleaseMode::Policy && !policy.fee.is_zero() {
                     let payer_id = n.billing_id.as_ref().ok_or(EngineError::NotOwner)?;
-                    let mut payer = snap.account(payer_id).ok_or(EngineError::AccountNotFound)?.clone();
+                    let mut payer = snap
+                        .account(payer_id)
+                        .ok_or(EngineError::AccountNotFound)?
+                        .clone();
                     let entry = post(
                         &mut payer,
                         -policy.fee,
@@ -680,7 +702,9 @@ impl Command {
                 let n = snap
                     .number
                     .as_ref()
-                    .filter(|n| n.billing_id.as_ref() == Some(caller) && n.state == NumberState::Active)
+                    .filter(|n| {
+                        n.billing_id.as_ref() == Some(caller) && n.state == NumberState::Active
+                    })
                     .ok_or(EngineError::NumberNotFound)?;
                 let target = snap
                     .account(sub)
@@ -755,7 +779,10 @@ impl Command {
                 let caller = require_caller(ctx)?;
                 let mut name = name.clone();
                 let mut settings = TrunkSettings::default();
-                patch.clone().apply(&mut name, &mut settings).map_err(EngineError::Invalid)?;
+                patch
+                    .clone()
+                    .apply(&mut name, &mut settings)
+                    .map_err(EngineError::Invalid)?;
                 let name = validate_name(&name).map_err(EngineError::invalid)?;
                 changes.trunks.push(Write::Insert(Trunk {
                     id: TrunkId::new(),
@@ -770,7 +797,10 @@ impl Command {
             Command::UpdateTrunk { patch, .. } => {
                 let caller = require_caller(ctx)?;
                 let mut t = own_trunk(snap, caller)?.clone();
-                patch.clone().apply(&mut t.name, &mut t.settings).map_err(EngineError::Invalid)?;
+                patch
+                    .clone()
+                    .apply(&mut t.name, &mut t.settings)
+                    .map_err(EngineError::Invalid)?;
                 t.updated_at = now;
                 changes.trunks.push(Write::Update(t));
             }
@@ -822,14 +852,21 @@ impl Command {
     }
 }
 
-fn controlled_active<'s>(snap: &'s Snapshot, caller: &AccountId) -> Result<&'s Number, EngineError> {
+fn controlled_active<'s>(
+    snap: &'s Snapshot,
+    caller: &AccountId,
+) -> Result<&'s Number, EngineError> {
     snap.number
         .as_ref()
         .filter(|n| controls(caller, n) && n.state == NumberState::Active)
         .ok_or(EngineError::NumberNotFound)
 }
 
-fn own_sub_account<'s>(snap: &'s Snapshot, caller: &AccountId, id: &AccountId) -> Result<&'s Account, EngineError> {
+fn own_sub_account<'s>(
+    snap: &'s Snapshot,
+    caller: &AccountId,
+    id: &AccountId,
+) -> Result<&'s Account, EngineError> {
     snap.account(id)
         .filter(|a| a.parent_id.as_ref() == Some(caller))
         .ok_or(EngineError::SubAccountNotFound)

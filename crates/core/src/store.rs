@@ -40,10 +40,18 @@ pub trait Store: Send + Sync + 'static {
         query: &SubAccountQuery,
     ) -> Result<Page<Account>, EngineError>;
     async fn trunk(&self, id: TrunkId) -> Result<Option<Trunk>, EngineError>;
-    async fn trunks(&self, account: &AccountId, limit: u32, offset: u64) -> Result<Page<Trunk>, EngineError>;
+    async fn trunks(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Trunk>, EngineError>;
     async fn ledger(&self, query: &LedgerQuery) -> Result<LedgerPage, EngineError>;
     async fn events(&self, number: NumberId) -> Result<Vec<NumberEvent>, EngineError>;
-    async fn assignment_audits(&self, number: NumberId) -> Result<Vec<AssignmentAudit>, EngineError>;
+    async fn assignment_audits(
+        &self,
+        number: NumberId,
+    ) -> Result<Vec<AssignmentAudit>, EngineError>;
 }
 
 #[derive(Debug, Clone, PartialEq)]

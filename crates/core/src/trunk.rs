@@ -143,10 +143,26 @@ impl TrunkPatch {
         macro_rules! set_opt {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = Some(v); } )* };
         }
-        set!(enabled, secure, direction, description, transport, recording, enable_transcription,
-             pii_redaction, recording_webhook_enabled);
-        set_opt!(domain, webhook_url, inbound_destination, credential_uuid, ipacl_uuid,
-                 primary_uri_uuid, fallback_uri_uuid);
+        set!(
+            enabled,
+            secure,
+            direction,
+            description,
+            transport,
+            recording,
+            enable_transcription,
+            pii_redaction,
+            recording_webhook_enabled
+        );
+        set_opt!(
+            domain,
+            webhook_url,
+            inbound_destination,
+            credential_uuid,
+            ipacl_uuid,
+            primary_uri_uuid,
+            fallback_uri_uuid
+        );
         Ok(())
     }
 }

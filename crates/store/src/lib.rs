@@ -1,1 +1,46 @@
-pub fn _x(){}
+//! didpool's storage: the engine's [`Store`] on SQLite (embedded default) and PostgreSQL.
+
+use std::sync::Arc;
+
+use didpool_core::Store;
+
+mod codec;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// A commit is on disk before it is acknowledged (SQLite `synchronous=FULL`,
+    /// PostgreSQL `synchronous_commit=on`).
+    #[default]
+    Full,
+    /// Commits survive a crash of didpool but the last ones may be lost if the machine loses
+    /// power (SQLite `synchronous=NORMAL`, PostgreSQL `synchronous_commit=off`).
+    Relaxed,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub durability: Durability,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Connect(#[from] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Opens (creating if need be) and migrates the database `url` names.
+pub async fn open(url: &str, options: &Options) -> Result<Arc<dyn Store>, OpenError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, options).await?))
+    } else {
+        Err(OpenError::UnsupportedUrl(url.to_owned()))
+    }
+}

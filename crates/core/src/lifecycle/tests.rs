@@ -98,13 +98,24 @@ fn ledger_sum(entries: &[LedgerEntry]) -> Decimal {
 #[test]
 fn purchase_debits_setup_and_monthly_fee_and_makes_the_number_active() {
     let buyer = ma();
-    let c = Command::Purchase { e164: e164(), currency: None };
-    let ch = c.decide(&ctx_for(&buyer, t0()), &snap(Some(stock()), vec![buyer.clone()])).unwrap();
+    let c = Command::Purchase {
+        e164: e164(),
+        currency: None,
+    };
+    let ch = c
+        .decide(
+            &ctx_for(&buyer, t0()),
+            &snap(Some(stock()), vec![buyer.clone()]),
+        )
+        .unwrap();
     let n = ch.number().unwrap();
     assert_eq!(n.state, NumberState::Active);
     assert_eq!(n.owner_id.as_ref(), Some(&buyer.id));
     assert_eq!(n.purchased_at, Some(t0()));
-    assert_eq!(n.next_billing_date, Some(Utc.with_ymd_and_hms(2026, 7, 1, 10, 0, 0).unwrap()));
+    assert_eq!(
+        n.next_billing_date,
+        Some(Utc.with_ymd_and_hms(2026, 7, 1, 10, 0, 0).unwrap())
+    );
     let payer = ch.account().unwrap();
     assert_eq!(payer.balance, dec!(600));
     assert_eq!(ledger_sum(&ch.ledger), dec!(-400));
@@ -117,8 +128,16 @@ fn purchase_debits_setup_and_monthly_fee_and_makes_the_number_active() {
 #[test]
 fn a_sub_account_purchase_lands_on_the_sub_account_and_bills_the_parent() {
     let (parent, child) = (ma(), sa());
-    let c = Command::Purchase { e164: e164(), currency: None };
-    let ch = c.decide(&ctx_for(&child, t0()), &snap(Some(stock()), vec![child.clone(), parent.clone()])).unwrap();
+    let c = Command::Purchase {
+        e164: e164(),
+        currency: None,
+    };
+    let ch = c
+        .decide(
+            &ctx_for(&child, t0()),
+            &snap(Some(stock()), vec![child.clone(), parent.clone()]),
+        )
+        .unwrap();
     let n = ch.number().unwrap();
     assert_eq!(n.owner_id.as_ref(), Some(&child.id));
     assert_eq!(n.billing_id.as_ref(), Some(&parent.id));
@@ -129,38 +148,75 @@ fn a_sub_account_purchase_lands_on_the_sub_account_and_bills_the_parent() {
 #[test]
 fn purchase_with_insufficient_balance_changes_nothing() {
     let poor = account("MA_POOR", None, Role::Customer, dec!(399.99));
-    let c = Command::Purchase { e164: e164(), currency: None };
-    let err = c.decide(&ctx_for(&poor, t0()), &snap(Some(stock()), vec![poor.clone()])).unwrap_err();
-    assert!(matches!(err, EngineError::InsufficientBalance { .. }), "{err:?}");
+    let c = Command::Purchase {
+        e164: e164(),
+        currency: None,
+    };
+    let err = c
+        .decide(
+            &ctx_for(&poor, t0()),
+            &snap(Some(stock()), vec![poor.clone()]),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::InsufficientBalance { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn purchase_with_exactly_enough_balance_leaves_zero() {
     let exact = account("MA_EXACT", None, Role::Customer, dec!(400));
-    let c = Command::Purchase { e164: e164(), currency: None };
-    let ch = c.decide(&ctx_for(&exact, t0()), &snap(Some(stock()), vec![exact])).unwrap();
+    let c = Command::Purchase {
+        e164: e164(),
+        currency: None,
+    };
+    let ch = c
+        .decide(&ctx_for(&exact, t0()), &snap(Some(stock()), vec![exact]))
+        .unwrap();
     assert!(ch.account().unwrap().balance.is_zero());
 }
 
 #[test]
 fn only_available_numbers_can_be_purchased() {
     let buyer = ma();
-    let c = Command::Purchase { e164: e164(), currency: None };
-    for state in NumberState::ALL.into_iter().filter(|s| *s != NumberState::Available) {
+    let c = Command::Purchase {
+        e164: e164(),
+        currency: None,
+    };
+    for state in NumberState::ALL
+        .into_iter()
+        .filter(|s| *s != NumberState::Available)
+    {
         let mut n = stock();
         n.state = state;
-        let err = c.decide(&ctx_for(&buyer, t0()), &snap(Some(n), vec![buyer.clone()])).unwrap_err();
-        assert!(matches!(err, EngineError::NotInInventory), "{state:?}: {err:?}");
+        let err = c
+            .decide(&ctx_for(&buyer, t0()), &snap(Some(n), vec![buyer.clone()]))
+            .unwrap_err();
+        assert!(
+            matches!(err, EngineError::NotInInventory),
+            "{state:?}: {err:?}"
+        );
     }
-    let err = c.decide(&ctx_for(&buyer, t0()), &snap(None, vec![buyer.clone()])).unwrap_err();
+    let err = c
+        .decide(&ctx_for(&buyer, t0()), &snap(None, vec![buyer.clone()]))
+        .unwrap_err();
     assert!(matches!(err, EngineError::NotInInventory));
 }
 
 #[test]
 fn purchase_in_another_currency_is_refused() {
     let buyer = ma();
-    let c = Command::Purchase { e164: e164(), currency: Some(Currency::parse("usd").unwrap()) };
-    let err = c.decide(&ctx_for(&buyer, t0()), &snap(Some(stock()), vec![buyer.clone()])).unwrap_err();
+    let c = Command::Purchase {
+        e164: e164(),
+        currency: Some(Currency::parse("usd").unwrap()),
+    };
+    let err = c
+        .decide(
+            &ctx_for(&buyer, t0()),
+            &snap(Some(stock()), vec![buyer.clone()]),
+        )
+        .unwrap_err();
     assert!(matches!(err, EngineError::CurrencyMismatch { .. }));
 }
 
@@ -170,8 +226,13 @@ fn release_clears_owner_and_trunk_stops_billing_and_returns_to_inventory() {
     let mut n = owned_by(&owner);
     n.trunk_id = Some(TrunkId::new());
     n.last_call_at = Some(t0());
-    let c = Command::Release { e164: e164(), mode: ReleaseMode::Policy };
-    let ch = c.decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![owner.clone()])).unwrap();
+    let c = Command::Release {
+        e164: e164(),
+        mode: ReleaseMode::Policy,
+    };
+    let ch = c
+        .decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![owner.clone()]))
+        .unwrap();
     let after = ch.number().unwrap();
     assert_eq!(after.state, NumberState::Available);
     assert_eq!(after.owner_id, None);
@@ -179,29 +240,65 @@ fn release_clears_owner_and_trunk_stops_billing_and_returns_to_inventory() {
     assert_eq!(after.trunk_id, None);
     assert_eq!(after.next_billing_date, None);
     assert_eq!(after.released_at, Some(t0()));
-    assert_eq!(after.last_call_at, Some(t0()), "last_call_at survives a release");
-    assert!(ch.ledger.is_empty(), "the default policy charges no release fee");
+    assert_eq!(
+        after.last_call_at,
+        Some(t0()),
+        "last_call_at survives a release"
+    );
+    assert!(
+        ch.ledger.is_empty(),
+        "the default policy charges no release fee"
+    );
     assert_eq!(ch.events[0].action, "released");
 }
 
 #[test]
 fn release_of_another_accounts_number_is_forbidden() {
     let stranger = account("MA_OTHER", None, Role::Customer, dec!(0));
-    let c = Command::Release { e164: e164(), mode: ReleaseMode::Policy };
-    let err = c.decide(&ctx_for(&stranger, t0()), &snap(Some(owned_by(&ma())), vec![stranger.clone()])).unwrap_err();
+    let c = Command::Release {
+        e164: e164(),
+        mode: ReleaseMode::Policy,
+    };
+    let err = c
+        .decide(
+            &ctx_for(&stranger, t0()),
+            &snap(Some(owned_by(&ma())), vec![stranger.clone()]),
+        )
+        .unwrap_err();
     assert!(matches!(err, EngineError::NotOwner));
-    let err = c.decide(&ctx_for(&stranger, t0()), &snap(Some(stock()), vec![stranger.clone()])).unwrap_err();
-    assert!(matches!(err, EngineError::NotOwner), "inventory numbers are nobody's to release");
+    let err = c
+        .decide(
+            &ctx_for(&stranger, t0()),
+            &snap(Some(stock()), vec![stranger.clone()]),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::NotOwner),
+        "inventory numbers are nobody's to release"
+    );
 }
 
 #[test]
 fn a_master_may_release_its_sub_accounts_number_but_a_sibling_may_not() {
     let (parent, child) = (ma(), sa());
     let sibling = account("SA_SIBLING", Some("MA_PARENT"), Role::Customer, dec!(0));
-    let c = Command::Release { e164: e164(), mode: ReleaseMode::Policy };
-    let ch = c.decide(&ctx_for(&parent, t0()), &snap(Some(owned_by(&child)), vec![parent.clone()])).unwrap();
+    let c = Command::Release {
+        e164: e164(),
+        mode: ReleaseMode::Policy,
+    };
+    let ch = c
+        .decide(
+            &ctx_for(&parent, t0()),
+            &snap(Some(owned_by(&child)), vec![parent.clone()]),
+        )
+        .unwrap();
     assert_eq!(ch.number().unwrap().state, NumberState::Available);
-    let err = c.decide(&ctx_for(&sibling, t0()), &snap(Some(owned_by(&child)), vec![sibling.clone()])).unwrap_err();
+    let err = c
+        .decide(
+            &ctx_for(&sibling, t0()),
+            &snap(Some(owned_by(&child)), vec![sibling.clone()]),
+        )
+        .unwrap_err();
     assert!(matches!(err, EngineError::NotOwner));
 }
 
@@ -211,8 +308,13 @@ fn reserved_and_pending_verification_numbers_cannot_be_released() {
     for state in [NumberState::Reserved, NumberState::PendingVerification] {
         let mut n = owned_by(&owner);
         n.state = state;
-        let c = Command::Release { e164: e164(), mode: ReleaseMode::Immediate };
-        let err = c.decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![owner.clone()])).unwrap_err();
+        let c = Command::Release {
+            e164: e164(),
+            mode: ReleaseMode::Immediate,
+        };
+        let err = c
+            .decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![owner.clone()]))
+            .unwrap_err();
         assert!(matches!(err, EngineError::NotReleasable(s) if s == state));
     }
 }
@@ -222,8 +324,13 @@ fn an_imported_number_is_deleted_on_release() {
     let owner = ma();
     let mut n = owned_by(&owner);
     n.origin = Origin::Imported;
-    let c = Command::Release { e164: e164(), mode: ReleaseMode::Immediate };
-    let ch = c.decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![owner.clone()])).unwrap();
+    let c = Command::Release {
+        e164: e164(),
+        mode: ReleaseMode::Immediate,
+    };
+    let ch = c
+        .decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![owner.clone()]))
+        .unwrap();
     assert_eq!(ch.number().unwrap().state, NumberState::Deleted);
 }
 
@@ -231,11 +338,20 @@ fn an_imported_number_is_deleted_on_release() {
 fn a_release_window_makes_the_release_pending_and_charges_the_fee() {
     let owner = ma();
     let mut ctx = ctx_for(&owner, t0());
-    ctx.policy = ReleasePolicy { window: Duration::hours(24), quarantine: Duration::days(45), fee: dec!(7) };
+    ctx.policy = ReleasePolicy {
+        window: Duration::hours(24),
+        quarantine: Duration::days(45),
+        fee: dec!(7),
+    };
     let mut n = owned_by(&owner);
     n.trunk_id = Some(TrunkId::new());
-    let c = Command::Release { e164: e164(), mode: ReleaseMode::Policy };
-    let ch = c.decide(&ctx, &snap(Some(n.clone()), vec![owner.clone()])).unwrap();
+    let c = Command::Release {
+        e164: e164(),
+        mode: ReleaseMode::Policy,
+    };
+    let ch = c
+        .decide(&ctx, &snap(Some(n.clone()), vec![owner.clone()]))
+        .unwrap();
     let after = ch.number().unwrap();
     assert_eq!(after.state, NumberState::PendingRelease);
     assert_eq!(after.release_at, Some(t0() + Duration::hours(24)));
@@ -245,7 +361,10 @@ fn a_release_window_makes_the_release_pending_and_charges_the_fee() {
     assert_eq!(ch.account().unwrap().balance, dec!(993));
 
     // Immediate mode ignores the window but honours the quarantine.
-    let c = Command::Release { e164: e164(), mode: ReleaseMode::Immediate };
+    let c = Command::Release {
+        e164: e164(),
+        mode: ReleaseMode::Immediate,
+    };
     let ch = c.decide(&ctx, &snap(Some(n), vec![owner.clone()])).unwrap();
     let after = ch.number().unwrap();
     assert_eq!(after.state, NumberState::Quarantined);
@@ -264,35 +383,54 @@ fn assign_to_trunk_needs_an_unassigned_number_and_the_owners_trunk() {
         created_at: t0(),
         updated_at: t0(),
     };
-    let c = Command::AssignTrunk { e164: e164(), trunk: trunk.id };
+    let c = Command::AssignTrunk {
+        e164: e164(),
+        trunk: trunk.id,
+    };
     let mut s = snap(Some(owned_by(&owner)), vec![]);
     s.trunk = Some(trunk.clone());
     let ch = c.decide(&ctx_for(&owner, t0()), &s).unwrap();
     assert_eq!(ch.number().unwrap().trunk_id, Some(trunk.id));
 
     s.number = Some(ch.number().unwrap().clone());
-    assert!(matches!(c.decide(&ctx_for(&owner, t0()), &s).unwrap_err(), EngineError::AlreadyOnTrunk));
+    assert!(matches!(
+        c.decide(&ctx_for(&owner, t0()), &s).unwrap_err(),
+        EngineError::AlreadyOnTrunk
+    ));
 
     let mut foreign = trunk.clone();
     foreign.account_id = AccountId::parse("MA_OTHER").unwrap();
     s.number = Some(owned_by(&owner));
     s.trunk = Some(foreign);
-    assert!(matches!(c.decide(&ctx_for(&owner, t0()), &s).unwrap_err(), EngineError::TrunkNotFound));
+    assert!(matches!(
+        c.decide(&ctx_for(&owner, t0()), &s).unwrap_err(),
+        EngineError::TrunkNotFound
+    ));
 
     let stranger = account("MA_OTHER", None, Role::Customer, dec!(0));
     s.trunk = Some(trunk);
-    assert!(matches!(c.decide(&ctx_for(&stranger, t0()), &s).unwrap_err(), EngineError::NumberNotFound));
+    assert!(matches!(
+        c.decide(&ctx_for(&stranger, t0()), &s).unwrap_err(),
+        EngineError::NumberNotFound
+    ));
 }
 
 #[test]
 fn unassign_from_trunk_needs_a_trunk() {
     let owner = ma();
     let c = Command::UnassignTrunk { e164: e164() };
-    let err = c.decide(&ctx_for(&owner, t0()), &snap(Some(owned_by(&owner)), vec![])).unwrap_err();
+    let err = c
+        .decide(
+            &ctx_for(&owner, t0()),
+            &snap(Some(owned_by(&owner)), vec![]),
+        )
+        .unwrap_err();
     assert!(matches!(err, EngineError::NotOnTrunk));
     let mut n = owned_by(&owner);
     n.trunk_id = Some(TrunkId::new());
-    let ch = c.decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![])).unwrap();
+    let ch = c
+        .decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![]))
+        .unwrap();
     assert_eq!(ch.number().unwrap().trunk_id, None);
     assert_eq!(ch.events[0].action, "unassigned_from_trunk");
 }
@@ -300,23 +438,47 @@ fn unassign_from_trunk_needs_a_trunk() {
 #[test]
 fn assign_to_sub_account_moves_ownership_but_not_billing() {
     let (parent, child) = (ma(), sa());
-    let c = Command::AssignSubAccount { e164: e164(), sub: child.id.clone() };
-    let ch = c.decide(&ctx_for(&parent, t0()), &snap(Some(owned_by(&parent)), vec![child.clone()])).unwrap();
+    let c = Command::AssignSubAccount {
+        e164: e164(),
+        sub: child.id.clone(),
+    };
+    let ch = c
+        .decide(
+            &ctx_for(&parent, t0()),
+            &snap(Some(owned_by(&parent)), vec![child.clone()]),
+        )
+        .unwrap();
     let n = ch.number().unwrap();
     assert_eq!(n.owner_id.as_ref(), Some(&child.id));
     assert_eq!(n.billing_id.as_ref(), Some(&parent.id));
 
-    let err = c.decide(&ctx_for(&parent, t0()), &snap(Some(owned_by(&child)), vec![child.clone()])).unwrap_err();
+    let err = c
+        .decide(
+            &ctx_for(&parent, t0()),
+            &snap(Some(owned_by(&child)), vec![child.clone()]),
+        )
+        .unwrap_err();
     assert!(matches!(err, EngineError::AlreadyOnSubAccount));
 
     let strangers_child = account("SA_STRANGER", Some("MA_OTHER"), Role::Customer, dec!(0));
-    let c = Command::AssignSubAccount { e164: e164(), sub: strangers_child.id.clone() };
-    let err = c.decide(&ctx_for(&parent, t0()), &snap(Some(owned_by(&parent)), vec![strangers_child])).unwrap_err();
+    let c = Command::AssignSubAccount {
+        e164: e164(),
+        sub: strangers_child.id.clone(),
+    };
+    let err = c
+        .decide(
+            &ctx_for(&parent, t0()),
+            &snap(Some(owned_by(&parent)), vec![strangers_child]),
+        )
+        .unwrap_err();
     assert!(matches!(err, EngineError::SubAccountNotFound));
 }
 
 fn unassign(force: bool) -> Command {
-    Command::UnassignSubAccount { e164: e164(), force }
+    Command::UnassignSubAccount {
+        e164: e164(),
+        force,
+    }
 }
 
 fn used_by_child(last_call: DateTime<Utc>) -> Number {
@@ -328,7 +490,12 @@ fn used_by_child(last_call: DateTime<Utc>) -> Number {
 #[test]
 fn unassign_from_sub_account_is_immediate_when_never_used() {
     let parent = ma();
-    let ch = unassign(false).decide(&ctx_for(&parent, t0()), &snap(Some(owned_by(&sa())), vec![parent.clone()])).unwrap();
+    let ch = unassign(false)
+        .decide(
+            &ctx_for(&parent, t0()),
+            &snap(Some(owned_by(&sa())), vec![parent.clone()]),
+        )
+        .unwrap();
     assert_eq!(ch.number().unwrap().owner_id.as_ref(), Some(&parent.id));
     assert!(ch.assignment_audits.is_empty());
 }
@@ -340,9 +507,14 @@ fn cool_off_blocks_until_exactly_fifteen_days_after_the_last_call() {
     let until = last + Duration::days(15);
     let s = snap(Some(used_by_child(last)), vec![parent.clone()]);
 
-    let err = unassign(false).decide(&ctx_for(&parent, last + Duration::days(1)), &s).unwrap_err();
+    let err = unassign(false)
+        .decide(&ctx_for(&parent, last + Duration::days(1)), &s)
+        .unwrap_err();
     match err {
-        EngineError::CoolOffInEffect { until: u, remaining_seconds } => {
+        EngineError::CoolOffInEffect {
+            until: u,
+            remaining_seconds,
+        } => {
             assert_eq!(u, until);
             assert_eq!(remaining_seconds, 14 * 86_400);
         }
@@ -350,32 +522,54 @@ fn cool_off_blocks_until_exactly_fifteen_days_after_the_last_call() {
     }
 
     let one_second_before = until - Duration::seconds(1);
-    match unassign(false).decide(&ctx_for(&parent, one_second_before), &s).unwrap_err() {
-        EngineError::CoolOffInEffect { remaining_seconds, .. } => assert_eq!(remaining_seconds, 1),
+    match unassign(false)
+        .decide(&ctx_for(&parent, one_second_before), &s)
+        .unwrap_err()
+    {
+        EngineError::CoolOffInEffect {
+            remaining_seconds, ..
+        } => assert_eq!(remaining_seconds, 1),
         other => panic!("{other:?}"),
     }
 
     let half_second_before = until - Duration::milliseconds(500);
-    match unassign(false).decide(&ctx_for(&parent, half_second_before), &s).unwrap_err() {
-        EngineError::CoolOffInEffect { remaining_seconds, .. } => assert_eq!(remaining_seconds, 1),
+    match unassign(false)
+        .decide(&ctx_for(&parent, half_second_before), &s)
+        .unwrap_err()
+    {
+        EngineError::CoolOffInEffect {
+            remaining_seconds, ..
+        } => assert_eq!(remaining_seconds, 1),
         other => panic!("{other:?}"),
     }
 
-    let ch = unassign(false).decide(&ctx_for(&parent, until), &s).unwrap();
-    assert_eq!(ch.number().unwrap().owner_id.as_ref(), Some(&parent.id), "at exactly 15 days it is free");
-    assert!(unassign(false).decide(&ctx_for(&parent, until + Duration::seconds(1)), &s).is_ok());
+    let ch = unassign(false)
+        .decide(&ctx_for(&parent, until), &s)
+        .unwrap();
+    assert_eq!(
+        ch.number().unwrap().owner_id.as_ref(),
+        Some(&parent.id),
+        "at exactly 15 days it is free"
+    );
+    assert!(unassign(false)
+        .decide(&ctx_for(&parent, until + Duration::seconds(1)), &s)
+        .is_ok());
 }
 
 #[test]
 fn force_bypasses_the_cool_off_only_for_admins_and_writes_an_audit_row() {
     let customer = ma();
     let s = snap(Some(used_by_child(t0())), vec![customer.clone()]);
-    let err = unassign(true).decide(&ctx_for(&customer, t0()), &s).unwrap_err();
+    let err = unassign(true)
+        .decide(&ctx_for(&customer, t0()), &s)
+        .unwrap_err();
     assert!(matches!(err, EngineError::ForceRequiresAdmin));
 
     let admin = account("MA_PARENT", None, Role::Admin, dec!(0));
     let s = snap(Some(used_by_child(t0())), vec![admin.clone()]);
-    let ch = unassign(true).decide(&ctx_for(&admin, t0() + Duration::hours(1)), &s).unwrap();
+    let ch = unassign(true)
+        .decide(&ctx_for(&admin, t0() + Duration::hours(1)), &s)
+        .unwrap();
     assert_eq!(ch.number().unwrap().owner_id.as_ref(), Some(&admin.id));
     let audit = &ch.assignment_audits[0];
     assert_eq!(audit.from_account_id, sa().id);
@@ -392,27 +586,58 @@ fn force_bypasses_the_cool_off_only_for_admins_and_writes_an_audit_row() {
 #[test]
 fn unassign_of_a_number_the_parent_holds_itself_is_not_found() {
     let parent = ma();
-    let err = unassign(false).decide(&ctx_for(&parent, t0()), &snap(Some(owned_by(&parent)), vec![parent.clone()])).unwrap_err();
+    let err = unassign(false)
+        .decide(
+            &ctx_for(&parent, t0()),
+            &snap(Some(owned_by(&parent)), vec![parent.clone()]),
+        )
+        .unwrap_err();
     assert!(matches!(err, EngineError::NotOnSubAccount));
 }
 
 #[test]
 fn a_reported_call_only_moves_last_call_at_forward() {
-    let op = Context { actor: Actor::Operator, caller_billing: None, now: t0(), request_id: None, policy: ReleasePolicy::default() };
+    let op = Context {
+        actor: Actor::Operator,
+        caller_billing: None,
+        now: t0(),
+        request_id: None,
+        policy: ReleasePolicy::default(),
+    };
     let n = used_by_child(t0());
-    let earlier = Command::ReportCall { e164: e164(), at: t0() - Duration::days(3) };
+    let earlier = Command::ReportCall {
+        e164: e164(),
+        at: t0() - Duration::days(3),
+    };
     let ch = earlier.decide(&op, &snap(Some(n.clone()), vec![])).unwrap();
     assert_eq!(ch.number().unwrap().last_call_at, Some(t0()));
-    let later = Command::ReportCall { e164: e164(), at: t0() + Duration::days(3) };
+    let later = Command::ReportCall {
+        e164: e164(),
+        at: t0() + Duration::days(3),
+    };
     let ch = later.decide(&op, &snap(Some(n), vec![])).unwrap();
-    assert_eq!(ch.number().unwrap().last_call_at, Some(t0() + Duration::days(3)));
-    let err = later.decide(&ctx_for(&ma(), t0()), &snap(Some(stock()), vec![])).unwrap_err();
-    assert!(matches!(err, EngineError::Forbidden(_)), "accounts cannot report calls");
+    assert_eq!(
+        ch.number().unwrap().last_call_at,
+        Some(t0() + Duration::days(3))
+    );
+    let err = later
+        .decide(&ctx_for(&ma(), t0()), &snap(Some(stock()), vec![]))
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Forbidden(_)),
+        "accounts cannot report calls"
+    );
 }
 
 #[test]
 fn a_new_master_account_gets_its_opening_balance_through_the_ledger() {
-    let op = Context { actor: Actor::Operator, caller_billing: None, now: t0(), request_id: None, policy: ReleasePolicy::default() };
+    let op = Context {
+        actor: Actor::Operator,
+        caller_billing: None,
+        now: t0(),
+        request_id: None,
+        policy: ReleasePolicy::default(),
+    };
     let c = Command::CreateAccount {
         account: NewAccount {
             name: "Acme".into(),
@@ -430,17 +655,27 @@ fn a_new_master_account_gets_its_opening_balance_through_the_ledger() {
     assert!(acc.is_master());
     assert_eq!(acc.balance, ledger_sum(&ch.ledger));
     assert_eq!(ch.credential().unwrap().account_id, acc.id);
-    let err = c.decide(&ctx_for(&ma(), t0()), &Snapshot::default()).unwrap_err();
-    assert!(matches!(err, EngineError::Forbidden(_)), "only the operator creates master accounts");
+    let err = c
+        .decide(&ctx_for(&ma(), t0()), &Snapshot::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Forbidden(_)),
+        "only the operator creates master accounts"
+    );
 }
 
 #[test]
 fn a_sub_account_with_numbers_cannot_be_deleted() {
     let (parent, child) = (ma(), sa());
-    let c = Command::DeleteSubAccount { id: child.id.clone() };
+    let c = Command::DeleteSubAccount {
+        id: child.id.clone(),
+    };
     let mut s = snap(None, vec![child.clone()]);
     s.holdings = 1;
-    assert!(matches!(c.decide(&ctx_for(&parent, t0()), &s).unwrap_err(), EngineError::StillHoldsNumbers));
+    assert!(matches!(
+        c.decide(&ctx_for(&parent, t0()), &s).unwrap_err(),
+        EngineError::StillHoldsNumbers
+    ));
     s.holdings = 0;
     let ch = c.decide(&ctx_for(&parent, t0()), &s).unwrap();
     assert!(ch.account().unwrap().deleted_at.is_some());
