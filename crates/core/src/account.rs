@@ -83,6 +83,8 @@ impl Account {
 /// What the operator or a parent gives to create an account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAccount {
+    /// A chosen id (to keep an id from another system); generated when `None`.
+    pub id: Option<AccountId>,
     pub name: String,
     pub role: Role,
     pub currency: Currency,

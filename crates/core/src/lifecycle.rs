@@ -423,8 +423,18 @@ impl Command {
                         (AccountKind::Sub, Some(p))
                     }
                 };
+                let id = match &account.id {
+                    Some(id) if id.kind() != kind => {
+                        return Err(EngineError::invalid(match kind {
+                            AccountKind::Master => "a master account id starts with MA_",
+                            AccountKind::Sub => "a sub-account id starts with SA_",
+                        }))
+                    }
+                    Some(id) => id.clone(),
+                    None => AccountId::generate(kind),
+                };
                 let mut new = Account {
-                    id: AccountId::generate(kind),
+                    id,
                     parent_id: parent.clone(),
                     name,
                     role: account.role,

@@ -640,6 +640,7 @@ fn a_new_master_account_gets_its_opening_balance_through_the_ledger() {
     };
     let c = Command::CreateAccount {
         account: NewAccount {
+            id: None,
             name: "Acme".into(),
             role: Role::Admin,
             currency: Currency::parse("INR").unwrap(),

@@ -1,0 +1,378 @@
+//! The `didpool` command line: `serve`, `migrate`, and the operator's commands.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use didpool_core::account::{AccountProfile, NewAccount, Role};
+use didpool_core::credential::{generate_token, CredentialKind};
+use didpool_core::engine::By;
+use didpool_core::ids::CredentialId;
+use didpool_core::lifecycle::Command;
+use didpool_core::money::{Currency, Decimal};
+use didpool_core::{AccountId, Engine, ReleasePolicy, SystemClock, E164};
+use didpool_store::{Durability, Options};
+use serde_json::json;
+
+use crate::app::{self, AppState};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "didpool",
+    version,
+    about = "Phone-number (DID) lifecycle service"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Where the data lives: sqlite://PATH (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "DIDPOOL_DATABASE_URL",
+        default_value = "sqlite://didpool.db"
+    )]
+    pub database_url: String,
+    /// Acknowledge commits before they reach the disk (SQLite synchronous=NORMAL): faster, but
+    /// the last commits can be lost if the machine (not just didpool) crashes.
+    #[arg(long, global = true, env = "DIDPOOL_RELAXED_DURABILITY")]
+    pub relaxed_durability: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Serve every API face and the admin API.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Master accounts.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Inventory of purchasable numbers.
+    #[command(subcommand)]
+    Inventory(InventoryCmd),
+    /// Call records, which drive the sub-account cool-off.
+    #[command(subcommand)]
+    Calls(CallsCmd),
+    /// API keys for the Agni (X-Api-Key) and Diga (Bearer) faces.
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "DIDPOOL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Create (or reuse) demo accounts and inventory, and print credentials.
+    #[arg(long)]
+    pub demo: bool,
+    /// The operator's bearer token for /admin/v1. With --demo and none set, one is generated.
+    #[arg(long, env = "DIDPOOL_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Customer,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Create a master account and print its credentials (the token is shown only this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value = "customer")]
+        role: RoleArg,
+        /// Opening balance.
+        #[arg(long, default_value = "0")]
+        balance: String,
+        #[arg(long, default_value = "INR")]
+        currency: String,
+        /// Keep an existing id (MA_…) instead of generating one.
+        #[arg(long)]
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add money to a master account's balance.
+    TopUp {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long, default_value = "top-up")]
+        description: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCmd {
+    /// Load numbers from a CSV file: e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]
+    Import {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CallsCmd {
+    /// Record a call on a number (sets last_call_at).
+    Report {
+        e164: String,
+        /// When the call happened (RFC 3339); now if omitted.
+        #[arg(long)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Issue an API key for an account (shown only this once).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        kind: String,
+        /// Optional restriction, such as phones:read.
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its id.
+    Revoke { id: String },
+}
+
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DIDPOOL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+impl Cli {
+    async fn engine(&self) -> anyhow::Result<Engine> {
+        let options = Options {
+            durability: if self.db.relaxed_durability {
+                Durability::Relaxed
+            } else {
+                Durability::Full
+            },
+        };
+        let store = didpool_store::open(&self.db.database_url, &options)
+            .await
+            .with_context(|| format!("opening {}", self.db.database_url))?;
+        Ok(Engine::new(
+            store,
+            Arc::new(SystemClock),
+            ReleasePolicy::default(),
+        ))
+    }
+
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let engine = self.engine().await?;
+        let op = By::operator(None);
+        match self.command {
+            Cmd::Serve(args) => serve(engine, args).await?,
+            Cmd::Migrate => println!("database is up to date: {}", self.db.database_url),
+            Cmd::Account(AccountCmd::Create {
+                name,
+                role,
+                balance,
+                currency,
+                id,
+                json,
+            }) => {
+                let new = NewAccount {
+                    id: id.as_deref().map(AccountId::parse).transpose()?,
+                    name,
+                    role: match role {
+                        RoleArg::Admin => Role::Admin,
+                        RoleArg::Customer => Role::Customer,
+                    },
+                    currency: Currency::parse(&currency)?,
+                    opening_balance: Decimal::from_str(&balance)
+                        .context("--balance is not a number")?,
+                    enabled: true,
+                    profile: AccountProfile::default(),
+                };
+                let (account, token) = engine.create_account(&op, new, None).await?;
+                if json {
+                    println!("{}", json!({"auth_id": account.id, "auth_token": token}));
+                } else {
+                    println!(
+                        "auth_id:    {}\nauth_token: {token}\n(the token is shown only this once)",
+                        account.id
+                    );
+                }
+            }
+            Cmd::Account(AccountCmd::TopUp {
+                account,
+                amount,
+                description,
+                json,
+            }) => {
+                let account = AccountId::parse(&account)?;
+                let amount = Decimal::from_str(&amount).context("--amount is not a number")?;
+                let changes = engine
+                    .run(
+                        &op,
+                        Command::TopUp {
+                            account,
+                            amount,
+                            description,
+                        },
+                    )
+                    .await?;
+                let a = changes.account().context("no account written")?;
+                if json {
+                    println!(
+                        "{}",
+                        json!({"auth_id": a.id, "balance": a.balance, "currency": a.currency})
+                    );
+                } else {
+                    println!("{} balance: {} {}", a.id, a.balance, a.currency);
+                }
+            }
+            Cmd::Inventory(InventoryCmd::Import { file, json }) => {
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let report = crate::inventory::import_csv(&engine, &op, &text).await?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    println!(
+                        "imported {}, skipped {} already stocked, {} errors",
+                        report.imported,
+                        report.skipped,
+                        report.errors.len()
+                    );
+                    for e in &report.errors {
+                        eprintln!("row {}: {} {}", e.row, e.e164, e.error);
+                    }
+                }
+                if !report.errors.is_empty() {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            Cmd::Calls(CallsCmd::Report { e164, at }) => {
+                let e164 = E164::parse(&e164)?;
+                let at = match at {
+                    Some(s) => DateTime::parse_from_rfc3339(&s)
+                        .context("--at is not an RFC 3339 time")?
+                        .with_timezone(&Utc),
+                    None => engine.now(),
+                };
+                let changes = engine.run(&op, Command::ReportCall { e164, at }).await?;
+                let n = changes.number().context("no number written")?;
+                println!(
+                    "{} last_call_at {}",
+                    n.e164,
+                    n.last_call_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                );
+            }
+            Cmd::Key(KeyCmd::Create {
+                account,
+                kind,
+                scope,
+                json,
+            }) => {
+                let account = AccountId::parse(&account)?;
+                let Some(kind) =
+                    CredentialKind::parse(&kind).filter(|k| *k != CredentialKind::Vobiz)
+                else {
+                    bail!("--kind is agni or diga");
+                };
+                let (credential, key) = engine.create_key(&op, account, kind, scope).await?;
+                if json {
+                    println!("{}", json!({"key": key, "id": credential.id}));
+                } else {
+                    println!(
+                        "key: {key}\nid:  {}\n(the key is shown only this once)",
+                        credential.id
+                    );
+                }
+            }
+            Cmd::Key(KeyCmd::Revoke { id }) => {
+                let id = CredentialId::parse(&id)?;
+                engine.run(&op, Command::RevokeCredential { id }).await?;
+                println!("revoked {id}");
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+async fn serve(engine: Engine, args: ServeArgs) -> anyhow::Result<()> {
+    let mut admin_token = args.admin_token.filter(|t| !t.is_empty());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    if args.demo {
+        let token = admin_token
+            .get_or_insert_with(|| generate_token("adm_"))
+            .clone();
+        let demo = crate::demo::ensure(&engine).await?;
+        print_demo(addr, &demo, &token);
+    }
+    let state = AppState {
+        engine,
+        admin_token: admin_token.map(Arc::from),
+        sandbox_clock: None,
+    };
+    tracing::info!(%addr, "didpool listening");
+    app::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn print_demo(addr: SocketAddr, demo: &crate::demo::DemoCredentials, admin_token: &str) {
+    let (ma, ma_token) = &demo.master;
+    let (admin, admin_auth) = &demo.admin;
+    println!(
+        "\ndidpool demo on http://{addr} ({} inventory numbers added this run)\n\n\
+         customer account   X-Auth-ID: {ma}\n                   X-Auth-Token: {ma_token}\n\
+         admin-role account X-Auth-ID: {admin}\n                   X-Auth-Token: {admin_auth}\n\
+         operator API       Authorization: Bearer {admin_token}\n\n\
+         try:\n  curl -s 'http://{addr}/api/v1/Account/{ma}/inventory/numbers?country=IN&per_page=5' \\\n    \
+         -H 'X-Auth-ID: {ma}' -H 'X-Auth-Token: {ma_token}'\n",
+        demo.stocked
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,382 @@
+//! The operator's API under `/admin/v1`, authenticated with `Authorization: Bearer` and the
+//! operator token (`DIDPOOL_ADMIN_TOKEN`). Errors are `{"error": …, "message": …}`.
+
+use std::str::FromStr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use didpool_core::account::{Account, AccountProfile, NewAccount, Role};
+use didpool_core::credential::CredentialKind;
+use didpool_core::engine::By;
+use didpool_core::ids::CredentialId;
+use didpool_core::lifecycle::Command;
+use didpool_core::money::{Currency, Decimal};
+use didpool_core::{AccountId, EngineError, E164};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+
+use crate::app::AppState;
+use crate::faces::vobiz::dto::{time, PhoneNumber};
+use crate::http::RequestId;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/accounts", post(create_account))
+        .route("/accounts/{id}", get(get_account))
+        .route("/accounts/{id}/top-up", post(top_up))
+        .route("/accounts/{id}/keys", post(create_key))
+        .route("/keys/{id}", delete(revoke_key))
+        .route("/inventory", post(import_inventory))
+        .route("/calls", post(report_call))
+        .route("/numbers/{e164}", get(get_number))
+        .route("/numbers/{e164}/audit", get(audit))
+}
+
+#[derive(Debug)]
+pub struct AdminError(StatusCode, &'static str, String);
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1, "message": self.2}))).into_response()
+    }
+}
+
+fn bad(message: impl Into<String>) -> AdminError {
+    AdminError(StatusCode::BAD_REQUEST, "invalid_request", message.into())
+}
+
+impl From<EngineError> for AdminError {
+    fn from(e: EngineError) -> Self {
+        use EngineError as E;
+        let status = match &e {
+            E::Storage(_) => {
+                tracing::error!(error = %e, "internal error");
+                return AdminError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error".into(),
+                );
+            }
+            E::Invalid(_) | E::CurrencyMismatch { .. } => StatusCode::BAD_REQUEST,
+            E::AlreadyExists(_) | E::StillHoldsNumbers => StatusCode::CONFLICT,
+            E::Forbidden(_) => StatusCode::FORBIDDEN,
+            _ => StatusCode::NOT_FOUND,
+        };
+        let code = match status {
+            StatusCode::BAD_REQUEST => "invalid_request",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::FORBIDDEN => "forbidden",
+            _ => "not_found",
+        };
+        AdminError(status, code, e.to_string())
+    }
+}
+
+impl From<JsonRejection> for AdminError {
+    fn from(r: JsonRejection) -> Self {
+        bad(r.body_text())
+    }
+}
+
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(AdminError))]
+pub struct AJson<T>(pub T);
+
+/// The operator, authenticated by the bearer token.
+pub struct Operator(pub By);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(expected) = state.admin_token.as_deref() else {
+            return Err(AdminError(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the admin API is disabled: set DIDPOOL_ADMIN_TOKEN".into(),
+            ));
+        };
+        let given = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return Err(AdminError(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "invalid operator token".into(),
+            ));
+        }
+        let RequestId(id) = RequestId::from_request_parts(parts, state)
+            .await
+            .unwrap_or(RequestId(None));
+        Ok(Operator(By::operator(id)))
+    }
+}
+
+fn account_json(a: &Account) -> Value {
+    json!({
+        "auth_id": a.id,
+        "parent_auth_id": a.parent_id,
+        "name": a.name,
+        "role": a.role.as_str(),
+        "currency": a.currency,
+        "balance": a.balance,
+        "enabled": a.enabled,
+        "created_at": time(a.created_at),
+        "updated_at": time(a.updated_at),
+    })
+}
+
+fn account_id(raw: &str) -> Result<AccountId, AdminError> {
+    AccountId::parse(raw).map_err(|e| bad(e.to_string()))
+}
+
+fn decimal(v: &Value, name: &str) -> Result<Decimal, AdminError> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return Err(bad(format!("{name} must be a number"))),
+    };
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| bad(format!("{name} must be a number")))
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateAccount {
+    name: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    balance: Option<Value>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+async fn create_account(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    AJson(body): AJson<CreateAccount>,
+) -> Result<(StatusCode, Json<Value>), AdminError> {
+    let role = match body.role.as_deref() {
+        None => Role::Customer,
+        Some(r) => Role::parse(r).ok_or_else(|| bad("role is admin or customer"))?,
+    };
+    let new = NewAccount {
+        id: body.id.as_deref().map(account_id).transpose()?,
+        name: body.name,
+        role,
+        currency: Currency::parse(body.currency.as_deref().unwrap_or("INR"))
+            .map_err(|e| bad(e.to_string()))?,
+        opening_balance: body
+            .balance
+            .as_ref()
+            .map(|b| decimal(b, "balance"))
+            .transpose()?
+            .unwrap_or_default(),
+        enabled: true,
+        profile: AccountProfile::default(),
+    };
+    let (account, token) = st.engine.create_account(&by, new, None).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"auth_id": account.id, "auth_token": token, "account": account_json(&account)}),
+        ),
+    ))
+}
+
+async fn get_account(
+    State(st): State<AppState>,
+    _op: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    let account = st
+        .engine
+        .store()
+        .account(&account_id(&id)?)
+        .await?
+        .ok_or(EngineError::AccountNotFound)?;
+    Ok(Json(account_json(&account)))
+}
+
+#[derive(Debug, Deserialize)]
+struct TopUp {
+    amount: Value,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+async fn top_up(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(id): Path<String>,
+    AJson(body): AJson<TopUp>,
+) -> Result<Json<Value>, AdminError> {
+    let cmd = Command::TopUp {
+        account: account_id(&id)?,
+        amount: decimal(&body.amount, "amount")?,
+        description: body.description.unwrap_or_else(|| "top-up".into()),
+    };
+    let changes = st.engine.run(&by, cmd).await?;
+    let account = changes.account().ok_or(EngineError::AccountNotFound)?;
+    Ok(Json(account_json(account)))
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateKey {
+    kind: String,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+async fn create_key(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(id): Path<String>,
+    AJson(body): AJson<CreateKey>,
+) -> Result<(StatusCode, Json<Value>), AdminError> {
+    let kind = CredentialKind::parse(&body.kind)
+        .filter(|k| *k != CredentialKind::Vobiz)
+        .ok_or_else(|| bad("kind is agni or diga"))?;
+    let (credential, key) = st
+        .engine
+        .create_key(&by, account_id(&id)?, kind, body.scope)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"key": key, "id": credential.id, "kind": kind.as_str(), "account_id": credential.account_id}),
+        ),
+    ))
+}
+
+async fn revoke_key(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    let id = CredentialId::parse(&id).map_err(|_| EngineError::CredentialNotFound)?;
+    st.engine.run(&by, Command::RevokeCredential { id }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// CSV in the body (`text/csv`), the same format as `didpool inventory import`.
+async fn import_inventory(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Json<Value>, AdminError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("text/csv") && !content_type.starts_with("text/plain") {
+        return Err(bad("send the inventory as text/csv: e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]"));
+    }
+    let report = crate::inventory::import_csv(&st.engine, &by, &body).await?;
+    Ok(Json(
+        serde_json::to_value(report).expect("a report serialises"),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct CallReport {
+    e164: String,
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+}
+
+async fn report_call(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    AJson(body): AJson<CallReport>,
+) -> Result<Json<Value>, AdminError> {
+    let e164 = E164::parse(&body.e164).map_err(|e| bad(e.to_string()))?;
+    let at = body.at.unwrap_or_else(|| st.engine.now());
+    let changes = st.engine.run(&by, Command::ReportCall { e164, at }).await?;
+    let n = changes.number().ok_or(EngineError::NumberNotFound)?;
+    Ok(Json(
+        json!({"e164": n.e164, "last_call_at": n.last_call_at.map(time)}),
+    ))
+}
+
+fn path_number(raw: &str) -> Result<E164, AdminError> {
+    E164::parse(raw).map_err(|e| bad(e.to_string()))
+}
+
+async fn get_number(
+    State(st): State<AppState>,
+    _op: Operator,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    let n = st
+        .engine
+        .store()
+        .number_by_e164(&path_number(&raw)?)
+        .await?
+        .ok_or(EngineError::NumberNotFound)?;
+    let mut v = serde_json::to_value(PhoneNumber::from(&n)).expect("a number serialises");
+    v["state"] = json!(n.state.as_str());
+    v["billing_account_id"] = json!(n.billing_id);
+    v["last_call_at"] = json!(n.last_call_at.map(time));
+    Ok(Json(v))
+}
+
+async fn audit(
+    State(st): State<AppState>,
+    _op: Operator,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    let store = st.engine.store();
+    let n = store
+        .number_by_e164(&path_number(&raw)?)
+        .await?
+        .ok_or(EngineError::NumberNotFound)?;
+    let events: Vec<Value> = store
+        .events(n.id)
+        .await?
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id, "action": e.action, "actor": e.actor.label(),
+                "from_state": e.from_state.map(|s| s.as_str()), "to_state": e.to_state.as_str(),
+                "from_owner": e.from_owner, "to_owner": e.to_owner,
+                "at": time(e.at), "request_id": e.request_id,
+            })
+        })
+        .collect();
+    let audits: Vec<Value> = store
+        .assignment_audits(n.id)
+        .await?
+        .iter()
+        .map(|a| {
+            json!({
+                "id": a.id, "action": a.action, "from_account_id": a.from_account_id,
+                "to_account_id": a.to_account_id, "actor_auth_id": a.actor_auth_id,
+                "last_call_at": a.last_call_at.map(time), "cool_off_until": a.cool_off_until.map(time),
+                "created_at": time(a.created_at),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"number_id": n.id, "e164": n.e164, "events": events, "did_assignment_audit": audits}),
+    ))
+}

@@ -1,0 +1,346 @@
+//! Sub-accounts, `auth/me`, balance and transactions.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use didpool_core::account::{AccountPatch, AccountProfile, NewAccount, Permissions, Role};
+use didpool_core::ledger::EntryKind;
+use didpool_core::lifecycle::Command;
+use didpool_core::money::{Currency, Decimal};
+use didpool_core::store::{LedgerQuery, SubAccountQuery};
+use didpool_core::{AccountId, EngineError};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::dto::{amount, balance_id, derived_uuid, time, SubAccountObject, Transaction, REDACTED};
+use super::error::{Op, VJson, VobizError};
+use crate::app::AppState;
+use crate::http::Params;
+
+/// `null` and absent differ: absent leaves a field, `null` clears it.
+fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SubAccountBody {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "some")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some")]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "some")]
+    description: Option<Option<String>>,
+    rate_limit: Option<i64>,
+    permissions: Option<Permissions>,
+    enabled: Option<bool>,
+}
+
+fn sub_not_found() -> VobizError {
+    VobizError::from_engine(Op::SubAccount, EngineError::SubAccountNotFound)
+}
+
+fn sub_id(raw: &str) -> Result<AccountId, VobizError> {
+    AccountId::parse(raw).map_err(|_| sub_not_found())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Created {
+    message: &'static str,
+    sub_account: SubAccountObject,
+    auth_credentials: Value,
+}
+
+pub async fn create_sub_account(
+    State(st): State<AppState>,
+    caller: Caller,
+    VJson(body): VJson<SubAccountBody>,
+) -> Result<(StatusCode, Json<Created>), VobizError> {
+    let name = body
+        .name
+        .ok_or_else(|| VobizError::bad_request("name is required"))?;
+    let new = NewAccount {
+        id: None,
+        name,
+        role: Role::Customer,
+        currency: caller.account.currency.clone(),
+        opening_balance: Decimal::ZERO,
+        enabled: body.enabled.unwrap_or(true),
+        profile: AccountProfile {
+            email: body.email.flatten(),
+            phone: body.phone.flatten(),
+            description: body.description.flatten(),
+            rate_limit: body.rate_limit,
+            permissions: body.permissions,
+        },
+    };
+    let (account, token) = st
+        .engine
+        .create_account(&caller.by, new, Some(caller.account.id.clone()))
+        .await
+        .map_err(|e| VobizError::from_engine(Op::SubAccount, e))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            message: "Sub-account created successfully",
+            sub_account: SubAccountObject::new(&account, Some(&token)),
+            auth_credentials: json!({"auth_id": account.id, "auth_token": token}),
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubAccountList {
+    sub_accounts: Vec<SubAccountObject>,
+    total: u64,
+    page: u32,
+    size: u32,
+}
+
+pub async fn list_sub_accounts(
+    State(st): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<SubAccountList>, VobizError> {
+    let page = params.number("page", 1)?.unwrap_or(1);
+    let size = params.number("size", 1)?.unwrap_or(25).min(100);
+    let q = SubAccountQuery {
+        active_only: params.bool("active_only")?.unwrap_or(false),
+        limit: size,
+        offset: u64::from(page - 1) * u64::from(size),
+    };
+    let found = st
+        .engine
+        .store()
+        .sub_accounts(&caller.account.id, &q)
+        .await
+        .map_err(|e| VobizError::internal(&e))?;
+    Ok(Json(SubAccountList {
+        sub_accounts: found
+            .items
+            .iter()
+            .map(|a| SubAccountObject::new(a, None))
+            .collect(),
+        total: found.total,
+        page,
+        size,
+    }))
+}
+
+pub async fn get_sub_account(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<Json<SubAccountObject>, VobizError> {
+    let id = sub_id(&raw)?;
+    let sub = st
+        .engine
+        .store()
+        .account(&id)
+        .await
+        .map_err(|e| VobizError::internal(&e))?
+        .filter(|a| a.is_live() && a.parent_id.as_ref() == Some(&caller.account.id))
+        .ok_or_else(sub_not_found)?;
+    Ok(Json(SubAccountObject::new(&sub, None)))
+}
+
+pub async fn update_sub_account(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+    VJson(body): VJson<SubAccountBody>,
+) -> Result<Json<SubAccountObject>, VobizError> {
+    let id = sub_id(&raw)?;
+    let patch = AccountPatch {
+        name: body.name,
+        enabled: body.enabled,
+        email: body.email,
+        phone: body.phone,
+        description: body.description,
+        rate_limit: body.rate_limit,
+        permissions: body.permissions,
+    };
+    let changes = st
+        .engine
+        .run(&caller.by, Command::UpdateSubAccount { id, patch })
+        .await
+        .map_err(|e| VobizError::from_engine(Op::SubAccount, e))?;
+    let sub = changes.account().expect("an updated sub-account");
+    Ok(Json(SubAccountObject::new(sub, None)))
+}
+
+pub async fn delete_sub_account(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<Json<Value>, VobizError> {
+    let id = sub_id(&raw)?;
+    st.engine
+        .run(&caller.by, Command::DeleteSubAccount { id })
+        .await
+        .map_err(|e| VobizError::from_engine(Op::SubAccount, e))?;
+    Ok(Json(json!({"message": "Sub-account deleted successfully"})))
+}
+
+pub async fn me(caller: Caller) -> Json<Value> {
+    let a = &caller.account;
+    Json(json!({
+        "type": "account",
+        "id": a.id.numeric().to_string(),
+        "api_id": derived_uuid(a.id.as_str(), 1),
+        "name": a.name,
+        "email": a.profile.email,
+        "phone": a.profile.phone,
+        "description": a.profile.description,
+        "auth_id": a.id,
+        "auth_secret": REDACTED,
+        "parent_auth_id": a.parent_id,
+        "account_type": if a.is_master() { "standard" } else { "sub_account" },
+        "postpaid": false,
+        "enabled": a.enabled,
+        "role": a.role.as_str(),
+        "is_active": a.enabled,
+        "created_at": time(a.created_at),
+        "updated_at": time(a.updated_at),
+    }))
+}
+
+pub async fn balance(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<Json<Value>, VobizError> {
+    let billing = caller.account.billing_id().clone();
+    let payer = st
+        .engine
+        .store()
+        .account(&billing)
+        .await
+        .map_err(|e| VobizError::internal(&e))?
+        .ok_or_else(|| VobizError::from_engine(Op::Balance, EngineError::AccountNotFound))?;
+    let wanted = Currency::parse(&raw)
+        .ok()
+        .filter(|c| *c == payer.currency)
+        .ok_or_else(|| {
+            VobizError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no balance in currency {raw}"),
+            )
+        })?;
+    Ok(Json(json!({
+        "id": balance_id(payer.id.as_str()),
+        "account_id": payer.id,
+        "currency": wanted,
+        "balance": amount(payer.balance),
+        "reserved_funds": 0,
+        "promotional_balance": 0,
+        "promotional_reserved_balance": 0,
+        "available_balance": amount(payer.balance),
+        "credit_limit": 0,
+        "is_postpaid": false,
+        "credit_limit_type": "hard",
+        "low_balance_threshold": 0,
+        "status": "active",
+        "created_at": time(payer.created_at),
+        "updated_at": time(payer.updated_at),
+    })))
+}
+
+/// `YYYY-MM-DD` or RFC 3339; a bare date as an upper bound means the end of that day.
+fn date_param(
+    params: &Params,
+    name: &str,
+    end_of_day: bool,
+) -> Result<Option<DateTime<Utc>>, VobizError> {
+    let Some(v) = params.get(name) else {
+        return Ok(None);
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+        VobizError::bad_request(format!("{name} must be YYYY-MM-DD or an RFC 3339 time"))
+    })?;
+    let at = if end_of_day {
+        NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid time")
+    } else {
+        NaiveTime::MIN
+    };
+    Ok(Some(day.and_time(at).and_utc()))
+}
+
+pub async fn transactions(
+    State(st): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<Value>, VobizError> {
+    let page = params.number("page", 1)?.unwrap_or(1);
+    // Documented: above the maximum, the page size falls back to the default.
+    let per_page = match params.number("per_page", 1)?.unwrap_or(50) {
+        n if n > 1000 => 50,
+        n => n,
+    };
+    let (debits, kind) = match params.get("type") {
+        None => (None, None),
+        Some("debit") => (Some(true), None),
+        Some("credit") => (Some(false), None),
+        Some(other) => (
+            None,
+            Some(
+                EntryKind::parse(other)
+                    .ok_or_else(|| VobizError::bad_request(format!("unknown type {other:?}")))?,
+            ),
+        ),
+    };
+    let kind = match params.get("reference_type") {
+        None => kind,
+        Some(r) => Some(
+            EntryKind::parse(r)
+                .ok_or_else(|| VobizError::bad_request(format!("unknown reference_type {r:?}")))?,
+        ),
+    };
+    let q = LedgerQuery {
+        account: caller.account.billing_id().clone(),
+        debits,
+        kind,
+        from: date_param(&params, "from_date", false)?,
+        to: date_param(&params, "to_date", true)?,
+        limit: per_page,
+        offset: u64::from(page - 1) * u64::from(per_page),
+    };
+    let found = st
+        .engine
+        .store()
+        .ledger(&q)
+        .await
+        .map_err(|e| VobizError::internal(&e))?;
+    let by_reference_type: Vec<Value> = found
+        .by_kind
+        .iter()
+        .map(|k| {
+            json!({
+                "reference_type": k.kind.as_str(),
+                "total_debit": amount(k.total_debit),
+                "total_credit": amount(k.total_credit),
+                "count": k.count,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "transactions": found.entries.iter().map(Transaction::from).collect::<Vec<_>>(),
+        "summary": {
+            "total_transactions": found.total,
+            "total_debit": amount(found.total_debit),
+            "total_credit": amount(found.total_credit),
+            "net_amount": amount(found.total_credit - found.total_debit),
+            "by_reference_type": by_reference_type,
+        },
+        "total": found.total,
+        "page": page,
+        "per_page": per_page,
+        "total_pages": found.total.div_ceil(u64::from(per_page)),
+    })))
+}

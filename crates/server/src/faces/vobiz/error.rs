@@ -1,0 +1,222 @@
+//! Vobiz's error bodies: `{"error": …, "message": …}`, except the documented special shapes
+//! (the nested 401/403 object and the 409 cool-off fields).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::FromRequest;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::SecondsFormat;
+use didpool_core::EngineError;
+use serde_json::{json, Value};
+
+use crate::http::BadParam;
+
+#[derive(Debug)]
+pub struct VobizError {
+    status: StatusCode,
+    body: Value,
+}
+
+/// Which operation failed: the same engine error reads differently per endpoint, as documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Purchase,
+    Release,
+    GetNumber,
+    AssignTrunk,
+    UnassignTrunk,
+    AssignSubAccount,
+    UnassignSubAccount,
+    Trunk,
+    SubAccount,
+    Balance,
+}
+
+impl VobizError {
+    pub fn new(status: StatusCode, error: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: json!({"error": error, "message": message.into()}),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid request", message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            body: json!({"error": {"code": 401, "message": "Invalid token"}}),
+        }
+    }
+
+    pub fn account_mismatch() -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            body: json!({"error": {"code": 403, "message": "Access denied: account ID mismatch"}}),
+        }
+    }
+
+    /// A malformed phone number in a path.
+    pub fn bad_number() -> Self {
+        Self::bad_request("The phone number format is invalid. Ensure it is URL-encoded correctly.")
+    }
+
+    pub fn internal(e: &EngineError) -> Self {
+        tracing::error!(error = %e, source = ?std::error::Error::source(e), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "internal error",
+        )
+    }
+
+    /// Renders an engine error as the documented body of `op`.
+    pub fn from_engine(op: Op, e: EngineError) -> Self {
+        use EngineError as E;
+        let number_not_found_for_trunk = || {
+            Self::new(
+                StatusCode::NOT_FOUND,
+                "Number not found",
+                "The phone number could not be found. Ensure it is in your inventory and URL-encoded correctly.",
+            )
+        };
+        match (op, &e) {
+            (_, E::Storage(_)) => Self::internal(&e),
+            (_, E::Invalid(msg)) => Self::bad_request(msg.clone()),
+            (_, E::CurrencyMismatch { .. }) => Self::bad_request(e.to_string()),
+
+            (Op::Purchase, E::NotInInventory | E::Blocked) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "number not found in inventory",
+            ),
+            // Documented: a failed balance debit surfaces as a 500 and the number stays in inventory.
+            (Op::Purchase, E::InsufficientBalance { .. }) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_server_error",
+                "failed to purchase number",
+            ),
+            (_, E::InsufficientBalance { .. }) => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_balance",
+                e.to_string(),
+            ),
+
+            (Op::Release, E::NotOwner | E::NumberNotFound) => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "account does not own this number",
+            ),
+            (_, E::NotReleasable(_)) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+
+            (Op::AssignTrunk, E::NumberNotFound) => number_not_found_for_trunk(),
+            (Op::AssignTrunk, E::AlreadyOnTrunk) => {
+                Self::bad_request("This number is already assigned to a trunk.")
+            }
+            (Op::UnassignTrunk, E::NumberNotFound | E::NotOnTrunk) => Self::new(
+                StatusCode::NOT_FOUND,
+                "Number not found",
+                "The phone number could not be found or is not assigned to any trunk.",
+            ),
+            (_, E::TrunkNotFound) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", "trunk not found")
+            }
+
+            (
+                Op::AssignSubAccount | Op::UnassignSubAccount,
+                E::NumberNotFound | E::SubAccountNotFound | E::NotOnSubAccount,
+            ) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "number or sub-account not found",
+            ),
+            (_, E::AlreadyOnSubAccount) => Self::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "number already assigned to a sub-account",
+            ),
+            (
+                _,
+                E::CoolOffInEffect {
+                    until,
+                    remaining_seconds,
+                },
+            ) => Self {
+                status: StatusCode::CONFLICT,
+                body: json!({
+                    "error": "did_cool_off_in_effect",
+                    "cool_off_until": until.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "cool_off_remaining_seconds": remaining_seconds,
+                }),
+            },
+            (_, E::ForceRequiresAdmin) => Self::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "force=true requires an admin-role account",
+            ),
+
+            (Op::SubAccount, E::AccountNotFound) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "auth_id is not a main account you own",
+            ),
+            (_, E::SubAccountNotFound) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", "sub-account not found")
+            }
+            (_, E::StillHoldsNumbers) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            (_, E::AlreadyExists(_)) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            (_, E::Forbidden(msg)) => Self::new(StatusCode::FORBIDDEN, "forbidden", *msg),
+            (_, E::NotPendingRelease) => Self::bad_request("number is not pending release"),
+            (
+                _,
+                E::NumberNotFound
+                | E::NotOwner
+                | E::NotInInventory
+                | E::Blocked
+                | E::NotOnTrunk
+                | E::NotOnSubAccount
+                | E::AccountNotFound
+                | E::CredentialNotFound,
+            ) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+            (_, E::AlreadyOnTrunk) => Self::bad_request(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for VobizError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<BadParam> for VobizError {
+    fn from(p: BadParam) -> Self {
+        Self::bad_request(p.message)
+    }
+}
+
+impl From<JsonRejection> for VobizError {
+    fn from(r: JsonRejection) -> Self {
+        let message = match &r {
+            JsonRejection::MissingJsonContentType(_) => {
+                "expected a JSON body with Content-Type: application/json".to_owned()
+            }
+            JsonRejection::BytesRejection(_) => {
+                format!(
+                    "the body could not be read (at most {} bytes)",
+                    crate::app::BODY_LIMIT
+                )
+            }
+            other => other.body_text(),
+        };
+        Self::bad_request(message)
+    }
+}
+
+/// JSON bodies whose rejections use Vobiz's 400 body instead of axum's plain text.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(VobizError))]
+pub struct VJson<T>(pub T);

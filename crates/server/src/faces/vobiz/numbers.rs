@@ -1,0 +1,309 @@
+//! Phone numbers: inventory, purchase, owned list, release, trunk and sub-account assignment.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use didpool_core::lifecycle::{Command, ReleaseMode};
+use didpool_core::money::Currency;
+use didpool_core::store::{Holder, NumberQuery};
+use didpool_core::{AccountId, NumberState, TrunkId, E164};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::dto::{NumberList, PhoneNumber};
+use super::error::{Op, VJson, VobizError};
+use crate::app::AppState;
+use crate::http::Params;
+
+const OWNED: [NumberState; 4] = [
+    NumberState::Reserved,
+    NumberState::PendingVerification,
+    NumberState::Active,
+    NumberState::PendingRelease,
+];
+
+/// A number as a path segment: `%2B91…` (decoded by the router), `+91…` or `91…`.
+pub fn path_number(raw: &str) -> Result<E164, VobizError> {
+    let raw = raw
+        .strip_prefix("%2B")
+        .or_else(|| raw.strip_prefix("%2b"))
+        .map_or_else(|| raw.to_owned(), |rest| format!("+{rest}"));
+    E164::parse(&raw).map_err(|_| VobizError::bad_number())
+}
+
+/// Page and page size: `page` from 1, `per_page` from 1, at most 100.
+fn paging(params: &Params) -> Result<(u32, u32), VobizError> {
+    let page = params.number("page", 1)?.unwrap_or(1);
+    let per_page = params.number("per_page", 1)?.unwrap_or(25).min(100);
+    Ok((page, per_page))
+}
+
+/// A `search` value: digits, optionally after `+` (a raw `+` arrives as a space).
+fn search(params: &Params) -> Result<Option<String>, VobizError> {
+    let Some(s) = params
+        .get("search")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || s.len() > 16 {
+        return Err(VobizError::bad_request(
+            "search must be digits of a phone number, such as +9180",
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+fn list(
+    page: didpool_core::store::Page<didpool_core::Number>,
+    p: u32,
+    per_page: u32,
+) -> Json<NumberList> {
+    Json(NumberList {
+        items: page.items.iter().map(PhoneNumber::from).collect(),
+        page: p,
+        per_page,
+        total: page.total,
+    })
+}
+
+fn query(holder: Holder, states: Vec<NumberState>, page: u32, per_page: u32) -> NumberQuery {
+    let mut q = NumberQuery::new(holder, states);
+    q.limit = per_page;
+    q.offset = u64::from(page - 1) * u64::from(per_page);
+    q
+}
+
+pub async fn list_owned(
+    State(st): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<NumberList>, VobizError> {
+    let (page, per_page) = paging(&params)?;
+    let include_subaccounts = params.bool("include_subaccounts")?.unwrap_or(true);
+    let me = caller.account.id.clone();
+    let holder = if caller.account.is_master() && include_subaccounts {
+        Holder::Family(me)
+    } else {
+        Holder::Account(me)
+    };
+    let mut q = query(holder, OWNED.to_vec(), page, per_page);
+    q.search = search(&params)?;
+    let found = st
+        .engine
+        .store()
+        .numbers(&q)
+        .await
+        .map_err(|e| VobizError::internal(&e))?;
+    Ok(list(found, page, per_page))
+}
+
+pub async fn list_inventory(
+    State(st): State<AppState>,
+    _caller: Caller,
+    params: Params,
+) -> Result<Json<NumberList>, VobizError> {
+    let (page, per_page) = paging(&params)?;
+    let mut q = query(Holder::Nobody, vec![NumberState::Available], page, per_page);
+    q.search = search(&params)?;
+    if let Some(c) = params.get("country") {
+        let c = c.trim().to_ascii_uppercase();
+        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(VobizError::bad_request(
+                "country must be an ISO 3166 alpha-2 code, such as IN",
+            ));
+        }
+        q.country = Some(c);
+    }
+    for item in params.all("exclude").flat_map(|v| v.split(',')) {
+        let p = item.trim();
+        let digits = p.strip_prefix('+').unwrap_or(p);
+        if digits.is_empty() {
+            continue;
+        }
+        if digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(VobizError::bad_request(
+                "exclude takes E.164 prefixes with the country code, such as +9180",
+            ));
+        }
+        if !q.exclude_prefixes.iter().any(|e| e == digits) {
+            q.exclude_prefixes.push(digits.to_owned());
+        }
+    }
+    let found = st
+        .engine
+        .store()
+        .numbers(&q)
+        .await
+        .map_err(|e| VobizError::internal(&e))?;
+    Ok(list(found, page, per_page))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PurchaseBody {
+    e164: String,
+    currency: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Purchased {
+    message: &'static str,
+    number: PhoneNumber,
+}
+
+pub async fn purchase(
+    State(st): State<AppState>,
+    caller: Caller,
+    VJson(body): VJson<PurchaseBody>,
+) -> Result<Json<Purchased>, VobizError> {
+    let e164 = E164::parse(&body.e164).map_err(|_| {
+        VobizError::bad_request(
+            "e164 must be a valid phone number in E.164 form, such as +919876543210",
+        )
+    })?;
+    let currency = body
+        .currency
+        .as_deref()
+        .map(Currency::parse)
+        .transpose()
+        .map_err(|e| VobizError::bad_request(e.to_string()))?;
+    let changes = st
+        .engine
+        .run(&caller.by, Command::Purchase { e164, currency })
+        .await
+        .map_err(|e| VobizError::from_engine(Op::Purchase, e))?;
+    let number = changes.number().expect("a purchase writes its number");
+    Ok(Json(Purchased {
+        message: "Number purchased successfully",
+        number: number.into(),
+    }))
+}
+
+pub async fn get_number(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<Json<PhoneNumber>, VobizError> {
+    let e164 = path_number(&raw)?;
+    let me = &caller.account.id;
+    let n = st
+        .engine
+        .store()
+        .number_by_e164(&e164)
+        .await
+        .map_err(|e| VobizError::internal(&e))?
+        .filter(|n| n.owner_id.as_ref() == Some(me) || n.billing_id.as_ref() == Some(me))
+        .ok_or_else(|| VobizError::new(StatusCode::NOT_FOUND, "not_found", "number not found"))?;
+    Ok(Json((&n).into()))
+}
+
+async fn run_on_number(
+    st: &AppState,
+    caller: &Caller,
+    op: Op,
+    cmd: Command,
+) -> Result<StatusCode, VobizError> {
+    st.engine
+        .run(&caller.by, cmd)
+        .await
+        .map_err(|e| VobizError::from_engine(op, e))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn release(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<StatusCode, VobizError> {
+    let e164 = path_number(&raw)?;
+    let cmd = Command::Release {
+        e164,
+        mode: ReleaseMode::Policy,
+    };
+    run_on_number(&st, &caller, Op::Release, cmd).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssignTrunkBody {
+    trunk_group_id: String,
+}
+
+pub async fn assign_trunk(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+    VJson(body): VJson<AssignTrunkBody>,
+) -> Result<StatusCode, VobizError> {
+    let e164 = path_number(&raw)?;
+    let trunk = TrunkId::parse(body.trunk_group_id.trim()).map_err(|_| {
+        VobizError::from_engine(Op::AssignTrunk, didpool_core::EngineError::TrunkNotFound)
+    })?;
+    run_on_number(
+        &st,
+        &caller,
+        Op::AssignTrunk,
+        Command::AssignTrunk { e164, trunk },
+    )
+    .await
+}
+
+pub async fn unassign_trunk(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<StatusCode, VobizError> {
+    let e164 = path_number(&raw)?;
+    run_on_number(
+        &st,
+        &caller,
+        Op::UnassignTrunk,
+        Command::UnassignTrunk { e164 },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssignSubAccountBody {
+    sub_account_id: String,
+}
+
+pub async fn assign_sub_account(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+    VJson(body): VJson<AssignSubAccountBody>,
+) -> Result<StatusCode, VobizError> {
+    let e164 = path_number(&raw)?;
+    let sub = AccountId::parse(body.sub_account_id.trim()).map_err(|_| {
+        VobizError::from_engine(
+            Op::AssignSubAccount,
+            didpool_core::EngineError::SubAccountNotFound,
+        )
+    })?;
+    run_on_number(
+        &st,
+        &caller,
+        Op::AssignSubAccount,
+        Command::AssignSubAccount { e164, sub },
+    )
+    .await
+}
+
+pub async fn unassign_sub_account(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+    params: Params,
+) -> Result<StatusCode, VobizError> {
+    let e164 = path_number(&raw)?;
+    let force = params.bool("force")?.unwrap_or(false);
+    run_on_number(
+        &st,
+        &caller,
+        Op::UnassignSubAccount,
+        Command::UnassignSubAccount { e164, force },
+    )
+    .await
+}

@@ -1,0 +1,218 @@
+//! SIP trunk CRUD. Both of Vobiz's vocabularies are accepted (`trunk_type`/`trunk_direction`,
+//! `max_concurrent_calls`/`concurrent_calls_limit`, `enabled`/`trunk_status`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use didpool_core::lifecycle::Command;
+use didpool_core::trunk::{Direction, Transport, TrunkPatch};
+use didpool_core::{EngineError, TrunkId};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::dto::TrunkObject;
+use super::error::{Op, VJson, VobizError};
+use crate::app::AppState;
+use crate::http::Params;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TrunkBody {
+    name: Option<String>,
+    trunk_type: Option<String>,
+    trunk_direction: Option<String>,
+    max_concurrent_calls: Option<i64>,
+    concurrent_calls_limit: Option<i64>,
+    trunk_status: Option<String>,
+    enabled: Option<bool>,
+    secure: Option<bool>,
+    trunk_domain: Option<String>,
+    transport: Option<String>,
+    description: Option<String>,
+    cps_limit: Option<i64>,
+    recording: Option<bool>,
+    enable_transcription: Option<bool>,
+    pii_redaction: Option<bool>,
+    webhook_url: Option<String>,
+    webhook_method: Option<String>,
+    recording_webhook_enabled: Option<bool>,
+    inbound_destination: Option<String>,
+    credential_uuid: Option<String>,
+    ipacl_uuid: Option<String>,
+    primary_uri_uuid: Option<String>,
+    fallback_uri_uuid: Option<String>,
+}
+
+impl TrunkBody {
+    fn into_patch(self) -> Result<TrunkPatch, VobizError> {
+        let direction = self
+            .trunk_direction
+            .or(self.trunk_type)
+            .map(|d| match d.to_ascii_lowercase().as_str() {
+                "inbound" => Ok(Direction::Inbound),
+                "outbound" => Ok(Direction::Outbound),
+                "both" => Ok(Direction::Both),
+                _ => Err(VobizError::bad_request(
+                    "trunk_direction is inbound or outbound",
+                )),
+            })
+            .transpose()?;
+        let status = self
+            .trunk_status
+            .map(|s| match s.to_ascii_lowercase().as_str() {
+                "enabled" | "active" => Ok(true),
+                "disabled" | "inactive" => Ok(false),
+                _ => Err(VobizError::bad_request(
+                    "trunk_status is enabled or disabled",
+                )),
+            })
+            .transpose()?;
+        let transport = self
+            .transport
+            .map(|t| match t.to_ascii_lowercase().as_str() {
+                "udp" => Ok(Transport::Udp),
+                "tcp" => Ok(Transport::Tcp),
+                "tls" => Ok(Transport::Tls),
+                _ => Err(VobizError::bad_request("transport is udp, tcp or tls")),
+            })
+            .transpose()?;
+        Ok(TrunkPatch {
+            name: self.name,
+            domain: self.trunk_domain,
+            enabled: self.enabled.or(status),
+            secure: self.secure,
+            direction,
+            concurrent_calls_limit: self.concurrent_calls_limit.or(self.max_concurrent_calls),
+            cps_limit: self.cps_limit,
+            description: self.description,
+            transport,
+            recording: self.recording,
+            enable_transcription: self.enable_transcription,
+            pii_redaction: self.pii_redaction,
+            webhook_url: self.webhook_url,
+            webhook_method: self.webhook_method,
+            recording_webhook_enabled: self.recording_webhook_enabled,
+            inbound_destination: self.inbound_destination,
+            credential_uuid: self.credential_uuid,
+            ipacl_uuid: self.ipacl_uuid,
+            primary_uri_uuid: self.primary_uri_uuid,
+            fallback_uri_uuid: self.fallback_uri_uuid,
+        })
+    }
+}
+
+fn trunk_id(raw: &str) -> Result<TrunkId, VobizError> {
+    TrunkId::parse(raw).map_err(|_| VobizError::from_engine(Op::Trunk, EngineError::TrunkNotFound))
+}
+
+#[derive(Debug, Serialize)]
+pub struct Meta {
+    limit: u32,
+    offset: u64,
+    total: u64,
+    total_count: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrunkList {
+    meta: Meta,
+    objects: Vec<TrunkObject>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Result<Json<TrunkList>, VobizError> {
+    // Documented: limit/offset; the Python SDK sends page/size.
+    let (limit, offset) = match params.number("size", 1)? {
+        Some(size) => {
+            let size = size.min(100);
+            let page = params.number("page", 1)?.unwrap_or(1);
+            (size, u64::from(page - 1) * u64::from(size))
+        }
+        None => (
+            params.number("limit", 1)?.unwrap_or(20).min(100),
+            u64::from(params.number("offset", 0)?.unwrap_or(0)),
+        ),
+    };
+    let page = st
+        .engine
+        .store()
+        .trunks(&caller.account.id, limit, offset)
+        .await
+        .map_err(|e| VobizError::internal(&e))?;
+    Ok(Json(TrunkList {
+        meta: Meta {
+            limit,
+            offset,
+            total: page.total,
+            total_count: page.total,
+        },
+        objects: page.items.iter().map(TrunkObject::from).collect(),
+    }))
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    VJson(body): VJson<TrunkBody>,
+) -> Result<(StatusCode, Json<TrunkObject>), VobizError> {
+    let mut patch = body.into_patch()?;
+    let name = patch
+        .name
+        .take()
+        .ok_or_else(|| VobizError::bad_request("name is required"))?;
+    let changes = st
+        .engine
+        .run(&caller.by, Command::CreateTrunk { name, patch })
+        .await
+        .map_err(|e| VobizError::from_engine(Op::Trunk, e))?;
+    let trunk = changes.trunk().expect("a created trunk");
+    Ok((StatusCode::CREATED, Json(trunk.into())))
+}
+
+pub async fn get(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<Json<TrunkObject>, VobizError> {
+    let id = trunk_id(&raw)?;
+    let trunk = st
+        .engine
+        .store()
+        .trunk(id)
+        .await
+        .map_err(|e| VobizError::internal(&e))?
+        .filter(|t| t.account_id == caller.account.id)
+        .ok_or_else(|| VobizError::from_engine(Op::Trunk, EngineError::TrunkNotFound))?;
+    Ok(Json((&trunk).into()))
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+    VJson(body): VJson<TrunkBody>,
+) -> Result<Json<TrunkObject>, VobizError> {
+    let id = trunk_id(&raw)?;
+    let patch = body.into_patch()?;
+    let changes = st
+        .engine
+        .run(&caller.by, Command::UpdateTrunk { id, patch })
+        .await
+        .map_err(|e| VobizError::from_engine(Op::Trunk, e))?;
+    Ok(Json(changes.trunk().expect("an updated trunk").into()))
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<StatusCode, VobizError> {
+    let id = trunk_id(&raw)?;
+    st.engine
+        .run(&caller.by, Command::DeleteTrunk { id })
+        .await
+        .map_err(|e| VobizError::from_engine(Op::Trunk, e))?;
+    Ok(StatusCode::NO_CONTENT)
+}

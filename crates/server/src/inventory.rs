@@ -1,0 +1,185 @@
+//! Stocking inventory from CSV: `e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]`.
+//! Each row is its own command, so one bad row never blocks the others, and a number already
+//! stocked is skipped rather than loaded twice.
+
+use std::str::FromStr;
+
+use didpool_core::engine::By;
+use didpool_core::lifecycle::Command;
+use didpool_core::money::{parse_amount, Currency, Decimal};
+use didpool_core::number::NewNumber;
+use didpool_core::{Capabilities, Engine, EngineError, E164};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RowError {
+    /// 1-based line in the file.
+    pub row: usize,
+    pub e164: String,
+    pub error: String,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct ImportReport {
+    pub imported: usize,
+    /// Numbers already stocked (or held): left as they are.
+    pub skipped: usize,
+    pub errors: Vec<RowError>,
+}
+
+/// Reads one CSV record into a number, checking it against libphonenumber's metadata.
+pub fn parse_row(fields: &[&str]) -> Result<NewNumber, String> {
+    if fields.len() < 6 {
+        return Err(
+            "expected e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]".into(),
+        );
+    }
+    let e164 = E164::parse(fields[0]).map_err(|e| e.to_string())?;
+    let country = fields[1].trim().to_ascii_uppercase();
+    match e164.country() {
+        Some(actual) if actual != country => {
+            return Err(format!(
+                "country {country} does not match the number's country {actual}"
+            ));
+        }
+        None if country.len() != 2 => return Err("country must be an ISO 3166 alpha-2 code".into()),
+        _ => {}
+    }
+    let fee = |name: &str, raw: &str| -> Result<Decimal, String> {
+        let d = Decimal::from_str(raw.trim())
+            .map_err(|_| format!("{name} is not a number: {raw:?}"))?;
+        parse_amount(d).map_err(|e| format!("{name}: {e}"))
+    };
+    let region = fields[2].trim();
+    let caps = &fields[6..];
+    Ok(NewNumber {
+        e164,
+        country,
+        region: (!region.is_empty()).then(|| region.to_owned()),
+        capabilities: if caps.iter().all(|c| c.trim().is_empty()) {
+            Capabilities::VOICE
+        } else {
+            Capabilities::from_names(caps.iter().flat_map(|c| c.split(';')))?
+        },
+        provider: String::new(),
+        setup_fee: fee("setup_fee", fields[3])?,
+        monthly_fee: fee("monthly_fee", fields[4])?,
+        currency: Currency::parse(fields[5]).map_err(|e| e.to_string())?,
+    })
+}
+
+/// Parses and loads every row of `csv`; a header line starting with `e164` is skipped.
+pub async fn import_csv(engine: &Engine, by: &By, csv: &str) -> Result<ImportReport, EngineError> {
+    let mut report = ImportReport::default();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .from_reader(csv.as_bytes());
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                report.errors.push(RowError {
+                    row,
+                    e164: String::new(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let fields: Vec<&str> = record.iter().collect();
+        if row == 1
+            && fields
+                .first()
+                .is_some_and(|f| f.eq_ignore_ascii_case("e164"))
+        {
+            continue;
+        }
+        if fields.iter().all(|f| f.is_empty()) {
+            continue;
+        }
+        let e164 = fields.first().copied().unwrap_or_default().to_owned();
+        let number = match parse_row(&fields) {
+            Ok(n) => n,
+            Err(error) => {
+                report.errors.push(RowError { row, e164, error });
+                continue;
+            }
+        };
+        match engine.run(by, Command::AddInventory { number }).await {
+            Ok(_) => report.imported += 1,
+            Err(EngineError::AlreadyExists(_)) => report.skipped += 1,
+            Err(EngineError::Storage(e)) => return Err(EngineError::Storage(e)),
+            Err(e) => report.errors.push(RowError {
+                row,
+                e164,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_row_parses_with_capabilities() {
+        let n = parse_row(&[
+            "+919876543210",
+            "in",
+            "Karnataka",
+            "100",
+            "300.50",
+            "INR",
+            "voice",
+            "sms",
+        ])
+        .unwrap();
+        assert_eq!(n.country, "IN");
+        assert_eq!(n.monthly_fee.to_string(), "300.50");
+        assert!(n.capabilities.voice && n.capabilities.sms && !n.capabilities.fax);
+    }
+
+    #[test]
+    fn rows_without_capabilities_are_voice_numbers() {
+        let n = parse_row(&["919876543210", "IN", "", "0", "1", "inr"]).unwrap();
+        assert_eq!(n.capabilities, Capabilities::VOICE);
+        assert_eq!(n.region, None);
+    }
+
+    #[test]
+    fn bad_rows_say_what_is_wrong() {
+        for (row, needle) in [
+            (vec!["+91", "IN", "", "1", "1", "INR"], "E.164"),
+            (
+                vec!["+919876543210", "US", "", "1", "1", "INR"],
+                "does not match",
+            ),
+            (
+                vec!["+919876543210", "IN", "", "x", "1", "INR"],
+                "setup_fee",
+            ),
+            (
+                vec!["+919876543210", "IN", "", "1", "-1", "INR"],
+                "negative",
+            ),
+            (
+                vec!["+919876543210", "IN", "", "1", "1", "RUPEES"],
+                "currency",
+            ),
+            (
+                vec!["+919876543210", "IN", "", "1", "1", "INR", "telepathy"],
+                "capability",
+            ),
+            (vec!["+919876543210", "IN"], "expected"),
+        ] {
+            let err = parse_row(&row).unwrap_err();
+            assert!(err.contains(needle), "{row:?}: {err}");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! didpool's HTTP server: one router per API face over the one engine, the operator's admin
+//! API, and the `didpool` command line.
+
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod faces;
+pub mod http;
+pub mod inventory;
+
+pub use app::{router, serve, AppState};
