@@ -76,14 +76,20 @@ fn trim_trailing_slash(mut req: Request) -> Request {
     req
 }
 
+/// The whole application as one service: the router behind path normalisation.
+pub type App = tower::util::MapRequest<Router, fn(Request) -> Request>;
+
+pub fn app(state: AppState) -> App {
+    tower::util::MapRequestLayer::new(trim_trailing_slash as fn(Request) -> Request).layer(router(state))
+}
+
 /// Serves until `shutdown` completes, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = tower::util::MapRequestLayer::new(trim_trailing_slash).layer(router(state));
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app(state)))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -8,4 +8,4 @@ pub mod faces;
 pub mod http;
 pub mod inventory;
 
-pub use app::{router, serve, AppState};
+pub use app::{app, router, serve, App, AppState};
