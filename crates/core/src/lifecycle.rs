@@ -51,6 +51,10 @@ pub enum Command {
         e164: E164,
         currency: Option<Currency>,
     },
+    /// Brings a customer's own number (BYO, e.g. a Twilio number): owned at once, never charged.
+    ImportNumber {
+        number: NewNumber,
+    },
     Release {
         e164: E164,
         mode: ReleaseMode,
@@ -355,6 +359,11 @@ impl Command {
                 accounts: caller_and_billing(),
                 ..Needs::default()
             },
+            Command::ImportNumber { number } => Needs {
+                number: Some(number.e164.clone()),
+                accounts: caller_and_billing(),
+                ..Needs::default()
+            },
             Command::AssignTrunk { e164, trunk } => Needs {
                 number: Some(e164.clone()),
                 trunk: Some(*trunk),
@@ -630,6 +639,27 @@ impl Command {
                 after.quarantine_until = None;
                 changes.accounts.push(Write::Update(payer));
                 changes.number_change(ctx, "purchased", n, after);
+            }
+
+            Command::ImportNumber { number } => {
+                let caller = require_caller(ctx)?;
+                if snap.number.is_some() {
+                    return Err(EngineError::AlreadyExists(number.e164.to_string()));
+                }
+                let owner = snap.account(caller).ok_or(EngineError::AccountNotFound)?;
+                if !owner.enabled {
+                    return Err(EngineError::Forbidden("account is disabled"));
+                }
+                let mut n = Number::new_stock(number.clone(), now);
+                n.origin = Origin::Imported;
+                n.setup_fee = Decimal::ZERO;
+                n.monthly_fee = Decimal::ZERO;
+                n.state = NumberState::Active;
+                n.owner_id = Some(owner.id.clone());
+                n.billing_id = Some(owner.billing_id().clone());
+                n.purchased_at = Some(now);
+                changes.events.push(event(ctx, "imported", None, &n));
+                changes.numbers.push(Write::Insert(n));
             }
 
             Command::Release { mode, .. } => {

@@ -77,6 +77,7 @@ pub struct NumberQuery {
     pub holder: Holder,
     pub states: Vec<NumberState>,
     pub country: Option<String>,
+    pub region: Option<String>,
     /// Digits that must appear somewhere in the number.
     pub search: Option<String>,
     /// Digit prefixes (country code included) the number must not start with.
@@ -91,6 +92,7 @@ impl NumberQuery {
             holder,
             states,
             country: None,
+            region: None,
             search: None,
             exclude_prefixes: Vec::new(),
             limit: 25,

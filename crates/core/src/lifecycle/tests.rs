@@ -221,6 +221,45 @@ fn purchase_in_another_currency_is_refused() {
 }
 
 #[test]
+fn an_imported_number_is_owned_at_once_and_never_charged() {
+    let (parent, child) = (ma(), sa());
+    let new = NewNumber {
+        e164: e164(),
+        country: "IN".into(),
+        region: None,
+        capabilities: Capabilities::VOICE,
+        provider: "twilio".into(),
+        setup_fee: dec!(5),
+        monthly_fee: dec!(5),
+        currency: Currency::parse("INR").unwrap(),
+    };
+    let c = Command::ImportNumber { number: new };
+    let ch = c
+        .decide(
+            &ctx_for(&child, t0()),
+            &snap(None, vec![child.clone(), parent.clone()]),
+        )
+        .unwrap();
+    let n = ch.number().unwrap();
+    assert_eq!(n.origin, Origin::Imported);
+    assert_eq!(n.state, NumberState::Active);
+    assert_eq!(n.owner_id.as_ref(), Some(&child.id));
+    assert_eq!(n.billing_id.as_ref(), Some(&parent.id));
+    assert!(n.monthly_fee.is_zero() && ch.ledger.is_empty() && ch.accounts.is_empty());
+    assert_eq!(ch.events[0].action, "imported");
+    let err = c
+        .decide(
+            &ctx_for(&child, t0()),
+            &snap(Some(stock()), vec![child.clone(), parent]),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::AlreadyExists(_)),
+        "a number already known cannot be imported"
+    );
+}
+
+#[test]
 fn release_clears_owner_and_trunk_stops_billing_and_returns_to_inventory() {
     let owner = ma();
     let mut n = owned_by(&owner);

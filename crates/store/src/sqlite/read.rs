@@ -259,7 +259,7 @@ pub async fn ledger(pool: &SqlitePool, q: &LedgerQuery) -> Result<LedgerPage, En
 }
 
 pub async fn events(pool: &SqlitePool, number: NumberId) -> Result<Vec<NumberEvent>, EngineError> {
-    let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE number_id = ? ORDER BY seq");
+    let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE number_id = ? ORDER BY seq DESC");
     let found = sqlx::query(&sql)
         .bind(number.to_string())
         .fetch_all(pool)
