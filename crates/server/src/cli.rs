@@ -35,7 +35,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct DbArgs {
-    /// Where the data lives: sqlite://PATH (created if missing).
+    /// Where the data lives: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
     #[arg(
         long,
         global = true,
@@ -47,6 +47,9 @@ pub struct DbArgs {
     /// the last commits can be lost if the machine (not just didpool) crashes.
     #[arg(long, global = true, env = "DIDPOOL_RELAXED_DURABILITY")]
     pub relaxed_durability: bool,
+    /// PostgreSQL connections per didpool node.
+    #[arg(long, global = true, env = "DIDPOOL_POOL_SIZE", default_value_t = 10)]
+    pub pool_size: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +178,7 @@ impl Cli {
             } else {
                 Durability::Full
             },
+            pool_size: Some(self.db.pool_size),
         };
         let store = didpool_store::open(&self.db.database_url, &options)
             .await

@@ -1,12 +1,19 @@
-//! didpool's storage: the engine's [`Store`] on SQLite (embedded default) and PostgreSQL.
+//! didpool's storage: the engine's [`Store`] on SQLite (embedded default) and PostgreSQL
+//! (several didpool nodes on one database). Every statement is written once (`ops`) for both.
 
 use std::sync::Arc;
 
 use didpool_core::Store;
 
+mod backend;
 mod codec;
+mod ops;
+pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// How hard a commit waits for the disk.
@@ -24,6 +31,8 @@ pub enum Durability {
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub durability: Durability,
+    /// PostgreSQL connections per node (default 10).
+    pub pool_size: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +49,8 @@ pub enum OpenError {
 pub async fn open(url: &str, options: &Options) -> Result<Arc<dyn Store>, OpenError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url, options).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::open(url, options).await?))
     } else {
         Err(OpenError::UnsupportedUrl(url.to_owned()))
     }

@@ -1,0 +1,109 @@
+//! What differs between the backends — how a command becomes one atomic transaction and where
+//! reads go — and the `Store` both get from it.
+
+use async_trait::async_trait;
+use didpool_core::audit::{AssignmentAudit, NumberEvent};
+use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::lifecycle::{Changes, Command, Context};
+use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery};
+use didpool_core::{
+    Account, AccountId, EngineError, Number, NumberId, Store, Trunk, TrunkId, E164,
+};
+
+use crate::ops;
+use crate::sql::Sql;
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Where reads run (a pool).
+    fn reader(&self) -> Box<dyn Sql>;
+    /// Runs `cmd` as one transaction: load locked, decide, write, commit.
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError>;
+}
+
+/// Loads, decides and writes inside whatever transaction `db` is in.
+pub async fn run_command(
+    db: &mut dyn Sql,
+    cmd: &Command,
+    ctx: &Context,
+) -> Result<Changes, EngineError> {
+    let snapshot = ops::load(db, &cmd.needs(ctx)).await?;
+    let changes = cmd.decide(ctx, &snapshot)?;
+    ops::apply(db, &changes).await?;
+    Ok(changes)
+}
+
+/// A [`Store`] over a SQL backend.
+#[derive(Clone)]
+pub struct DbStore<B>(pub(crate) B);
+
+#[async_trait]
+impl<B: Backend> Store for DbStore<B> {
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError> {
+        self.0.execute(cmd, ctx).await
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError> {
+        ops::account(self.0.reader().as_mut(), id).await
+    }
+
+    async fn credential(
+        &self,
+        kind: CredentialKind,
+        hash: &TokenHash,
+    ) -> Result<Option<Credential>, EngineError> {
+        ops::credential(self.0.reader().as_mut(), kind, hash).await
+    }
+
+    async fn credentials_of(&self, account: &AccountId) -> Result<Vec<Credential>, EngineError> {
+        ops::credentials_of(self.0.reader().as_mut(), account).await
+    }
+
+    async fn number_by_e164(&self, e164: &E164) -> Result<Option<Number>, EngineError> {
+        ops::number_by_e164(self.0.reader().as_mut(), e164).await
+    }
+
+    async fn number(&self, id: NumberId) -> Result<Option<Number>, EngineError> {
+        ops::number(self.0.reader().as_mut(), id).await
+    }
+
+    async fn numbers(&self, query: &NumberQuery) -> Result<Page<Number>, EngineError> {
+        ops::numbers(self.0.reader().as_mut(), query).await
+    }
+
+    async fn sub_accounts(
+        &self,
+        parent: &AccountId,
+        query: &SubAccountQuery,
+    ) -> Result<Page<Account>, EngineError> {
+        ops::sub_accounts(self.0.reader().as_mut(), parent, query).await
+    }
+
+    async fn trunk(&self, id: TrunkId) -> Result<Option<Trunk>, EngineError> {
+        ops::trunk(self.0.reader().as_mut(), id).await
+    }
+
+    async fn trunks(
+        &self,
+        account: &AccountId,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Trunk>, EngineError> {
+        ops::trunks(self.0.reader().as_mut(), account, limit, offset).await
+    }
+
+    async fn ledger(&self, query: &LedgerQuery) -> Result<LedgerPage, EngineError> {
+        ops::ledger(self.0.reader().as_mut(), query).await
+    }
+
+    async fn events(&self, number: NumberId) -> Result<Vec<NumberEvent>, EngineError> {
+        ops::events(self.0.reader().as_mut(), number).await
+    }
+
+    async fn assignment_audits(
+        &self,
+        number: NumberId,
+    ) -> Result<Vec<AssignmentAudit>, EngineError> {
+        ops::assignment_audits(self.0.reader().as_mut(), number).await
+    }
+}

@@ -1,0 +1,508 @@
+//! Every statement didpool runs, written once for both backends.
+
+use didpool_core::audit::{AssignmentAudit, NumberEvent};
+use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::ledger::EntryKind;
+use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
+use didpool_core::money::Decimal;
+use didpool_core::store::{
+    Holder, KindTotal, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery,
+};
+use didpool_core::{Account, AccountId, EngineError, Number, NumberId, Trunk, TrunkId, E164};
+
+use crate::codec::corrupt;
+use crate::rows::{
+    self, ACCOUNT_COLS, AUDIT_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS,
+    TRUNK_COLS,
+};
+use crate::sql::{placeholders, DbRow, Sql, Val, Q};
+
+pub fn db_err(e: sqlx::Error) -> EngineError {
+    EngineError::storage(e)
+}
+
+fn unique_or(e: sqlx::Error, what: impl Into<String>) -> EngineError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            EngineError::AlreadyExists(what.into())
+        }
+        _ => db_err(e),
+    }
+}
+
+async fn fetch<T>(
+    db: &mut dyn Sql,
+    sql: &str,
+    args: &[Val],
+    decode: fn(&DbRow) -> Result<T, EngineError>,
+) -> Result<Vec<T>, EngineError> {
+    db.fetch(sql, args)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(decode)
+        .collect()
+}
+
+async fn fetch_one<T>(
+    db: &mut dyn Sql,
+    sql: &str,
+    args: &[Val],
+    decode: fn(&DbRow) -> Result<T, EngineError>,
+) -> Result<Option<T>, EngineError> {
+    Ok(fetch(db, sql, args, decode).await?.into_iter().next())
+}
+
+async fn count(db: &mut dyn Sql, sql: &str, args: &[Val]) -> Result<u64, EngineError> {
+    let rows = db.fetch(sql, args).await.map_err(db_err)?;
+    let n = rows
+        .first()
+        .ok_or_else(|| corrupt("count returned no row".into()))?
+        .int("n")?;
+    Ok(n as u64)
+}
+
+async fn insert(
+    db: &mut dyn Sql,
+    table: &str,
+    cols: &str,
+    values: Vec<Val>,
+    what: String,
+) -> Result<(), EngineError> {
+    let sql = format!(
+        "INSERT INTO {table} ({cols}) VALUES ({})",
+        placeholders(values.len())
+    );
+    db.exec(&sql, &values)
+        .await
+        .map_err(|e| unique_or(e, what))?;
+    Ok(())
+}
+
+/// Updates every column but the first (the id), keyed by the id.
+async fn update(
+    db: &mut dyn Sql,
+    table: &str,
+    cols: &str,
+    mut values: Vec<Val>,
+    what: String,
+) -> Result<(), EngineError> {
+    let names: Vec<&str> = cols.split(',').map(str::trim).collect();
+    let sets = names[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let id = values.remove(0);
+    values.push(id);
+    let sql = format!(
+        "UPDATE {table} SET {sets} WHERE {} = ${}",
+        names[0],
+        values.len()
+    );
+    db.exec(&sql, &values)
+        .await
+        .map_err(|e| unique_or(e, what))?;
+    Ok(())
+}
+
+/// Loads what a command needs, locking each row where the backend needs locks.
+pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineError> {
+    let lock = db.lock();
+    let mut snap = Snapshot::default();
+    if let Some(e164) = &needs.number {
+        let sql = format!(
+            "SELECT {NUMBER_COLS} FROM numbers WHERE e164 = $1 AND state <> 'deleted'{lock}"
+        );
+        snap.number = fetch_one(db, &sql, &[e164.as_str().into()], rows::number).await?;
+    } else if let Some(id) = needs.number_id {
+        let sql = format!("SELECT {NUMBER_COLS} FROM numbers WHERE id = $1{lock}");
+        snap.number = fetch_one(db, &sql, &[id.to_string().into()], rows::number).await?;
+    }
+    for id in &needs.accounts {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1{lock}");
+        if let Some(a) = fetch_one(db, &sql, &[id.as_str().into()], rows::account).await? {
+            snap.accounts.push(a);
+        }
+    }
+    if let Some(id) = needs.trunk {
+        let sql = format!("SELECT {TRUNK_COLS} FROM trunks WHERE id = $1{lock}");
+        snap.trunk = fetch_one(db, &sql, &[id.to_string().into()], rows::trunk).await?;
+    }
+    if let Some(id) = needs.numbers_on_trunk {
+        let sql =
+            format!("SELECT {NUMBER_COLS} FROM numbers WHERE trunk_id = $1 ORDER BY e164{lock}");
+        snap.numbers_on_trunk = fetch(db, &sql, &[id.to_string().into()], rows::number).await?;
+    }
+    if let Some(id) = &needs.holdings_of {
+        let sql = "SELECT count(*) AS n FROM numbers WHERE owner_id = $1 \
+                   AND state IN ('reserved', 'pending_verification', 'active', 'pending_release')";
+        snap.holdings = count(db, sql, &[id.as_str().into()]).await?;
+    }
+    if let Some(id) = &needs.credentials_of {
+        let sql = format!("SELECT {CREDENTIAL_COLS} FROM credentials WHERE account_id = $1 ORDER BY created_at{lock}");
+        snap.credentials = fetch(db, &sql, &[id.as_str().into()], rows::credential).await?;
+    }
+    if let Some(id) = needs.credential {
+        let sql = format!("SELECT {CREDENTIAL_COLS} FROM credentials WHERE id = $1{lock}");
+        snap.credentials = fetch(db, &sql, &[id.to_string().into()], rows::credential).await?;
+    }
+    Ok(snap)
+}
+
+/// Writes a command's changes, parents before children.
+pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineError> {
+    for w in &changes.accounts {
+        match w {
+            Write::Insert(a) => {
+                insert(
+                    db,
+                    "accounts",
+                    ACCOUNT_COLS,
+                    rows::account_values(a),
+                    a.id.to_string(),
+                )
+                .await?
+            }
+            Write::Update(a) => {
+                update(
+                    db,
+                    "accounts",
+                    ACCOUNT_COLS,
+                    rows::account_values(a),
+                    a.id.to_string(),
+                )
+                .await?
+            }
+            Write::Delete(_) => {
+                return Err(EngineError::Storage("accounts are never deleted".into()))
+            }
+        }
+    }
+    for w in &changes.trunks {
+        match w {
+            Write::Insert(t) => {
+                insert(
+                    db,
+                    "trunks",
+                    TRUNK_COLS,
+                    rows::trunk_values(t),
+                    t.id.to_string(),
+                )
+                .await?
+            }
+            Write::Update(t) => {
+                update(
+                    db,
+                    "trunks",
+                    TRUNK_COLS,
+                    rows::trunk_values(t),
+                    t.id.to_string(),
+                )
+                .await?
+            }
+            Write::Delete(_) => {}
+        }
+    }
+    for w in &changes.numbers {
+        match w {
+            Write::Insert(n) => {
+                insert(
+                    db,
+                    "numbers",
+                    NUMBER_COLS,
+                    rows::number_values(n),
+                    n.e164.to_string(),
+                )
+                .await?
+            }
+            Write::Update(n) => {
+                update(
+                    db,
+                    "numbers",
+                    NUMBER_COLS,
+                    rows::number_values(n),
+                    n.e164.to_string(),
+                )
+                .await?
+            }
+            Write::Delete(_) => {
+                return Err(EngineError::Storage("numbers are never deleted".into()))
+            }
+        }
+    }
+    // Numbers leave a trunk before the trunk goes.
+    for w in &changes.trunks {
+        if let Write::Delete(t) = w {
+            db.exec(
+                "DELETE FROM trunks WHERE id = $1",
+                &[t.id.to_string().into()],
+            )
+            .await
+            .map_err(db_err)?;
+        }
+    }
+    for w in &changes.credentials {
+        match w {
+            Write::Insert(c) => {
+                insert(
+                    db,
+                    "credentials",
+                    CREDENTIAL_COLS,
+                    rows::credential_values(c),
+                    "credential".into(),
+                )
+                .await?
+            }
+            Write::Update(c) | Write::Delete(c) => {
+                update(
+                    db,
+                    "credentials",
+                    CREDENTIAL_COLS,
+                    rows::credential_values(c),
+                    "credential".into(),
+                )
+                .await?
+            }
+        }
+    }
+    for e in &changes.ledger {
+        insert(
+            db,
+            "ledger",
+            ENTRY_COLS,
+            rows::entry_values(e),
+            e.id.to_string(),
+        )
+        .await?;
+    }
+    for e in &changes.events {
+        insert(
+            db,
+            "number_events",
+            EVENT_COLS,
+            rows::event_values(e),
+            e.id.to_string(),
+        )
+        .await?;
+    }
+    for a in &changes.assignment_audits {
+        insert(
+            db,
+            "did_assignment_audit",
+            AUDIT_COLS,
+            rows::audit_values(a),
+            a.id.to_string(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn account(db: &mut dyn Sql, id: &AccountId) -> Result<Option<Account>, EngineError> {
+    let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1");
+    fetch_one(db, &sql, &[id.as_str().into()], rows::account).await
+}
+
+pub async fn credential(
+    db: &mut dyn Sql,
+    kind: CredentialKind,
+    hash: &TokenHash,
+) -> Result<Option<Credential>, EngineError> {
+    let sql = format!(
+        "SELECT {CREDENTIAL_COLS} FROM credentials WHERE token_hash = $1 AND kind = $2 AND revoked_at IS NULL"
+    );
+    fetch_one(
+        db,
+        &sql,
+        &[hash.0.as_str().into(), kind.as_str().into()],
+        rows::credential,
+    )
+    .await
+}
+
+pub async fn credentials_of(
+    db: &mut dyn Sql,
+    account: &AccountId,
+) -> Result<Vec<Credential>, EngineError> {
+    let sql = format!(
+        "SELECT {CREDENTIAL_COLS} FROM credentials WHERE account_id = $1 ORDER BY created_at, id"
+    );
+    fetch(db, &sql, &[account.as_str().into()], rows::credential).await
+}
+
+pub async fn number_by_e164(db: &mut dyn Sql, e164: &E164) -> Result<Option<Number>, EngineError> {
+    let sql = format!("SELECT {NUMBER_COLS} FROM numbers WHERE e164 = $1 AND state <> 'deleted'");
+    fetch_one(db, &sql, &[e164.as_str().into()], rows::number).await
+}
+
+pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, EngineError> {
+    let sql = format!("SELECT {NUMBER_COLS} FROM numbers WHERE id = $1");
+    fetch_one(db, &sql, &[id.to_string().into()], rows::number).await
+}
+
+fn number_filters(q: &mut Q, f: &NumberQuery) {
+    q.push(" WHERE 1 = 1");
+    match &f.holder {
+        Holder::Nobody => q.push(" AND owner_id IS NULL"),
+        Holder::Account(id) => q.push(" AND owner_id = ").arg(id.as_str()),
+        Holder::Family(id) => q.push(" AND billing_id = ").arg(id.as_str()),
+    };
+    if !f.states.is_empty() {
+        q.push(" AND state IN (");
+        for (i, s) in f.states.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.arg(s.as_str());
+        }
+        q.push(")");
+    }
+    if let Some(c) = &f.country {
+        q.push(" AND country = ").arg(c.as_str());
+    }
+    if let Some(r) = &f.region {
+        q.push(" AND region = ").arg(r.as_str());
+    }
+    // Callers pass digits (and at most a leading +), so the patterns hold no LIKE wildcards.
+    if let Some(s) = &f.search {
+        q.push(" AND e164 LIKE ").arg(format!("%{s}%"));
+    }
+    for p in &f.exclude_prefixes {
+        q.push(" AND e164 NOT LIKE ").arg(format!("+{p}%"));
+    }
+}
+
+pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
+    let mut c = Q::new("SELECT count(*) AS n FROM numbers");
+    number_filters(&mut c, f);
+    let total = count(db, &c.sql, &c.args).await?;
+
+    let mut s = Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"));
+    number_filters(&mut s, f);
+    s.push(" ORDER BY e164 LIMIT ")
+        .arg(i64::from(f.limit))
+        .push(" OFFSET ")
+        .arg(f.offset as i64);
+    let items = fetch(db, &s.sql, &s.args, rows::number).await?;
+    Ok(Page { items, total })
+}
+
+pub async fn sub_accounts(
+    db: &mut dyn Sql,
+    parent: &AccountId,
+    f: &SubAccountQuery,
+) -> Result<Page<Account>, EngineError> {
+    let filter = if f.active_only { " AND enabled" } else { "" };
+    let where_ = format!("WHERE parent_id = $1 AND deleted_at IS NULL{filter}");
+    let total = count(
+        db,
+        &format!("SELECT count(*) AS n FROM accounts {where_}"),
+        &[parent.as_str().into()],
+    )
+    .await?;
+    let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts {where_} ORDER BY created_at DESC, id LIMIT $2 OFFSET $3");
+    let args = [
+        parent.as_str().into(),
+        i64::from(f.limit).into(),
+        (f.offset as i64).into(),
+    ];
+    let items = fetch(db, &sql, &args, rows::account).await?;
+    Ok(Page { items, total })
+}
+
+pub async fn trunk(db: &mut dyn Sql, id: TrunkId) -> Result<Option<Trunk>, EngineError> {
+    let sql = format!("SELECT {TRUNK_COLS} FROM trunks WHERE id = $1");
+    fetch_one(db, &sql, &[id.to_string().into()], rows::trunk).await
+}
+
+pub async fn trunks(
+    db: &mut dyn Sql,
+    account: &AccountId,
+    limit: u32,
+    offset: u64,
+) -> Result<Page<Trunk>, EngineError> {
+    let total = count(
+        db,
+        "SELECT count(*) AS n FROM trunks WHERE account_id = $1",
+        &[account.as_str().into()],
+    )
+    .await?;
+    let sql = format!("SELECT {TRUNK_COLS} FROM trunks WHERE account_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3");
+    let args = [
+        account.as_str().into(),
+        i64::from(limit).into(),
+        (offset as i64).into(),
+    ];
+    let items = fetch(db, &sql, &args, rows::trunk).await?;
+    Ok(Page { items, total })
+}
+
+fn ledger_filters(q: &mut Q, f: &LedgerQuery) {
+    q.push(" WHERE account_id = ").arg(f.account.as_str());
+    match f.debits {
+        Some(true) => q.push(" AND amount < 0"),
+        Some(false) => q.push(" AND amount > 0"),
+        None => q,
+    };
+    if let Some(k) = f.kind {
+        q.push(" AND kind = ").arg(k.as_str());
+    }
+    if let Some(from) = f.from {
+        q.push(" AND created_at >= ").arg(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND created_at <= ").arg(to);
+    }
+}
+
+pub async fn ledger(db: &mut dyn Sql, f: &LedgerQuery) -> Result<LedgerPage, EngineError> {
+    let mut t = Q::new(
+        "SELECT kind, count(*) AS n, \
+         coalesce(sum(CASE WHEN amount < 0 THEN -amount ELSE 0 END), 0) AS debit, \
+         coalesce(sum(CASE WHEN amount > 0 THEN amount ELSE 0 END), 0) AS credit FROM ledger",
+    );
+    ledger_filters(&mut t, f);
+    t.push(" GROUP BY kind ORDER BY kind");
+    let mut by_kind = Vec::new();
+    for g in db.fetch(&t.sql, &t.args).await.map_err(db_err)? {
+        let kind = g.text("kind")?;
+        by_kind.push(KindTotal {
+            kind: EntryKind::parse(&kind).ok_or_else(|| corrupt(format!("bad kind {kind:?}")))?,
+            count: g.int("n")? as u64,
+            total_debit: g.money("debit")?,
+            total_credit: g.money("credit")?,
+        });
+    }
+
+    // The ledger is append-only: newest first is insertion order, reversed.
+    let mut s = Q::new(format!("SELECT {ENTRY_COLS} FROM ledger"));
+    ledger_filters(&mut s, f);
+    s.push(" ORDER BY seq DESC LIMIT ")
+        .arg(i64::from(f.limit))
+        .push(" OFFSET ")
+        .arg(f.offset as i64);
+    let entries = fetch(db, &s.sql, &s.args, rows::entry).await?;
+    Ok(LedgerPage {
+        entries,
+        total: by_kind.iter().map(|k| k.count).sum(),
+        total_debit: by_kind.iter().map(|k| k.total_debit).sum::<Decimal>(),
+        total_credit: by_kind.iter().map(|k| k.total_credit).sum::<Decimal>(),
+        by_kind,
+    })
+}
+
+pub async fn events(db: &mut dyn Sql, number: NumberId) -> Result<Vec<NumberEvent>, EngineError> {
+    let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE number_id = $1 ORDER BY seq");
+    fetch(db, &sql, &[number.to_string().into()], rows::event).await
+}
+
+pub async fn assignment_audits(
+    db: &mut dyn Sql,
+    number: NumberId,
+) -> Result<Vec<AssignmentAudit>, EngineError> {
+    let sql =
+        format!("SELECT {AUDIT_COLS} FROM did_assignment_audit WHERE number_id = $1 ORDER BY seq");
+    fetch(db, &sql, &[number.to_string().into()], rows::audit).await
+}

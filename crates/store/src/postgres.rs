@@ -1,0 +1,137 @@
+//! PostgreSQL: every command is one transaction that locks the rows it reads
+//! (`SELECT … FOR UPDATE`), so several didpool nodes can share one database. Conflicting commands
+//! wait for each other's row locks; a deadlock or serialization failure is retried.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use didpool_core::lifecycle::{Changes, Command, Context};
+use didpool_core::EngineError;
+use futures::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Executor, PgConnection};
+
+use crate::backend::{run_command, Backend, DbStore};
+use crate::ops::db_err;
+use crate::sql::{bind_pg, DbRow, Sql, Val};
+use crate::{Durability, OpenError, Options};
+
+pub type PgStore = DbStore<Postgres>;
+
+/// How often a command is retried after a deadlock or serialization failure.
+const RETRIES: usize = 5;
+
+#[derive(Clone)]
+pub struct Postgres {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`) and applies the migrations (under an advisory lock, so
+    /// nodes starting together migrate once).
+    pub async fn open(url: &str, options: &Options) -> Result<Self, OpenError> {
+        let synchronous_commit = match options.durability {
+            Durability::Full => "on",
+            Durability::Relaxed => "off",
+        };
+        let connect =
+            PgConnectOptions::from_str(url)?.options([("synchronous_commit", synchronous_commit)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(options.pool_size.unwrap_or(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect)
+            .await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(DbStore(Postgres { pool }))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+}
+
+fn retryable(e: &EngineError) -> bool {
+    let EngineError::Storage(source) = e else {
+        return false;
+    };
+    let Some(sqlx::Error::Database(d)) = source.downcast_ref::<sqlx::Error>() else {
+        return false;
+    };
+    matches!(d.code().as_deref(), Some("40001" | "40P01"))
+}
+
+#[async_trait]
+impl Backend for Postgres {
+    fn reader(&self) -> Box<dyn Sql> {
+        Box::new(self.pool.clone())
+    }
+
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError> {
+        let mut attempt = 0;
+        loop {
+            let mut tx = self.pool.begin().await.map_err(db_err)?;
+            let result = run_command(&mut *tx, &cmd, &ctx).await;
+            let result = match result {
+                Ok(changes) => tx.commit().await.map(|()| changes).map_err(db_err),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            };
+            match result {
+                Err(e) if retryable(&e) && attempt < RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "retrying a command after a lock conflict");
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Sql for PgConnection {
+    fn lock(&self) -> &'static str {
+        " FOR UPDATE"
+    }
+
+    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {
+        let q =
+            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let rows = Executor::fetch(&mut *self, q)
+            .map_ok(DbRow::Pg)
+            .try_collect()
+            .await?;
+        Ok(rows)
+    }
+
+    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
+        let q =
+            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        Ok(Executor::execute(&mut *self, q).await?.rows_affected())
+    }
+}
+
+#[async_trait]
+impl Sql for PgPool {
+    fn lock(&self) -> &'static str {
+        ""
+    }
+
+    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {
+        let q =
+            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let rows = Executor::fetch(&*self, q)
+            .map_ok(DbRow::Pg)
+            .try_collect()
+            .await?;
+        Ok(rows)
+    }
+
+    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
+        let q =
+            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        Ok(Executor::execute(&*self, q).await?.rows_affected())
+    }
+}

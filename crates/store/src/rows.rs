@@ -1,0 +1,326 @@
+//! Domain values to columns and back, the same for both backends.
+
+use didpool_core::account::{Account, AccountProfile, Role};
+use didpool_core::audit::{Actor, AssignmentAudit, NumberEvent};
+use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::ids::{CredentialId, EntryId, EventId};
+use didpool_core::ledger::{EntryKind, LedgerEntry};
+use didpool_core::money::Currency;
+use didpool_core::trunk::TrunkSettings;
+use didpool_core::{
+    AccountId, EngineError, Number, NumberId, NumberState, Origin, Trunk, TrunkId, E164,
+};
+
+use crate::codec::corrupt;
+use crate::sql::{DbRow, Val};
+
+pub const ACCOUNT_COLS: &str =
+    "id, parent_id, name, role, currency, balance, enabled, profile, created_at, updated_at, deleted_at";
+pub const CREDENTIAL_COLS: &str = "id, account_id, kind, token_hash, scope, created_at, revoked_at";
+pub const TRUNK_COLS: &str = "id, account_id, name, settings, created_at, updated_at";
+pub const NUMBER_COLS: &str = "id, e164, country, region, capabilities, origin, provider, setup_fee, \
+    monthly_fee, currency, state, owner_id, billing_id, trunk_id, application_id, tags, is_blocked, \
+    is_trial_number, minimum_commitment_months, aadhaar_verification_required, aadhaar_verified, \
+    last_call_at, purchased_at, last_billing_date, next_billing_date, release_at, released_at, \
+    quarantine_until, release_fee, nickname, inbound_agent_id, outbound_agent_id, created_at, updated_at";
+pub const ENTRY_COLS: &str =
+    "id, account_id, amount, balance_after, currency, kind, reference, description, created_at";
+pub const EVENT_COLS: &str =
+    "id, number_id, e164, action, actor, from_state, to_state, from_owner, to_owner, at, request_id";
+pub const AUDIT_COLS: &str =
+    "id, number_id, e164, from_account_id, to_account_id, actor_auth_id, action, \
+    last_call_at, cool_off_until, created_at";
+
+fn account_id(s: String) -> Result<AccountId, EngineError> {
+    AccountId::parse(&s).map_err(|e| corrupt(format!("bad account id {s:?}: {e}")))
+}
+
+fn opt_account_id(row: &DbRow, col: &str) -> Result<Option<AccountId>, EngineError> {
+    row.opt_text(col)?.map(account_id).transpose()
+}
+
+fn uuid(s: &str) -> Result<uuid::Uuid, EngineError> {
+    uuid::Uuid::parse_str(s).map_err(|e| corrupt(format!("bad uuid {s:?}: {e}")))
+}
+
+fn e164(row: &DbRow, col: &str) -> Result<E164, EngineError> {
+    let s = row.text(col)?;
+    E164::parse(&s).map_err(|_| corrupt(format!("bad e164 {s:?}")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(row: &DbRow, col: &str) -> Result<T, EngineError> {
+    serde_json::from_str(&row.text(col)?).map_err(|e| corrupt(format!("bad {col}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Val {
+    Val::Text(Some(
+        serde_json::to_string(v).expect("domain values serialise"),
+    ))
+}
+
+fn currency(row: &DbRow, col: &str) -> Result<Currency, EngineError> {
+    Currency::parse(&row.text(col)?).map_err(|e| corrupt(e.to_string()))
+}
+
+fn state(s: &str) -> Result<NumberState, EngineError> {
+    NumberState::parse(s).ok_or_else(|| corrupt(format!("bad state {s:?}")))
+}
+
+fn id_text(id: Option<&AccountId>) -> Val {
+    Val::Text(id.map(ToString::to_string))
+}
+
+pub fn account(row: &DbRow) -> Result<Account, EngineError> {
+    let role = row.text("role")?;
+    Ok(Account {
+        id: account_id(row.text("id")?)?,
+        parent_id: opt_account_id(row, "parent_id")?,
+        name: row.text("name")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt(format!("bad role {role:?}")))?,
+        currency: currency(row, "currency")?,
+        balance: row.money("balance")?,
+        enabled: row.flag("enabled")?,
+        profile: json::<AccountProfile>(row, "profile")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        deleted_at: row.opt_time("deleted_at")?,
+    })
+}
+
+pub fn account_values(a: &Account) -> Vec<Val> {
+    vec![
+        a.id.as_str().into(),
+        id_text(a.parent_id.as_ref()),
+        a.name.as_str().into(),
+        a.role.as_str().into(),
+        a.currency.as_str().into(),
+        a.balance.into(),
+        a.enabled.into(),
+        to_json(&a.profile),
+        a.created_at.into(),
+        a.updated_at.into(),
+        a.deleted_at.into(),
+    ]
+}
+
+pub fn credential(row: &DbRow) -> Result<Credential, EngineError> {
+    let kind = row.text("kind")?;
+    Ok(Credential {
+        id: CredentialId(uuid(&row.text("id")?)?),
+        account_id: account_id(row.text("account_id")?)?,
+        kind: CredentialKind::parse(&kind).ok_or_else(|| corrupt(format!("bad kind {kind:?}")))?,
+        token_hash: TokenHash(row.text("token_hash")?),
+        scope: row.opt_text("scope")?,
+        created_at: row.time("created_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+    })
+}
+
+pub fn credential_values(c: &Credential) -> Vec<Val> {
+    vec![
+        c.id.to_string().into(),
+        c.account_id.as_str().into(),
+        c.kind.as_str().into(),
+        c.token_hash.0.as_str().into(),
+        c.scope.clone().into(),
+        c.created_at.into(),
+        c.revoked_at.into(),
+    ]
+}
+
+pub fn trunk(row: &DbRow) -> Result<Trunk, EngineError> {
+    Ok(Trunk {
+        id: TrunkId(uuid(&row.text("id")?)?),
+        account_id: account_id(row.text("account_id")?)?,
+        name: row.text("name")?,
+        settings: json::<TrunkSettings>(row, "settings")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub fn trunk_values(t: &Trunk) -> Vec<Val> {
+    vec![
+        t.id.to_string().into(),
+        t.account_id.as_str().into(),
+        t.name.as_str().into(),
+        to_json(&t.settings),
+        t.created_at.into(),
+        t.updated_at.into(),
+    ]
+}
+
+pub fn number(row: &DbRow) -> Result<Number, EngineError> {
+    let origin = row.text("origin")?;
+    Ok(Number {
+        id: NumberId(uuid(&row.text("id")?)?),
+        e164: e164(row, "e164")?,
+        country: row.text("country")?,
+        region: row.opt_text("region")?,
+        capabilities: json(row, "capabilities")?,
+        origin: Origin::parse(&origin).ok_or_else(|| corrupt(format!("bad origin {origin:?}")))?,
+        provider: row.text("provider")?,
+        setup_fee: row.money("setup_fee")?,
+        monthly_fee: row.money("monthly_fee")?,
+        currency: currency(row, "currency")?,
+        state: state(&row.text("state")?)?,
+        owner_id: opt_account_id(row, "owner_id")?,
+        billing_id: opt_account_id(row, "billing_id")?,
+        trunk_id: row
+            .opt_text("trunk_id")?
+            .map(|s| uuid(&s).map(TrunkId))
+            .transpose()?,
+        application_id: row.opt_text("application_id")?,
+        tags: json(row, "tags")?,
+        is_blocked: row.flag("is_blocked")?,
+        is_trial_number: row.flag("is_trial_number")?,
+        minimum_commitment_months: i32::try_from(row.int("minimum_commitment_months")?)
+            .map_err(|_| corrupt("minimum_commitment_months out of range".into()))?,
+        aadhaar_verification_required: row.flag("aadhaar_verification_required")?,
+        aadhaar_verified: row.flag("aadhaar_verified")?,
+        last_call_at: row.opt_time("last_call_at")?,
+        purchased_at: row.opt_time("purchased_at")?,
+        last_billing_date: row.opt_time("last_billing_date")?,
+        next_billing_date: row.opt_time("next_billing_date")?,
+        release_at: row.opt_time("release_at")?,
+        released_at: row.opt_time("released_at")?,
+        quarantine_until: row.opt_time("quarantine_until")?,
+        release_fee: row.opt_money("release_fee")?,
+        nickname: row.opt_text("nickname")?,
+        inbound_agent_id: row.opt_text("inbound_agent_id")?,
+        outbound_agent_id: row.opt_text("outbound_agent_id")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub fn number_values(n: &Number) -> Vec<Val> {
+    vec![
+        n.id.to_string().into(),
+        n.e164.as_str().into(),
+        n.country.as_str().into(),
+        n.region.clone().into(),
+        to_json(&n.capabilities),
+        n.origin.as_str().into(),
+        n.provider.as_str().into(),
+        n.setup_fee.into(),
+        n.monthly_fee.into(),
+        n.currency.as_str().into(),
+        n.state.as_str().into(),
+        id_text(n.owner_id.as_ref()),
+        id_text(n.billing_id.as_ref()),
+        Val::Text(n.trunk_id.map(|t| t.to_string())),
+        n.application_id.clone().into(),
+        to_json(&n.tags),
+        n.is_blocked.into(),
+        n.is_trial_number.into(),
+        i64::from(n.minimum_commitment_months).into(),
+        n.aadhaar_verification_required.into(),
+        n.aadhaar_verified.into(),
+        n.last_call_at.into(),
+        n.purchased_at.into(),
+        n.last_billing_date.into(),
+        n.next_billing_date.into(),
+        n.release_at.into(),
+        n.released_at.into(),
+        n.quarantine_until.into(),
+        Val::Money(n.release_fee),
+        n.nickname.clone().into(),
+        n.inbound_agent_id.clone().into(),
+        n.outbound_agent_id.clone().into(),
+        n.created_at.into(),
+        n.updated_at.into(),
+    ]
+}
+
+pub fn entry(row: &DbRow) -> Result<LedgerEntry, EngineError> {
+    let kind = row.text("kind")?;
+    Ok(LedgerEntry {
+        id: EntryId(uuid(&row.text("id")?)?),
+        account_id: account_id(row.text("account_id")?)?,
+        amount: row.money("amount")?,
+        balance_after: row.money("balance_after")?,
+        currency: currency(row, "currency")?,
+        kind: EntryKind::parse(&kind).ok_or_else(|| corrupt(format!("bad kind {kind:?}")))?,
+        reference: row.opt_text("reference")?,
+        description: row.text("description")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub fn entry_values(e: &LedgerEntry) -> Vec<Val> {
+    vec![
+        e.id.to_string().into(),
+        e.account_id.as_str().into(),
+        e.amount.into(),
+        e.balance_after.into(),
+        e.currency.as_str().into(),
+        e.kind.as_str().into(),
+        e.reference.clone().into(),
+        e.description.as_str().into(),
+        e.created_at.into(),
+    ]
+}
+
+pub fn event(row: &DbRow) -> Result<NumberEvent, EngineError> {
+    let actor = row.text("actor")?;
+    Ok(NumberEvent {
+        id: EventId(uuid(&row.text("id")?)?),
+        number_id: NumberId(uuid(&row.text("number_id")?)?),
+        e164: e164(row, "e164")?,
+        action: row.text("action")?,
+        actor: Actor::from_label(&actor).ok_or_else(|| corrupt(format!("bad actor {actor:?}")))?,
+        from_state: row.opt_text("from_state")?.map(|s| state(&s)).transpose()?,
+        to_state: state(&row.text("to_state")?)?,
+        from_owner: opt_account_id(row, "from_owner")?,
+        to_owner: opt_account_id(row, "to_owner")?,
+        at: row.time("at")?,
+        request_id: row.opt_text("request_id")?,
+    })
+}
+
+pub fn event_values(e: &NumberEvent) -> Vec<Val> {
+    vec![
+        e.id.to_string().into(),
+        e.number_id.to_string().into(),
+        e.e164.as_str().into(),
+        e.action.as_str().into(),
+        e.actor.label().into(),
+        Val::Text(e.from_state.map(|s| s.as_str().to_owned())),
+        e.to_state.as_str().into(),
+        id_text(e.from_owner.as_ref()),
+        id_text(e.to_owner.as_ref()),
+        e.at.into(),
+        e.request_id.clone().into(),
+    ]
+}
+
+pub fn audit(row: &DbRow) -> Result<AssignmentAudit, EngineError> {
+    Ok(AssignmentAudit {
+        id: EventId(uuid(&row.text("id")?)?),
+        number_id: NumberId(uuid(&row.text("number_id")?)?),
+        e164: e164(row, "e164")?,
+        from_account_id: account_id(row.text("from_account_id")?)?,
+        to_account_id: account_id(row.text("to_account_id")?)?,
+        actor_auth_id: account_id(row.text("actor_auth_id")?)?,
+        action: row.text("action")?,
+        last_call_at: row.opt_time("last_call_at")?,
+        cool_off_until: row.opt_time("cool_off_until")?,
+        created_at: row.time("created_at")?,
+    })
+}
+
+pub fn audit_values(a: &AssignmentAudit) -> Vec<Val> {
+    vec![
+        a.id.to_string().into(),
+        a.number_id.to_string().into(),
+        a.e164.as_str().into(),
+        a.from_account_id.as_str().into(),
+        a.to_account_id.as_str().into(),
+        a.actor_auth_id.as_str().into(),
+        a.action.as_str().into(),
+        a.last_call_at.into(),
+        a.cool_off_until.into(),
+        a.created_at.into(),
+    ]
+}

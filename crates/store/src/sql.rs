@@ -1,0 +1,234 @@
+//! One SQL dialect for both backends: statements use `$1…` placeholders (SQLite accepts them
+//! too), values travel as [`Val`] and rows come back as [`DbRow`]. Each backend only says how to
+//! bind a value and decode a column; every statement is written once.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use didpool_core::money::Decimal;
+use didpool_core::EngineError;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
+
+use crate::codec::{corrupt, money_from_e4, money_to_e4, parse_ts, ts};
+
+/// A value to bind. SQLite stores times as RFC 3339 text and money as integer ten-thousandths;
+/// PostgreSQL as `timestamptz` and `numeric`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(bool),
+    Time(Option<DateTime<Utc>>),
+    Money(Option<Decimal>),
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Val::Text(Some(s.to_owned()))
+    }
+}
+
+impl From<String> for Val {
+    fn from(s: String) -> Self {
+        Val::Text(Some(s))
+    }
+}
+
+impl From<Option<String>> for Val {
+    fn from(s: Option<String>) -> Self {
+        Val::Text(s)
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Self {
+        Val::Int(Some(v))
+    }
+}
+
+impl From<bool> for Val {
+    fn from(v: bool) -> Self {
+        Val::Bool(v)
+    }
+}
+
+impl From<DateTime<Utc>> for Val {
+    fn from(t: DateTime<Utc>) -> Self {
+        Val::Time(Some(t))
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Val {
+    fn from(t: Option<DateTime<Utc>>) -> Self {
+        Val::Time(t)
+    }
+}
+
+impl From<Decimal> for Val {
+    fn from(d: Decimal) -> Self {
+        Val::Money(Some(d))
+    }
+}
+
+pub type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+pub fn bind_sqlite<'q>(q: SqliteQuery<'q>, args: &[Val]) -> Result<SqliteQuery<'q>, EngineError> {
+    let mut q = q;
+    for v in args {
+        q = match v {
+            Val::Text(s) => q.bind(s.clone()),
+            Val::Int(i) => q.bind(*i),
+            Val::Bool(b) => q.bind(*b),
+            Val::Time(t) => q.bind(t.map(ts)),
+            Val::Money(m) => q.bind(m.map(money_to_e4).transpose()?),
+        };
+    }
+    Ok(q)
+}
+
+pub fn bind_pg<'q>(q: PgQuery<'q>, args: &[Val]) -> Result<PgQuery<'q>, EngineError> {
+    let mut q = q;
+    for v in args {
+        q = match v {
+            Val::Text(s) => q.bind(s.clone()),
+            Val::Int(i) => q.bind(*i),
+            Val::Bool(b) => q.bind(*b),
+            Val::Time(t) => q.bind(*t),
+            Val::Money(m) => {
+                // Same precision rule on both backends: at most four decimal places.
+                m.map(money_to_e4).transpose()?;
+                q.bind(*m)
+            }
+        };
+    }
+    Ok(q)
+}
+
+/// A row from either backend.
+pub enum DbRow {
+    Sqlite(SqliteRow),
+    Pg(PgRow),
+}
+
+fn col_err(col: &str, e: sqlx::Error) -> EngineError {
+    corrupt(format!("column {col}: {e}"))
+}
+
+impl DbRow {
+    pub fn opt_text(&self, col: &str) -> Result<Option<String>, EngineError> {
+        match self {
+            DbRow::Sqlite(r) => r.try_get(col),
+            DbRow::Pg(r) => r.try_get(col),
+        }
+        .map_err(|e| col_err(col, e))
+    }
+
+    pub fn text(&self, col: &str) -> Result<String, EngineError> {
+        self.opt_text(col)?
+            .ok_or_else(|| corrupt(format!("column {col} is null")))
+    }
+
+    pub fn opt_int(&self, col: &str) -> Result<Option<i64>, EngineError> {
+        match self {
+            DbRow::Sqlite(r) => r.try_get(col),
+            DbRow::Pg(r) => r.try_get(col),
+        }
+        .map_err(|e| col_err(col, e))
+    }
+
+    pub fn int(&self, col: &str) -> Result<i64, EngineError> {
+        self.opt_int(col)?
+            .ok_or_else(|| corrupt(format!("column {col} is null")))
+    }
+
+    pub fn flag(&self, col: &str) -> Result<bool, EngineError> {
+        match self {
+            DbRow::Sqlite(r) => r.try_get(col),
+            DbRow::Pg(r) => r.try_get(col),
+        }
+        .map_err(|e| col_err(col, e))
+    }
+
+    pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, EngineError> {
+        match self {
+            DbRow::Sqlite(r) => r
+                .try_get::<Option<String>, _>(col)
+                .map_err(|e| col_err(col, e))?
+                .map(|s| parse_ts(&s))
+                .transpose(),
+            DbRow::Pg(r) => r.try_get(col).map_err(|e| col_err(col, e)),
+        }
+    }
+
+    pub fn time(&self, col: &str) -> Result<DateTime<Utc>, EngineError> {
+        self.opt_time(col)?
+            .ok_or_else(|| corrupt(format!("column {col} is null")))
+    }
+
+    pub fn opt_money(&self, col: &str) -> Result<Option<Decimal>, EngineError> {
+        match self {
+            DbRow::Sqlite(r) => Ok(r
+                .try_get::<Option<i64>, _>(col)
+                .map_err(|e| col_err(col, e))?
+                .map(money_from_e4)),
+            DbRow::Pg(r) => Ok(r
+                .try_get::<Option<Decimal>, _>(col)
+                .map_err(|e| col_err(col, e))?
+                .map(|d| d.normalize())),
+        }
+    }
+
+    pub fn money(&self, col: &str) -> Result<Decimal, EngineError> {
+        self.opt_money(col)?
+            .ok_or_else(|| corrupt(format!("column {col} is null")))
+    }
+}
+
+/// A connection, transaction or pool of either backend.
+#[async_trait]
+pub trait Sql: Send {
+    /// ` FOR UPDATE` where rows must be locked (PostgreSQL); nothing where the single writer
+    /// already serialises commands (SQLite).
+    fn lock(&self) -> &'static str;
+    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error>;
+    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error>;
+}
+
+/// A statement built piece by piece, numbering its placeholders.
+#[derive(Debug, Default)]
+pub struct Q {
+    pub sql: String,
+    pub args: Vec<Val>,
+}
+
+impl Q {
+    pub fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends text.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder for `v`.
+    pub fn arg(&mut self, v: impl Into<Val>) -> &mut Self {
+        self.args.push(v.into());
+        self.sql.push_str(&format!("${}", self.args.len()));
+        self
+    }
+}
+
+/// `$1, $2, …, $n`.
+pub fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
