@@ -52,6 +52,18 @@ pub trait Store: Send + Sync + 'static {
         &self,
         number: NumberId,
     ) -> Result<Vec<AssignmentAudit>, EngineError>;
+    /// Every broken invariant of the whole database; empty when it is consistent.
+    async fn check(&self) -> Result<Vec<Violation>, EngineError>;
+}
+
+/// A broken invariant, found by [`Store::check`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// Which invariant, e.g. `ledger_equals_balance`.
+    pub rule: &'static str,
+    /// The row it concerns: an account id or a number.
+    pub subject: String,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

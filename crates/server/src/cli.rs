@@ -58,6 +58,11 @@ pub enum Cmd {
     Serve(ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Verify the database's invariants; print each violation and exit non-zero if there is one.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
     /// Master accounts.
     #[command(subcommand)]
     Account(AccountCmd),
@@ -196,6 +201,20 @@ impl Cli {
         match self.command {
             Cmd::Serve(args) => serve(engine, args).await?,
             Cmd::Migrate => println!("database is up to date: {}", self.db.database_url),
+            Cmd::Check { json } => {
+                let violations = engine.store().check().await?;
+                if json {
+                    println!("{}", json!({"ok": violations.is_empty(), "violations": violations}));
+                } else {
+                    for v in &violations {
+                        println!("{}: {}: {}", v.rule, v.subject, v.detail);
+                    }
+                    println!("{} violation(s)", violations.len());
+                }
+                if !violations.is_empty() {
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             Cmd::Account(AccountCmd::Create {
                 name,
                 role,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::lifecycle::{Changes, Command, Context};
-use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery};
+use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, Store, Trunk, TrunkId, E164,
 };
@@ -105,5 +105,9 @@ impl<B: Backend> Store for DbStore<B> {
         number: NumberId,
     ) -> Result<Vec<AssignmentAudit>, EngineError> {
         ops::assignment_audits(self.0.reader().as_mut(), number).await
+    }
+
+    async fn check(&self) -> Result<Vec<Violation>, EngineError> {
+        ops::check(self.0.reader().as_mut()).await
     }
 }

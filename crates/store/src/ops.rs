@@ -6,7 +6,7 @@ use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::store::{
-    Holder, KindTotal, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery,
+    Holder, KindTotal, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
 };
 use didpool_core::{Account, AccountId, EngineError, Number, NumberId, Trunk, TrunkId, E164};
 
@@ -505,4 +505,77 @@ pub async fn assignment_audits(
     let sql =
         format!("SELECT {AUDIT_COLS} FROM did_assignment_audit WHERE number_id = $1 ORDER BY seq");
     fetch(db, &sql, &[number.to_string().into()], rows::audit).await
+}
+
+/// The invariants that must hold after any sequence of commands, checked over the whole database.
+pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
+    let mut found = Vec::new();
+    let mut rule = async |db: &mut dyn Sql, name: &'static str, sql: &str| -> Result<(), EngineError> {
+        for row in db.fetch(sql, &[]).await.map_err(db_err)? {
+            found.push(Violation {
+                rule: name,
+                subject: row.text("subject")?,
+                detail: row.text("detail")?,
+            });
+        }
+        Ok(())
+    };
+    rule(
+        db,
+        "one_live_row_per_number",
+        "SELECT e164 AS subject, 'live rows: ' || count(*) AS detail FROM numbers \
+         WHERE state <> 'deleted' GROUP BY e164 HAVING count(*) > 1",
+    )
+    .await?;
+    rule(
+        db,
+        "available_number_is_unheld",
+        "SELECT e164 AS subject, 'owner ' || coalesce(owner_id, '-') || ', billed to ' || coalesce(billing_id, '-') \
+         || ', trunk ' || coalesce(trunk_id, '-') AS detail FROM numbers \
+         WHERE state IN ('available', 'quarantined', 'deleted') \
+         AND (owner_id IS NOT NULL OR billing_id IS NOT NULL OR trunk_id IS NOT NULL)",
+    )
+    .await?;
+    rule(
+        db,
+        "held_number_has_owner_and_payer",
+        "SELECT e164 AS subject, 'state ' || state || ' without owner or payer' AS detail FROM numbers \
+         WHERE state IN ('reserved', 'pending_verification', 'active', 'pending_release') \
+         AND (owner_id IS NULL OR billing_id IS NULL)",
+    )
+    .await?;
+    rule(
+        db,
+        "owner_is_the_payer_or_its_sub_account",
+        "SELECT n.e164 AS subject, 'owner ' || n.owner_id || ' billed to ' || n.billing_id AS detail \
+         FROM numbers n JOIN accounts o ON o.id = n.owner_id \
+         WHERE n.billing_id <> coalesce(o.parent_id, o.id)",
+    )
+    .await?;
+    rule(
+        db,
+        "ledger_equals_balance",
+        "SELECT a.id AS subject, 'balance ' || a.balance || ' but ledger sums to ' || coalesce(sum(l.amount), 0) AS detail \
+         FROM accounts a LEFT JOIN ledger l ON l.account_id = a.id \
+         GROUP BY a.id, a.balance HAVING a.balance <> coalesce(sum(l.amount), 0)",
+    )
+    .await?;
+    rule(
+        db,
+        "balance_not_negative",
+        "SELECT id AS subject, 'balance ' || balance AS detail FROM accounts WHERE balance < 0",
+    )
+    .await?;
+    rule(
+        db,
+        "state_change_has_event",
+        "SELECT n.e164 AS subject, 'state ' || n.state || ' owner ' || coalesce(n.owner_id, '-') \
+         || ' but the last event says ' || coalesce(e.to_state, 'nothing') || ' owner ' || coalesce(e.to_owner, '-') AS detail \
+         FROM numbers n LEFT JOIN number_events e ON e.seq = \
+           (SELECT max(seq) FROM number_events x WHERE x.number_id = n.id) \
+         WHERE e.seq IS NULL OR e.to_state <> n.state \
+           OR coalesce(e.to_owner, '') <> coalesce(n.owner_id, '')",
+    )
+    .await?;
+    Ok(found)
 }

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/calls", post(report_call))
         .route("/numbers/{e164}", get(get_number))
         .route("/numbers/{e164}/audit", get(audit))
+        .route("/check", get(check))
 }
 
 #[derive(Debug)]
@@ -379,4 +380,10 @@ async fn audit(
     Ok(Json(
         json!({"number_id": n.id, "e164": n.e164, "events": events, "did_assignment_audit": audits}),
     ))
+}
+
+/// The database's invariants: `{"ok": true, "violations": []}` when it is consistent.
+async fn check(State(st): State<AppState>, _op: Operator) -> Result<Json<Value>, AdminError> {
+    let violations = st.engine.store().check().await?;
+    Ok(Json(json!({"ok": violations.is_empty(), "violations": violations})))
 }
