@@ -12,6 +12,7 @@ pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+pub mod testing;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
