@@ -31,6 +31,35 @@ impl Role {
     }
 }
 
+/// Whether the company behind a master account has been verified. Paid numbers of an
+/// unverified company wait in `pending_verification`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verification {
+    Verified,
+    Pending,
+    Rejected,
+}
+
+impl Verification {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verification::Verified => "verified",
+            Verification::Pending => "pending",
+            Verification::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "verified" => Some(Verification::Verified),
+            "pending" => Some(Verification::Pending),
+            "rejected" => Some(Verification::Rejected),
+            _ => None,
+        }
+    }
+}
+
 /// Descriptive fields a face shows and edits; no rule depends on them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AccountProfile {
@@ -58,6 +87,7 @@ pub struct Account {
     /// Only master accounts carry money; it changes only through ledger entries.
     pub balance: Decimal,
     pub enabled: bool,
+    pub verification: Verification,
     pub profile: AccountProfile,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

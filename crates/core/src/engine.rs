@@ -81,6 +81,35 @@ impl Engine {
         self.store.execute(cmd, ctx).await
     }
 
+    /// Runs the scheduler once: does every item due now — scheduled releases, quarantine ends,
+    /// reservation expiries, verification outcomes, renewals — each in its own transaction and
+    /// exactly once however many schedulers run together (each step re-checks its row, locked).
+    /// Returns how many steps it took.
+    pub async fn run_due(&self) -> Result<usize, EngineError> {
+        const BATCH: u32 = 500;
+        const MAX_PASSES: usize = 10_000;
+        let by = By {
+            actor: Actor::System,
+            billing: None,
+            request_id: None,
+        };
+        let mut done = 0;
+        for _ in 0..MAX_PASSES {
+            let due = self.store.due(self.now(), BATCH).await?;
+            let mut progressed = false;
+            for id in due {
+                if !self.run(&by, Command::Tick { id }).await?.is_empty() {
+                    done += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
     /// Creates an account with a fresh Vobiz auth token, returned in clear this once.
     pub async fn create_account(
         &self,

@@ -48,6 +48,12 @@ pub enum EngineError {
     NotReleasable(NumberState),
     #[error("number is not pending release")]
     NotPendingRelease,
+    #[error("number is not reserved")]
+    NotReserved,
+    #[error("a number in state {} cannot be changed", .0.as_str())]
+    NotEditable(NumberState),
+    #[error("only imported numbers have SIP settings")]
+    NotImported,
     #[error("already exists: {0}")]
     AlreadyExists(String),
     #[error("sub-account still holds numbers; unassign them first")]

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Months, Utc};
 
-use crate::account::{validate_name, Account, AccountPatch, NewAccount, Role};
+use crate::account::{validate_name, Account, AccountPatch, NewAccount, Role, Verification};
 use crate::audit::{Actor, AssignmentAudit, NumberEvent};
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::e164::E164;
@@ -12,7 +12,7 @@ use crate::error::EngineError;
 use crate::ids::{AccountId, AccountKind, CredentialId, EntryId, EventId, NumberId, TrunkId};
 use crate::ledger::{EntryKind, LedgerEntry};
 use crate::money::{Currency, Decimal};
-use crate::number::{NewNumber, Number, NumberState, Origin};
+use crate::number::{NewNumber, Number, NumberState, Origin, SipConfig};
 use crate::policy::{ReleasePolicy, COOL_OFF};
 use crate::trunk::{Trunk, TrunkPatch, TrunkSettings};
 
@@ -23,6 +23,9 @@ pub enum ReleaseMode {
     Policy,
     /// At once, whatever the policy's window (Agni face).
     Immediate,
+    /// Purchased numbers at the end of their billing cycle, then quarantined this long
+    /// (Diga face); imported numbers at once.
+    AtCycleEnd { quarantine: chrono::Duration },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +81,50 @@ pub enum Command {
         e164: E164,
         at: DateTime<Utc>,
     },
+    /// Brings a customer's own number with its nickname and SIP trunk settings (Diga import).
+    ImportSip {
+        number: NewNumber,
+        nickname: Option<String>,
+        sip_config: SipConfig,
+    },
+    /// Holds an available number for an account during checkout, until `until`.
+    Reserve {
+        e164: E164,
+        account: AccountId,
+        until: DateTime<Utc>,
+    },
+    /// The checkout of a reserved number is paid: charged, then active, or waiting in
+    /// `pending_verification` while the company is not verified.
+    Checkout {
+        e164: E164,
+    },
+    /// Records the outcome of a company's verification; the scheduler moves its numbers on.
+    SetVerification {
+        account: AccountId,
+        status: Verification,
+    },
+    /// Takes back a release still in its cancellable window, refunding the release fee.
+    CancelRelease {
+        e164: E164,
+    },
+    /// Nickname and agent bindings: `None` leaves a field, `Some(None)` clears it.
+    UpdateNumber {
+        id: NumberId,
+        nickname: Option<Option<String>>,
+        inbound_agent_id: Option<Option<String>>,
+        outbound_agent_id: Option<Option<String>>,
+    },
+    /// Replaces the SIP settings of an imported number (the password is kept when not given).
+    SetSipConfig {
+        id: NumberId,
+        sip_config: SipConfig,
+        keep_password: bool,
+    },
+    /// Does the one thing due on this number now, if any: complete a scheduled release, end a
+    /// quarantine, expire a reservation, settle a verification, or charge a renewal.
+    Tick {
+        id: NumberId,
+    },
     CreateTrunk {
         name: String,
         patch: TrunkPatch,
@@ -126,6 +173,8 @@ pub struct Needs {
     /// The live (not deleted) number with this E.164.
     pub number: Option<E164>,
     pub number_id: Option<NumberId>,
+    /// Also load the number's holder and payer accounts (after the number, locked too).
+    pub number_accounts: bool,
     pub accounts: Vec<AccountId>,
     pub trunk: Option<TrunkId>,
     pub numbers_on_trunk: Option<TrunkId>,
@@ -180,6 +229,10 @@ pub struct Changes {
 }
 
 impl Changes {
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+
     /// The (first) number the command wrote, as written.
     pub fn number(&self) -> Option<&Number> {
         self.numbers.first().map(Write::row)
@@ -304,19 +357,26 @@ fn detach(n: &mut Number) {
     n.release_fee = None;
 }
 
-/// Completes a release at `now`: imported numbers are deleted, stock goes back to inventory
-/// (through quarantine when the policy has one). Billing stops; `last_call_at` stays.
-pub fn complete_release(n: &mut Number, now: DateTime<Utc>, quarantine: chrono::Duration) {
+/// Completes a release at `at`: imported numbers are deleted; stock goes back to inventory,
+/// through quarantine while `quarantine_until` (set by the caller) is still ahead. Billing stops;
+/// `last_call_at` stays, and the releasing holder is remembered as `last_owner_id`.
+pub fn complete_release(n: &mut Number, at: DateTime<Utc>) {
+    n.last_owner_id = n.owner_id.clone();
     detach(n);
-    n.released_at = Some(now);
+    n.released_at = Some(at);
     n.state = if n.origin == Origin::Imported {
         NumberState::Deleted
-    } else if quarantine > chrono::Duration::zero() {
-        n.quarantine_until = Some(now + quarantine);
+    } else if n.quarantine_until.is_some_and(|q| q > at) {
         NumberState::Quarantined
     } else {
+        n.quarantine_until = None;
         NumberState::Available
     };
+}
+
+/// `from + quarantine`, when there is a quarantine.
+fn quarantine_end(from: DateTime<Utc>, quarantine: chrono::Duration) -> Option<DateTime<Utc>> {
+    (quarantine > chrono::Duration::zero()).then(|| from + quarantine)
 }
 
 impl Command {
@@ -397,6 +457,34 @@ impl Command {
                 accounts: vec![account.clone()],
                 ..Needs::default()
             },
+            Command::ImportSip { number, .. } => Needs {
+                number: Some(number.e164.clone()),
+                accounts: caller_and_billing(),
+                ..Needs::default()
+            },
+            Command::Reserve { e164, account, .. } => Needs {
+                number: Some(e164.clone()),
+                accounts: vec![account.clone()],
+                ..Needs::default()
+            },
+            Command::Checkout { e164 } | Command::CancelRelease { e164 } => Needs {
+                number: Some(e164.clone()),
+                number_accounts: true,
+                ..Needs::default()
+            },
+            Command::SetVerification { account, .. } => Needs {
+                accounts: vec![account.clone()],
+                ..Needs::default()
+            },
+            Command::UpdateNumber { id, .. } | Command::SetSipConfig { id, .. } => Needs {
+                number_id: Some(*id),
+                ..Needs::default()
+            },
+            Command::Tick { id } => Needs {
+                number_id: Some(*id),
+                number_accounts: true,
+                ..Needs::default()
+            },
             Command::RevokeCredential { id } => Needs {
                 credential: Some(*id),
                 ..Needs::default()
@@ -451,6 +539,7 @@ impl Command {
                         .map_or_else(|| account.currency.clone(), |p| p.currency.clone()),
                     balance: Decimal::ZERO,
                     enabled: account.enabled,
+                    verification: Verification::Verified,
                     profile: account.profile.clone(),
                     created_at: now,
                     updated_at: now,
@@ -604,30 +693,7 @@ impl Command {
                         got: n.currency.clone(),
                     });
                 }
-                let cost = n.setup_fee + n.monthly_fee;
-                if payer.balance < cost {
-                    return Err(EngineError::InsufficientBalance {
-                        needed: cost,
-                        available: payer.balance,
-                    });
-                }
-                for (fee, kind, what) in [
-                    (n.setup_fee, EntryKind::DidPurchase, "setup fee"),
-                    (n.monthly_fee, EntryKind::DidRental, "monthly fee"),
-                ] {
-                    if !fee.is_zero() {
-                        let description = format!("{what} for {}", n.e164);
-                        let entry = post(
-                            &mut payer,
-                            -fee,
-                            kind,
-                            did_reference(&n.e164),
-                            description,
-                            now,
-                        )?;
-                        changes.ledger.push(entry);
-                    }
-                }
+                charge_first_month(&mut changes, &mut payer, n, now)?;
                 let mut after = n.clone();
                 after.state = NumberState::Active;
                 after.owner_id = Some(buyer.id.clone());
@@ -637,72 +703,280 @@ impl Command {
                 after.next_billing_date = now.checked_add_months(Months::new(1));
                 after.released_at = None;
                 after.quarantine_until = None;
+                after.last_owner_id = None;
                 changes.accounts.push(Write::Update(payer));
                 changes.number_change(ctx, "purchased", n, after);
             }
 
             Command::ImportNumber { number } => {
-                let caller = require_caller(ctx)?;
-                if snap.number.is_some() {
-                    return Err(EngineError::AlreadyExists(number.e164.to_string()));
-                }
-                let owner = snap.account(caller).ok_or(EngineError::AccountNotFound)?;
-                if !owner.enabled {
-                    return Err(EngineError::Forbidden("account is disabled"));
-                }
-                let mut n = Number::new_stock(number.clone(), now);
-                n.origin = Origin::Imported;
-                n.setup_fee = Decimal::ZERO;
-                n.monthly_fee = Decimal::ZERO;
-                n.state = NumberState::Active;
-                n.owner_id = Some(owner.id.clone());
-                n.billing_id = Some(owner.billing_id().clone());
-                n.purchased_at = Some(now);
-                changes.events.push(event(ctx, "imported", None, &n));
-                changes.numbers.push(Write::Insert(n));
+                import(ctx, snap, &mut changes, number, None, None)?;
             }
 
-            Command::Release { mode, .. } => {
+            Command::ImportSip {
+                number,
+                nickname,
+                sip_config,
+            } => {
+                import(
+                    ctx,
+                    snap,
+                    &mut changes,
+                    number,
+                    nickname.clone(),
+                    Some(sip_config.clone()),
+                )?;
+            }
+
+            Command::Reserve { account, until, .. } => {
+                require_operator(ctx)?;
+                let n = snap
+                    .number
+                    .as_ref()
+                    .filter(|n| n.state == NumberState::Available)
+                    .ok_or(EngineError::NotInInventory)?;
+                if n.is_blocked {
+                    return Err(EngineError::Blocked);
+                }
+                let holder = snap.account(account).ok_or(EngineError::AccountNotFound)?;
+                if *until <= now {
+                    return Err(EngineError::invalid("a reservation must end in the future"));
+                }
+                let mut after = n.clone();
+                after.state = NumberState::Reserved;
+                after.owner_id = Some(holder.id.clone());
+                after.billing_id = Some(holder.billing_id().clone());
+                after.reservation_expires_at = Some(*until);
+                after.last_owner_id = None;
+                after.released_at = None;
+                changes.number_change(ctx, "reserved", n, after);
+            }
+
+            Command::Checkout { .. } => {
+                require_operator(ctx)?;
+                let n = snap
+                    .number
+                    .as_ref()
+                    .filter(|n| n.state == NumberState::Reserved)
+                    .ok_or(EngineError::NotReserved)?;
+                let payer_id = n.billing_id.as_ref().ok_or(EngineError::NotReserved)?;
+                let mut payer = snap
+                    .account(payer_id)
+                    .ok_or(EngineError::AccountNotFound)?
+                    .clone();
+                if payer.currency != n.currency {
+                    return Err(EngineError::CurrencyMismatch {
+                        expected: payer.currency.clone(),
+                        got: n.currency.clone(),
+                    });
+                }
+                charge_first_month(&mut changes, &mut payer, n, now)?;
+                let mut after = n.clone();
+                after.reservation_expires_at = None;
+                after.purchased_at = Some(now);
+                after.last_billing_date = Some(now);
+                after.next_billing_date = now.checked_add_months(Months::new(1));
+                after.state = if payer.verification == Verification::Verified {
+                    NumberState::Active
+                } else {
+                    NumberState::PendingVerification
+                };
+                changes.accounts.push(Write::Update(payer));
+                changes.number_change(ctx, "paid", n, after);
+            }
+
+            Command::SetVerification { account, status } => {
+                require_operator(ctx)?;
+                let mut acc = snap
+                    .account(account)
+                    .filter(|a| a.is_master())
+                    .ok_or(EngineError::AccountNotFound)?
+                    .clone();
+                acc.verification = *status;
+                acc.updated_at = now;
+                changes.accounts.push(Write::Update(acc));
+            }
+
+            Command::CancelRelease { .. } => {
                 let caller = require_caller(ctx)?;
                 let n = snap
                     .number
                     .as_ref()
                     .filter(|n| controls(caller, n))
-                    .ok_or(EngineError::NotOwner)?;
-                if n.state != NumberState::Active {
-                    return Err(EngineError::NotReleasable(n.state));
+                    .ok_or(EngineError::NumberNotFound)?;
+                if n.state != NumberState::PendingRelease
+                    || n.release_at.is_some_and(|at| at <= now)
+                {
+                    return Err(EngineError::NotPendingRelease);
                 }
                 let mut after = n.clone();
-                let policy = &ctx.policy;
-                let windowed =
-                    *mode == ReleaseMode::Policy && policy.window > chrono::Duration::zero();
-                if *mode == ReleaseMode::Policy && !policy.fee.is_zero() {
-                    let payer_id = n.billing_id.as_ref().ok_or(EngineError::NotOwner)?;
+                after.state = NumberState::Active;
+                after.release_at = None;
+                after.quarantine_until = None;
+                after.release_fee = None;
+                if let Some(fee) = n.release_fee.filter(|f| !f.is_zero()) {
+                    let payer_id = n.billing_id.as_ref().ok_or(EngineError::NumberNotFound)?;
                     let mut payer = snap
                         .account(payer_id)
                         .ok_or(EngineError::AccountNotFound)?
                         .clone();
                     let entry = post(
                         &mut payer,
-                        -policy.fee,
-                        EntryKind::ReleaseFee,
+                        fee,
+                        EntryKind::Refund,
                         did_reference(&n.e164),
-                        format!("release fee for {}", n.e164),
+                        format!("release fee refund for {}", n.e164),
                         now,
                     )?;
                     changes.ledger.push(entry);
                     changes.accounts.push(Write::Update(payer));
-                    after.release_fee = Some(policy.fee);
                 }
-                if windowed {
-                    after.state = NumberState::PendingRelease;
-                    after.release_at = Some(now + policy.window);
-                    after.trunk_id = None;
-                    after.application_id = None;
-                    changes.number_change(ctx, "release_requested", n, after);
-                } else {
-                    complete_release(&mut after, now, policy.quarantine);
-                    changes.number_change(ctx, "released", n, after);
+                changes.number_change(ctx, "release_cancelled", n, after);
+            }
+
+            Command::UpdateNumber {
+                nickname,
+                inbound_agent_id,
+                outbound_agent_id,
+                ..
+            } => {
+                let caller = require_caller(ctx)?;
+                let n = snap
+                    .number
+                    .as_ref()
+                    .filter(|n| visible_to(caller, n))
+                    .ok_or(EngineError::NumberNotFound)?;
+                let binds_agents = inbound_agent_id.is_some() || outbound_agent_id.is_some();
+                match n.state {
+                    NumberState::Active | NumberState::PendingRelease => {}
+                    NumberState::Reserved | NumberState::PendingVerification if !binds_agents => {}
+                    state => return Err(EngineError::NotEditable(state)),
+                }
+                if let Some(Some(name)) = nickname {
+                    if name.chars().count() > 255 || name.chars().any(char::is_control) {
+                        return Err(EngineError::invalid(
+                            "a nickname is at most 255 printable characters",
+                        ));
+                    }
+                }
+                let mut after = n.clone();
+                if let Some(v) = nickname {
+                    after.nickname = v.clone();
+                }
+                if let Some(v) = inbound_agent_id {
+                    after.inbound_agent_id = v.clone();
+                }
+                if let Some(v) = outbound_agent_id {
+                    after.outbound_agent_id = v.clone();
+                }
+                after.updated_at = now;
+                // Settings, not a state change: the number is written without an event.
+                changes.numbers.push(Write::Update(after));
+            }
+
+            Command::SetSipConfig {
+                sip_config,
+                keep_password,
+                ..
+            } => {
+                let caller = require_caller(ctx)?;
+                let n = snap
+                    .number
+                    .as_ref()
+                    .filter(|n| controls(caller, n))
+                    .ok_or(EngineError::NumberNotFound)?;
+                if n.origin != Origin::Imported {
+                    return Err(EngineError::NotImported);
+                }
+                let mut config = sip_config.clone();
+                if *keep_password && config.password.is_none() {
+                    config.password = n.sip_config.as_ref().and_then(|c| c.password.clone());
+                }
+                let mut after = n.clone();
+                after.sip_config = Some(config);
+                after.updated_at = now;
+                changes.numbers.push(Write::Update(after));
+            }
+
+            Command::Tick { .. } => {
+                require_operator(ctx)?;
+                if let Some(n) = &snap.number {
+                    tick(ctx, snap, &mut changes, n)?;
+                }
+            }
+
+            Command::Release { mode, .. } => {
+                let caller = require_caller(ctx)?;
+                let n = snap.number.as_ref().ok_or(EngineError::NotOwner)?;
+                if !controls(caller, n) {
+                    // Released by this account and still ageing: releasing again changes nothing.
+                    if n.state == NumberState::Quarantined
+                        && n.last_owner_id.as_ref() == Some(caller)
+                    {
+                        return Ok(changes);
+                    }
+                    return Err(EngineError::NotOwner);
+                }
+                let cycle_end = matches!(mode, ReleaseMode::AtCycleEnd { .. });
+                match n.state {
+                    NumberState::Active => {}
+                    NumberState::PendingRelease if cycle_end => return Ok(changes),
+                    state => return Err(EngineError::NotReleasable(state)),
+                }
+                let mut after = n.clone();
+                let policy = &ctx.policy;
+                match *mode {
+                    ReleaseMode::AtCycleEnd { quarantine } if n.origin == Origin::Stock => {
+                        if n.release_at.is_some() {
+                            return Ok(changes); // already ordered: idempotent
+                        }
+                        let at = n.next_billing_date.filter(|d| *d > now).unwrap_or(now);
+                        after.quarantine_until = quarantine_end(at, quarantine);
+                        if at > now {
+                            after.release_at = Some(at);
+                            changes.number_change(ctx, "release_scheduled", n, after);
+                        } else {
+                            complete_release(&mut after, now);
+                            changes.number_change(ctx, "released", n, after);
+                        }
+                    }
+                    ReleaseMode::AtCycleEnd { .. } | ReleaseMode::Immediate => {
+                        after.quarantine_until = quarantine_end(now, policy.quarantine);
+                        complete_release(&mut after, now);
+                        changes.number_change(ctx, "released", n, after);
+                    }
+                    ReleaseMode::Policy => {
+                        if !policy.fee.is_zero() {
+                            let payer_id = n.billing_id.as_ref().ok_or(EngineError::NotOwner)?;
+                            let mut payer = snap
+                                .account(payer_id)
+                                .ok_or(EngineError::AccountNotFound)?
+                                .clone();
+                            let entry = post(
+                                &mut payer,
+                                -policy.fee,
+                                EntryKind::ReleaseFee,
+                                did_reference(&n.e164),
+                                format!("release fee for {}", n.e164),
+                                now,
+                            )?;
+                            changes.ledger.push(entry);
+                            changes.accounts.push(Write::Update(payer));
+                            after.release_fee = Some(policy.fee);
+                        }
+                        if policy.window > chrono::Duration::zero() {
+                            let at = now + policy.window;
+                            after.state = NumberState::PendingRelease;
+                            after.release_at = Some(at);
+                            after.quarantine_until = quarantine_end(at, policy.quarantine);
+                            after.trunk_id = None;
+                            after.application_id = None;
+                            changes.number_change(ctx, "release_requested", n, after);
+                        } else {
+                            after.quarantine_until = quarantine_end(now, policy.quarantine);
+                            complete_release(&mut after, now);
+                            changes.number_change(ctx, "released", n, after);
+                        }
+                    }
                 }
             }
 
@@ -917,6 +1191,176 @@ fn own_trunk<'s>(snap: &'s Snapshot, caller: &AccountId) -> Result<&'s Trunk, En
         .as_ref()
         .filter(|t| &t.account_id == caller)
         .ok_or(EngineError::TrunkNotFound)
+}
+
+/// Whether `caller` may see the number: it acts on it, or released it and it has not been
+/// bought again since.
+pub fn visible_to(caller: &AccountId, n: &Number) -> bool {
+    controls(caller, n)
+        || (n.owner_id.is_none()
+            && n.state != NumberState::Deleted
+            && n.last_owner_id.as_ref() == Some(caller))
+}
+
+/// Debits a number's setup fee and first month from its payer.
+fn charge_first_month(
+    changes: &mut Changes,
+    payer: &mut Account,
+    n: &Number,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let cost = n.setup_fee + n.monthly_fee;
+    if payer.balance < cost {
+        return Err(EngineError::InsufficientBalance {
+            needed: cost,
+            available: payer.balance,
+        });
+    }
+    for (fee, kind, what) in [
+        (n.setup_fee, EntryKind::DidPurchase, "setup fee"),
+        (n.monthly_fee, EntryKind::DidRental, "monthly fee"),
+    ] {
+        if !fee.is_zero() {
+            let description = format!("{what} for {}", n.e164);
+            let entry = post(payer, -fee, kind, did_reference(&n.e164), description, now)?;
+            changes.ledger.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// A customer's own number: owned at once, never charged.
+fn import(
+    ctx: &Context,
+    snap: &Snapshot,
+    changes: &mut Changes,
+    number: &NewNumber,
+    nickname: Option<String>,
+    sip_config: Option<SipConfig>,
+) -> Result<(), EngineError> {
+    let caller = require_caller(ctx)?;
+    if snap.number.is_some() {
+        return Err(EngineError::AlreadyExists(number.e164.to_string()));
+    }
+    let owner = snap.account(caller).ok_or(EngineError::AccountNotFound)?;
+    if !owner.enabled {
+        return Err(EngineError::Forbidden("account is disabled"));
+    }
+    let mut n = Number::new_stock(number.clone(), ctx.now);
+    n.origin = Origin::Imported;
+    n.setup_fee = Decimal::ZERO;
+    n.monthly_fee = Decimal::ZERO;
+    n.state = NumberState::Active;
+    n.owner_id = Some(owner.id.clone());
+    n.billing_id = Some(owner.billing_id().clone());
+    n.purchased_at = Some(ctx.now);
+    n.nickname = nickname;
+    n.sip_config = sip_config;
+    changes.events.push(event(ctx, "imported", None, &n));
+    changes.numbers.push(Write::Insert(n));
+    Ok(())
+}
+
+/// The scheduler's step for one number: the first thing due, or nothing. Every branch
+/// re-checks due-ness on the locked row, so a step that another scheduler already took is a
+/// no-op: each item is done exactly once.
+fn tick(
+    ctx: &Context,
+    snap: &Snapshot,
+    changes: &mut Changes,
+    n: &Number,
+) -> Result<(), EngineError> {
+    let now = ctx.now;
+    let payer = n.billing_id.as_ref().and_then(|id| snap.account(id));
+    let mut after = n.clone();
+    match n.state {
+        NumberState::Active | NumberState::PendingRelease
+            if n.release_at.is_some_and(|at| at <= now) =>
+        {
+            let at = n.release_at.unwrap_or(now);
+            complete_release(&mut after, at);
+            changes.number_change(ctx, "released", n, after);
+        }
+        NumberState::Quarantined if n.quarantine_until.is_some_and(|q| q <= now) => {
+            after.state = NumberState::Available;
+            after.quarantine_until = None;
+            changes.number_change(ctx, "quarantine_ended", n, after);
+        }
+        NumberState::Reserved if n.reservation_expires_at.is_some_and(|t| t <= now) => {
+            after.reservation_expires_at = None;
+            detach(&mut after);
+            after.state = NumberState::Available;
+            changes.number_change(ctx, "reservation_expired", n, after);
+        }
+        NumberState::Reserved | NumberState::PendingVerification
+            if payer.is_some_and(|p| p.verification == Verification::Rejected) =>
+        {
+            if n.state == NumberState::PendingVerification {
+                let mut payer = payer.cloned().ok_or(EngineError::AccountNotFound)?;
+                let paid = n.setup_fee + n.monthly_fee;
+                if !paid.is_zero() {
+                    let entry = post(
+                        &mut payer,
+                        paid,
+                        EntryKind::Refund,
+                        did_reference(&n.e164),
+                        format!("refund for {}: verification rejected", n.e164),
+                        now,
+                    )?;
+                    changes.ledger.push(entry);
+                    changes.accounts.push(Write::Update(payer));
+                }
+            }
+            after.reservation_expires_at = None;
+            detach(&mut after);
+            after.state = NumberState::Available;
+            changes.number_change(ctx, "verification_rejected", n, after);
+        }
+        NumberState::PendingVerification
+            if payer.is_some_and(|p| p.verification == Verification::Verified) =>
+        {
+            after.state = NumberState::Active;
+            changes.number_change(ctx, "verified", n, after);
+        }
+        NumberState::Active if renewal_due(n, now) => {
+            let due = n.next_billing_date.unwrap_or(now);
+            let mut payer = payer.cloned().ok_or(EngineError::AccountNotFound)?;
+            match post(
+                &mut payer,
+                -n.monthly_fee,
+                EntryKind::DidRental,
+                did_reference(&n.e164),
+                format!("monthly fee for {} from {}", n.e164, due.format("%Y-%m-%d")),
+                now,
+            ) {
+                Ok(entry) => {
+                    changes.ledger.push(entry);
+                    changes.accounts.push(Write::Update(payer));
+                    after.last_billing_date = Some(due);
+                    after.next_billing_date = due.checked_add_months(Months::new(1));
+                    after.updated_at = now;
+                    // A renewal is not a state change: the number is written without an event.
+                    changes.numbers.push(Write::Update(after));
+                }
+                Err(EngineError::InsufficientBalance { .. }) => {
+                    // The renewal lapses: billing stops and the number is released.
+                    after.quarantine_until = quarantine_end(now, ctx.policy.quarantine);
+                    complete_release(&mut after, now);
+                    changes.number_change(ctx, "released_unpaid", n, after);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A purchased number's next month is due, and no release takes effect before it starts.
+pub fn renewal_due(n: &Number, now: DateTime<Utc>) -> bool {
+    n.origin == Origin::Stock
+        && n.next_billing_date
+            .is_some_and(|due| due <= now && n.release_at.is_none_or(|at| at > due))
 }
 
 #[cfg(test)]

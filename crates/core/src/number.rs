@@ -162,8 +162,36 @@ pub struct Number {
     pub nickname: Option<String>,
     pub inbound_agent_id: Option<String>,
     pub outbound_agent_id: Option<String>,
+    /// Who held the number before its last release, so that account still sees it while it is
+    /// quarantined (and as finished after); cleared when the number is bought again.
+    pub last_owner_id: Option<AccountId>,
+    /// When a reservation lapses and the number returns to inventory.
+    pub reservation_expires_at: Option<DateTime<Utc>>,
+    /// SIP trunk settings of an imported number.
+    pub sip_config: Option<SipConfig>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaEncryption {
+    Disable,
+    #[default]
+    Allow,
+    Require,
+}
+
+/// How calls reach an imported number's own SIP trunk. The password is kept to place calls and
+/// is never shown back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SipConfig {
+    pub termination_uri: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub inbound_media_encryption: MediaEncryption,
+    pub outbound_media_encryption: MediaEncryption,
+    pub allowed_addresses: Option<Vec<String>>,
 }
 
 /// What an inventory import or a BYO import gives for a new number.
@@ -214,6 +242,9 @@ impl Number {
             nickname: None,
             inbound_agent_id: None,
             outbound_agent_id: None,
+            last_owner_id: None,
+            reservation_expires_at: None,
+            sip_config: None,
             created_at: now,
             updated_at: now,
         }

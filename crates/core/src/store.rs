@@ -52,6 +52,8 @@ pub trait Store: Send + Sync + 'static {
         &self,
         number: NumberId,
     ) -> Result<Vec<AssignmentAudit>, EngineError>;
+    /// Numbers with something due at `now` for the scheduler, at most `limit`.
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError>;
     /// Every broken invariant of the whole database; empty when it is consistent.
     async fn check(&self) -> Result<Vec<Violation>, EngineError>;
 }

@@ -2,6 +2,7 @@
 //! reads go — and the `Store` both get from it.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::lifecycle::{Changes, Command, Context};
@@ -105,6 +106,10 @@ impl<B: Backend> Store for DbStore<B> {
         number: NumberId,
     ) -> Result<Vec<AssignmentAudit>, EngineError> {
         ops::assignment_audits(self.0.reader().as_mut(), number).await
+    }
+
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError> {
+        ops::due(self.0.reader().as_mut(), now, limit).await
     }
 
     async fn check(&self) -> Result<Vec<Violation>, EngineError> {

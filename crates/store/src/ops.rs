@@ -1,5 +1,6 @@
 //! Every statement didpool runs, written once for both backends.
 
+use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ledger::EntryKind;
@@ -120,7 +121,17 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         let sql = format!("SELECT {NUMBER_COLS} FROM numbers WHERE id = $1{lock}");
         snap.number = fetch_one(db, &sql, &[id.to_string().into()], rows::number).await?;
     }
-    for id in &needs.accounts {
+    let mut accounts = needs.accounts.clone();
+    if needs.number_accounts {
+        if let Some(n) = &snap.number {
+            for id in [&n.owner_id, &n.billing_id].into_iter().flatten() {
+                if !accounts.contains(id) {
+                    accounts.push(id.clone());
+                }
+            }
+        }
+    }
+    for id in &accounts {
         let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1{lock}");
         if let Some(a) = fetch_one(db, &sql, &[id.as_str().into()], rows::account).await? {
             snap.accounts.push(a);
@@ -507,19 +518,48 @@ pub async fn assignment_audits(
     fetch(db, &sql, &[number.to_string().into()], rows::audit).await
 }
 
+/// Numbers with something due at `now` (see `lifecycle::Command::Tick`), each scan served by
+/// its own partial index.
+pub async fn due(
+    db: &mut dyn Sql,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<NumberId>, EngineError> {
+    let sql = "SELECT id FROM ( \
+        SELECT id FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
+        UNION SELECT id FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
+        UNION SELECT id FROM numbers WHERE state = 'reserved' AND reservation_expires_at <= $1 \
+        UNION SELECT id FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
+        UNION SELECT n.id FROM numbers n JOIN accounts a ON a.id = n.billing_id \
+              WHERE n.state IN ('reserved', 'pending_verification') \
+              AND (a.verification = 'rejected' OR (a.verification = 'verified' AND n.state = 'pending_verification')) \
+        ) due ORDER BY id LIMIT $2";
+    let rows = db
+        .fetch(sql, &[now.into(), i64::from(limit).into()])
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            let id = r.text("id")?;
+            NumberId::parse(&id).map_err(|_| corrupt(format!("bad number id {id:?}")))
+        })
+        .collect()
+}
+
 /// The invariants that must hold after any sequence of commands, checked over the whole database.
 pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
     let mut found = Vec::new();
-    let mut rule = async |db: &mut dyn Sql, name: &'static str, sql: &str| -> Result<(), EngineError> {
-        for row in db.fetch(sql, &[]).await.map_err(db_err)? {
-            found.push(Violation {
-                rule: name,
-                subject: row.text("subject")?,
-                detail: row.text("detail")?,
-            });
-        }
-        Ok(())
-    };
+    let mut rule =
+        async |db: &mut dyn Sql, name: &'static str, sql: &str| -> Result<(), EngineError> {
+            for row in db.fetch(sql, &[]).await.map_err(db_err)? {
+                found.push(Violation {
+                    rule: name,
+                    subject: row.text("subject")?,
+                    detail: row.text("detail")?,
+                });
+            }
+            Ok(())
+        };
     rule(
         db,
         "one_live_row_per_number",

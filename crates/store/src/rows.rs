@@ -1,6 +1,6 @@
 //! Domain values to columns and back, the same for both backends.
 
-use didpool_core::account::{Account, AccountProfile, Role};
+use didpool_core::account::{Account, AccountProfile, Role, Verification};
 use didpool_core::audit::{Actor, AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ids::{CredentialId, EntryId, EventId};
@@ -15,14 +15,16 @@ use crate::codec::corrupt;
 use crate::sql::{DbRow, Val};
 
 pub const ACCOUNT_COLS: &str =
-    "id, parent_id, name, role, currency, balance, enabled, profile, created_at, updated_at, deleted_at";
+    "id, parent_id, name, role, currency, balance, enabled, verification, \
+    profile, created_at, updated_at, deleted_at";
 pub const CREDENTIAL_COLS: &str = "id, account_id, kind, token_hash, scope, created_at, revoked_at";
 pub const TRUNK_COLS: &str = "id, account_id, name, settings, created_at, updated_at";
 pub const NUMBER_COLS: &str = "id, e164, country, region, capabilities, origin, provider, setup_fee, \
     monthly_fee, currency, state, owner_id, billing_id, trunk_id, application_id, tags, is_blocked, \
     is_trial_number, minimum_commitment_months, aadhaar_verification_required, aadhaar_verified, \
     last_call_at, purchased_at, last_billing_date, next_billing_date, release_at, released_at, \
-    quarantine_until, release_fee, nickname, inbound_agent_id, outbound_agent_id, created_at, updated_at";
+    quarantine_until, release_fee, nickname, inbound_agent_id, outbound_agent_id, last_owner_id, \
+    reservation_expires_at, sip_config, created_at, updated_at";
 pub const ENTRY_COLS: &str =
     "id, account_id, amount, balance_after, currency, kind, reference, description, created_at";
 pub const EVENT_COLS: &str =
@@ -80,6 +82,10 @@ pub fn account(row: &DbRow) -> Result<Account, EngineError> {
         currency: currency(row, "currency")?,
         balance: row.money("balance")?,
         enabled: row.flag("enabled")?,
+        verification: {
+            let v = row.text("verification")?;
+            Verification::parse(&v).ok_or_else(|| corrupt(format!("bad verification {v:?}")))?
+        },
         profile: json::<AccountProfile>(row, "profile")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
@@ -96,6 +102,7 @@ pub fn account_values(a: &Account) -> Vec<Val> {
         a.currency.as_str().into(),
         a.balance.into(),
         a.enabled.into(),
+        a.verification.as_str().into(),
         to_json(&a.profile),
         a.created_at.into(),
         a.updated_at.into(),
@@ -189,6 +196,12 @@ pub fn number(row: &DbRow) -> Result<Number, EngineError> {
         nickname: row.opt_text("nickname")?,
         inbound_agent_id: row.opt_text("inbound_agent_id")?,
         outbound_agent_id: row.opt_text("outbound_agent_id")?,
+        last_owner_id: opt_account_id(row, "last_owner_id")?,
+        reservation_expires_at: row.opt_time("reservation_expires_at")?,
+        sip_config: row
+            .opt_text("sip_config")?
+            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad sip_config: {e}"))))
+            .transpose()?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
@@ -228,6 +241,13 @@ pub fn number_values(n: &Number) -> Vec<Val> {
         n.nickname.clone().into(),
         n.inbound_agent_id.clone().into(),
         n.outbound_agent_id.clone().into(),
+        id_text(n.last_owner_id.as_ref()),
+        n.reservation_expires_at.into(),
+        Val::Text(
+            n.sip_config
+                .as_ref()
+                .map(|c| serde_json::to_string(c).expect("serialises")),
+        ),
         n.created_at.into(),
         n.updated_at.into(),
     ]

@@ -36,18 +36,30 @@ impl TestDb {
         let (url, dir) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("a temporary directory");
-                (format!("sqlite://{}/didpool.db", dir.path().display()), Some(dir))
+                (
+                    format!("sqlite://{}/didpool.db", dir.path().display()),
+                    Some(dir),
+                )
             }
             Backend::Postgres => (postgres_schema(test).await?, None),
         };
-        let store = open(&url, options).await.unwrap_or_else(|e| panic!("opening {url}: {e}"));
-        Some(TestDb { store, url, _dir: dir })
+        let store = open(&url, options)
+            .await
+            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+        Some(TestDb {
+            store,
+            url,
+            _dir: dir,
+        })
     }
 }
 
 /// Creates an empty schema for one test and returns a URL whose connections use it.
 async fn postgres_schema(test: &str) -> Option<String> {
-    let Some(base) = std::env::var(POSTGRES_URL_VAR).ok().filter(|u| !u.is_empty()) else {
+    let Some(base) = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
         if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
             panic!("{POSTGRES_URL_VAR} is not set and CI is: PostgreSQL tests must run in CI");
         }

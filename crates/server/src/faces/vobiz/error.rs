@@ -181,7 +181,10 @@ impl VobizError {
                 | E::AccountNotFound
                 | E::CredentialNotFound,
             ) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
-            (_, E::AlreadyOnTrunk) => Self::bad_request(e.to_string()),
+            (_, E::AlreadyOnTrunk | E::NotImported) => Self::bad_request(e.to_string()),
+            (_, E::NotReserved | E::NotEditable(_)) => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
         }
     }
 }
