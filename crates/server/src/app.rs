@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .merge(faces::vobiz::router())
-        .nest("/admin/v1", faces::admin::router())
+        .nest("/admin/v1", faces::admin::router(state.sandbox_clock.is_some()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -80,7 +80,8 @@ fn trim_trailing_slash(mut req: Request) -> Request {
 pub type App = tower::util::MapRequest<Router, fn(Request) -> Request>;
 
 pub fn app(state: AppState) -> App {
-    tower::util::MapRequestLayer::new(trim_trailing_slash as fn(Request) -> Request).layer(router(state))
+    tower::util::MapRequestLayer::new(trim_trailing_slash as fn(Request) -> Request)
+        .layer(router(state))
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -89,7 +90,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, ServiceExt::<Request>::into_make_service(app(state)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        ServiceExt::<Request>::into_make_service(app(state)),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -14,7 +14,7 @@ use didpool_core::engine::By;
 use didpool_core::ids::CredentialId;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
-use didpool_core::{AccountId, Engine, ReleasePolicy, SystemClock, E164};
+use didpool_core::{AccountId, Clock, Engine, ManualClock, ReleasePolicy, SystemClock, E164};
 use didpool_store::{Durability, Options};
 use serde_json::json;
 
@@ -87,6 +87,35 @@ pub struct ServeArgs {
     /// The operator's bearer token for /admin/v1. With --demo and none set, one is generated.
     #[arg(long, env = "DIDPOOL_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Vobiz releases wait this long in pending_release, cancellable (e.g. 24h). 0: immediate.
+    #[arg(long, env = "DIDPOOL_RELEASE_WINDOW", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub release_window: std::time::Duration,
+    /// Released numbers age this long before they are purchasable again (e.g. 45days). 0: none.
+    #[arg(long, env = "DIDPOOL_QUARANTINE", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub quarantine: std::time::Duration,
+    /// Charged when a Vobiz release is requested; refunded if it is cancelled.
+    #[arg(long, env = "DIDPOOL_RELEASE_FEE", default_value = "0")]
+    pub release_fee: String,
+    /// How often the scheduler looks for due work (releases, renewals, expiries).
+    #[arg(long, env = "DIDPOOL_SCHEDULER_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub scheduler_interval: std::time::Duration,
+    /// Sandbox mode: a clock the admin API can set and advance, and a run-the-scheduler-now
+    /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
+    #[arg(long, env = "DIDPOOL_SANDBOX")]
+    pub sandbox: bool,
+}
+
+impl ServeArgs {
+    fn policy(&self) -> anyhow::Result<ReleasePolicy> {
+        let duration =
+            |d: std::time::Duration| chrono::Duration::from_std(d).context("duration out of range");
+        let fee = Decimal::from_str(&self.release_fee).context("--release-fee is not a number")?;
+        Ok(ReleasePolicy {
+            window: duration(self.release_window)?,
+            quarantine: duration(self.quarantine)?,
+            fee: didpool_core::money::parse_amount(fee).map_err(anyhow::Error::msg)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -176,7 +205,7 @@ pub fn init_tracing() {
 }
 
 impl Cli {
-    async fn engine(&self) -> anyhow::Result<Engine> {
+    async fn engine(&self, clock: Arc<dyn Clock>, policy: ReleasePolicy) -> anyhow::Result<Engine> {
         let options = Options {
             durability: if self.db.relaxed_durability {
                 Durability::Relaxed
@@ -188,23 +217,34 @@ impl Cli {
         let store = didpool_store::open(&self.db.database_url, &options)
             .await
             .with_context(|| format!("opening {}", self.db.database_url))?;
-        Ok(Engine::new(
-            store,
-            Arc::new(SystemClock),
-            ReleasePolicy::default(),
-        ))
+        Ok(Engine::new(store, clock, policy))
     }
 
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let engine = self.engine().await?;
+        if let Cmd::Serve(args) = &self.command {
+            let sandbox = args.sandbox.then(|| ManualClock::new(chrono::Utc::now()));
+            let clock: Arc<dyn Clock> = match &sandbox {
+                Some(c) => Arc::new(c.clone()),
+                None => Arc::new(SystemClock),
+            };
+            let engine = self.engine(clock, args.policy()?).await?;
+            serve(engine, args, sandbox).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        let engine = self
+            .engine(Arc::new(SystemClock), ReleasePolicy::default())
+            .await?;
         let op = By::operator(None);
         match self.command {
-            Cmd::Serve(args) => serve(engine, args).await?,
+            Cmd::Serve(_) => unreachable!("served above"),
             Cmd::Migrate => println!("database is up to date: {}", self.db.database_url),
             Cmd::Check { json } => {
                 let violations = engine.store().check().await?;
                 if json {
-                    println!("{}", json!({"ok": violations.is_empty(), "violations": violations}));
+                    println!(
+                        "{}",
+                        json!({"ok": violations.is_empty(), "violations": violations})
+                    );
                 } else {
                     for v in &violations {
                         println!("{}: {}: {}", v.rule, v.subject, v.detail);
@@ -343,8 +383,12 @@ impl Cli {
     }
 }
 
-async fn serve(engine: Engine, args: ServeArgs) -> anyhow::Result<()> {
-    let mut admin_token = args.admin_token.filter(|t| !t.is_empty());
+async fn serve(
+    engine: Engine,
+    args: &ServeArgs,
+    sandbox: Option<ManualClock>,
+) -> anyhow::Result<()> {
+    let mut admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -357,12 +401,20 @@ async fn serve(engine: Engine, args: ServeArgs) -> anyhow::Result<()> {
         print_demo(addr, &demo, &token);
     }
     let state = AppState {
-        engine,
+        engine: engine.clone(),
         admin_token: admin_token.map(Arc::from),
-        sandbox_clock: None,
+        sandbox_clock: sandbox,
     };
-    tracing::info!(%addr, "didpool listening");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(crate::scheduler::run(
+        engine,
+        args.scheduler_interval,
+        stopped,
+    ));
+    tracing::info!(%addr, sandbox = state.sandbox_clock.is_some(), "didpool listening");
     app::serve(listener, state, shutdown_signal()).await?;
+    let _ = stop.send(true);
+    let _ = scheduler.await;
     Ok(())
 }
 

@@ -68,37 +68,40 @@ pub fn parse_row(fields: &[&str]) -> Result<NewNumber, String> {
     })
 }
 
-/// Parses and loads every row of `csv`; a header line starting with `e164` is skipped.
+/// Parses and loads every row of `csv`; blank lines, `#` comments and a header line starting
+/// with `e164` are skipped. Errors name the row by its line in the file.
 pub async fn import_csv(engine: &Engine, by: &By, csv: &str) -> Result<ImportReport, EngineError> {
     let mut report = ImportReport::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .comment(Some(b'#'))
         .from_reader(csv.as_bytes());
+    let mut seen_a_row = false;
     for (i, record) in reader.records().enumerate() {
-        let row = i + 1;
+        // The reader skips blank lines: report the line in the file, not the record's index.
+        let line = |p: Option<&csv::Position>| p.map_or(i + 1, |p| p.line() as usize);
         let record = match record {
             Ok(r) => r,
             Err(e) => {
                 report.errors.push(RowError {
-                    row,
+                    row: line(e.position()),
                     e164: String::new(),
                     error: e.to_string(),
                 });
                 continue;
             }
         };
+        let row = line(record.position());
         let fields: Vec<&str> = record.iter().collect();
-        if row == 1
-            && fields
-                .first()
-                .is_some_and(|f| f.eq_ignore_ascii_case("e164"))
-        {
+        // Comments are skipped here rather than by the reader, which misplaces the next
+        // record's line when it skips one.
+        if fields.iter().all(|f| f.is_empty()) || fields[0].starts_with('#') {
             continue;
         }
-        if fields.iter().all(|f| f.is_empty()) {
+        let first = !seen_a_row;
+        seen_a_row = true;
+        if first && fields[0].eq_ignore_ascii_case("e164") {
             continue;
         }
         let e164 = fields.first().copied().unwrap_or_default().to_owned();
@@ -141,7 +144,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(n.country, "IN");
-        assert_eq!(n.monthly_fee.to_string(), "300.50");
+        assert_eq!(n.monthly_fee, Decimal::new(30050, 2));
         assert!(n.capabilities.voice && n.capabilities.sms && !n.capabilities.fax);
     }
 

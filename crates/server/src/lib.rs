@@ -7,5 +7,6 @@ pub mod demo;
 pub mod faces;
 pub mod http;
 pub mod inventory;
+pub mod scheduler;
 
 pub use app::{app, router, serve, App, AppState};

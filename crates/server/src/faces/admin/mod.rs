@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use didpool_core::account::{Account, AccountProfile, NewAccount, Role};
+use didpool_core::account::{Account, AccountProfile, NewAccount, Role, Verification};
 use didpool_core::credential::CredentialKind;
 use didpool_core::engine::By;
 use didpool_core::ids::CredentialId;
@@ -27,8 +27,11 @@ use crate::app::AppState;
 use crate::faces::vobiz::dto::{time, PhoneNumber};
 use crate::http::RequestId;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+mod sandbox;
+
+/// The admin routes; the clock and scheduler routes exist only in sandbox mode.
+pub fn router(sandbox: bool) -> Router<AppState> {
+    let r = Router::new()
         .route("/accounts", post(create_account))
         .route("/accounts/{id}", get(get_account))
         .route("/accounts/{id}/top-up", post(top_up))
@@ -39,6 +42,14 @@ pub fn router() -> Router<AppState> {
         .route("/numbers/{e164}", get(get_number))
         .route("/numbers/{e164}/audit", get(audit))
         .route("/check", get(check))
+        .route("/accounts/{id}/verification", post(set_verification))
+        .route("/numbers/{e164}/reserve", post(reserve))
+        .route("/numbers/{e164}/checkout", post(checkout));
+    if sandbox {
+        r.merge(sandbox::router())
+    } else {
+        r
+    }
 }
 
 #[derive(Debug)]
@@ -137,6 +148,7 @@ fn account_json(a: &Account) -> Value {
         "currency": a.currency,
         "balance": a.balance,
         "enabled": a.enabled,
+        "verification": a.verification.as_str(),
         "created_at": time(a.created_at),
         "updated_at": time(a.updated_at),
     })
@@ -334,10 +346,18 @@ async fn get_number(
         .number_by_e164(&path_number(&raw)?)
         .await?
         .ok_or(EngineError::NumberNotFound)?;
-    let mut v = serde_json::to_value(PhoneNumber::from(&n)).expect("a number serialises");
+    number_json(&n)
+}
+
+/// A number as the operator sees it: the Vobiz object plus the engine's own fields.
+fn number_json(n: &didpool_core::Number) -> Result<Json<Value>, AdminError> {
+    let mut v = serde_json::to_value(PhoneNumber::from(n)).expect("a number serialises");
     v["state"] = json!(n.state.as_str());
     v["billing_account_id"] = json!(n.billing_id);
     v["last_call_at"] = json!(n.last_call_at.map(time));
+    v["release_at"] = json!(n.release_at.map(time));
+    v["quarantine_until"] = json!(n.quarantine_until.map(time));
+    v["reservation_expires_at"] = json!(n.reservation_expires_at.map(time));
     Ok(Json(v))
 }
 
@@ -385,5 +405,81 @@ async fn audit(
 /// The database's invariants: `{"ok": true, "violations": []}` when it is consistent.
 async fn check(State(st): State<AppState>, _op: Operator) -> Result<Json<Value>, AdminError> {
     let violations = st.engine.store().check().await?;
-    Ok(Json(json!({"ok": violations.is_empty(), "violations": violations})))
+    Ok(Json(
+        json!({"ok": violations.is_empty(), "violations": violations}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct SetVerification {
+    status: String,
+}
+
+/// Records a company's verification outcome and moves its waiting numbers on at once
+/// (verified: active; rejected: refunded and back to inventory).
+async fn set_verification(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(id): Path<String>,
+    AJson(body): AJson<SetVerification>,
+) -> Result<Json<Value>, AdminError> {
+    let status = Verification::parse(&body.status)
+        .ok_or_else(|| bad("status is verified, pending or rejected"))?;
+    let cmd = Command::SetVerification {
+        account: account_id(&id)?,
+        status,
+    };
+    let changes = st.engine.run(&by, cmd).await?;
+    st.engine.run_due().await?;
+    Ok(Json(account_json(
+        changes.account().ok_or(EngineError::AccountNotFound)?,
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+struct Reserve {
+    account: String,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    ttl_seconds: Option<u32>,
+}
+
+/// Holds an available number for an account (checkout), until `expires_at` or for
+/// `ttl_seconds` (default 30 minutes).
+async fn reserve(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(raw): Path<String>,
+    AJson(body): AJson<Reserve>,
+) -> Result<Json<Value>, AdminError> {
+    let until = match (body.expires_at, body.ttl_seconds) {
+        (Some(at), _) => at,
+        (None, ttl) => st.engine.now() + chrono::Duration::seconds(i64::from(ttl.unwrap_or(1800))),
+    };
+    let cmd = Command::Reserve {
+        e164: path_number(&raw)?,
+        account: account_id(&body.account)?,
+        until,
+    };
+    let changes = st.engine.run(&by, cmd).await?;
+    number_json(changes.number().ok_or(EngineError::NumberNotFound)?)
+}
+
+/// The checkout of a reserved number is paid: charged, then active (or pending verification).
+async fn checkout(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(raw): Path<String>,
+) -> Result<Json<Value>, AdminError> {
+    let changes = st
+        .engine
+        .run(
+            &by,
+            Command::Checkout {
+                e164: path_number(&raw)?,
+            },
+        )
+        .await?;
+    number_json(changes.number().ok_or(EngineError::NumberNotFound)?)
 }

@@ -41,6 +41,14 @@ impl VobizError {
         }
     }
 
+    /// An error with only an `error` key, as some Vobiz endpoints (cancel-release) answer.
+    pub fn bare(status: StatusCode, error: &str) -> Self {
+        Self {
+            status,
+            body: json!({ "error": error }),
+        }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid request", message)
     }

@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
                 get(numbers::get_number).delete(numbers::release),
             )
             .route(
+                &format!("{base}/numbers/{{e164}}/cancel-release"),
+                post(numbers::cancel_release),
+            )
+            .route(
                 &format!("{base}/numbers/{{e164}}/assign"),
                 post(numbers::assign_trunk).delete(numbers::unassign_trunk),
             )

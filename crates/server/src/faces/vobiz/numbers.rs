@@ -2,15 +2,17 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use didpool_core::lifecycle::{Command, ReleaseMode};
 use didpool_core::money::Currency;
 use didpool_core::store::{Holder, NumberQuery};
-use didpool_core::{AccountId, NumberState, TrunkId, E164};
+use didpool_core::{AccountId, EngineError, NumberState, TrunkId, E164};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::dto::{NumberList, PhoneNumber};
+use super::dto::{amount, time, NumberList, PhoneNumber};
 use super::error::{Op, VJson, VobizError};
 use crate::app::AppState;
 use crate::http::Params;
@@ -212,17 +214,98 @@ async fn run_on_number(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Seed 000: `204` and the number is back in inventory. With a release window configured, the
+/// release is pending instead and answers `200` with Vobiz's pending-release body.
 pub async fn release(
     State(st): State<AppState>,
     caller: Caller,
     Path((_, raw)): Path<(String, String)>,
-) -> Result<StatusCode, VobizError> {
+) -> Result<Response, VobizError> {
     let e164 = path_number(&raw)?;
     let cmd = Command::Release {
         e164,
         mode: ReleaseMode::Policy,
     };
-    run_on_number(&st, &caller, Op::Release, cmd).await
+    let changes = st
+        .engine
+        .run(&caller.by, cmd)
+        .await
+        .map_err(|e| VobizError::from_engine(Op::Release, e))?;
+    let Some(n) = changes
+        .number()
+        .filter(|n| n.state == NumberState::PendingRelease)
+    else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let policy = st.engine.policy();
+    let hours = policy.window.num_minutes() as f64 / 60.0;
+    let note = if policy.quarantine > chrono::Duration::zero() {
+        format!(
+            "Number will be in pending_release for {hours} hours (cancellable), then quarantined for {} days before becoming available.",
+            policy.quarantine.num_days()
+        )
+    } else {
+        format!("Number will be in pending_release for {hours} hours (cancellable), then returned to inventory.")
+    };
+    Ok(Json(json!({
+        "cancel_url": format!("/api/v1/account/{}/numbers/{}/cancel-release", caller.account.id, n.e164),
+        "cooldown_ends_at": n.release_at.map(time),
+        "message": "number release initiated",
+        "note": note,
+        "release_fee": amount(n.release_fee.unwrap_or_default()),
+        "status": "pending_release",
+    }))
+    .into_response())
+}
+
+/// Takes back a pending release inside its window and refunds the release fee (Vobiz G3).
+/// Its errors carry only an `error` key, as documented.
+pub async fn cancel_release(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path((_, raw)): Path<(String, String)>,
+) -> Result<Json<Value>, VobizError> {
+    let only = |status: StatusCode, error: &str| VobizError::bare(status, error);
+    let e164 = path_number(&raw)?;
+    let result = st
+        .engine
+        .run(&caller.by, Command::CancelRelease { e164: e164.clone() })
+        .await;
+    let changes = match result {
+        Ok(changes) => changes,
+        Err(EngineError::NotPendingRelease) => {
+            return Err(only(
+                StatusCode::BAD_REQUEST,
+                "number is not pending release",
+            ))
+        }
+        Err(EngineError::NumberNotFound) => {
+            // Tell "no such number" from "not yours", as Vobiz documents both.
+            let exists = st
+                .engine
+                .store()
+                .number_by_e164(&e164)
+                .await
+                .map_err(|e| VobizError::internal(&e))?
+                .is_some_and(|n| n.owner_id.is_some());
+            return Err(if exists {
+                only(StatusCode::FORBIDDEN, "access denied")
+            } else {
+                only(StatusCode::NOT_FOUND, "number not found")
+            });
+        }
+        Err(e) => return Err(VobizError::from_engine(Op::Release, e)),
+    };
+    let refund = changes.ledger.first();
+    let mut body = json!({
+        "message": "release cancelled, number restored to active status",
+        "status": "active",
+    });
+    if let Some(entry) = refund {
+        body["currency"] = json!(entry.currency);
+        body["refund_amount"] = json!(amount(entry.amount));
+    }
+    Ok(Json(body))
 }
 
 #[derive(Debug, Deserialize)]

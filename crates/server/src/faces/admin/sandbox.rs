@@ -1,0 +1,71 @@
+//! Sandbox mode only: read, set and advance the clock, and run the scheduler now, so a client's
+//! test suite can walk a number through whole billing cycles in seconds.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{bad, AJson, AdminError, Operator};
+use crate::app::AppState;
+use crate::faces::vobiz::dto::time;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/clock", get(read_clock).post(set_clock))
+        .route("/scheduler/run", post(run_scheduler))
+}
+
+fn clock_json(now: DateTime<Utc>) -> Json<Value> {
+    Json(json!({"now": time(now)}))
+}
+
+async fn read_clock(State(st): State<AppState>, _op: Operator) -> Json<Value> {
+    clock_json(st.engine.now())
+}
+
+#[derive(Debug, Deserialize)]
+struct SetClock {
+    #[serde(default)]
+    now: Option<DateTime<Utc>>,
+    #[serde(default)]
+    advance_seconds: Option<i64>,
+}
+
+/// `{"now": RFC3339}` sets the clock; `{"advance_seconds": N}` moves it forward. Time never
+/// goes backwards: a sandbox whose clock ran back could undo what it billed.
+async fn set_clock(
+    State(st): State<AppState>,
+    _op: Operator,
+    AJson(body): AJson<SetClock>,
+) -> Result<Json<Value>, AdminError> {
+    let clock = st
+        .sandbox_clock
+        .as_ref()
+        .ok_or_else(|| bad("not in sandbox mode"))?;
+    let current = st.engine.now();
+    let target = match (body.now, body.advance_seconds) {
+        (Some(now), None) => now,
+        (None, Some(secs)) if (0..=100 * 365 * 86_400).contains(&secs) => {
+            current + chrono::Duration::seconds(secs)
+        }
+        (None, Some(_)) => return Err(bad("advance_seconds is between 0 and 100 years")),
+        _ => return Err(bad("give either now (RFC 3339) or advance_seconds")),
+    };
+    if target < current {
+        return Err(bad("the sandbox clock only moves forward"));
+    }
+    clock.set(target);
+    Ok(clock_json(st.engine.now()))
+}
+
+/// Runs every due item now (renewals, scheduled releases, quarantine ends, expiries).
+async fn run_scheduler(
+    State(st): State<AppState>,
+    _op: Operator,
+) -> Result<Json<Value>, AdminError> {
+    let done = st.engine.run_due().await?;
+    Ok(Json(json!({"done": done, "now": time(st.engine.now())})))
+}
