@@ -7,7 +7,8 @@ use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::store::{
-    Holder, KindTotal, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
+    Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
+    Violation,
 };
 use didpool_core::{Account, AccountId, EngineError, Number, NumberId, Trunk, TrunkId, E164};
 
@@ -359,6 +360,14 @@ fn number_filters(q: &mut Q, f: &NumberQuery) {
         Holder::Nobody => q.push(" AND owner_id IS NULL"),
         Holder::Account(id) => q.push(" AND owner_id = ").arg(id.as_str()),
         Holder::Family(id) => q.push(" AND billing_id = ").arg(id.as_str()),
+        Holder::Visible(id) => q
+            .push(" AND (owner_id = ")
+            .arg(id.as_str())
+            .push(" OR billing_id = ")
+            .arg(id.as_str())
+            .push(" OR (owner_id IS NULL AND state <> 'deleted' AND last_owner_id = ")
+            .arg(id.as_str())
+            .push("))"),
     };
     if !f.states.is_empty() {
         q.push(" AND state IN (");
@@ -383,6 +392,32 @@ fn number_filters(q: &mut Q, f: &NumberQuery) {
     for p in &f.exclude_prefixes {
         q.push(" AND e164 NOT LIKE ").arg(format!("+{p}%"));
     }
+    if let Some(a) = &f.inbound_agent_id {
+        q.push(" AND inbound_agent_id = ").arg(a.as_str());
+    }
+    if let Some(a) = &f.outbound_agent_id {
+        q.push(" AND outbound_agent_id = ").arg(a.as_str());
+    }
+    if let Some(t) = f.purchased_from {
+        q.push(" AND purchased_at >= ").arg(t);
+    }
+    if let Some(t) = f.purchased_to {
+        q.push(" AND purchased_at <= ").arg(t);
+    }
+    if let NumberOrder::Created {
+        desc,
+        after: Some((at, id)),
+    } = f.order
+    {
+        let cmp = if desc { "<" } else { ">" };
+        q.push(&format!(" AND (created_at {cmp} "))
+            .arg(at)
+            .push(" OR (created_at = ")
+            .arg(at)
+            .push(&format!(" AND id {cmp} "))
+            .arg(id.to_string())
+            .push("))");
+    }
 }
 
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
@@ -392,10 +427,15 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
 
     let mut s = Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"));
     number_filters(&mut s, f);
-    s.push(" ORDER BY e164 LIMIT ")
-        .arg(i64::from(f.limit))
-        .push(" OFFSET ")
-        .arg(f.offset as i64);
+    s.push(match f.order {
+        NumberOrder::E164 => " ORDER BY e164",
+        NumberOrder::Created { desc: false, .. } => " ORDER BY created_at, id",
+        NumberOrder::Created { desc: true, .. } => " ORDER BY created_at DESC, id DESC",
+    })
+    .push(" LIMIT ")
+    .arg(i64::from(f.limit))
+    .push(" OFFSET ")
+    .arg(f.offset as i64);
     let items = fetch(db, &s.sql, &s.args, rows::number).await?;
     Ok(Page { items, total })
 }

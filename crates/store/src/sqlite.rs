@@ -25,9 +25,12 @@ use crate::{Durability, OpenError, Options};
 pub type SqliteStore = DbStore<Sqlite>;
 
 /// Delivers a job's result once its batch's commit is known.
-type Reply = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
-/// A command run on the writer connection inside the batch's transaction.
-type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Reply> + Send>;
+/// `None` when the batch committed, else why it did not.
+type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+/// A command run on the writer connection inside the batch's transaction. Besides its reply it
+/// says whether the transaction is still sound (SQLite abandons a whole transaction on some
+/// errors, such as a full disk; the batch must then not go on).
+type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (Reply, bool)> + Send>;
 
 /// How many queued commands one commit may carry.
 const MAX_BATCH: usize = 256;
@@ -84,14 +87,17 @@ impl Backend for Sqlite {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
-                let result = in_savepoint(conn, &cmd, &ctx).await;
-                Box::new(move |commit_error: Option<&sqlx::Error>| {
-                    let result = match commit_error {
+                let (result, sound) = in_savepoint(conn, &cmd, &ctx).await;
+                let reply = Box::new(move |failure: Option<&str>| {
+                    let result = match failure {
                         None => result,
-                        Some(e) => Err(EngineError::Storage(format!("commit failed: {e}").into())),
+                        Some(why) => {
+                            Err(EngineError::Storage(format!("not committed: {why}").into()))
+                        }
                     };
                     let _ = tx.send(result);
-                }) as Reply
+                }) as Reply;
+                (reply, sound)
             })
         });
         self.writer
@@ -120,42 +126,59 @@ async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) 
             continue;
         }
         let mut replies = Vec::with_capacity(batch.len());
+        let mut failure = None;
         for job in batch.drain(..) {
-            replies.push(job(&mut conn).await);
+            if failure.is_some() {
+                continue; // dropped unrun: its caller gets a storage error
+            }
+            let (reply, sound) = job(&mut conn).await;
+            replies.push(reply);
+            if !sound {
+                failure = Some("the write transaction was abandoned".to_owned());
+            }
         }
-        let error = sqlx::query("COMMIT").execute(&mut conn).await.err();
-        if let Some(e) = &error {
-            tracing::error!(error = %e, "group commit failed; rolling back the batch");
+        if failure.is_none() {
+            if let Err(e) = sqlx::query("COMMIT").execute(&mut conn).await {
+                failure = Some(format!("commit failed: {e}"));
+            }
+        }
+        if let Some(why) = &failure {
+            tracing::error!(error = %why, "group commit failed; rolling back the batch");
             let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
         }
         for reply in replies {
-            reply(error.as_ref());
+            reply(failure.as_deref());
         }
     }
 }
 
-/// Runs one command in a savepoint: kept on success, rolled back alone on failure.
+/// Runs one command in a savepoint: kept on success, rolled back alone on failure. The flag is
+/// false when the savepoint itself failed, which leaves the batch's transaction unusable.
 async fn in_savepoint(
     conn: &mut SqliteConnection,
     cmd: &Command,
     ctx: &Context,
-) -> Result<Changes, EngineError> {
-    sqlx::query("SAVEPOINT cmd")
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+) -> (Result<Changes, EngineError>, bool) {
+    async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), EngineError> {
+        sqlx::query(sql)
+            .execute(conn)
+            .await
+            .map(drop)
+            .map_err(db_err)
+    }
+    if let Err(e) = exec(conn, "SAVEPOINT cmd").await {
+        return (Err(e), false);
+    }
     let result = run_command(conn, cmd, ctx).await;
     if result.is_err() {
-        sqlx::query("ROLLBACK TO cmd")
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+        if let Err(e) = exec(conn, "ROLLBACK TO cmd").await {
+            return (Err(e), false);
+        }
     }
-    sqlx::query("RELEASE cmd")
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    result
+    match exec(conn, "RELEASE cmd").await {
+        Ok(()) => (result, true),
+        Err(e) => (Err(e), false),
+    }
 }
 
 /// Moves the WAL into the database file in the background, so writers never pay for it.

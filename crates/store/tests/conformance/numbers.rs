@@ -1,0 +1,238 @@
+//! Number lists: who holds them, which ones match, and how they page.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use didpool_core::lifecycle::Command;
+use didpool_core::store::{Holder, NumberQuery};
+use didpool_core::{NumberState, ReleasePolicy, Store, E164};
+
+use crate::support::{dec, e164, indian_numbers, new_number, World};
+
+fn e164s(page: &didpool_core::store::Page<didpool_core::Number>) -> Vec<String> {
+    page.items.iter().map(|n| n.e164.to_string()).collect()
+}
+
+const IN1: &str = "+919876500001";
+const IN2: &str = "+919876500002";
+const IN3: &str = "+919876500003";
+const IN4: &str = "+919876500004";
+const IN5: &str = "+919876500005";
+const US1: &str = "+14155552671";
+const US2: &str = "+14155552672";
+const GB1: &str = "+442071838750";
+
+/// Stocks the eight numbers above; returns a master, its sub-account and another master, with
+/// IN1 held by the master, IN2 by its sub-account and US1 by the other master.
+async fn stocked_world(w: &World) -> [didpool_core::Account; 3] {
+    for n in [IN5, GB1, IN1, US2, IN3, US1, IN2, IN4] {
+        w.stock(n, "1", "2").await;
+    }
+    let master = w.master("Master", "100").await;
+    let sub = w.sub(&master, "Sub").await;
+    let other = w.master("Other", "100").await;
+    w.purchase(&master, &e164(IN1)).await.unwrap();
+    w.purchase(&sub, &e164(IN2)).await.unwrap();
+    w.purchase(&other, &e164(US1)).await.unwrap();
+    [master, sub, other]
+}
+
+pub async fn number_lists_filter_by_holder(store: Arc<dyn Store>) {
+    let w = World::new(store);
+    let [master, sub, other] = stocked_world(&w).await;
+    let all = NumberState::ALL.to_vec();
+    let list = |holder: Holder| w.numbers(NumberQuery::new(holder, all.clone()));
+
+    let inventory = list(Holder::Nobody).await;
+    assert_eq!(e164s(&inventory), [US2, GB1, IN3, IN4, IN5]);
+    assert_eq!(inventory.total, 5);
+    assert!(inventory.items.iter().all(|n| n.owner_id.is_none()));
+
+    assert_eq!(
+        e164s(&list(Holder::Account(master.id.clone())).await),
+        [IN1]
+    );
+    assert_eq!(e164s(&list(Holder::Account(sub.id.clone())).await), [IN2]);
+    assert_eq!(
+        e164s(&list(Holder::Family(master.id.clone())).await),
+        [IN1, IN2]
+    );
+    assert_eq!(e164s(&list(Holder::Account(other.id.clone())).await), [US1]);
+    assert_eq!(e164s(&list(Holder::Family(other.id.clone())).await), [US1]);
+    // A sub-account pays for nothing.
+    assert_eq!(list(Holder::Family(sub.id.clone())).await.total, 0);
+
+    // Listed rows are the rows themselves.
+    let held = list(Holder::Family(master.id.clone())).await;
+    for n in &held.items {
+        assert_eq!(&w.number(&n.e164).await, n);
+    }
+}
+
+pub async fn number_lists_filter_by_country_search_excluded_prefixes_and_state(
+    store: Arc<dyn Store>,
+) {
+    let w = World::with_policy(
+        store,
+        ReleasePolicy {
+            quarantine: Duration::days(1),
+            ..ReleasePolicy::default()
+        },
+    );
+    let [master, _sub, _other] = stocked_world(&w).await;
+    w.release(&master, &e164(IN1)).await.unwrap();
+    assert_eq!(w.number(&e164(IN1)).await.state, NumberState::Quarantined);
+
+    let query = |f: &dyn Fn(&mut NumberQuery)| {
+        let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+        f(&mut q);
+        q
+    };
+
+    let us = w.numbers(query(&|q| q.country = Some("US".into()))).await;
+    assert_eq!(e164s(&us), [US2]);
+    assert_eq!(us.total, 1);
+    let india = w.numbers(query(&|q| q.country = Some("IN".into()))).await;
+    assert_eq!(e164s(&india), [IN3, IN4, IN5]);
+    let nowhere = w.numbers(query(&|q| q.country = Some("FR".into()))).await;
+    assert_eq!((nowhere.total, nowhere.items.len()), (0, 0));
+
+    let search = |s: &str| {
+        let s = s.to_owned();
+        w.numbers(query(&move |q| q.search = Some(s.clone())))
+    };
+    assert_eq!(e164s(&search("5552").await), [US2]);
+    assert_eq!(e164s(&search("98765000").await), [IN3, IN4, IN5]);
+    assert_eq!(e164s(&search("0004").await), [IN4]);
+    assert_eq!(e164s(&search("2071838").await), [GB1]);
+    assert_eq!(search("123456789").await.total, 0);
+
+    let excluding = |prefixes: &[&str]| {
+        let prefixes: Vec<String> = prefixes.iter().map(|p| (*p).to_owned()).collect();
+        w.numbers(query(&move |q| q.exclude_prefixes = prefixes.clone()))
+    };
+    assert_eq!(e164s(&excluding(&["91"]).await), [US2, GB1]);
+    assert_eq!(e164s(&excluding(&["1", "44"]).await), [IN3, IN4, IN5]);
+    assert_eq!(
+        e164s(&excluding(&["919876500004"]).await),
+        [US2, GB1, IN3, IN5]
+    );
+    // A prefix is matched from the start, not anywhere.
+    assert_eq!(excluding(&["9876"]).await.total, 5);
+
+    let both = w
+        .numbers(query(&|q| {
+            q.country = Some("IN".into());
+            q.search = Some("5".into());
+            q.exclude_prefixes = vec!["91987650000".into()];
+        }))
+        .await;
+    assert_eq!(both.total, 0);
+
+    let quarantined = w
+        .numbers(query(&|q| q.states = vec![NumberState::Quarantined]))
+        .await;
+    assert_eq!(e164s(&quarantined), [IN1]);
+    let returning = w
+        .numbers(query(&|q| {
+            q.states = vec![NumberState::Available, NumberState::Quarantined];
+            q.country = Some("IN".into());
+        }))
+        .await;
+    assert_eq!(e164s(&returning), [IN1, IN3, IN4, IN5]);
+    let active = w
+        .numbers(NumberQuery::new(
+            Holder::Family(master.id.clone()),
+            vec![NumberState::Active],
+        ))
+        .await;
+    assert_eq!(e164s(&active), [IN2]);
+    let available_but_held = w
+        .numbers(NumberQuery::new(
+            Holder::Family(master.id.clone()),
+            vec![NumberState::Available],
+        ))
+        .await;
+    assert_eq!(available_but_held.total, 0);
+    assert_eq!(w.balance(&master.id).await, dec("94"));
+}
+
+pub async fn number_lists_filter_by_region(store: Arc<dyn Store>) {
+    let w = World::new(store);
+    for (n, region) in [
+        (IN1, Some("Karnataka")),
+        (IN2, Some("Maharashtra")),
+        (IN3, Some("Karnataka")),
+        (IN4, None),
+    ] {
+        let mut new = new_number(n, "1", "2");
+        new.region = region.map(str::to_owned);
+        w.run(&w.operator(), Command::AddInventory { number: new })
+            .await
+            .unwrap();
+    }
+    let in_region = |region: &str| {
+        let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+        q.region = Some(region.to_owned());
+        w.numbers(q)
+    };
+
+    let karnataka = in_region("Karnataka").await;
+    assert_eq!(e164s(&karnataka), [IN1, IN3]);
+    assert_eq!(karnataka.total, 2);
+    assert_eq!(e164s(&in_region("Maharashtra").await), [IN2]);
+    assert_eq!(in_region("Kerala").await.total, 0);
+    let all = w
+        .numbers(NumberQuery::new(
+            Holder::Nobody,
+            vec![NumberState::Available],
+        ))
+        .await;
+    assert_eq!(all.total, 4);
+}
+
+pub async fn number_lists_page_in_e164_order_with_the_total_of_the_whole_filtered_set(
+    store: Arc<dyn Store>,
+) {
+    let w = World::new(store);
+    let mut numbers = indian_numbers(100, 12);
+    // Stocked out of order: the order of a list is the numbers', not the insertions'.
+    numbers.reverse();
+    numbers.swap(0, 7);
+    for n in &numbers {
+        w.stock(n, "0", "1").await;
+    }
+    numbers.sort_by_key(|n| e164(n));
+
+    let mut listed = Vec::new();
+    for offset in [0, 5, 10] {
+        let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+        q.limit = 5;
+        q.offset = offset;
+        let page = w.numbers(q).await;
+        assert_eq!(page.total, 12);
+        assert_eq!(page.items.len(), if offset == 10 { 2 } else { 5 });
+        listed.extend(e164s(&page));
+    }
+    assert_eq!(listed, numbers);
+
+    let mut past_the_end = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+    past_the_end.offset = 12;
+    let page = w.numbers(past_the_end).await;
+    assert!(page.items.is_empty());
+    assert_eq!(page.total, 12);
+
+    let mut filtered = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+    filtered.search = Some("0010".into());
+    filtered.limit = 3;
+    let page = w.numbers(filtered).await;
+    let expected: Vec<E164> = numbers[..3].iter().map(|n| e164(n)).collect();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|n| n.e164.clone())
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert_eq!(page.total, 10);
+}
