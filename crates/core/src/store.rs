@@ -84,6 +84,23 @@ pub enum Holder {
     Account(AccountId),
     /// Numbers this master account pays for: its own and its sub-accounts'.
     Family(AccountId),
+    /// Numbers [`visible_to`](crate::lifecycle::visible_to) this account: those it holds or pays
+    /// for, and those it released that nobody holds since (deleted ones excepted).
+    Visible(AccountId),
+}
+
+/// How a number list is sorted.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub enum NumberOrder {
+    /// By E.164.
+    #[default]
+    E164,
+    /// By `created_at`, then `id` (descending when `desc`); with `after`, only the rows strictly
+    /// after that `(created_at, id)` in this order (a keyset cursor).
+    Created {
+        desc: bool,
+        after: Option<(DateTime<Utc>, NumberId)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +113,13 @@ pub struct NumberQuery {
     pub search: Option<String>,
     /// Digit prefixes (country code included) the number must not start with.
     pub exclude_prefixes: Vec<String>,
+    pub inbound_agent_id: Option<String>,
+    pub outbound_agent_id: Option<String>,
+    /// `purchased_at` at or after this.
+    pub purchased_from: Option<DateTime<Utc>>,
+    /// `purchased_at` at or before this.
+    pub purchased_to: Option<DateTime<Utc>>,
+    pub order: NumberOrder,
     pub limit: u32,
     pub offset: u64,
 }
@@ -109,6 +133,11 @@ impl NumberQuery {
             region: None,
             search: None,
             exclude_prefixes: Vec::new(),
+            inbound_agent_id: None,
+            outbound_agent_id: None,
+            purchased_from: None,
+            purchased_to: None,
+            order: NumberOrder::E164,
             limit: 25,
             offset: 0,
         }
