@@ -6,7 +6,7 @@ use axum::extract::FromRequest;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::SecondsFormat;
+use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
 use didpool_core::EngineError;
 use serde_json::{json, Value};
 
@@ -156,7 +156,7 @@ impl VobizError {
                 status: StatusCode::CONFLICT,
                 body: json!({
                     "error": "did_cool_off_in_effect",
-                    "cool_off_until": until.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "cool_off_until": whole_second_up(*until).to_rfc3339_opts(SecondsFormat::Secs, true),
                     "cool_off_remaining_seconds": remaining_seconds,
                 }),
             },
@@ -194,6 +194,18 @@ impl VobizError {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
         }
+    }
+}
+
+/// Vobiz shows times to the second. A cool-off's end is rounded up, never down, so a client
+/// that waits until the time shown is not refused again (and it agrees with the remaining
+/// seconds, which are rounded up too).
+fn whole_second_up(t: DateTime<Utc>) -> DateTime<Utc> {
+    let down = t.trunc_subsecs(0);
+    if down == t {
+        t
+    } else {
+        down + Duration::seconds(1)
     }
 }
 

@@ -1,0 +1,448 @@
+//! The test harness: the whole service (`didpool::app`) over a fresh SQLite database in a
+//! temporary directory, driven in-process with `tower::ServiceExt::oneshot`, on a manual clock.
+#![allow(dead_code)]
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use didpool::AppState;
+use didpool_core::account::{AccountProfile, NewAccount, Role};
+use didpool_core::engine::By;
+use didpool_core::lifecycle::Command;
+use didpool_core::money::{Currency, Decimal};
+use didpool_core::number::NewNumber;
+use didpool_core::{AccountId, Capabilities, Engine, ManualClock, ReleasePolicy, E164};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// The operator token the harness configures for `/admin/v1`.
+pub const ADMIN_TOKEN: &str = "test-admin";
+
+/// Where the manual clock starts: every time the service writes is derived from it.
+pub fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-06-01T10:00:00Z")
+        .expect("a valid start time")
+        .with_timezone(&Utc)
+}
+
+/// Bangalore landlines that libphonenumber accepts: `+918041100000` + `i`.
+pub fn blr(i: u32) -> String {
+    assert!(i < 100, "two digits at most");
+    format!("+9180411000{i:02}")
+}
+
+/// The E.164 with its `+` percent-encoded, as documented for paths.
+pub fn enc(e164: &str) -> String {
+    e164.replacen('+', "%2B", 1)
+}
+
+/// An account and its Vobiz credentials.
+#[derive(Debug, Clone)]
+pub struct Acct {
+    pub id: String,
+    pub token: String,
+}
+
+impl Acct {
+    /// `X-Auth-ID` + `X-Auth-Token`.
+    pub fn auth(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("X-Auth-ID", self.id.clone()),
+            ("X-Auth-Token", self.token.clone()),
+        ]
+    }
+
+    /// The same pair as HTTP Basic.
+    pub fn basic(&self) -> Vec<(&'static str, String)> {
+        let pair =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.id, self.token));
+        vec![("Authorization", format!("Basic {pair}"))]
+    }
+
+    /// `/api/v1/account/{id}` (the SDK's lowercase casing).
+    pub fn base(&self) -> String {
+        format!("/api/v1/account/{}", self.id)
+    }
+
+    /// `/api/v1/Account/{id}` (the documentation's capital casing).
+    pub fn base_cap(&self) -> String {
+        format!("/api/v1/Account/{}", self.id)
+    }
+
+    pub fn account_id(&self) -> AccountId {
+        AccountId::parse(&self.id).expect("a valid account id")
+    }
+}
+
+/// The service under test and the handles tests use to arrange and inspect it.
+pub struct TestApp {
+    pub app: didpool::App,
+    pub engine: Engine,
+    /// The engine's clock: move it to test time-based rules; nothing sleeps.
+    pub clock: ManualClock,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status, headers and the body parsed as JSON (`Value::Null` when empty,
+/// `Value::String` when it is not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+    pub raw: Vec<u8>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Some(ADMIN_TOKEN)).await
+    }
+
+    /// The same, with the admin API's token configured as given (`None`: the API is off).
+    pub async fn spawn_with(admin_token: Option<&str>) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("didpool.db").display());
+        let store = didpool_store::open(&url, &didpool_store::Options::default())
+            .await
+            .expect("the database opens");
+        let clock = ManualClock::new(start());
+        let engine = Engine::new(store, Arc::new(clock.clone()), ReleasePolicy::default());
+        let state = AppState {
+            engine: engine.clone(),
+            admin_token: admin_token.map(Into::into),
+            sandbox_clock: None,
+        };
+        Self {
+            app: didpool::app(state),
+            engine,
+            clock,
+            _dir: dir,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.engine.now()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    // ---- HTTP ------------------------------------------------------------------------------
+
+    /// Sends any request through the whole service.
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self
+            .app
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("the service is infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let raw = res
+            .into_body()
+            .collect()
+            .await
+            .expect("the body is readable")
+            .to_bytes()
+            .to_vec();
+        let body = if raw.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+            raw,
+        }
+    }
+
+    /// A request with `headers` and, when given, a JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .expect("a valid request");
+        let r = self.send(req).await;
+        (r.status, r.body)
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
+        self.call(Method::GET, path, headers, None).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.call(Method::POST, path, headers, Some(body)).await
+    }
+
+    pub async fn put(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, headers, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, headers, None).await
+    }
+
+    /// A request with a raw body and content type (or none).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        let r = self
+            .send(req.body(body.into()).expect("a valid request"))
+            .await;
+        (r.status, r.body)
+    }
+
+    // ---- The operator's side ---------------------------------------------------------------
+
+    pub fn admin_auth() -> Vec<(&'static str, String)> {
+        vec![("Authorization", format!("Bearer {ADMIN_TOKEN}"))]
+    }
+
+    async fn account(&self, id: &str, role: Role, balance: &str, parent: Option<&Acct>) -> Acct {
+        let new = NewAccount {
+            id: Some(AccountId::parse(id).expect("a valid account id")),
+            name: format!("Account {id}"),
+            role,
+            currency: Currency::parse("INR").expect("INR"),
+            opening_balance: Decimal::from_str(balance).expect("a balance"),
+            enabled: true,
+            profile: AccountProfile::default(),
+        };
+        let (account, token) = self
+            .engine
+            .create_account(&By::operator(None), new, parent.map(Acct::account_id))
+            .await
+            .expect("the account is created");
+        Acct {
+            id: account.id.to_string(),
+            token,
+        }
+    }
+
+    /// A customer-role master account (`MA_…`) holding `balance` INR.
+    pub async fn master(&self, id: &str, balance: &str) -> Acct {
+        self.account(id, Role::Customer, balance, None).await
+    }
+
+    /// An admin-role master account (`MA_…`) holding `balance` INR.
+    pub async fn admin_master(&self, id: &str, balance: &str) -> Acct {
+        self.account(id, Role::Admin, balance, None).await
+    }
+
+    /// A sub-account (`SA_…`) of `parent`.
+    pub async fn sub(&self, parent: &Acct, id: &str) -> Acct {
+        self.account(id, Role::Customer, "0", Some(parent)).await
+    }
+
+    /// Stocks an inventory number in INR, its country read from the number.
+    pub async fn stock(&self, e164: &str, setup_fee: &str, monthly_fee: &str) {
+        let e164 = E164::parse(e164).unwrap_or_else(|_| panic!("{e164} is not a valid number"));
+        let number = NewNumber {
+            country: e164.country().expect("the number has a country"),
+            e164,
+            region: Some("Karnataka".into()),
+            capabilities: Capabilities::VOICE,
+            provider: String::new(),
+            setup_fee: Decimal::from_str(setup_fee).expect("a fee"),
+            monthly_fee: Decimal::from_str(monthly_fee).expect("a fee"),
+            currency: Currency::parse("INR").expect("INR"),
+        };
+        self.engine
+            .run(&By::operator(None), Command::AddInventory { number })
+            .await
+            .expect("the number is stocked");
+    }
+
+    /// Reports a call on `e164` at `at` through the admin API, as a CDR feed would.
+    pub async fn report_call(&self, e164: &str, at: DateTime<Utc>) {
+        let (status, body) = self
+            .post(
+                "/admin/v1/calls",
+                &Self::admin_auth(),
+                json!({"e164": e164, "at": at.to_rfc3339()}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// The admin API's view of a number (state, owner, trunk, billing, `last_call_at`).
+    pub async fn admin_number(&self, e164: &str) -> Value {
+        let (status, body) = self
+            .get(
+                &format!("/admin/v1/numbers/{}", enc(e164)),
+                &Self::admin_auth(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// The admin API's audit trail of a number.
+    pub async fn audit(&self, e164: &str) -> Value {
+        let (status, body) = self
+            .get(
+                &format!("/admin/v1/numbers/{}/audit", enc(e164)),
+                &Self::admin_auth(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    // ---- Shortcuts through the Vobiz face ---------------------------------------------------
+
+    /// Buys `e164` as `who`, asserting success; returns the purchased number.
+    pub async fn buy(&self, who: &Acct, e164: &str) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("{}/numbers/purchase-from-inventory", who.base()),
+                &who.auth(),
+                json!({"e164": e164}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["number"].clone()
+    }
+
+    /// Creates a trunk as `who`; returns its id.
+    pub async fn trunk(&self, who: &Acct, name: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("{}/trunks", who.base()),
+                &who.auth(),
+                json!({"name": name}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["trunk_id"].as_str().expect("a trunk id").to_owned()
+    }
+
+    /// The account's balance in INR, as the balance route reports it.
+    pub async fn balance(&self, who: &Acct) -> f64 {
+        let (status, body) = self
+            .get(&format!("{}/balance/INR", who.base()), &who.auth())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["balance"].as_f64().expect("a balance")
+    }
+
+    /// The account's owned numbers (with its sub-accounts' for a master account).
+    pub async fn owned(&self, who: &Acct) -> Value {
+        let (status, body) = self
+            .get(&format!("{}/numbers?per_page=100", who.base()), &who.auth())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// The e164s of the inventory, in order.
+    pub async fn inventory(&self, who: &Acct) -> Vec<String> {
+        let (status, body) = self
+            .get(
+                &format!("{}/inventory/numbers?per_page=100", who.base()),
+                &who.auth(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        e164s(&body)
+    }
+}
+
+/// The `e164` of every item of a number list.
+pub fn e164s(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .expect("an items array")
+        .iter()
+        .map(|n| n["e164"].as_str().expect("an e164").to_owned())
+        .collect()
+}
+
+/// Formats a time the way the Vobiz face does (RFC 3339, microseconds, `Z`).
+pub fn micros(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// A JSON value for `insta`: serde_json's arbitrary-precision numbers (enabled in this
+/// workspace) do not serialise through other serialisers, so numbers go out as plain
+/// integers or floats.
+pub struct Snap<'a>(pub &'a Value);
+
+impl serde::Serialize for Snap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    s.serialize_i64(i)
+                } else if let Some(u) = n.as_u64() {
+                    s.serialize_u64(u)
+                } else {
+                    s.serialize_f64(n.as_f64().expect("a finite number"))
+                }
+            }
+            Value::String(v) => s.serialize_str(v),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Snap(item))?;
+                }
+                seq.end()
+            }
+            Value::Object(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in fields {
+                    map.serialize_entry(k, &Snap(v))?;
+                }
+                map.end()
+            }
+        }
+    }
+}
