@@ -58,6 +58,12 @@ pub enum Command {
     ImportNumber {
         number: NewNumber,
     },
+    /// [`ImportNumber`](Command::ImportNumber) with the name the customer gives it (Agni
+    /// `add-twilio` and its `friendly_name`).
+    ImportNamed {
+        number: NewNumber,
+        nickname: Option<String>,
+    },
     Release {
         e164: E164,
         mode: ReleaseMode,
@@ -419,7 +425,7 @@ impl Command {
                 accounts: caller_and_billing(),
                 ..Needs::default()
             },
-            Command::ImportNumber { number } => Needs {
+            Command::ImportNumber { number } | Command::ImportNamed { number, .. } => Needs {
                 number: Some(number.e164.clone()),
                 accounts: caller_and_billing(),
                 ..Needs::default()
@@ -712,6 +718,10 @@ impl Command {
                 import(ctx, snap, &mut changes, number, None, None)?;
             }
 
+            Command::ImportNamed { number, nickname } => {
+                import(ctx, snap, &mut changes, number, nickname.clone(), None)?;
+            }
+
             Command::ImportSip {
                 number,
                 nickname,
@@ -852,11 +862,7 @@ impl Command {
                     state => return Err(EngineError::NotEditable(state)),
                 }
                 if let Some(Some(name)) = nickname {
-                    if name.chars().count() > 255 || name.chars().any(char::is_control) {
-                        return Err(EngineError::invalid(
-                            "a nickname is at most 255 printable characters",
-                        ));
-                    }
+                    validate_nickname(name)?;
                 }
                 let mut after = n.clone();
                 if let Some(v) = nickname {
@@ -908,10 +914,9 @@ impl Command {
                 let caller = require_caller(ctx)?;
                 let n = snap.number.as_ref().ok_or(EngineError::NotOwner)?;
                 if !controls(caller, n) {
-                    // Released by this account and still ageing: releasing again changes nothing.
-                    if n.state == NumberState::Quarantined
-                        && n.last_owner_id.as_ref() == Some(caller)
-                    {
+                    // Released by this account and held by nobody since, ageing in quarantine or
+                    // back in stock: releasing again changes nothing (whatever the quarantine).
+                    if visible_to(caller, n) {
                         return Ok(changes);
                     }
                     return Err(EngineError::NotOwner);
@@ -1229,6 +1234,16 @@ fn charge_first_month(
     Ok(())
 }
 
+/// A number's nickname: at most 255 printable characters.
+fn validate_nickname(name: &str) -> Result<(), EngineError> {
+    if name.chars().count() > 255 || name.chars().any(char::is_control) {
+        return Err(EngineError::invalid(
+            "a nickname is at most 255 printable characters",
+        ));
+    }
+    Ok(())
+}
+
 /// A customer's own number: owned at once, never charged.
 fn import(
     ctx: &Context,
@@ -1239,6 +1254,9 @@ fn import(
     sip_config: Option<SipConfig>,
 ) -> Result<(), EngineError> {
     let caller = require_caller(ctx)?;
+    if let Some(name) = &nickname {
+        validate_nickname(name)?;
+    }
     if snap.number.is_some() {
         return Err(EngineError::AlreadyExists(number.e164.to_string()));
     }

@@ -36,8 +36,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .merge(faces::vobiz::router())
+        .nest("/api/v1/phone-numbers", faces::agni::router())
+        .merge(faces::diga::router())
         .nest("/admin/v1", faces::admin::router(state.sandbox_clock.is_some()))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
@@ -59,10 +62,22 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
+/// A known route with a method it does not take: a JSON error like every other (clients surface
+/// only the body's `error`), and axum still adds the `Allow` header.
+async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(
+            serde_json::json!({"error": "method_not_allowed", "message": "this route does not take that method"}),
+        ),
+    )
+}
+
 /// Routes match without a trailing slash: clients send both (`/sub-accounts/`, `/numbers`).
 fn trim_trailing_slash(mut req: Request) -> Request {
     let path = req.uri().path();
-    if path.len() > 1 && path.ends_with('/') {
+    // The Diga face answers the other slash with a 307 itself, as FastAPI does.
+    if path.len() > 1 && path.ends_with('/') && !faces::diga::owns(path) {
         let trimmed = path.trim_end_matches('/');
         let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
         let new = match req.uri().query() {

@@ -1,5 +1,6 @@
 //! The operator's admin API under `/admin/v1`.
 
+#[macro_use]
 mod common;
 
 use axum::http::{Method, StatusCode};
@@ -47,7 +48,6 @@ fn routes() -> Vec<(Method, String, Option<Value>)> {
     ]
 }
 
-#[tokio::test]
 async fn the_admin_api_requires_the_operator_bearer_token() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "100").await;
@@ -104,7 +104,6 @@ async fn the_admin_api_requires_the_operator_bearer_token() {
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn without_a_configured_token_the_admin_api_refuses_everyone() {
     let t = TestApp::spawn_with(None).await;
     let disabled = json!({"error": "unauthorized", "message": "the admin API is disabled: set DIDPOOL_ADMIN_TOKEN"});
@@ -117,7 +116,6 @@ async fn without_a_configured_token_the_admin_api_refuses_everyone() {
     }
 }
 
-#[tokio::test]
 async fn creating_an_account_is_201_with_a_token_that_works_on_the_vobiz_face() {
     let t = TestApp::spawn().await;
     let (status, body) = t
@@ -166,7 +164,6 @@ async fn creating_an_account_is_201_with_a_token_that_works_on_the_vobiz_face() 
     assert_eq!(body["account"]["balance"].as_f64(), Some(0.0));
 }
 
-#[tokio::test]
 async fn account_creation_refuses_bad_input_and_duplicate_ids() {
     let t = TestApp::spawn().await;
     t.master("MA_TAKEN", "0").await;
@@ -226,7 +223,6 @@ async fn account_creation_refuses_bad_input_and_duplicate_ids() {
     assert_eq!(body["error"], "invalid_request");
 }
 
-#[tokio::test]
 async fn an_unknown_or_malformed_account_is_404_or_400() {
     let t = TestApp::spawn().await;
     let (status, body) = t.get("/admin/v1/accounts/MA_NOBODY", &op()).await;
@@ -240,7 +236,6 @@ async fn an_unknown_or_malformed_account_is_404_or_400() {
     assert_eq!(body["error"], "invalid_request");
 }
 
-#[tokio::test]
 async fn a_top_up_credits_the_balance_and_the_ledger() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "100").await;
@@ -323,7 +318,6 @@ async fn a_top_up_credits_the_balance_and_the_ledger() {
     drop(sub);
 }
 
-#[tokio::test]
 async fn api_keys_are_issued_once_and_revoked() {
     let t = TestApp::spawn().await;
     t.master("MA_ALICE", "0").await;
@@ -439,7 +433,6 @@ async fn import(t: &TestApp, csv: &str) -> Value {
     body
 }
 
-#[tokio::test]
 async fn an_inventory_import_reports_each_bad_row_and_loads_the_good_ones() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -447,7 +440,10 @@ async fn an_inventory_import_reports_each_bad_row_and_loads_the_good_ones() {
     let report = import(&t, CSV).await;
     assert_eq!(report["imported"], 3);
     assert_eq!(report["skipped"], 0);
-    insta::assert_json_snapshot!(Snap(&report));
+    insta::assert_json_snapshot!(
+        "an_inventory_import_reports_each_bad_row_and_loads_the_good_ones",
+        Snap(&report)
+    );
     let rows: Vec<_> = report["errors"]
         .as_array()
         .unwrap()
@@ -478,7 +474,6 @@ async fn an_inventory_import_reports_each_bad_row_and_loads_the_good_ones() {
     assert_eq!(n.get("region"), None);
 }
 
-#[tokio::test]
 async fn importing_the_same_inventory_twice_loads_nothing_twice() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -496,7 +491,6 @@ async fn importing_the_same_inventory_twice_loads_nothing_twice() {
     assert_eq!(audit["events"].as_array().unwrap().len(), 1, "stocked once");
 }
 
-#[tokio::test]
 async fn an_inventory_import_skips_a_header_after_leading_comments() {
     let t = TestApp::spawn().await;
     let csv = format!(
@@ -509,7 +503,6 @@ async fn an_inventory_import_skips_a_header_after_leading_comments() {
     );
 }
 
-#[tokio::test]
 async fn an_inventory_import_takes_csv_only() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -541,7 +534,6 @@ async fn an_inventory_import_takes_csv_only() {
     assert_eq!(t.inventory(&alice).await, [blr(1)]);
 }
 
-#[tokio::test]
 async fn a_reported_call_sets_last_call_at_which_only_moves_forward() {
     let t = TestApp::spawn().await;
     t.stock(&blr(1), "0", "1").await;
@@ -602,7 +594,6 @@ async fn a_reported_call_sets_last_call_at_which_only_moves_forward() {
     }
 }
 
-#[tokio::test]
 async fn a_number_is_looked_up_by_its_e164_in_any_spelling() {
     let t = TestApp::spawn().await;
     t.stock(&blr(1), "0", "1").await;
@@ -629,7 +620,6 @@ async fn a_number_is_looked_up_by_its_e164_in_any_spelling() {
     assert_eq!(body["error"], "invalid_request");
 }
 
-#[tokio::test]
 async fn the_audit_trail_lists_a_numbers_events_in_order() {
     let t = TestApp::spawn().await;
     let parent = t.admin_master("MA_PARENT", "1000").await;
@@ -730,7 +720,7 @@ async fn the_audit_trail_lists_a_numbers_events_in_order() {
             "released by MA_PARENT (req-release)",
         ]
     );
-    insta::assert_json_snapshot!(Snap(&audit), {
+    insta::assert_json_snapshot!("the_audit_trail_lists_a_numbers_events_in_order", Snap(&audit), {
         ".number_id" => "[uuid]",
         ".events[].id" => "[uuid]",
         ".did_assignment_audit[].id" => "[uuid]",
@@ -738,3 +728,20 @@ async fn the_audit_trail_lists_a_numbers_events_in_order() {
     // After the release the parent may no longer see the number as its own.
     assert_eq!(e164s(&t.owned(&parent).await), Vec::<String>::new());
 }
+
+on_every_backend!(
+    the_admin_api_requires_the_operator_bearer_token,
+    without_a_configured_token_the_admin_api_refuses_everyone,
+    creating_an_account_is_201_with_a_token_that_works_on_the_vobiz_face,
+    account_creation_refuses_bad_input_and_duplicate_ids,
+    an_unknown_or_malformed_account_is_404_or_400,
+    a_top_up_credits_the_balance_and_the_ledger,
+    api_keys_are_issued_once_and_revoked,
+    an_inventory_import_reports_each_bad_row_and_loads_the_good_ones,
+    importing_the_same_inventory_twice_loads_nothing_twice,
+    an_inventory_import_skips_a_header_after_leading_comments,
+    an_inventory_import_takes_csv_only,
+    a_reported_call_sets_last_call_at_which_only_moves_forward,
+    a_number_is_looked_up_by_its_e164_in_any_spelling,
+    the_audit_trail_lists_a_numbers_events_in_order,
+);

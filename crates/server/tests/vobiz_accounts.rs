@@ -1,5 +1,6 @@
 //! The Vobiz face: sub-account CRUD, `auth/me`, balance and transactions.
 
+#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
@@ -42,7 +43,6 @@ fn names(list: &Value) -> Vec<String> {
 
 // ---- Sub-accounts ----------------------------------------------------------------------------
 
-#[tokio::test]
 async fn creating_a_sub_account_is_201_with_credentials_that_authenticate_as_it() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "0").await;
@@ -72,7 +72,7 @@ async fn creating_a_sub_account_is_201_with_credentials_that_authenticate_as_it(
         sa["resource_uri"],
         format!("/v1/Account/MA_PARENT/Subaccount/{auth_id}/")
     );
-    insta::assert_json_snapshot!(Snap(&body), {
+    insta::assert_json_snapshot!("creating_a_sub_account_is_201_with_credentials_that_authenticate_as_it", Snap(&body), {
         ".sub_account.id" => "[numeric id]",
         ".sub_account.auth_id" => "[SA_ auth id]",
         ".sub_account.auth_token" => "[token]",
@@ -93,7 +93,6 @@ async fn creating_a_sub_account_is_201_with_credentials_that_authenticate_as_it(
     assert_eq!(me["role"], "customer");
 }
 
-#[tokio::test]
 async fn a_sub_account_needs_only_a_name() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "0").await;
@@ -122,7 +121,6 @@ async fn a_sub_account_needs_only_a_name() {
     );
 }
 
-#[tokio::test]
 async fn a_sub_account_cannot_have_sub_accounts_of_its_own() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "0").await;
@@ -141,7 +139,6 @@ async fn a_sub_account_cannot_have_sub_accounts_of_its_own() {
     );
 }
 
-#[tokio::test]
 async fn sub_accounts_list_newest_first_with_redacted_tokens() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "0").await;
@@ -210,7 +207,6 @@ async fn sub_accounts_list_newest_first_with_redacted_tokens() {
     assert_eq!(body["total"], 4);
 }
 
-#[tokio::test]
 async fn a_sub_account_is_retrieved_with_its_token_redacted() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "0").await;
@@ -235,7 +231,6 @@ async fn a_sub_account_is_retrieved_with_its_token_redacted() {
     assert_eq!(again, body);
 }
 
-#[tokio::test]
 async fn updating_a_sub_account_changes_only_the_fields_sent() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "0").await;
@@ -278,7 +273,6 @@ async fn updating_a_sub_account_changes_only_the_fields_sent() {
     assert_eq!(now["rate_limit"], 20);
 }
 
-#[tokio::test]
 async fn a_disabled_sub_account_is_refused_but_keeps_its_numbers() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "1000").await;
@@ -313,7 +307,6 @@ async fn a_disabled_sub_account_is_refused_but_keeps_its_numbers() {
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn another_masters_sub_account_is_404() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -347,7 +340,6 @@ async fn another_masters_sub_account_is_404() {
     assert_eq!(me["name"], "Account SA_BOBS");
 }
 
-#[tokio::test]
 async fn a_sub_account_holding_numbers_cannot_be_deleted_until_they_are_taken_back() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "1000").await;
@@ -411,7 +403,6 @@ async fn a_sub_account_holding_numbers_cannot_be_deleted_until_they_are_taken_ba
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn the_master_accounts_own_credentials_cannot_reach_sub_account_routes_of_another_master() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -432,7 +423,6 @@ async fn the_master_accounts_own_credentials_cannot_reach_sub_account_routes_of_
 
 // ---- auth/me, balance ------------------------------------------------------------------------
 
-#[tokio::test]
 async fn auth_me_describes_the_caller_and_its_role() {
     let t = TestApp::spawn().await;
     let customer = t.master("MA_CUSTOMER", "0").await;
@@ -442,7 +432,7 @@ async fn auth_me_describes_the_caller_and_its_role() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["role"], "customer");
     assert_eq!(body["auth_id"], "MA_CUSTOMER");
-    insta::assert_json_snapshot!(Snap(&body));
+    insta::assert_json_snapshot!("auth_me_describes_the_caller_and_its_role", Snap(&body));
 
     let (status, body) = t.get("/api/v1/auth/me/", &admin.auth()).await;
     assert_eq!(status, StatusCode::OK);
@@ -450,7 +440,6 @@ async fn auth_me_describes_the_caller_and_its_role() {
     assert_eq!(body["auth_id"], "MA_ADMIN");
 }
 
-#[tokio::test]
 async fn the_balance_is_the_paying_accounts_in_its_currency() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1234.5").await;
@@ -462,7 +451,10 @@ async fn the_balance_is_the_paying_accounts_in_its_currency() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["balance"], 1234.5);
     assert_eq!(body["available_balance"], 1234.5);
-    insta::assert_json_snapshot!(Snap(&body));
+    insta::assert_json_snapshot!(
+        "the_balance_is_the_paying_accounts_in_its_currency",
+        Snap(&body)
+    );
 
     let (status, lower) = t
         .get(&format!("{}/balance/inr", alice.base()), &alice.auth())
@@ -523,7 +515,6 @@ fn kinds(body: &Value) -> Vec<(String, f64)> {
         .collect()
 }
 
-#[tokio::test]
 async fn transactions_list_the_ledger_newest_first_with_a_summary() {
     let t = TestApp::spawn().await;
     let alice = alice_with_history(&t).await;
@@ -553,10 +544,9 @@ async fn transactions_list_the_ledger_newest_first_with_a_summary() {
     assert_eq!(body["summary"]["total_debit"], 450.0);
     assert_eq!(body["summary"]["total_credit"], 1000.0);
     assert_eq!(body["summary"]["net_amount"], 550.0);
-    insta::assert_json_snapshot!(Snap(&body), { ".transactions[].id" => "[uuid]" });
+    insta::assert_json_snapshot!("transactions_list_the_ledger_newest_first_with_a_summary", Snap(&body), { ".transactions[].id" => "[uuid]" });
 }
 
-#[tokio::test]
 async fn transactions_filter_by_type_and_reference_type() {
     let t = TestApp::spawn().await;
     let alice = alice_with_history(&t).await;
@@ -595,7 +585,6 @@ async fn transactions_filter_by_type_and_reference_type() {
     assert_eq!(body["error"], "invalid request");
 }
 
-#[tokio::test]
 async fn transactions_page_with_page_and_per_page() {
     let t = TestApp::spawn().await;
     let alice = alice_with_history(&t).await;
@@ -630,7 +619,6 @@ async fn transactions_page_with_page_and_per_page() {
     assert_eq!(kinds(&body).len(), 4);
 }
 
-#[tokio::test]
 async fn a_sub_account_sees_its_parents_ledger() {
     let t = TestApp::spawn().await;
     let alice = alice_with_history(&t).await;
@@ -646,7 +634,6 @@ async fn a_sub_account_sees_its_parents_ledger() {
     assert_eq!(of_sub["transactions"][0]["account_id"], "MA_ALICE");
 }
 
-#[tokio::test]
 async fn transactions_filter_by_date() {
     let t = TestApp::spawn().await;
     let alice = alice_with_history(&t).await;
@@ -667,3 +654,23 @@ async fn transactions_filter_by_date() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid request");
 }
+
+on_every_backend!(
+    creating_a_sub_account_is_201_with_credentials_that_authenticate_as_it,
+    a_sub_account_needs_only_a_name,
+    a_sub_account_cannot_have_sub_accounts_of_its_own,
+    sub_accounts_list_newest_first_with_redacted_tokens,
+    a_sub_account_is_retrieved_with_its_token_redacted,
+    updating_a_sub_account_changes_only_the_fields_sent,
+    a_disabled_sub_account_is_refused_but_keeps_its_numbers,
+    another_masters_sub_account_is_404,
+    a_sub_account_holding_numbers_cannot_be_deleted_until_they_are_taken_back,
+    the_master_accounts_own_credentials_cannot_reach_sub_account_routes_of_another_master,
+    auth_me_describes_the_caller_and_its_role,
+    the_balance_is_the_paying_accounts_in_its_currency,
+    transactions_list_the_ledger_newest_first_with_a_summary,
+    transactions_filter_by_type_and_reference_type,
+    transactions_page_with_page_and_per_page,
+    a_sub_account_sees_its_parents_ledger,
+    transactions_filter_by_date,
+);

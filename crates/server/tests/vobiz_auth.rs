@@ -1,6 +1,7 @@
 //! The Vobiz face: authentication, the path's `auth_id`, tolerance of what real clients send,
 //! and the rule that a refused request changes nothing.
 
+#[macro_use]
 mod common;
 
 use axum::http::{Method, StatusCode};
@@ -91,7 +92,6 @@ fn invalid_token() -> Value {
     json!({"error": {"code": 401, "message": "Invalid token"}})
 }
 
-#[tokio::test]
 async fn every_route_without_valid_credentials_is_401_invalid_token() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -167,7 +167,6 @@ async fn every_route_without_valid_credentials_is_401_invalid_token() {
     assert_eq!(trunks["meta"]["total"], 0);
 }
 
-#[tokio::test]
 async fn every_route_under_another_accounts_auth_id_is_403_account_id_mismatch() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -197,7 +196,6 @@ async fn every_route_under_another_accounts_auth_id_is_403_account_id_mismatch()
     assert_eq!(t.balance(&bob).await, 1000.0);
 }
 
-#[tokio::test]
 async fn http_basic_auth_works_like_the_x_auth_headers() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -221,7 +219,6 @@ async fn http_basic_auth_works_like_the_x_auth_headers() {
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn valid_x_auth_headers_win_over_an_extra_bearer_header() {
     // The generated (Fern) SDK sends X-Auth-ID, X-Auth-Token and a Bearer header together.
     let t = TestApp::spawn().await;
@@ -232,7 +229,6 @@ async fn valid_x_auth_headers_win_over_an_extra_bearer_header() {
     assert_eq!(status, StatusCode::OK, "{me}");
 }
 
-#[tokio::test]
 async fn unknown_query_parameters_and_json_fields_are_ignored() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -281,7 +277,6 @@ async fn unknown_query_parameters_and_json_fields_are_ignored() {
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
 async fn an_unknown_route_is_404_not_found() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -300,7 +295,6 @@ async fn an_unknown_route_is_404_not_found() {
     }
 }
 
-#[tokio::test]
 async fn every_response_carries_a_request_id() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -343,7 +337,6 @@ async fn world(t: &TestApp, alice: &Acct, bob: &Acct) -> Value {
     })
 }
 
-#[tokio::test]
 async fn a_refused_request_never_changes_anything() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "10000").await;
@@ -524,7 +517,6 @@ async fn a_refused_request_never_changes_anything() {
     }
 }
 
-#[tokio::test]
 async fn a_method_a_route_does_not_take_is_405_with_a_json_error_and_the_allowed_methods() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -559,3 +551,15 @@ async fn a_method_a_route_does_not_take_is_405_with_a_json_error_and_the_allowed
         );
     }
 }
+
+on_every_backend!(
+    every_route_without_valid_credentials_is_401_invalid_token,
+    every_route_under_another_accounts_auth_id_is_403_account_id_mismatch,
+    http_basic_auth_works_like_the_x_auth_headers,
+    valid_x_auth_headers_win_over_an_extra_bearer_header,
+    unknown_query_parameters_and_json_fields_are_ignored,
+    an_unknown_route_is_404_not_found,
+    every_response_carries_a_request_id,
+    a_refused_request_never_changes_anything,
+    a_method_a_route_does_not_take_is_405_with_a_json_error_and_the_allowed_methods,
+);

@@ -1,5 +1,6 @@
 //! The Vobiz face: the inventory list and purchase from inventory.
 
+#[macro_use]
 mod common;
 
 use axum::http::{Method, StatusCode};
@@ -10,7 +11,6 @@ const MUMBAI: &str = "+912226000001";
 const SAN_FRANCISCO: &str = "+14155552671";
 const LONDON: &str = "+442079460000";
 
-#[tokio::test]
 async fn the_inventory_lists_only_numbers_nobody_owns() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -28,10 +28,9 @@ async fn the_inventory_lists_only_numbers_nobody_owns() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(e164s(&body), [blr(1), blr(3)]);
     assert_eq!(body["total"], 2);
-    insta::assert_json_snapshot!(Snap(&body), { ".items[].id" => "[uuid]" });
+    insta::assert_json_snapshot!("the_inventory_lists_only_numbers_nobody_owns", Snap(&body), { ".items[].id" => "[uuid]" });
 }
 
-#[tokio::test]
 async fn the_inventory_filters_by_country_in_any_case() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -66,7 +65,6 @@ async fn the_inventory_filters_by_country_in_any_case() {
     );
 }
 
-#[tokio::test]
 async fn the_inventory_search_matches_a_substring_with_an_encoded_or_a_raw_plus() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -96,7 +94,6 @@ async fn the_inventory_search_matches_a_substring_with_an_encoded_or_a_raw_plus(
     assert_eq!(body["error"], "invalid request");
 }
 
-#[tokio::test]
 async fn the_inventory_excludes_prefixes_given_comma_separated_or_repeated_with_or_without_plus() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -131,7 +128,6 @@ async fn the_inventory_excludes_prefixes_given_comma_separated_or_repeated_with_
     assert_eq!(body["error"], "invalid request");
 }
 
-#[tokio::test]
 async fn the_inventory_pages_with_page_and_per_page_clamped_to_100() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -179,7 +175,6 @@ async fn the_inventory_pages_with_page_and_per_page_clamped_to_100() {
     }
 }
 
-#[tokio::test]
 async fn purchasing_a_number_returns_it_active_owned_and_billed() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -205,7 +200,7 @@ async fn purchasing_a_number_returns_it_active_owned_and_billed() {
         body["number"]["next_billing_date"],
         "2026-07-01T10:00:00.000000Z"
     );
-    insta::assert_json_snapshot!(Snap(&body), { ".number.id" => "[uuid]" });
+    insta::assert_json_snapshot!("purchasing_a_number_returns_it_active_owned_and_billed", Snap(&body), { ".number.id" => "[uuid]" });
 
     // setup_fee + monthly_fee, debited at once.
     assert_eq!(t.balance(&alice).await, 600.0);
@@ -249,7 +244,6 @@ async fn purchasing_a_number_returns_it_active_owned_and_billed() {
     assert!(t.inventory(&alice).await.is_empty());
 }
 
-#[tokio::test]
 async fn a_sub_account_purchase_lands_on_the_sub_account_and_bills_the_parent() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "1000").await;
@@ -273,7 +267,6 @@ async fn a_sub_account_purchase_lands_on_the_sub_account_and_bills_the_parent() 
     assert_eq!(e164s(&t.owned(&parent).await), [blr(1)]);
 }
 
-#[tokio::test]
 async fn purchasing_a_number_that_is_not_in_inventory_is_404() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -297,7 +290,6 @@ async fn purchasing_a_number_that_is_not_in_inventory_is_404() {
     assert_eq!(t.admin_number(&blr(1)).await["account_id"], "MA_BOB");
 }
 
-#[tokio::test]
 async fn a_purchase_the_balance_cannot_cover_is_500_and_leaves_the_number_in_inventory() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "399.99").await;
@@ -335,7 +327,6 @@ async fn a_purchase_the_balance_cannot_cover_is_500_and_leaves_the_number_in_inv
     assert_eq!(actions, [json!("stocked")]);
 }
 
-#[tokio::test]
 async fn a_purchase_the_balance_covers_exactly_succeeds() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "400").await;
@@ -344,7 +335,6 @@ async fn a_purchase_the_balance_covers_exactly_succeeds() {
     assert_eq!(t.balance(&alice).await, 0.0);
 }
 
-#[tokio::test]
 async fn a_purchase_of_a_malformed_number_is_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -365,7 +355,6 @@ async fn a_purchase_of_a_malformed_number_is_400() {
     }
 }
 
-#[tokio::test]
 async fn a_purchase_in_another_currency_than_the_numbers_is_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -383,7 +372,6 @@ async fn a_purchase_in_another_currency_than_the_numbers_is_400() {
     assert_eq!(t.balance(&alice).await, 1000.0);
 }
 
-#[tokio::test]
 async fn purchase_bodies_that_are_not_the_documented_json_are_400_invalid_request() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -453,3 +441,19 @@ async fn purchase_bodies_that_are_not_the_documented_json_are_400_invalid_reques
     assert_eq!(t.inventory(&alice).await, [blr(1)]);
     assert_eq!(t.balance(&alice).await, 1000.0);
 }
+
+on_every_backend!(
+    the_inventory_lists_only_numbers_nobody_owns,
+    the_inventory_filters_by_country_in_any_case,
+    the_inventory_search_matches_a_substring_with_an_encoded_or_a_raw_plus,
+    the_inventory_excludes_prefixes_given_comma_separated_or_repeated_with_or_without_plus,
+    the_inventory_pages_with_page_and_per_page_clamped_to_100,
+    purchasing_a_number_returns_it_active_owned_and_billed,
+    a_sub_account_purchase_lands_on_the_sub_account_and_bills_the_parent,
+    purchasing_a_number_that_is_not_in_inventory_is_404,
+    a_purchase_the_balance_cannot_cover_is_500_and_leaves_the_number_in_inventory,
+    a_purchase_the_balance_covers_exactly_succeeds,
+    a_purchase_of_a_malformed_number_is_400,
+    a_purchase_in_another_currency_than_the_numbers_is_400,
+    purchase_bodies_that_are_not_the_documented_json_are_400_invalid_request,
+);

@@ -1,6 +1,7 @@
 //! The Vobiz face: owned numbers, release, trunk assignment and sub-account assignment with
 //! the 15-day cool-off.
 
+#[macro_use]
 mod common;
 
 use axum::http::{Method, StatusCode};
@@ -27,7 +28,6 @@ fn actions(audit: &Value) -> Vec<String> {
 
 // ---- The owned list --------------------------------------------------------------------------
 
-#[tokio::test]
 async fn a_master_accounts_list_includes_its_sub_accounts_numbers_unless_told_otherwise() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "10000").await;
@@ -91,7 +91,6 @@ async fn a_master_accounts_list_includes_its_sub_accounts_numbers_unless_told_ot
     );
 }
 
-#[tokio::test]
 async fn the_owned_list_searches_and_pages_in_the_documented_envelope() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "10000").await;
@@ -149,7 +148,6 @@ async fn the_owned_list_searches_and_pages_in_the_documented_envelope() {
     assert_eq!(e164s(&body).len(), 5);
 }
 
-#[tokio::test]
 async fn inventory_numbers_are_not_in_anyones_owned_list() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -161,7 +159,6 @@ async fn inventory_numbers_are_not_in_anyones_owned_list() {
 
 // ---- Release (seed 000) ----------------------------------------------------------------------
 
-#[tokio::test]
 async fn releasing_a_number_is_204_and_returns_it_to_inventory_with_billing_stopped() {
     let t = TestApp::spawn().await;
     let alice = alice_with_a_number(&t).await;
@@ -223,7 +220,6 @@ async fn releasing_a_number_is_204_and_returns_it_to_inventory_with_billing_stop
     assert_eq!(again.get("released_at"), None);
 }
 
-#[tokio::test]
 async fn a_release_path_may_spell_the_number_encoded_raw_or_bare_in_either_casing_and_slashed() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "10000").await;
@@ -251,7 +247,6 @@ async fn a_release_path_may_spell_the_number_encoded_raw_or_bare_in_either_casin
     }
 }
 
-#[tokio::test]
 async fn releasing_a_number_the_account_does_not_own_is_403_and_changes_nothing() {
     let t = TestApp::spawn().await;
     let alice = alice_with_a_number(&t).await;
@@ -277,7 +272,6 @@ async fn releasing_a_number_the_account_does_not_own_is_403_and_changes_nothing(
     assert_eq!(t.inventory(&bob).await, [blr(2)]);
 }
 
-#[tokio::test]
 async fn releasing_a_malformed_number_is_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -294,7 +288,6 @@ async fn releasing_a_malformed_number_is_400() {
     }
 }
 
-#[tokio::test]
 async fn a_master_account_may_release_a_number_its_sub_account_holds_but_not_the_reverse() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "10000").await;
@@ -334,7 +327,6 @@ async fn a_master_account_may_release_a_number_its_sub_account_holds_but_not_the
 
 // ---- Trunk assignment ------------------------------------------------------------------------
 
-#[tokio::test]
 async fn assigning_a_number_to_a_trunk_is_204_and_the_list_shows_the_trunk() {
     let t = TestApp::spawn().await;
     let alice = alice_with_a_number(&t).await;
@@ -358,13 +350,12 @@ async fn assigning_a_number_to_a_trunk_is_204_and_the_list_shows_the_trunk() {
 
     let list = t.owned(&alice).await;
     assert_eq!(list["items"][0]["trunk_group_id"], trunk);
-    insta::assert_json_snapshot!(Snap(&list), {
+    insta::assert_json_snapshot!("assigning_a_number_to_a_trunk_is_204_and_the_list_shows_the_trunk", Snap(&list), {
         ".items[].id" => "[uuid]",
         ".items[].trunk_group_id" => "[trunk_id]",
     });
 }
 
-#[tokio::test]
 async fn assigning_a_number_that_is_already_on_a_trunk_is_400() {
     let t = TestApp::spawn().await;
     let alice = alice_with_a_number(&t).await;
@@ -392,7 +383,6 @@ async fn assigning_a_number_that_is_already_on_a_trunk_is_400() {
     );
 }
 
-#[tokio::test]
 async fn assigning_a_number_the_account_does_not_hold_to_a_trunk_is_404_number_not_found() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -427,7 +417,6 @@ async fn alice_with_a_number_as(t: &TestApp, id: &str, i: u32) -> Acct {
     who
 }
 
-#[tokio::test]
 async fn assigning_a_number_to_a_trunk_that_is_not_the_accounts_is_404() {
     let t = TestApp::spawn().await;
     let alice = alice_with_a_number(&t).await;
@@ -459,7 +448,6 @@ async fn assigning_a_number_to_a_trunk_that_is_not_the_accounts_is_404() {
     );
 }
 
-#[tokio::test]
 async fn a_master_account_routes_its_sub_accounts_number_through_its_own_trunk() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "10000").await;
@@ -479,7 +467,6 @@ async fn a_master_account_routes_its_sub_accounts_number_through_its_own_trunk()
     assert_eq!(t.owned(&sub).await["items"][0]["trunk_group_id"], trunk);
 }
 
-#[tokio::test]
 async fn unassigning_a_number_from_its_trunk_is_204_and_billing_continues() {
     let t = TestApp::spawn().await;
     let alice = alice_with_a_number(&t).await;
@@ -506,7 +493,6 @@ async fn unassigning_a_number_from_its_trunk_is_204_and_billing_continues() {
     assert_eq!(status, StatusCode::NO_CONTENT);
 }
 
-#[tokio::test]
 async fn unassigning_a_number_that_is_on_no_trunk_is_404() {
     let t = TestApp::spawn().await;
     let alice = alice_with_a_number(&t).await;
@@ -525,7 +511,6 @@ async fn unassigning_a_number_that_is_on_no_trunk_is_404() {
     }
 }
 
-#[tokio::test]
 async fn unassigning_a_malformed_number_from_a_trunk_is_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -576,7 +561,6 @@ fn unassign_path(parent: &Acct, e164: &str, query: &str) -> String {
     )
 }
 
-#[tokio::test]
 async fn assigning_a_did_to_a_sub_account_is_204_and_hands_it_over() {
     let t = TestApp::spawn().await;
     let (parent, sub) = family(&t, false).await;
@@ -596,7 +580,6 @@ async fn assigning_a_did_to_a_sub_account_is_204_and_hands_it_over() {
     );
 }
 
-#[tokio::test]
 async fn assigning_to_a_sub_account_or_a_number_the_caller_does_not_have_is_404() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, false).await;
@@ -623,7 +606,6 @@ async fn assigning_to_a_sub_account_or_a_number_the_caller_does_not_have_is_404(
     assert_eq!(t.admin_number(&blr(1)).await["account_id"], "MA_PARENT");
 }
 
-#[tokio::test]
 async fn assigning_a_did_that_is_already_on_a_sub_account_is_409() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, false).await;
@@ -644,7 +626,6 @@ async fn assigning_a_did_that_is_already_on_a_sub_account_is_409() {
     assert_eq!(t.admin_number(&blr(1)).await["account_id"], "SA_CHILD");
 }
 
-#[tokio::test]
 async fn unassigning_a_never_used_did_from_a_sub_account_is_immediate() {
     let t = TestApp::spawn().await;
     let (parent, sub) = family(&t, false).await;
@@ -660,7 +641,6 @@ async fn unassigning_a_never_used_did_from_a_sub_account_is_immediate() {
     assert_eq!(t.audit(&blr(1)).await["did_assignment_audit"], json!([]));
 }
 
-#[tokio::test]
 async fn unassigning_within_15_days_of_the_last_call_is_409_until_the_cool_off_ends() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, false).await;
@@ -695,7 +675,6 @@ async fn unassigning_within_15_days_of_the_last_call_is_409_until_the_cool_off_e
     assert_eq!(t.audit(&blr(1)).await["did_assignment_audit"], json!([]));
 }
 
-#[tokio::test]
 async fn the_cool_off_end_is_never_shown_earlier_than_it_is() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, false).await;
@@ -732,7 +711,6 @@ async fn the_cool_off_end_is_never_shown_earlier_than_it_is() {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
 
-#[tokio::test]
 async fn a_call_more_than_15_days_ago_does_not_hold_the_did() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, false).await;
@@ -746,7 +724,6 @@ async fn a_call_more_than_15_days_ago_does_not_hold_the_did() {
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
 
-#[tokio::test]
 async fn force_from_a_customer_role_account_is_403_and_changes_nothing() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, false).await;
@@ -770,7 +747,6 @@ async fn force_from_a_customer_role_account_is_403_and_changes_nothing() {
     assert_eq!(t.audit(&blr(1)).await, audit_before);
 }
 
-#[tokio::test]
 async fn force_from_an_admin_role_account_bypasses_the_cool_off_and_writes_an_audit_row() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, true).await;
@@ -810,7 +786,6 @@ async fn force_from_an_admin_role_account_bypasses_the_cool_off_and_writes_an_au
     );
 }
 
-#[tokio::test]
 async fn force_on_a_did_outside_any_cool_off_still_writes_an_audit_row() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, true).await;
@@ -830,7 +805,6 @@ async fn force_on_a_did_outside_any_cool_off_still_writes_an_audit_row() {
     assert_eq!(rows[0]["cool_off_until"], Value::Null);
 }
 
-#[tokio::test]
 async fn unassigning_a_did_that_is_on_no_sub_account_is_404() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, true).await;
@@ -850,7 +824,6 @@ async fn unassigning_a_did_that_is_on_no_sub_account_is_404() {
     assert_eq!(t.audit(&blr(1)).await["did_assignment_audit"], json!([]));
 }
 
-#[tokio::test]
 async fn a_sub_account_cannot_move_dids_between_itself_and_its_parent() {
     let t = TestApp::spawn().await;
     let (parent, sub) = family(&t, false).await;
@@ -874,7 +847,6 @@ async fn a_sub_account_cannot_move_dids_between_itself_and_its_parent() {
     assert_eq!(t.admin_number(&blr(1)).await["account_id"], "SA_CHILD");
 }
 
-#[tokio::test]
 async fn a_bad_force_value_is_400() {
     let t = TestApp::spawn().await;
     let (parent, _sub) = family(&t, true).await;
@@ -898,7 +870,6 @@ async fn a_bad_force_value_is_400() {
 
 // ---- One number ------------------------------------------------------------------------------
 
-#[tokio::test]
 async fn a_number_is_shown_to_its_holder_and_to_the_master_account_paying_for_it_only() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "10000").await;
@@ -934,7 +905,6 @@ async fn a_number_is_shown_to_its_holder_and_to_the_master_account_paying_for_it
     }
 }
 
-#[tokio::test]
 async fn a_release_keeps_the_numbers_last_call_for_the_next_cool_off() {
     let t = TestApp::spawn().await;
     let parent = t.master("MA_PARENT", "10000").await;
@@ -960,3 +930,37 @@ async fn a_release_keeps_the_numbers_last_call_for_the_next_cool_off() {
     assert_eq!(n["state"], "available");
     assert_eq!(n["last_call_at"], micros(call));
 }
+
+on_every_backend!(
+    a_master_accounts_list_includes_its_sub_accounts_numbers_unless_told_otherwise,
+    the_owned_list_searches_and_pages_in_the_documented_envelope,
+    inventory_numbers_are_not_in_anyones_owned_list,
+    releasing_a_number_is_204_and_returns_it_to_inventory_with_billing_stopped,
+    a_release_path_may_spell_the_number_encoded_raw_or_bare_in_either_casing_and_slashed,
+    releasing_a_number_the_account_does_not_own_is_403_and_changes_nothing,
+    releasing_a_malformed_number_is_400,
+    a_master_account_may_release_a_number_its_sub_account_holds_but_not_the_reverse,
+    assigning_a_number_to_a_trunk_is_204_and_the_list_shows_the_trunk,
+    assigning_a_number_that_is_already_on_a_trunk_is_400,
+    assigning_a_number_the_account_does_not_hold_to_a_trunk_is_404_number_not_found,
+    assigning_a_number_to_a_trunk_that_is_not_the_accounts_is_404,
+    a_master_account_routes_its_sub_accounts_number_through_its_own_trunk,
+    unassigning_a_number_from_its_trunk_is_204_and_billing_continues,
+    unassigning_a_number_that_is_on_no_trunk_is_404,
+    unassigning_a_malformed_number_from_a_trunk_is_400,
+    assigning_a_did_to_a_sub_account_is_204_and_hands_it_over,
+    assigning_to_a_sub_account_or_a_number_the_caller_does_not_have_is_404,
+    assigning_a_did_that_is_already_on_a_sub_account_is_409,
+    unassigning_a_never_used_did_from_a_sub_account_is_immediate,
+    unassigning_within_15_days_of_the_last_call_is_409_until_the_cool_off_ends,
+    the_cool_off_end_is_never_shown_earlier_than_it_is,
+    a_call_more_than_15_days_ago_does_not_hold_the_did,
+    force_from_a_customer_role_account_is_403_and_changes_nothing,
+    force_from_an_admin_role_account_bypasses_the_cool_off_and_writes_an_audit_row,
+    force_on_a_did_outside_any_cool_off_still_writes_an_audit_row,
+    unassigning_a_did_that_is_on_no_sub_account_is_404,
+    a_sub_account_cannot_move_dids_between_itself_and_its_parent,
+    a_bad_force_value_is_400,
+    a_number_is_shown_to_its_holder_and_to_the_master_account_paying_for_it_only,
+    a_release_keeps_the_numbers_last_call_for_the_next_cool_off,
+);

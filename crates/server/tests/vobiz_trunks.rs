@@ -1,5 +1,6 @@
 //! The Vobiz face: SIP trunk CRUD.
 
+#[macro_use]
 mod common;
 
 use axum::http::{Method, StatusCode};
@@ -16,7 +17,6 @@ fn trunk_path(who: &Acct, id: &str) -> String {
     format!("{}/trunks/{id}", who.base_cap())
 }
 
-#[tokio::test]
 async fn creating_a_trunk_is_201_with_the_documented_defaults() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -32,13 +32,12 @@ async fn creating_a_trunk_is_201_with_the_documented_defaults() {
     assert_eq!(body["transport"], "udp");
     assert_eq!(body["trunk_status"], "active");
     assert_eq!(body["created_at"], micros(t.now()));
-    insta::assert_json_snapshot!(Snap(&body), {
+    insta::assert_json_snapshot!("creating_a_trunk_is_201_with_the_documented_defaults", Snap(&body), {
         ".trunk_id" => "[trunk_id]",
         ".trunk_domain" => "[trunk_id].sip.vobiz.ai",
     });
 }
 
-#[tokio::test]
 async fn a_trunk_is_created_from_either_vocabulary() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -81,7 +80,6 @@ async fn a_trunk_is_created_from_either_vocabulary() {
     assert_eq!(body["trunk_status"], "inactive");
 }
 
-#[tokio::test]
 async fn creating_a_trunk_without_a_valid_name_or_with_out_of_range_settings_is_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -115,7 +113,6 @@ async fn creating_a_trunk_without_a_valid_name_or_with_out_of_range_settings_is_
     assert_eq!(list["meta"]["total"], 0);
 }
 
-#[tokio::test]
 async fn trunks_list_in_the_documented_envelope_by_limit_and_offset_or_page_and_size() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -180,7 +177,6 @@ async fn trunks_list_in_the_documented_envelope_by_limit_and_offset_or_page_and_
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
 async fn a_trunk_is_retrieved_by_its_id() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -197,7 +193,6 @@ async fn a_trunk_is_retrieved_by_its_id() {
     assert_eq!(body, created);
 }
 
-#[tokio::test]
 async fn updating_a_trunk_changes_only_the_fields_sent() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -267,7 +262,6 @@ async fn updating_a_trunk_changes_only_the_fields_sent() {
     assert_eq!(now["cps_limit"], 2);
 }
 
-#[tokio::test]
 async fn deleting_a_trunk_is_204_and_detaches_its_numbers() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "1000").await;
@@ -303,7 +297,6 @@ async fn deleting_a_trunk_is_204_and_detaches_its_numbers() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
 async fn unknown_foreign_and_malformed_trunk_ids_are_404() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -343,7 +336,6 @@ async fn unknown_foreign_and_malformed_trunk_ids_are_404() {
     assert_eq!(after, before);
 }
 
-#[tokio::test]
 async fn trunk_bodies_that_are_not_json_are_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
@@ -359,3 +351,15 @@ async fn trunk_bodies_that_are_not_json_are_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid request");
 }
+
+on_every_backend!(
+    creating_a_trunk_is_201_with_the_documented_defaults,
+    a_trunk_is_created_from_either_vocabulary,
+    creating_a_trunk_without_a_valid_name_or_with_out_of_range_settings_is_400,
+    trunks_list_in_the_documented_envelope_by_limit_and_offset_or_page_and_size,
+    a_trunk_is_retrieved_by_its_id,
+    updating_a_trunk_changes_only_the_fields_sent,
+    deleting_a_trunk_is_204_and_detaches_its_numbers,
+    unknown_foreign_and_malformed_trunk_ids_are_404,
+    trunk_bodies_that_are_not_json_are_400,
+);

@@ -54,6 +54,22 @@ impl TestDb {
     }
 }
 
+/// Whether PostgreSQL tests can run here; prints the skip when not (and panics under `CI`).
+pub fn postgres_configured(test: &str) -> bool {
+    if std::env::var(POSTGRES_URL_VAR).is_ok_and(|u| !u.is_empty()) {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false") {
+        panic!("{POSTGRES_URL_VAR} is not set and CI is: PostgreSQL tests must run in CI");
+    }
+    // Written past the test harness's capture, so the skip shows in `cargo test` output.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test} on PostgreSQL: set {POSTGRES_URL_VAR}=postgres://USER@HOST/DB to run it"
+    );
+    false
+}
+
 /// Creates an empty schema for one test and returns a URL whose connections use it.
 async fn postgres_schema(test: &str) -> Option<String> {
     let Some(base) = std::env::var(POSTGRES_URL_VAR)

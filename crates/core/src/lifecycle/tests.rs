@@ -261,6 +261,114 @@ fn an_imported_number_is_owned_at_once_and_never_charged() {
 }
 
 #[test]
+fn releasing_again_by_the_last_holder_changes_nothing_until_someone_else_holds_it() {
+    let (owner, other) = (ma(), account("MA_OTHER", None, Role::Customer, dec!(1000)));
+    let release = Command::Release {
+        e164: e164(),
+        mode: ReleaseMode::Immediate,
+    };
+    let ch = release
+        .decide(
+            &ctx_for(&owner, t0()),
+            &snap(Some(owned_by(&owner)), vec![owner.clone()]),
+        )
+        .unwrap();
+    let released = ch.number().unwrap().clone();
+    assert_eq!(released.state, NumberState::Available, "no quarantine");
+
+    // Back in stock, nobody holds it: the last holder's repeat is a no-op, anyone else's is not.
+    let later = t0() + Duration::hours(1);
+    let again = release
+        .decide(
+            &ctx_for(&owner, later),
+            &snap(Some(released.clone()), vec![owner.clone()]),
+        )
+        .unwrap();
+    assert!(again.is_empty());
+    let err = release
+        .decide(
+            &ctx_for(&other, later),
+            &snap(Some(released.clone()), vec![other.clone()]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NotOwner), "{err}");
+
+    // Once someone else has bought it, it is no longer the last holder's to release.
+    let purchase = Command::Purchase {
+        e164: e164(),
+        currency: None,
+    };
+    let bought = purchase
+        .decide(
+            &ctx_for(&other, later),
+            &snap(Some(released), vec![other.clone()]),
+        )
+        .unwrap();
+    let err = release
+        .decide(
+            &ctx_for(&owner, later),
+            &snap(bought.number().cloned(), vec![owner.clone()]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NotOwner), "{err}");
+}
+
+fn import_named(nickname: Option<&str>) -> Command {
+    Command::ImportNamed {
+        number: NewNumber {
+            e164: e164(),
+            country: "IN".into(),
+            region: None,
+            capabilities: Capabilities::VOICE,
+            provider: "twilio".into(),
+            setup_fee: dec!(0),
+            monthly_fee: dec!(0),
+            currency: Currency::parse("INR").unwrap(),
+        },
+        nickname: nickname.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_named_import_keeps_its_nickname_and_refuses_a_bad_one() {
+    let owner = ma();
+    let decide = |nickname: Option<&str>| {
+        import_named(nickname).decide(&ctx_for(&owner, t0()), &snap(None, vec![owner.clone()]))
+    };
+    let ch = decide(Some("Front desk")).unwrap();
+    let n = ch.number().unwrap();
+    assert_eq!(n.nickname.as_deref(), Some("Front desk"));
+    assert_eq!(n.origin, Origin::Imported);
+    assert_eq!(n.state, NumberState::Active);
+    assert!(
+        ch.ledger.is_empty() && ch.accounts.is_empty(),
+        "never charged"
+    );
+    assert_eq!(ch.events[0].action, "imported");
+    assert_eq!(decide(None).unwrap().number().unwrap().nickname, None);
+    assert!(
+        decide(Some(&"é".repeat(255))).is_ok(),
+        "255 characters, not bytes"
+    );
+    for bad in ["x".repeat(256), "line\nbreak".to_owned()] {
+        let err = decide(Some(&bad)).unwrap_err();
+        assert!(matches!(err, EngineError::Invalid(_)), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn a_named_import_of_a_number_didpool_knows_is_refused() {
+    let owner = ma();
+    let err = import_named(Some("Front desk"))
+        .decide(
+            &ctx_for(&owner, t0()),
+            &snap(Some(stock()), vec![owner.clone()]),
+        )
+        .unwrap_err();
+    assert!(matches!(err, EngineError::AlreadyExists(_)), "{err}");
+}
+
+#[test]
 fn release_clears_owner_and_trunk_stops_billing_and_returns_to_inventory() {
     let owner = ma();
     let mut n = owned_by(&owner);
@@ -780,18 +888,15 @@ mod properties {
                     }
                 };
                 let s = snap(Some(number.clone()), vec![parent.clone(), child.clone()]);
-                match cmd.decide(&ctx_for(&by, now), &s) {
-                    Ok(ch) => {
-                        let changed = ch.number().is_some_and(|n| n.state != number.state || n.owner_id != number.owner_id);
-                        prop_assert_eq!(changed, !ch.events.is_empty());
-                        for w in &ch.accounts {
-                            let a = w.row();
-                            if a.id == parent.id { parent = a.clone(); } else { child = a.clone(); }
-                        }
-                        if let Some(n) = ch.number() { number = n.clone(); }
-                        ledger.extend(ch.ledger);
+                if let Ok(ch) = cmd.decide(&ctx_for(&by, now), &s) {
+                    let changed = ch.number().is_some_and(|n| n.state != number.state || n.owner_id != number.owner_id);
+                    prop_assert_eq!(changed, !ch.events.is_empty());
+                    for w in &ch.accounts {
+                        let a = w.row();
+                        if a.id == parent.id { parent = a.clone(); } else { child = a.clone(); }
                     }
-                    Err(_) => {}
+                    if let Some(n) = ch.number() { number = n.clone(); }
+                    ledger.extend(ch.ledger);
                 }
                 prop_assert_eq!(parent.balance, ledger_sum(&ledger));
                 prop_assert!(!parent.balance.is_sign_negative() || parent.balance.is_zero());

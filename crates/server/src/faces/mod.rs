@@ -2,4 +2,6 @@
 //! command, run it, render the result or the engine's error in the provider's wire format.
 
 pub mod admin;
+pub mod agni;
+pub mod diga;
 pub mod vobiz;

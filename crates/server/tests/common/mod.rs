@@ -20,6 +20,40 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+pub use didpool_store::testing::Backend;
+
+tokio::task_local! {
+    /// The backend the running test's `TestApp`s use (set by `on_every_backend!`).
+    pub static BACKEND: Backend;
+}
+
+/// Runs each listed `async fn()` test once per backend: `sqlite::name` and `postgres::name`.
+/// The PostgreSQL runs are skipped (and say so) when no test database is configured.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    $crate::common::BACKEND.scope($crate::common::Backend::Sqlite, super::$test()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if !didpool_store::testing::postgres_configured(stringify!($test)) {
+                        return;
+                    }
+                    $crate::common::BACKEND.scope($crate::common::Backend::Postgres, super::$test()).await
+                }
+            )*
+        }
+    };
+}
+
 /// The operator token the harness configures for `/admin/v1`.
 pub const ADMIN_TOKEN: &str = "test-admin";
 
@@ -85,7 +119,7 @@ pub struct TestApp {
     pub engine: Engine,
     /// The engine's clock: move it to test time-based rules; nothing sleeps.
     pub clock: ManualClock,
-    _dir: tempfile::TempDir,
+    _db: didpool_store::testing::TestDb,
 }
 
 /// A response: status, headers and the body parsed as JSON (`Value::Null` when empty,
@@ -105,11 +139,11 @@ impl TestApp {
 
     /// The same, with the admin API's token configured as given (`None`: the API is off).
     pub async fn spawn_with(admin_token: Option<&str>) -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("didpool.db").display());
-        let store = didpool_store::open(&url, &didpool_store::Options::default())
+        let backend = BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite);
+        let db = didpool_store::testing::TestDb::new(backend, "http test")
             .await
-            .expect("the database opens");
+            .expect("the test database is configured");
+        let store = std::sync::Arc::clone(&db.store);
         let clock = ManualClock::new(start());
         let engine = Engine::new(store, Arc::new(clock.clone()), ReleasePolicy::default());
         let state = AppState {
@@ -121,7 +155,7 @@ impl TestApp {
             app: didpool::app(state),
             engine,
             clock,
-            _dir: dir,
+            _db: db,
         }
     }
 

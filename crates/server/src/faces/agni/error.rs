@@ -1,0 +1,135 @@
+//! Agni's error body. The vendor documents only "401 Unauthorized"; every error mirrors the
+//! success envelope, `{"success": false, "message": …, "data": null}`, with the HTTP status
+//! carrying the class (reference §1.5).
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use didpool_core::{EngineError, E164};
+use serde_json::json;
+
+use crate::http::BadParam;
+
+#[derive(Debug)]
+pub struct AgniError {
+    status: StatusCode,
+    message: String,
+}
+
+impl AgniError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A missing, unknown or revoked `X-Api-Key`: one answer for all three.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "Unauthorized")
+    }
+
+    /// Unknown, or not the caller's: one answer for both, so nothing leaks.
+    pub fn not_found(e164: &E164) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("Phone number {e164} not found"),
+        )
+    }
+
+    pub fn no_route() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not found")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+    }
+
+    pub fn internal(e: EngineError) -> Self {
+        tracing::error!(error = %e, source = ?std::error::Error::source(&e), "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    }
+
+    /// Renders an engine error from a command on the number `e164`.
+    pub fn from_engine(e: EngineError, e164: &E164) -> Self {
+        use EngineError as E;
+        match e {
+            E::Storage(_) => Self::internal(e),
+            E::Invalid(msg) => Self::bad_request(msg),
+            E::NotInInventory | E::Blocked | E::CurrencyMismatch { .. } => Self::new(
+                StatusCode::CONFLICT,
+                format!("Phone number {e164} is not available"),
+            ),
+            E::AlreadyExists(_) => Self::new(
+                StatusCode::CONFLICT,
+                format!("Phone number {e164} already exists"),
+            ),
+            E::InsufficientBalance { needed, available } => Self::new(
+                StatusCode::PAYMENT_REQUIRED,
+                format!(
+                    "Insufficient balance to buy {e164}: {needed} needed, {available} available"
+                ),
+            ),
+            E::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, msg),
+            // Not the caller's, or in a state Agni does not show (reserved, pending
+            // verification, pending release): the number is not found, as for an unknown one.
+            _ => Self::not_found(e164),
+        }
+    }
+}
+
+impl IntoResponse for AgniError {
+    fn into_response(self) -> Response {
+        let body = json!({"success": false, "message": self.message, "data": null});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<BadParam> for AgniError {
+    fn from(p: BadParam) -> Self {
+        Self::bad_request(p.message)
+    }
+}
+
+impl From<JsonRejection> for AgniError {
+    fn from(r: JsonRejection) -> Self {
+        match &r {
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::bad_request("Expected a JSON body with Content-Type: application/json")
+            }
+            JsonRejection::BytesRejection(_) => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "The body could not be read (at most {} bytes)",
+                    crate::app::BODY_LIMIT
+                ),
+            ),
+            JsonRejection::JsonSyntaxError(_) => Self::bad_request("The body is not valid JSON"),
+            // Bodies are read as JSON objects; anything else fails here.
+            JsonRejection::JsonDataError(_) => Self::bad_request("The body must be a JSON object"),
+            other => Self::bad_request(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for AgniError {
+    fn from(_: PathRejection) -> Self {
+        Self::bad_request("The path is not valid")
+    }
+}
+
+/// JSON bodies whose rejections use Agni's error envelope instead of axum's plain text.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(AgniError))]
+pub struct AJson<T>(pub T);
+
+/// A path parameter whose rejection uses Agni's error envelope.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AgniError))]
+pub struct APath<T>(pub T);

@@ -1,0 +1,239 @@
+//! The `PhoneService` routes: available numbers, buy, list, add-twilio import, release.
+
+use axum::extract::State;
+use axum::Json;
+use didpool_core::lifecycle::{visible_to, Command, ReleaseMode};
+use didpool_core::money::Decimal;
+use didpool_core::number::NewNumber;
+use didpool_core::store::{Holder, NumberQuery};
+use didpool_core::{Capabilities, EngineError, NumberState, E164};
+use serde_json::{Map, Value};
+
+use super::auth::Caller;
+use super::dto::{ok, AvailableNumber, Envelope, PhoneNumber, Released};
+use super::error::{AJson, APath, AgniError};
+use crate::app::AppState;
+use crate::http::Params;
+
+type Answer<T> = Result<Json<Envelope<T>>, AgniError>;
+
+const E164_HINT: &str = "in E.164 format, e.g. +14157774444";
+/// `page_size` of the available-numbers search when the client sends none, and its ceiling.
+const DEFAULT_PAGE_SIZE: u32 = 20;
+const MAX_PAGE_SIZE: u32 = 100;
+
+/// E.164 exactly as sent: a `+`, the digits, nothing around them (reference §1.5).
+fn strict_e164(s: &str) -> Option<E164> {
+    E164::parse(s).ok().filter(|e| e.as_str() == s)
+}
+
+/// The `{phone_number}` path segment, already percent-decoded (`%2B` → `+`) by the router.
+fn path_number(raw: &str) -> Result<E164, AgniError> {
+    strict_e164(raw)
+        .ok_or_else(|| AgniError::bad_request(format!("phone_number must be {E164_HINT}")))
+}
+
+fn iso_country(raw: &str) -> Result<String, AgniError> {
+    let c = raw.trim().to_ascii_uppercase();
+    if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(AgniError::bad_request(
+            "iso_country must be an ISO 3166-1 alpha-2 code, e.g. US",
+        ));
+    }
+    Ok(c)
+}
+
+fn region(params: &Params) -> Option<String> {
+    params
+        .get("region")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+}
+
+/// A JSON object body, read field by field so each bad field gets its own message; unknown
+/// fields are ignored.
+type Body = Map<String, Value>;
+
+/// A body field; `null` is the same as absent.
+fn field<'b>(body: &'b Body, name: &str) -> Option<&'b Value> {
+    body.get(name).filter(|v| !v.is_null())
+}
+
+/// A body's `phone_number`: required, a string, E.164.
+fn body_number(v: Option<&Value>) -> Result<E164, AgniError> {
+    match v {
+        None => Err(AgniError::bad_request("phone_number is required")),
+        Some(Value::String(s)) => strict_e164(s)
+            .ok_or_else(|| AgniError::bad_request(format!("phone_number must be {E164_HINT}"))),
+        Some(_) => Err(AgniError::bad_request(format!(
+            "phone_number must be a string {E164_HINT}"
+        ))),
+    }
+}
+
+/// A price in a body: a JSON number (integer or decimal), not negative. `null` is absent.
+fn body_price(v: Option<&Value>, name: &str, required: bool) -> Result<(), AgniError> {
+    match v {
+        None if required => Err(AgniError::bad_request(format!("{name} is required"))),
+        None => Ok(()),
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => Ok(()),
+        Some(_) => Err(AgniError::bad_request(format!(
+            "{name} must be a number of at least 0"
+        ))),
+    }
+}
+
+fn body_text<'v>(v: Option<&'v Value>, name: &str) -> Result<Option<&'v str>, AgniError> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(AgniError::bad_request(format!("{name} must be a string"))),
+    }
+}
+
+pub async fn available(
+    State(st): State<AppState>,
+    _caller: Caller,
+    APath(country): APath<String>,
+    params: Params,
+) -> Answer<Vec<AvailableNumber>> {
+    let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+    q.country = Some(iso_country(&country)?);
+    q.region = region(&params);
+    q.limit = params
+        .number("page_size", 1)?
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .min(MAX_PAGE_SIZE);
+    let found = st
+        .engine
+        .store()
+        .numbers(&q)
+        .await
+        .map_err(AgniError::internal)?;
+    Ok(ok(found.items.iter().map(AvailableNumber::from).collect()))
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> Answer<Vec<PhoneNumber>> {
+    let is_active = params.bool("is_active")?;
+    let me = caller.account.id.clone();
+    // A master account answers for its sub-accounts' numbers too, as it may release them.
+    let holder = if caller.account.is_master() {
+        Holder::Family(me)
+    } else {
+        Holder::Account(me)
+    };
+    let mut q = NumberQuery::new(holder, vec![NumberState::Active]);
+    q.country = params.get("iso_country").map(iso_country).transpose()?;
+    q.region = region(&params);
+    // Undocumented paging: everything unless the client asks for a page.
+    q.limit = params.number("limit", 1)?.unwrap_or(u32::MAX);
+    q.offset = params.number("offset", 0)?.map_or(0, u64::from);
+    // A held number is either active or hidden (reserved, pending): none is "inactive", and a
+    // released number is no longer the caller's.
+    if is_active == Some(false) {
+        return Ok(ok(Vec::new()));
+    }
+    let found = st
+        .engine
+        .store()
+        .numbers(&q)
+        .await
+        .map_err(AgniError::internal)?;
+    Ok(ok(found.items.iter().map(PhoneNumber::from).collect()))
+}
+
+pub async fn buy(
+    State(st): State<AppState>,
+    caller: Caller,
+    AJson(body): AJson<Body>,
+) -> Answer<PhoneNumber> {
+    let e164 = body_number(field(&body, "phone_number"))?;
+    // The prices are the client's echo of the quote; the engine charges its own price.
+    body_price(field(&body, "price"), "price", true)?;
+    for name in ["per_minute_price_inbound", "per_minute_price_outbound"] {
+        body_price(field(&body, name), name, false)?;
+    }
+    let cmd = Command::Purchase {
+        e164: e164.clone(),
+        currency: None,
+    };
+    let changes = st
+        .engine
+        .run(&caller.by, cmd)
+        .await
+        .map_err(|e| AgniError::from_engine(e, &e164))?;
+    let n = changes.number().expect("a purchase writes its number");
+    Ok(ok(n.into()))
+}
+
+pub async fn add_twilio(
+    State(st): State<AppState>,
+    caller: Caller,
+    AJson(body): AJson<Body>,
+) -> Answer<PhoneNumber> {
+    let e164 = body_number(field(&body, "phone_number"))?;
+    if body_text(field(&body, "number_sid"), "number_sid")?.is_none_or(|s| s.trim().is_empty()) {
+        return Err(AgniError::bad_request("number_sid is required"));
+    }
+    let nickname = body_text(field(&body, "friendly_name"), "friendly_name")?.map(str::to_owned);
+    body_price(field(&body, "price"), "price", false)?;
+    let number = NewNumber {
+        country: e164.country().unwrap_or_default(),
+        e164: e164.clone(),
+        region: None,
+        capabilities: Capabilities::VOICE,
+        provider: "twilio".into(),
+        setup_fee: Decimal::ZERO,
+        monthly_fee: Decimal::ZERO,
+        currency: caller.account.currency.clone(),
+    };
+    let changes = st
+        .engine
+        .run(&caller.by, Command::ImportNamed { number, nickname })
+        .await
+        .map_err(|e| match e {
+            // The nickname is the only input the engine judges here.
+            EngineError::Invalid(_) => {
+                AgniError::bad_request("friendly_name is at most 255 printable characters")
+            }
+            e => AgniError::from_engine(e, &e164),
+        })?;
+    let n = changes.number().expect("an import writes its number");
+    Ok(ok(n.into()))
+}
+
+pub async fn release(
+    State(st): State<AppState>,
+    caller: Caller,
+    APath(raw): APath<String>,
+) -> Answer<Released> {
+    let e164 = path_number(&raw)?;
+    let cmd = Command::Release {
+        e164: e164.clone(),
+        mode: ReleaseMode::Immediate,
+    };
+    let changes = st
+        .engine
+        .run(&caller.by, cmd)
+        .await
+        .map_err(|e| AgniError::from_engine(e, &e164))?;
+    if let Some(n) = changes.number() {
+        return Ok(ok(n.into()));
+    }
+    // Released before by this account and held by nobody since: the engine changed nothing,
+    // and the answer is the release on record.
+    let n = st
+        .engine
+        .store()
+        .number_by_e164(&e164)
+        .await
+        .map_err(AgniError::internal)?
+        .filter(|n| visible_to(&caller.account.id, n))
+        .ok_or_else(|| AgniError::not_found(&e164))?;
+    Ok(ok((&n).into()))
+}

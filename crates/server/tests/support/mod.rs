@@ -1,0 +1,497 @@
+//! Support for the tests that drive didpool over real sockets (`races.rs`, `crash.rs`): servers
+//! in-process or as `didpool serve` processes, HTTP clients on loopback, and the few admin and
+//! Vobiz calls the scenarios need. Every wait has a deadline and every request a timeout.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use didpool::AppState;
+use didpool_core::{Engine, ReleasePolicy, Store, SystemClock};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// The operator token every server here is started with.
+pub const ADMIN_TOKEN: &str = "races-and-crashes-admin";
+
+/// How long one request may take before the client gives up on it.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a started `didpool serve` may take to answer `/healthz` (it migrates first).
+const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A Bangalore landline libphonenumber accepts: `+9180411` followed by five digits.
+pub fn blr(i: u32) -> String {
+    assert!(i < 100_000, "five digits at most");
+    format!("+9180411{i:05}")
+}
+
+/// The E.164 with its `+` percent-encoded, as the Vobiz paths take it.
+pub fn enc(e164: &str) -> String {
+    e164.replacen('+', "%2B", 1)
+}
+
+/// An account and its Vobiz credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Acct {
+    pub id: String,
+    pub token: String,
+}
+
+impl Acct {
+    pub fn base(&self) -> String {
+        format!("/api/v1/account/{}", self.id)
+    }
+}
+
+/// The answer to one request: its status and its JSON body (`Null` when there is none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+/// One HTTP client (its own connection pool) talking to one server.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    pub base: String,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .no_proxy()
+            .build()
+            .expect("a reqwest client");
+        Self {
+            http,
+            base: base.to_owned(),
+        }
+    }
+
+    /// Sends one request; a transport error (refused, reset, timed out) is returned, not panicked on.
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&Acct>,
+        body: Option<Value>,
+    ) -> Result<Reply, reqwest::Error> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        match auth {
+            Some(a) => {
+                req = req
+                    .header("X-Auth-ID", &a.id)
+                    .header("X-Auth-Token", &a.token);
+            }
+            None => req = req.bearer_auth(ADMIN_TOKEN),
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Ok(Reply { status, body })
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&Acct>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.try_send(method.clone(), path, auth, body)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {}{path}: {e}", self.base))
+    }
+
+    /// A master account with an opening balance, through `POST /admin/v1/accounts`.
+    pub async fn master(&self, name: &str, balance: i64) -> Acct {
+        let r = self
+            .send(
+                Method::POST,
+                "/admin/v1/accounts",
+                None,
+                Some(json!({"name": name, "role": "customer", "balance": balance, "currency": "INR"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "creating {name}: {}", r.body);
+        Acct {
+            id: r.body["auth_id"].as_str().expect("auth_id").to_owned(),
+            token: r.body["auth_token"]
+                .as_str()
+                .expect("auth_token")
+                .to_owned(),
+        }
+    }
+
+    /// Stocks `numbers` at these fees (INR) through `POST /admin/v1/inventory`.
+    pub async fn stock(&self, numbers: &[String], setup_fee: i64, monthly_fee: i64) {
+        let mut csv = String::from("e164,country,region,setup_fee,monthly_fee,currency\n");
+        for n in numbers {
+            csv.push_str(&format!("{n},IN,Bangalore,{setup_fee},{monthly_fee},INR\n"));
+        }
+        let resp = self
+            .http
+            .post(format!("{}/admin/v1/inventory", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("Content-Type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .expect("importing inventory");
+        assert_eq!(resp.status(), StatusCode::OK);
+        let report: Value = resp.json().await.expect("an import report");
+        assert_eq!(report["errors"], json!([]), "import errors: {report}");
+        assert_eq!(report["imported"], json!(numbers.len()), "{report}");
+    }
+
+    pub async fn purchase(&self, who: &Acct, e164: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("{}/numbers/purchase-from-inventory", who.base()),
+            Some(who),
+            Some(json!({"e164": e164})),
+        )
+        .await
+    }
+
+    pub async fn release(&self, who: &Acct, e164: &str) -> Reply {
+        self.send(
+            Method::DELETE,
+            &format!("{}/numbers/{}", who.base(), enc(e164)),
+            Some(who),
+            None,
+        )
+        .await
+    }
+
+    pub async fn trunk(&self, who: &Acct, name: &str) -> String {
+        let r = self
+            .send(
+                Method::POST,
+                &format!("{}/trunks", who.base()),
+                Some(who),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "creating a trunk: {}",
+            r.body
+        );
+        r.body["trunk_id"].as_str().expect("trunk_id").to_owned()
+    }
+
+    pub async fn sub_account(&self, parent: &Acct, name: &str) -> Acct {
+        let r = self
+            .send(
+                Method::POST,
+                &format!("/api/v1/accounts/{}/sub-accounts", parent.id),
+                Some(parent),
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::CREATED,
+            "creating a sub-account: {}",
+            r.body
+        );
+        let creds = &r.body["auth_credentials"];
+        Acct {
+            id: creds["auth_id"].as_str().expect("auth_id").to_owned(),
+            token: creds["auth_token"].as_str().expect("auth_token").to_owned(),
+        }
+    }
+
+    pub async fn assign_trunk(&self, who: &Acct, e164: &str, trunk: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("{}/numbers/{}/assign", who.base(), enc(e164)),
+            Some(who),
+            Some(json!({"trunk_group_id": trunk})),
+        )
+        .await
+    }
+
+    pub async fn assign_sub(&self, who: &Acct, e164: &str, sub: &Acct) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("{}/numbers/{}/assign-subaccount", who.base(), enc(e164)),
+            Some(who),
+            Some(json!({"sub_account_id": sub.id})),
+        )
+        .await
+    }
+
+    pub async fn unassign_sub(&self, who: &Acct, e164: &str) -> Reply {
+        self.send(
+            Method::DELETE,
+            &format!("{}/numbers/{}/assign-subaccount", who.base(), enc(e164)),
+            Some(who),
+            None,
+        )
+        .await
+    }
+
+    /// The operator's view of a number (`GET /admin/v1/numbers/{e164}`).
+    pub async fn number(&self, e164: &str) -> Value {
+        let r = self
+            .send(
+                Method::GET,
+                &format!("/admin/v1/numbers/{}", enc(e164)),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{e164}: {}", r.body);
+        r.body
+    }
+
+    /// The number's audit events, oldest first (`GET /admin/v1/numbers/{e164}/audit`).
+    pub async fn events(&self, e164: &str) -> Vec<Value> {
+        let r = self
+            .send(
+                Method::GET,
+                &format!("/admin/v1/numbers/{}/audit", enc(e164)),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{e164}: {}", r.body);
+        r.body["events"].as_array().expect("events").clone()
+    }
+
+    /// Asserts `GET /admin/v1/check` finds no broken invariant.
+    pub async fn assert_check(&self) {
+        let r = self.send(Method::GET, "/admin/v1/check", None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            r.body,
+            json!({"ok": true, "violations": []}),
+            "check failed"
+        );
+    }
+}
+
+/// Asserts the store itself finds no broken invariant.
+pub async fn assert_store_check(store: &dyn Store) {
+    let violations = store.check().await.expect("running check");
+    assert!(violations.is_empty(), "invariants broken: {violations:#?}");
+}
+
+/// `didpool` served in this process on `127.0.0.1:0`; stops when dropped.
+pub struct InProcess {
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl InProcess {
+    pub async fn start(store: Arc<dyn Store>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a loopback port");
+        let addr = listener.local_addr().expect("a local address");
+        let state = AppState {
+            engine: Engine::new(store, Arc::new(SystemClock), ReleasePolicy::default()),
+            admin_token: Some(Arc::from(ADMIN_TOKEN)),
+            sandbox_clock: None,
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            didpool::serve(listener, state, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("serving");
+        });
+        let base = format!("http://{addr}");
+        wait_healthy(&base, None).await;
+        Self {
+            base,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A `didpool serve` process; killed (SIGKILL) when dropped.
+pub struct Proc {
+    child: tokio::process::Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+/// A loopback port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+impl Proc {
+    /// Starts `didpool --database-url URL serve --listen 127.0.0.1:PORT` and waits for `/healthz`.
+    /// `log_dir` receives its stdout and stderr as `<tag>-<attempt>.log`.
+    pub async fn start(database_url: &str, log_dir: &Path, tag: &str) -> Self {
+        Self::start_with(database_url, log_dir, tag, None).await
+    }
+
+    /// [`Proc::start`], with `--pool-size` when given.
+    pub async fn start_with(
+        database_url: &str,
+        log_dir: &Path,
+        tag: &str,
+        pool_size: Option<u32>,
+    ) -> Self {
+        // The port is chosen before the process binds it; if another process takes it first,
+        // the server exits and is started again on another port.
+        for attempt in 1..=3 {
+            let port = free_port();
+            let log = log_dir.join(format!("{tag}-{attempt}.log"));
+            let out = std::fs::File::create(&log).expect("creating a log file");
+            let err = out.try_clone().expect("cloning a file handle");
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"));
+            command.arg("--database-url").arg(database_url);
+            if let Some(n) = pool_size {
+                command.arg("--pool-size").arg(n.to_string());
+            }
+            let child = command
+                .arg("serve")
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--admin-token")
+                .arg(ADMIN_TOKEN)
+                .env("DIDPOOL_LOG", "warn")
+                .env("NO_COLOR", "1")
+                .env_remove("DIDPOOL_DATABASE_URL")
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .kill_on_drop(true)
+                .spawn()
+                .expect("starting didpool");
+            let mut proc = Proc {
+                child,
+                base: format!("http://127.0.0.1:{port}"),
+                log,
+            };
+            if wait_healthy(&proc.base, Some(&mut proc.child)).await {
+                return proc;
+            }
+            let text = std::fs::read_to_string(&proc.log).unwrap_or_default();
+            if !text.contains("binding") {
+                panic!("didpool serve exited at start:\n{text}");
+            }
+        }
+        panic!("didpool serve could not bind a port in 3 attempts");
+    }
+
+    /// SIGKILL, at once: no graceful shutdown, no flush.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("killing didpool");
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    /// When a test fails, shows what the server logged (warnings and errors), which the
+    /// temporary log directory would otherwise take with it.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            // Every 5xx is logged by the trace layer too; the lines that say why are the others.
+            let tail: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.contains("response failed"))
+                .rev()
+                .take(40)
+                .collect();
+            eprintln!("--- {} ({}), last lines:", self.log.display(), self.base);
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// Polls `/healthz` until it answers 200 (true) or `child` exits (false); panics at the deadline.
+async fn wait_healthy(base: &str, mut child: Option<&mut tokio::process::Child>) -> bool {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .no_proxy()
+        .build()
+        .expect("a reqwest client");
+    let deadline = Instant::now() + STARTUP_DEADLINE;
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            if r.status() == StatusCode::OK {
+                return true;
+            }
+        }
+        if let Some(c) = child.as_deref_mut() {
+            if c.try_wait().expect("polling didpool").is_some() {
+                return false;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base}/healthz did not answer within {STARTUP_DEADLINE:?}");
+}
+
+/// Runs `didpool --database-url URL check` and returns (success, its output).
+pub async fn didpool_check(database_url: &str) -> (bool, String) {
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"))
+        .arg("--database-url")
+        .arg(database_url)
+        .arg("check")
+        .env("DIDPOOL_LOG", "warn")
+        .env_remove("DIDPOOL_DATABASE_URL")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("didpool check finished within a minute")
+        .expect("running didpool check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Writes a line past the test harness's capture, so a test's summary shows in `cargo test`
+/// output even when the test passes (the details go through `eprintln!`, shown on failure or
+/// with `--nocapture`).
+pub fn summary(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
