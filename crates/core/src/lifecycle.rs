@@ -50,6 +50,11 @@ pub enum Command {
     AddInventory {
         number: NewNumber,
     },
+    /// Stocks many new numbers in one transaction (bulk loading): each gets its `stocked` event,
+    /// as with `AddInventory`; a number already stocked fails the whole batch (`AlreadyExists`).
+    AddInventoryBatch {
+        numbers: Vec<NewNumber>,
+    },
     Purchase {
         e164: E164,
         currency: Option<Currency>,
@@ -420,6 +425,7 @@ impl Command {
                 number: Some(number.e164.clone()),
                 ..Needs::default()
             },
+            Command::AddInventoryBatch { .. } => Needs::default(),
             Command::Purchase { e164, .. } | Command::Release { e164, .. } => Needs {
                 number: Some(e164.clone()),
                 accounts: caller_and_billing(),
@@ -669,6 +675,18 @@ impl Command {
                 changes.numbers.push(Write::Insert(n));
             }
 
+            Command::AddInventoryBatch { numbers } => {
+                require_operator(ctx)?;
+                for number in numbers {
+                    for fee in [number.setup_fee, number.monthly_fee] {
+                        crate::money::parse_amount(fee).map_err(EngineError::invalid)?;
+                    }
+                    let n = Number::new_stock(number.clone(), now);
+                    changes.events.push(event(ctx, "stocked", None, &n));
+                    changes.numbers.push(Write::Insert(n));
+                }
+            }
+
             Command::Purchase { e164: _, currency } => {
                 let caller = require_caller(ctx)?;
                 let n = snap
@@ -824,21 +842,8 @@ impl Command {
                 after.quarantine_until = None;
                 after.release_fee = None;
                 if let Some(fee) = n.release_fee.filter(|f| !f.is_zero()) {
-                    let payer_id = n.billing_id.as_ref().ok_or(EngineError::NumberNotFound)?;
-                    let mut payer = snap
-                        .account(payer_id)
-                        .ok_or(EngineError::AccountNotFound)?
-                        .clone();
-                    let entry = post(
-                        &mut payer,
-                        fee,
-                        EntryKind::Refund,
-                        did_reference(&n.e164),
-                        format!("release fee refund for {}", n.e164),
-                        now,
-                    )?;
-                    changes.ledger.push(entry);
-                    changes.accounts.push(Write::Update(payer));
+                    let why = format!("release fee refund for {}", n.e164);
+                    post_to_payer(snap, &mut changes, n, fee, EntryKind::Refund, why, now)?;
                 }
                 changes.number_change(ctx, "release_cancelled", n, after);
             }
@@ -951,21 +956,16 @@ impl Command {
                     }
                     ReleaseMode::Policy => {
                         if !policy.fee.is_zero() {
-                            let payer_id = n.billing_id.as_ref().ok_or(EngineError::NotOwner)?;
-                            let mut payer = snap
-                                .account(payer_id)
-                                .ok_or(EngineError::AccountNotFound)?
-                                .clone();
-                            let entry = post(
-                                &mut payer,
+                            let why = format!("release fee for {}", n.e164);
+                            post_to_payer(
+                                snap,
+                                &mut changes,
+                                n,
                                 -policy.fee,
                                 EntryKind::ReleaseFee,
-                                did_reference(&n.e164),
-                                format!("release fee for {}", n.e164),
+                                why,
                                 now,
                             )?;
-                            changes.ledger.push(entry);
-                            changes.accounts.push(Write::Update(payer));
                             after.release_fee = Some(policy.fee);
                         }
                         if policy.window > chrono::Duration::zero() {
@@ -1207,6 +1207,34 @@ pub fn visible_to(caller: &AccountId, n: &Number) -> bool {
             && n.last_owner_id.as_ref() == Some(caller))
 }
 
+/// Posts `amount` (negative: a debit) on the account paying for `n`, with its ledger entry.
+fn post_to_payer(
+    snap: &Snapshot,
+    changes: &mut Changes,
+    n: &Number,
+    amount: Decimal,
+    kind: EntryKind,
+    description: String,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    let payer_id = n.billing_id.as_ref().ok_or(EngineError::AccountNotFound)?;
+    let mut payer = snap
+        .account(payer_id)
+        .ok_or(EngineError::AccountNotFound)?
+        .clone();
+    let entry = post(
+        &mut payer,
+        amount,
+        kind,
+        did_reference(&n.e164),
+        description,
+        now,
+    )?;
+    changes.ledger.push(entry);
+    changes.accounts.push(Write::Update(payer));
+    Ok(())
+}
+
 /// Debits a number's setup fee and first month from its payer.
 fn charge_first_month(
     changes: &mut Changes,
@@ -1313,21 +1341,10 @@ fn tick(
         NumberState::Reserved | NumberState::PendingVerification
             if payer.is_some_and(|p| p.verification == Verification::Rejected) =>
         {
-            if n.state == NumberState::PendingVerification {
-                let mut payer = payer.cloned().ok_or(EngineError::AccountNotFound)?;
-                let paid = n.setup_fee + n.monthly_fee;
-                if !paid.is_zero() {
-                    let entry = post(
-                        &mut payer,
-                        paid,
-                        EntryKind::Refund,
-                        did_reference(&n.e164),
-                        format!("refund for {}: verification rejected", n.e164),
-                        now,
-                    )?;
-                    changes.ledger.push(entry);
-                    changes.accounts.push(Write::Update(payer));
-                }
+            let paid = n.setup_fee + n.monthly_fee;
+            if n.state == NumberState::PendingVerification && !paid.is_zero() {
+                let why = format!("refund for {}: verification rejected", n.e164);
+                post_to_payer(snap, changes, n, paid, EntryKind::Refund, why, now)?;
             }
             after.reservation_expires_at = None;
             detach(&mut after);
