@@ -345,17 +345,34 @@ pub struct Proc {
     pub log: PathBuf,
 }
 
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+/// The address in didpool's `didpool listening addr=…` log line, if this is that line.
+fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
+    // Strip colour codes, in case the log is coloured after all.
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    if !plain.contains("didpool listening") {
+        return None;
+    }
+    let rest = &plain[plain.find("addr=")? + "addr=".len()..];
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 impl Proc {
-    /// Starts `didpool --database-url URL serve --listen 127.0.0.1:PORT` and waits for `/healthz`.
-    /// `log_dir` receives its stdout and stderr as `<tag>-<attempt>.log`.
+    /// Starts `didpool --database-url URL serve --listen 127.0.0.1:0` and waits for `/healthz`.
+    /// The server picks its own port and the test reads it from the server's log, so no other
+    /// server (of a test running alongside) can be mistaken for it. `log_dir` receives its
+    /// output as `<tag>.log`.
     pub async fn start(database_url: &str, log_dir: &Path, tag: &str) -> Self {
         Self::start_with(database_url, log_dir, tag, None).await
     }
@@ -367,47 +384,66 @@ impl Proc {
         tag: &str,
         pool_size: Option<u32>,
     ) -> Self {
-        // The port is chosen before the process binds it; if another process takes it first,
-        // the server exits and is started again on another port.
-        for attempt in 1..=3 {
-            let port = free_port();
-            let log = log_dir.join(format!("{tag}-{attempt}.log"));
-            let out = std::fs::File::create(&log).expect("creating a log file");
-            let err = out.try_clone().expect("cloning a file handle");
-            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"));
-            command.arg("--database-url").arg(database_url);
-            if let Some(n) = pool_size {
-                command.arg("--pool-size").arg(n.to_string());
-            }
-            let child = command
-                .arg("serve")
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .arg("--admin-token")
-                .arg(ADMIN_TOKEN)
-                .env("DIDPOOL_LOG", "warn")
-                .env("NO_COLOR", "1")
-                .env_remove("DIDPOOL_DATABASE_URL")
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .kill_on_drop(true)
-                .spawn()
-                .expect("starting didpool");
-            let mut proc = Proc {
-                child,
-                base: format!("http://127.0.0.1:{port}"),
-                log,
-            };
-            if wait_healthy(&proc.base, Some(&mut proc.child)).await {
-                return proc;
-            }
-            let text = std::fs::read_to_string(&proc.log).unwrap_or_default();
-            if !text.contains("binding") {
-                panic!("didpool serve exited at start:\n{text}");
-            }
+        use std::io::Write as _;
+        use tokio::io::AsyncBufReadExt as _;
+
+        let log = log_dir.join(format!("{tag}.log"));
+        let mut file = std::fs::File::create(&log).expect("creating a log file");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"));
+        command.arg("--database-url").arg(database_url);
+        if let Some(n) = pool_size {
+            command.arg("--pool-size").arg(n.to_string());
         }
-        panic!("didpool serve could not bind a port in 3 attempts");
+        let mut child = command
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--admin-token")
+            .arg(ADMIN_TOKEN)
+            // Warnings and errors, and the line that says where it listens.
+            .env("DIDPOOL_LOG", "warn,didpool::cli=info")
+            .env("NO_COLOR", "1")
+            .env_remove("DIDPOOL_DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("cloning a file handle"))
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("starting didpool");
+        let mut lines =
+            tokio::io::BufReader::new(child.stderr.take().expect("a piped stderr")).lines();
+        let addr = tokio::time::timeout(STARTUP_DEADLINE, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = writeln!(file, "{line}");
+                if let Some(addr) = listening_addr(&line) {
+                    return Some(addr);
+                }
+            }
+            None
+        })
+        .await
+        .unwrap_or_else(|_| panic!("didpool serve did not listen within {STARTUP_DEADLINE:?}"));
+        let Some(addr) = addr else {
+            let _ = child.kill().await;
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("didpool serve exited without listening:\n{text}");
+        };
+        // The rest of its stderr goes on to the log file, until it exits.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = writeln!(file, "{line}");
+            }
+        });
+        let mut proc = Proc {
+            child,
+            base: format!("http://{addr}"),
+            log,
+        };
+        if !wait_healthy(&proc.base, Some(&mut proc.child)).await {
+            let text = std::fs::read_to_string(&proc.log).unwrap_or_default();
+            panic!("didpool serve exited at start:\n{text}");
+        }
+        proc
     }
 
     /// SIGKILL, at once: no graceful shutdown, no flush.
