@@ -35,6 +35,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
+        .route("/openapi.json", get(crate::openapi::serve_json))
+        .route("/docs", get(crate::openapi::serve_docs))
         .merge(faces::vobiz::router())
         .nest("/api/v1/phone-numbers", faces::agni::router())
         .merge(faces::diga::router())

@@ -58,6 +58,9 @@ pub enum Cmd {
     Serve(ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Print the OpenAPI 3.1 document of every face and the admin API (as `GET /openapi.json`
+    /// serves it); touches no database.
+    Openapi,
     /// Verify the database's invariants; print each violation and exit non-zero if there is one.
     Check {
         #[arg(long)]
@@ -164,6 +167,28 @@ pub enum InventoryCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Stock COUNT consecutive numbers from START (+14152000000, +14152000001, …) in bulk, for
+    /// load tests and sandboxes. Each is a valid number of its country with its `stocked` event.
+    Generate {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value = "+14152000000")]
+        start: String,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long, default_value = "1")]
+        setup_fee: String,
+        #[arg(long, default_value = "1")]
+        monthly_fee: String,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// Numbers per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: u64,
+        /// Print progress to stderr.
+        #[arg(long)]
+        progress: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -221,6 +246,10 @@ impl Cli {
     }
 
     pub async fn run(self) -> anyhow::Result<ExitCode> {
+        if let Cmd::Openapi = &self.command {
+            print!("{}", crate::openapi::json());
+            return Ok(ExitCode::SUCCESS);
+        }
         if let Cmd::Serve(args) = &self.command {
             let sandbox = args.sandbox.then(|| ManualClock::new(chrono::Utc::now()));
             let clock: Arc<dyn Clock> = match &sandbox {
@@ -236,7 +265,7 @@ impl Cli {
             .await?;
         let op = By::operator(None);
         match self.command {
-            Cmd::Serve(_) => unreachable!("served above"),
+            Cmd::Serve(_) | Cmd::Openapi => unreachable!("handled above"),
             Cmd::Migrate => println!("database is up to date: {}", self.db.database_url),
             Cmd::Check { json } => {
                 let violations = engine.store().check().await?;
@@ -334,6 +363,66 @@ impl Cli {
                 if !report.errors.is_empty() {
                     return Ok(ExitCode::FAILURE);
                 }
+            }
+            Cmd::Inventory(InventoryCmd::Generate {
+                count,
+                start,
+                region,
+                setup_fee,
+                monthly_fee,
+                currency,
+                batch,
+                progress,
+            }) => {
+                let first: u64 = start
+                    .trim_start_matches('+')
+                    .parse()
+                    .context("--start is not a number")?;
+                let country = E164::parse(&start)?
+                    .country()
+                    .context("--start has no country")?;
+                let currency = Currency::parse(&currency)?;
+                let setup_fee = Decimal::from_str(&setup_fee).context("--setup-fee")?;
+                let monthly_fee = Decimal::from_str(&monthly_fee).context("--monthly-fee")?;
+                let started = std::time::Instant::now();
+                let mut done = 0u64;
+                while done < count {
+                    let n = batch.max(1).min(count - done);
+                    let mut numbers = Vec::with_capacity(n as usize);
+                    for i in done..done + n {
+                        numbers.push(didpool_core::number::NewNumber {
+                            e164: E164::parse(&format!("+{}", first + i))?,
+                            country: country.clone(),
+                            region: region.clone(),
+                            capabilities: didpool_core::Capabilities::VOICE,
+                            provider: String::new(),
+                            setup_fee,
+                            monthly_fee,
+                            currency: currency.clone(),
+                        });
+                    }
+                    engine
+                        .run(&op, Command::AddInventoryBatch { numbers })
+                        .await?;
+                    done += n;
+                    if progress {
+                        let width = 40;
+                        let filled = (done * width / count) as usize;
+                        eprint!(
+                            "\rstocking [{}{}] {done}/{count} ({:.0}/s)   ",
+                            "#".repeat(filled),
+                            " ".repeat(width as usize - filled),
+                            done as f64 / started.elapsed().as_secs_f64().max(1e-3)
+                        );
+                    }
+                }
+                if progress {
+                    eprintln!();
+                }
+                println!(
+                    "stocked {count} numbers in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
             }
             Cmd::Calls(CallsCmd::Report { e164, at }) => {
                 let e164 = E164::parse(&e164)?;

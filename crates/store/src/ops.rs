@@ -81,6 +81,46 @@ async fn insert(
     Ok(())
 }
 
+/// Inserts many rows with multi-row `INSERT`s, each under both backends' limit on bound
+/// parameters (bulk loading: one statement per few hundred rows instead of one per row).
+async fn insert_many(
+    db: &mut dyn Sql,
+    table: &str,
+    cols: &str,
+    rows: Vec<Vec<Val>>,
+    what: String,
+) -> Result<(), EngineError> {
+    // SQLite resolves each `$N` by a linear search of those before it: keep statements modest.
+    const MAX_PARAMS: usize = 1_000;
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    let per = (MAX_PARAMS / width.max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
+        let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(
+                &(1..=width)
+                    .map(|c| format!("${}", i * width + c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            sql.push(')');
+        }
+        let args: Vec<Val> = chunk.into_iter().flatten().collect();
+        db.exec(&sql, &args)
+            .await
+            .map_err(|e| unique_or(e, what.clone()))?;
+    }
+    Ok(())
+}
+
 /// Updates every column but the first (the id), keyed by the id.
 async fn update(
     db: &mut dyn Sql,
@@ -217,7 +257,30 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
             Write::Delete(_) => {}
         }
     }
-    for w in &changes.numbers {
+    let bulk = changes.numbers.len() > 1
+        && changes
+            .numbers
+            .iter()
+            .all(|w| matches!(w, Write::Insert(_)));
+    if bulk {
+        let rows = changes
+            .numbers
+            .iter()
+            .filter_map(|w| match w {
+                Write::Insert(n) => Some(rows::number_values(n)),
+                _ => None,
+            })
+            .collect();
+        insert_many(
+            db,
+            "numbers",
+            NUMBER_COLS,
+            rows,
+            "a number in the batch".into(),
+        )
+        .await?;
+    }
+    for w in changes.numbers.iter().filter(|_| !bulk) {
         match w {
             Write::Insert(n) => {
                 insert(
@@ -289,7 +352,11 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         )
         .await?;
     }
-    for e in &changes.events {
+    if changes.events.len() > 1 {
+        let rows = changes.events.iter().map(rows::event_values).collect();
+        insert_many(db, "number_events", EVENT_COLS, rows, "event".into()).await?;
+    }
+    for e in changes.events.iter().filter(|_| changes.events.len() == 1) {
         insert(
             db,
             "number_events",
@@ -354,7 +421,7 @@ pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, En
     fetch_one(db, &sql, &[id.to_string().into()], rows::number).await
 }
 
-fn number_filters(q: &mut Q, f: &NumberQuery) {
+fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     q.push(" WHERE 1 = 1");
     match &f.holder {
         Holder::Nobody => q.push(" AND owner_id IS NULL"),
@@ -386,8 +453,17 @@ fn number_filters(q: &mut Q, f: &NumberQuery) {
         q.push(" AND region = ").arg(r.as_str());
     }
     // Callers pass digits (and at most a leading +), so the patterns hold no LIKE wildcards.
+    // FTS5's trigram tokenizer matches three characters or more.
     if let Some(s) = &f.search {
-        q.push(" AND e164 LIKE ").arg(format!("%{s}%"));
+        if fts && s.len() >= 3 {
+            q.push(
+                " AND rowid IN (SELECT rowid FROM numbers_e164_fts WHERE numbers_e164_fts MATCH ",
+            )
+            .arg(format!("\"{s}\""))
+            .push(")");
+        } else {
+            q.push(" AND e164 LIKE ").arg(format!("%{s}%"));
+        }
     }
     for p in &f.exclude_prefixes {
         q.push(" AND e164 NOT LIKE ").arg(format!("+{p}%"));
@@ -421,12 +497,13 @@ fn number_filters(q: &mut Q, f: &NumberQuery) {
 }
 
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
+    let fts = db.e164_fts();
     let mut c = Q::new("SELECT count(*) AS n FROM numbers");
-    number_filters(&mut c, f);
+    number_filters(&mut c, f, fts);
     let total = count(db, &c.sql, &c.args).await?;
 
     let mut s = Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"));
-    number_filters(&mut s, f);
+    number_filters(&mut s, f, fts);
     s.push(match f.order {
         NumberOrder::E164 => " ORDER BY e164",
         NumberOrder::Created { desc: false, .. } => " ORDER BY created_at, id",

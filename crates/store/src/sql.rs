@@ -192,6 +192,11 @@ pub trait Sql: Send {
     /// ` FOR UPDATE` where rows must be locked (PostgreSQL); nothing where the single writer
     /// already serialises commands (SQLite).
     fn lock(&self) -> &'static str;
+    /// Whether substring search over `e164` goes through the FTS5 trigram table
+    /// `numbers_e164_fts` (SQLite); PostgreSQL's trigram index serves `LIKE` itself.
+    fn e164_fts(&self) -> bool {
+        false
+    }
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error>;
     async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error>;
 }

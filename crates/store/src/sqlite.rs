@@ -208,6 +208,10 @@ impl Sql for SqliteConnection {
         ""
     }
 
+    fn e164_fts(&self) -> bool {
+        true
+    }
+
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {
         let q = bind_sqlite(sqlx::query(sql), args)
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
@@ -230,6 +234,10 @@ impl Sql for SqliteConnection {
 impl Sql for SqlitePool {
     fn lock(&self) -> &'static str {
         ""
+    }
+
+    fn e164_fts(&self) -> bool {
+        true
     }
 
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {

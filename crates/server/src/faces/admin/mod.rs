@@ -169,12 +169,13 @@ fn decimal(v: &Value, name: &str) -> Result<Decimal, AdminError> {
         .map_err(|_| bad(format!("{name} must be a number")))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CreateAccount {
     name: String,
     #[serde(default)]
     role: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<f64>)]
     balance: Option<Value>,
     #[serde(default)]
     currency: Option<String>,
@@ -182,6 +183,16 @@ struct CreateAccount {
     id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/accounts",
+    tag = "admin",
+    operation_id = "admin_create_account",
+    summary = "Create a master account",
+    security(("admin_bearer" = [])),
+    request_body = CreateAccount,
+    responses((status = 201, description = "`{auth_id, auth_token, account}`; the token is shown once", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 async fn create_account(
     State(st): State<AppState>,
     Operator(by): Operator,
@@ -215,6 +226,16 @@ async fn create_account(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/accounts/{id}",
+    tag = "admin",
+    operation_id = "admin_get_account",
+    summary = "One account",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
+    responses((status = 200, description = "the account", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+)]
 async fn get_account(
     State(st): State<AppState>,
     _op: Operator,
@@ -229,13 +250,25 @@ async fn get_account(
     Ok(Json(account_json(&account)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct TopUp {
+    #[schema(value_type = f64)]
     amount: Value,
     #[serde(default)]
     description: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/accounts/{id}/top-up",
+    tag = "admin",
+    operation_id = "admin_top_up",
+    summary = "Credit an account",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
+    request_body = TopUp,
+    responses((status = 200, description = "the account", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 async fn top_up(
     State(st): State<AppState>,
     Operator(by): Operator,
@@ -252,13 +285,24 @@ async fn top_up(
     Ok(Json(account_json(account)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CreateKey {
     kind: String,
     #[serde(default)]
     scope: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/accounts/{id}/keys",
+    tag = "admin",
+    operation_id = "admin_create_key",
+    summary = "Issue an Agni or Diga key",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
+    request_body = CreateKey,
+    responses((status = 201, description = "`{key, id}`; the key is shown once", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 async fn create_key(
     State(st): State<AppState>,
     Operator(by): Operator,
@@ -280,6 +324,16 @@ async fn create_key(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/keys/{id}",
+    tag = "admin",
+    operation_id = "admin_revoke_key",
+    summary = "Revoke a key",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "key id")),
+    responses((status = 204, description = "revoked"), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+)]
 async fn revoke_key(
     State(st): State<AppState>,
     Operator(by): Operator,
@@ -290,6 +344,16 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/inventory",
+    tag = "admin",
+    operation_id = "admin_import_inventory",
+    summary = "Import inventory (CSV)",
+    security(("admin_bearer" = [])),
+    request_body(content = String, content_type = "text/csv", description = "e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]"),
+    responses((status = 200, description = "a report: loaded, skipped and bad rows", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 /// CSV in the body (`text/csv`), the same format as `didpool inventory import`.
 async fn import_inventory(
     State(st): State<AppState>,
@@ -310,13 +374,23 @@ async fn import_inventory(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CallReport {
     e164: String,
     #[serde(default)]
     at: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/calls",
+    tag = "admin",
+    operation_id = "admin_report_call",
+    summary = "Report a call (sets last_call_at)",
+    security(("admin_bearer" = [])),
+    request_body = CallReport,
+    responses((status = 200, description = "recorded", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 async fn report_call(
     State(st): State<AppState>,
     Operator(by): Operator,
@@ -335,6 +409,16 @@ fn path_number(raw: &str) -> Result<E164, AdminError> {
     E164::parse(raw).map_err(|e| bad(e.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/numbers/{e164}",
+    tag = "admin",
+    operation_id = "admin_get_number",
+    summary = "One number, any state",
+    security(("admin_bearer" = [])),
+    params(("e164" = String, Path, description = "E.164, `%2B91…`")),
+    responses((status = 200, description = "the number", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+)]
 async fn get_number(
     State(st): State<AppState>,
     _op: Operator,
@@ -361,6 +445,16 @@ fn number_json(n: &didpool_core::Number) -> Result<Json<Value>, AdminError> {
     Ok(Json(v))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/numbers/{e164}/audit",
+    tag = "admin",
+    operation_id = "admin_audit",
+    summary = "A number's audit trail",
+    security(("admin_bearer" = [])),
+    params(("e164" = String, Path, description = "E.164, `%2B91…`")),
+    responses((status = 200, description = "every state change", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+)]
 async fn audit(
     State(st): State<AppState>,
     _op: Operator,
@@ -402,6 +496,15 @@ async fn audit(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/check",
+    tag = "admin",
+    operation_id = "admin_check",
+    summary = "The database's invariants",
+    security(("admin_bearer" = [])),
+    responses((status = 200, description = "violations (empty when sound)", body = Object), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
+)]
 /// The database's invariants: `{"ok": true, "violations": []}` when it is consistent.
 async fn check(State(st): State<AppState>, _op: Operator) -> Result<Json<Value>, AdminError> {
     let violations = st.engine.store().check().await?;
@@ -410,11 +513,22 @@ async fn check(State(st): State<AppState>, _op: Operator) -> Result<Json<Value>,
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct SetVerification {
     status: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/accounts/{id}/verification",
+    tag = "admin",
+    operation_id = "admin_set_verification",
+    summary = "Record a company's verification",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
+    request_body = SetVerification,
+    responses((status = 200, description = "the account", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 /// Records a company's verification outcome and moves its waiting numbers on at once
 /// (verified: active; rejected: refunded and back to inventory).
 async fn set_verification(
@@ -436,7 +550,7 @@ async fn set_verification(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct Reserve {
     account: String,
     #[serde(default)]
@@ -445,6 +559,17 @@ struct Reserve {
     ttl_seconds: Option<u32>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/numbers/{e164}/reserve",
+    tag = "admin",
+    operation_id = "admin_reserve",
+    summary = "Hold a number in checkout",
+    security(("admin_bearer" = [])),
+    params(("e164" = String, Path, description = "E.164, `%2B91…`")),
+    request_body = Reserve,
+    responses((status = 200, description = "the number", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 /// Holds an available number for an account (checkout), until `expires_at` or for
 /// `ttl_seconds` (default 30 minutes).
 async fn reserve(
@@ -466,6 +591,16 @@ async fn reserve(
     number_json(changes.number().ok_or(EngineError::NumberNotFound)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/numbers/{e164}/checkout",
+    tag = "admin",
+    operation_id = "admin_checkout",
+    summary = "Pay for a reserved number",
+    security(("admin_bearer" = [])),
+    params(("e164" = String, Path, description = "E.164, `%2B91…`")),
+    responses((status = 200, description = "the number", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody))
+)]
 /// The checkout of a reserved number is paid: charged, then active (or pending verification).
 async fn checkout(
     State(st): State<AppState>,
@@ -483,3 +618,25 @@ async fn checkout(
         .await?;
     number_json(changes.number().ok_or(EngineError::NumberNotFound)?)
 }
+
+/// The admin API's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_account,
+    get_account,
+    top_up,
+    create_key,
+    revoke_key,
+    import_inventory,
+    report_call,
+    get_number,
+    audit,
+    check,
+    set_verification,
+    reserve,
+    checkout,
+    sandbox::read_clock,
+    sandbox::set_clock,
+    sandbox::run_scheduler
+))]
+pub struct AdminApi;

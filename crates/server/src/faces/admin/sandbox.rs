@@ -22,21 +22,42 @@ fn clock_json(now: DateTime<Utc>) -> Json<Value> {
     Json(json!({"now": time(now)}))
 }
 
-async fn read_clock(State(st): State<AppState>, _op: Operator) -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/admin/v1/clock",
+    tag = "admin",
+    operation_id = "admin_read_clock",
+    summary = "The sandbox clock",
+    description = "Only with `serve --sandbox`.",
+    security(("admin_bearer" = [])),
+    responses((status = 200, description = "`{now}`", body = Object), (status = 404, description = "not in sandbox mode"), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
+)]
+pub(super) async fn read_clock(State(st): State<AppState>, _op: Operator) -> Json<Value> {
     clock_json(st.engine.now())
 }
 
-#[derive(Debug, Deserialize)]
-struct SetClock {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(super) struct SetClock {
     #[serde(default)]
     now: Option<DateTime<Utc>>,
     #[serde(default)]
     advance_seconds: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/clock",
+    tag = "admin",
+    operation_id = "admin_set_clock",
+    summary = "Set or advance the sandbox clock",
+    description = "Only with `serve --sandbox`; the clock never moves backwards.",
+    security(("admin_bearer" = [])),
+    request_body = SetClock,
+    responses((status = 200, description = "`{now}`", body = Object), (status = 404, description = "not in sandbox mode"), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
 /// `{"now": RFC3339}` sets the clock; `{"advance_seconds": N}` moves it forward. Time never
 /// goes backwards: a sandbox whose clock ran back could undo what it billed.
-async fn set_clock(
+pub(super) async fn set_clock(
     State(st): State<AppState>,
     _op: Operator,
     AJson(body): AJson<SetClock>,
@@ -61,8 +82,18 @@ async fn set_clock(
     Ok(clock_json(st.engine.now()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/scheduler/run",
+    tag = "admin",
+    operation_id = "admin_run_scheduler",
+    summary = "Run the scheduler now",
+    description = "Only with `serve --sandbox`.",
+    security(("admin_bearer" = [])),
+    responses((status = 200, description = "`{done, now}`", body = Object), (status = 404, description = "not in sandbox mode"), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
+)]
 /// Runs every due item now (renewals, scheduled releases, quarantine ends, expiries).
-async fn run_scheduler(
+pub(super) async fn run_scheduler(
     State(st): State<AppState>,
     _op: Operator,
 ) -> Result<Json<Value>, AdminError> {

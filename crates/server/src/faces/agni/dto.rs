@@ -11,7 +11,7 @@ use serde::Serialize;
 /// The message every documented success carries (current docs, R1/R2/R5/R6).
 pub const OK: &str = "Request completed successfully";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Envelope<T> {
     pub success: bool,
     pub message: &'static str,
@@ -50,7 +50,8 @@ pub fn status(state: NumberState) -> &'static str {
 
 /// An item of `GET …/available-numbers/{iso_country}/` (shape recommended by reference §1.5:
 /// the fields the buy body takes back).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AgniAvailableNumber)]
 pub struct AvailableNumber {
     pub phone_number: String,
     pub iso_country: String,
@@ -81,7 +82,8 @@ impl From<&Number> for AvailableNumber {
 
 /// A number the caller holds: the list item (the eight documented fields first), also the
 /// `data` of buy and add-twilio.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AgniPhoneNumber)]
 pub struct PhoneNumber {
     pub id: String,
     pub telephony_id: Option<String>,
@@ -136,7 +138,8 @@ impl From<&Number> for PhoneNumber {
 
 /// The `data` of a release (seed 001). Its `status` is `released` whatever became of the row
 /// (back to inventory, quarantined, or an imported number deleted): it is no longer the caller's.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AgniReleased)]
 pub struct Released {
     pub phone_number: String,
     pub status: &'static str,
@@ -151,4 +154,29 @@ impl From<&Number> for Released {
             released_at: n.released_at.map(time),
         }
     }
+}
+
+/// The body of `POST /buy` (documentation only: the handler reads the JSON itself).
+#[derive(utoipa::ToSchema)]
+#[schema(as = AgniBuyBody)]
+#[allow(dead_code)]
+pub struct BuyBody {
+    /// E.164, e.g. `+14155552671`.
+    phone_number: String,
+    /// The quoted monthly price (required; the engine charges its own).
+    price: f64,
+    per_minute_price_inbound: Option<f64>,
+    per_minute_price_outbound: Option<f64>,
+}
+
+/// The body of `POST /add-twilio` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[schema(as = AgniAddTwilioBody)]
+#[allow(dead_code)]
+pub struct AddTwilioBody {
+    phone_number: String,
+    /// Twilio's `PN…` sid.
+    number_sid: String,
+    friendly_name: Option<String>,
+    price: Option<f64>,
 }

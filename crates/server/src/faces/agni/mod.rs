@@ -32,3 +32,14 @@ pub fn router() -> Router<AppState> {
         .route("/{phone_number}/release", only(delete(numbers::release)))
         .fallback(|| async { AgniError::no_route() })
 }
+
+/// The face's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    numbers::available,
+    numbers::list,
+    numbers::buy,
+    numbers::add_twilio,
+    numbers::release
+))]
+pub struct AgniApi;

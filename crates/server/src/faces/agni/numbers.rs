@@ -92,6 +92,16 @@ fn body_text<'v>(v: Option<&'v Value>, name: &str) -> Result<Option<&'v str>, Ag
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/phone-numbers/available-numbers/{iso_country}",
+    tag = "agni",
+    operation_id = "agni_available",
+    summary = "Available numbers of a country",
+    security(("agni_api_key" = [])),
+    params(("iso_country" = String, Path, description = "ISO 3166 alpha-2"), ("page_size" = Option<u32>, Query, description = "default 20, at most 100"), ("region" = Option<String>, Query, description = "exact region name, as stocked")),
+    responses((status = 200, description = "numbers in stock", body = Envelope<Vec<AvailableNumber>>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody))
+)]
 pub async fn available(
     State(st): State<AppState>,
     _caller: Caller,
@@ -114,6 +124,16 @@ pub async fn available(
     Ok(ok(found.items.iter().map(AvailableNumber::from).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/phone-numbers/",
+    tag = "agni",
+    operation_id = "agni_list",
+    summary = "Your active numbers",
+    security(("agni_api_key" = [])),
+    params(("region" = Option<String>, Query, description = "exact region"), ("iso_country" = Option<String>, Query, description = "ISO 3166 alpha-2"), ("is_active" = Option<bool>, Query, description = "false lists nothing"), ("limit" = Option<u32>, Query, description = "page size (all when absent)"), ("offset" = Option<u32>, Query, description = "items to skip")),
+    responses((status = 200, description = "your numbers", body = Envelope<Vec<PhoneNumber>>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody))
+)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -147,6 +167,16 @@ pub async fn list(
     Ok(ok(found.items.iter().map(PhoneNumber::from).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/phone-numbers/buy",
+    tag = "agni",
+    operation_id = "agni_buy",
+    summary = "Buy a number",
+    security(("agni_api_key" = [])),
+    request_body = crate::faces::agni::dto::BuyBody,
+    responses((status = 200, description = "bought", body = Envelope<PhoneNumber>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody), (status = 402, description = "balance too low", body = crate::openapi::AgniErrorBody), (status = 404, description = "unknown number, or not yours", body = crate::openapi::AgniErrorBody), (status = 409, description = "not available, or already known", body = crate::openapi::AgniErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AgniErrorBody))
+)]
 pub async fn buy(
     State(st): State<AppState>,
     caller: Caller,
@@ -171,6 +201,16 @@ pub async fn buy(
     Ok(ok(n.into()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/phone-numbers/add-twilio",
+    tag = "agni",
+    operation_id = "agni_add_twilio",
+    summary = "Import a number held at Twilio",
+    security(("agni_api_key" = [])),
+    request_body = crate::faces::agni::dto::AddTwilioBody,
+    responses((status = 200, description = "imported", body = Envelope<PhoneNumber>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody), (status = 409, description = "not available, or already known", body = crate::openapi::AgniErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AgniErrorBody))
+)]
 pub async fn add_twilio(
     State(st): State<AppState>,
     caller: Caller,
@@ -207,6 +247,16 @@ pub async fn add_twilio(
     Ok(ok(n.into()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/phone-numbers/{phone_number}/release",
+    tag = "agni",
+    operation_id = "agni_release",
+    summary = "Release a number",
+    security(("agni_api_key" = [])),
+    params(("phone_number" = String, Path, description = "E.164, `+1…` or `%2B1…`")),
+    responses((status = 200, description = "released", body = Envelope<Released>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody), (status = 404, description = "unknown number, or not yours", body = crate::openapi::AgniErrorBody), (status = 409, description = "not available, or already known", body = crate::openapi::AgniErrorBody))
+)]
 pub async fn release(
     State(st): State<AppState>,
     caller: Caller,

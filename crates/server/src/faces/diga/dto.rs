@@ -32,11 +32,14 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Option<String> {
 }
 
 /// `SipConfigResponseSchema`: the password is never returned.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DigaSipConfig)]
 pub struct SipConfigOut {
     pub termination_uri: Option<String>,
     pub username: Option<String>,
+    #[schema(value_type = crate::faces::diga::dto::MediaEncryptionSchema)]
     pub inbound_media_encryption: MediaEncryption,
+    #[schema(value_type = crate::faces::diga::dto::MediaEncryptionSchema)]
     pub outbound_media_encryption: MediaEncryption,
     pub allowed_addresses: Option<Vec<String>>,
 }
@@ -54,7 +57,8 @@ impl From<&SipConfig> for SipConfigOut {
 }
 
 /// `PhoneRegisterResponseSchema`, fields in the spec's order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DigaPhone)]
 pub struct Phone {
     pub id: String,
     pub nickname: Option<String>,
@@ -110,7 +114,8 @@ impl From<&Number> for Phone {
 }
 
 /// `PaginatedResponse[PhoneRegisterResponseSchema]`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = DigaPhonePage)]
 pub struct PhonePage {
     pub data: Vec<Phone>,
     pub has_more: bool,
@@ -192,4 +197,68 @@ mod tests {
         let t = t + chrono::Duration::microseconds(1500);
         assert_eq!(time(t), "2026-07-01T09:12:44.001500Z");
     }
+}
+
+// Request bodies, for the OpenAPI document only: the handlers read the JSON themselves, to word
+// validation errors as pydantic does.
+
+/// `disable`, `allow` or `require`.
+#[derive(utoipa::ToSchema)]
+#[schema(as = DigaMediaEncryption)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum MediaEncryptionSchema {
+    Disable,
+    Allow,
+    Require,
+}
+
+/// `PATCH /v1/phone/{phone_id}`: absent leaves a field, `null` clears it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = DigaPhoneUpdate)]
+#[allow(dead_code)]
+pub struct PhoneUpdateBody {
+    nickname: Option<String>,
+    inbound_version_id: Option<uuid::Uuid>,
+    outbound_version_id: Option<uuid::Uuid>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(as = DigaInboundConfig)]
+#[allow(dead_code)]
+pub struct InboundConfigBody {
+    media_encryption: Option<MediaEncryptionSchema>,
+    allowed_addresses: Option<Vec<String>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(as = DigaOutboundConfig)]
+#[allow(dead_code)]
+pub struct OutboundConfigBody {
+    termination_uri: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    media_encryption: Option<MediaEncryptionSchema>,
+}
+
+/// `POST /v1/phone/import` (`sip_config` is the older name of `outbound_config`).
+#[derive(utoipa::ToSchema)]
+#[schema(as = DigaImport)]
+#[allow(dead_code)]
+pub struct ImportBody {
+    /// E.164.
+    phone_number: String,
+    nickname: Option<String>,
+    inbound_config: Option<InboundConfigBody>,
+    outbound_config: Option<OutboundConfigBody>,
+    sip_config: Option<OutboundConfigBody>,
+}
+
+/// `PATCH /v1/phone/{phone_id}/sip-config`: absent or null keeps a setting, `""` clears a text.
+#[derive(utoipa::ToSchema)]
+#[schema(as = DigaSipConfigUpdate)]
+#[allow(dead_code)]
+pub struct SipConfigUpdateBody {
+    inbound_config: Option<InboundConfigBody>,
+    outbound_config: Option<OutboundConfigBody>,
 }

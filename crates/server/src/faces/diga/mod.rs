@@ -109,3 +109,15 @@ mod tests {
         assert!(!is_route("/v1/phone//sip-config"));
     }
 }
+
+/// The face's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    phones::list,
+    phones::get_phone,
+    phones::update,
+    phones::update_sip_config,
+    phones::import,
+    phones::release
+))]
+pub struct DigaApi;

@@ -131,6 +131,16 @@ fn written(changes: &didpool_core::lifecycle::Changes, id: NumberId) -> Result<P
 }
 
 /// `GET /v1/phone/`
+#[utoipa::path(
+    get,
+    path = "/v1/phone/",
+    tag = "diga",
+    operation_id = "diga_list",
+    summary = "List phones",
+    security(("diga_bearer" = [])),
+    params(("after" = Option<uuid::Uuid>, Query, description = "cursor: items after this id"), ("before" = Option<uuid::Uuid>, Query, description = "cursor: items before this id"), ("page" = Option<u64>, Query, description = "page number (instead of a cursor)"), ("limit" = Option<u32>, Query, description = "1–100, default 20"), ("order" = Option<String>, Query, description = "asc or desc (default)"), ("inbound_agent_id" = Option<String>, Query, description = "filter"), ("outbound_agent_id" = Option<String>, Query, description = "filter"), ("status" = Option<String>, Query, description = "reserved, pending_verification, assigned, released or finished"), ("start_assigned_at" = Option<String>, Query, description = "ISO date/time"), ("end_assigned_at" = Option<String>, Query, description = "ISO date/time")),
+    responses((status = 200, description = "a page of phones", body = PhonePage), (status = 400, description = "an invalid filter value (NOT_VALID_FIELD)", body = crate::openapi::DigaAnyError), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
+)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -237,6 +247,16 @@ pub async fn list(
 }
 
 /// `GET /v1/phone/{phone_id}`
+#[utoipa::path(
+    get,
+    path = "/v1/phone/{phone_id}",
+    tag = "diga",
+    operation_id = "diga_get_phone",
+    summary = "One phone",
+    security(("diga_bearer" = [])),
+    params(("phone_id" = uuid::Uuid, Path, description = "the phone's id")),
+    responses((status = 200, description = "the phone", body = Phone), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 404, description = "unknown phone, or another company's", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
+)]
 pub async fn get_phone(
     State(st): State<AppState>,
     caller: Caller,
@@ -253,6 +273,17 @@ pub async fn get_phone(
 
 /// `PATCH /v1/phone/{phone_id}`: nickname and the agent versions for inbound and outbound calls.
 /// didpool has no agent registry, so a version id is stored and shown as the agent id.
+#[utoipa::path(
+    patch,
+    path = "/v1/phone/{phone_id}",
+    tag = "diga",
+    operation_id = "diga_update",
+    summary = "Nickname and agents",
+    security(("diga_bearer" = [])),
+    params(("phone_id" = uuid::Uuid, Path, description = "the phone's id")),
+    request_body = crate::faces::diga::dto::PhoneUpdateBody,
+    responses((status = 200, description = "updated", body = Phone), (status = 400, description = "a body that is not JSON", body = crate::openapi::DigaAnyError), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 404, description = "unknown phone, or another company's", body = crate::openapi::DigaErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
+)]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -301,6 +332,17 @@ fn patch_text(target: &mut Option<String>, v: Option<Option<String>>) {
 /// `PATCH /v1/phone/{phone_id}/sip-config`: imported numbers only. Every setting is optional:
 /// absent or `null` keeps it, `""` clears a text setting (the password too), `[]` for
 /// `allowed_addresses` accepts every address.
+#[utoipa::path(
+    patch,
+    path = "/v1/phone/{phone_id}/sip-config",
+    tag = "diga",
+    operation_id = "diga_update_sip_config",
+    summary = "SIP trunk of an imported number",
+    security(("diga_bearer" = [])),
+    params(("phone_id" = uuid::Uuid, Path, description = "the phone's id")),
+    request_body = crate::faces::diga::dto::SipConfigUpdateBody,
+    responses((status = 200, description = "updated", body = Phone), (status = 400, description = "bad parameter (e.g. sip-config of a bought number), or a body that is not JSON", body = crate::openapi::DigaAnyError), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 404, description = "unknown phone, or another company's", body = crate::openapi::DigaErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
+)]
 pub async fn update_sip_config(
     State(st): State<AppState>,
     caller: Caller,
@@ -371,6 +413,16 @@ pub async fn update_sip_config(
 
 /// `POST /v1/phone/import`: brings the caller's own number with its SIP trunk (`200`, as Diga
 /// answers). The pre-July body's `sip_config` is read as `outbound_config`.
+#[utoipa::path(
+    post,
+    path = "/v1/phone/import",
+    tag = "diga",
+    operation_id = "diga_import",
+    summary = "Import your own number with its SIP trunk",
+    security(("diga_bearer" = [])),
+    request_body = crate::faces::diga::dto::ImportBody,
+    responses((status = 200, description = "imported", body = Phone), (status = 400, description = "bad parameter (e.g. sip-config of a bought number), or a body that is not JSON", body = crate::openapi::DigaAnyError), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 409, description = "not releasable / already known", body = crate::openapi::DigaErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
+)]
 pub async fn import(
     State(st): State<AppState>,
     caller: Caller,
@@ -474,6 +526,16 @@ pub async fn import(
 
 /// `DELETE /v1/phone/{id}`: a purchased number is released at the end of its billing cycle
 /// (then `released` for 30 days, then `finished`); an imported one is deleted at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/phone/{phone_id}",
+    tag = "diga",
+    operation_id = "diga_release",
+    summary = "Release a phone",
+    security(("diga_bearer" = [])),
+    params(("phone_id" = uuid::Uuid, Path, description = "the phone's id")),
+    responses((status = 204, description = "release scheduled (bought) or done (imported)"), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 404, description = "unknown phone, or another company's", body = crate::openapi::DigaErrorBody), (status = 409, description = "not releasable / already known", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
+)]
 pub async fn release(
     State(st): State<AppState>,
     caller: Caller,

@@ -24,16 +24,20 @@ fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T
     T::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct SubAccountBody {
     name: Option<String>,
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
     email: Option<Option<String>>,
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
     description: Option<Option<String>>,
     rate_limit: Option<i64>,
+    #[schema(value_type = Option<crate::openapi::PermissionsSchema>)]
     permissions: Option<Permissions>,
     enabled: Option<bool>,
 }
@@ -46,13 +50,25 @@ fn sub_id(raw: &str) -> Result<AccountId, VobizError> {
     AccountId::parse(raw).map_err(|_| sub_not_found())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Created {
     message: &'static str,
     sub_account: SubAccountObject,
+    #[schema(value_type = Object)]
     auth_credentials: Value,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{auth_id}/sub-accounts",
+    tag = "vobiz",
+    operation_id = "vobiz_create_sub_account",
+    summary = "Create a sub-account",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)")),
+    request_body = SubAccountBody,
+    responses((status = 201, description = "created; the token is shown once", body = Created), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn create_sub_account(
     State(st): State<AppState>,
     caller: Caller,
@@ -91,7 +107,7 @@ pub async fn create_sub_account(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubAccountList {
     sub_accounts: Vec<SubAccountObject>,
     total: u64,
@@ -99,6 +115,16 @@ pub struct SubAccountList {
     size: u32,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{auth_id}/sub-accounts",
+    tag = "vobiz",
+    operation_id = "vobiz_list_sub_accounts",
+    summary = "List sub-accounts",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("page" = Option<u32>, Query, description = "page, from 1"), ("size" = Option<u32>, Query, description = "page size"), ("active_only" = Option<bool>, Query, description = "only enabled ones")),
+    responses((status = 200, description = "sub-accounts", body = SubAccountList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn list_sub_accounts(
     State(st): State<AppState>,
     caller: Caller,
@@ -129,6 +155,16 @@ pub async fn list_sub_accounts(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{auth_id}/sub-accounts/{sub_auth_id}",
+    tag = "vobiz",
+    operation_id = "vobiz_get_sub_account",
+    summary = "One sub-account",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("sub_auth_id" = String, Path, description = "the sub-account's SA_ id")),
+    responses((status = 200, description = "the sub-account", body = SubAccountObject), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn get_sub_account(
     State(st): State<AppState>,
     caller: Caller,
@@ -146,6 +182,17 @@ pub async fn get_sub_account(
     Ok(Json(SubAccountObject::new(&sub, None)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/accounts/{auth_id}/sub-accounts/{sub_auth_id}",
+    tag = "vobiz",
+    operation_id = "vobiz_update_sub_account",
+    summary = "Update a sub-account",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("sub_auth_id" = String, Path, description = "the sub-account's SA_ id")),
+    request_body = SubAccountBody,
+    responses((status = 200, description = "updated", body = SubAccountObject), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn update_sub_account(
     State(st): State<AppState>,
     caller: Caller,
@@ -171,6 +218,16 @@ pub async fn update_sub_account(
     Ok(Json(SubAccountObject::new(sub, None)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/accounts/{auth_id}/sub-accounts/{sub_auth_id}",
+    tag = "vobiz",
+    operation_id = "vobiz_delete_sub_account",
+    summary = "Delete a sub-account",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("sub_auth_id" = String, Path, description = "the sub-account's SA_ id")),
+    responses((status = 200, description = "deleted", body = Object), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn delete_sub_account(
     State(st): State<AppState>,
     caller: Caller,
@@ -184,6 +241,15 @@ pub async fn delete_sub_account(
     Ok(Json(json!({"message": "Sub-account deleted successfully"})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    tag = "vobiz",
+    operation_id = "vobiz_me",
+    summary = "The calling account",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    responses((status = 200, description = "the account", body = Object), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn me(caller: Caller) -> Json<Value> {
     let a = &caller.account;
     Json(json!({
@@ -207,6 +273,16 @@ pub async fn me(caller: Caller) -> Json<Value> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/Account/{auth_id}/balance/{currency}",
+    tag = "vobiz",
+    operation_id = "vobiz_balance",
+    summary = "Balance",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("currency" = String, Path, description = "e.g. INR")),
+    responses((status = 200, description = "the balance", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn balance(
     State(st): State<AppState>,
     caller: Caller,
@@ -272,6 +348,16 @@ fn date_param(
     Ok(Some(day.and_time(at).and_utc()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/Account/{auth_id}/transactions",
+    tag = "vobiz",
+    operation_id = "vobiz_transactions",
+    summary = "Ledger transactions",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)"), ("type" = Option<String>, Query, description = "debit or credit"), ("reference_type" = Option<String>, Query, description = "entry kind"), ("from_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD")),
+    responses((status = 200, description = "transactions", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn transactions(
     State(st): State<AppState>,
     caller: Caller,

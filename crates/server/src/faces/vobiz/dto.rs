@@ -27,7 +27,7 @@ pub fn derived_uuid(seed: &str, salt: u64) -> Uuid {
     Uuid::from_u64_pair(h, h.rotate_left(29) ^ salt)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PhoneNumber {
     pub id: String,
     /// The owner; empty for inventory numbers.
@@ -36,6 +36,7 @@ pub struct PhoneNumber {
     pub country: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    #[schema(value_type = crate::openapi::CapabilitiesSchema)]
     pub capabilities: Capabilities,
     pub status: &'static str,
     pub provider: String,
@@ -120,7 +121,7 @@ impl From<&Number> for PhoneNumber {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NumberList {
     pub items: Vec<PhoneNumber>,
     pub page: u32,
@@ -128,7 +129,7 @@ pub struct NumberList {
     pub total: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrunkObject {
     pub trunk_id: String,
     pub account_id: String,
@@ -136,10 +137,12 @@ pub struct TrunkObject {
     pub trunk_domain: String,
     pub trunk_status: &'static str,
     pub secure: bool,
+    #[schema(value_type = String, example = "inbound")]
     pub trunk_direction: Direction,
     pub concurrent_calls_limit: i64,
     pub cps_limit: i64,
     pub description: String,
+    #[schema(value_type = String, example = "udp")]
     pub transport: Transport,
     pub recording: bool,
     pub enable_transcription: bool,
@@ -197,12 +200,13 @@ impl From<&Trunk> for TrunkObject {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubAccountObject {
     pub name: String,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub description: Option<String>,
+    #[schema(value_type = Option<crate::openapi::PermissionsSchema>)]
     pub permissions: Option<Permissions>,
     pub rate_limit: i64,
     pub id: String,
@@ -255,7 +259,7 @@ impl SubAccountObject {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Transaction {
     pub id: String,
     pub account_id: String,

@@ -72,3 +72,32 @@ pub fn router() -> Router<AppState> {
     }
     r
 }
+
+/// The face's part of the OpenAPI document (`crate::openapi` assembles the whole).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    accounts::me,
+    numbers::list_inventory,
+    numbers::purchase,
+    numbers::list_owned,
+    numbers::get_number,
+    numbers::release,
+    numbers::cancel_release,
+    numbers::assign_trunk,
+    numbers::unassign_trunk,
+    numbers::assign_sub_account,
+    numbers::unassign_sub_account,
+    trunks::list,
+    trunks::create,
+    trunks::get,
+    trunks::update,
+    trunks::delete,
+    accounts::list_sub_accounts,
+    accounts::create_sub_account,
+    accounts::get_sub_account,
+    accounts::update_sub_account,
+    accounts::delete_sub_account,
+    accounts::balance,
+    accounts::transactions,
+))]
+pub struct VobizApi;

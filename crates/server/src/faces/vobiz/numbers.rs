@@ -78,6 +78,16 @@ fn query(holder: Holder, states: Vec<NumberState>, page: u32, per_page: u32) -> 
     q
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/Account/{auth_id}/numbers",
+    tag = "vobiz",
+    operation_id = "vobiz_list_owned",
+    summary = "Owned numbers",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("include_subaccounts" = Option<bool>, Query, description = "include sub-accounts' numbers (default true)"), ("search" = Option<String>, Query, description = "substring of the number"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
+    responses((status = 200, description = "owned numbers", body = NumberList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn list_owned(
     State(st): State<AppState>,
     caller: Caller,
@@ -102,6 +112,16 @@ pub async fn list_owned(
     Ok(list(found, page, per_page))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/Account/{auth_id}/inventory/numbers",
+    tag = "vobiz",
+    operation_id = "vobiz_list_inventory",
+    summary = "Inventory numbers",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("country" = Option<String>, Query, description = "ISO country"), ("search" = Option<String>, Query, description = "substring of the number"), ("exclude" = Option<String>, Query, description = "prefixes to leave out, comma-separated"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
+    responses((status = 200, description = "purchasable numbers", body = NumberList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn list_inventory(
     State(st): State<AppState>,
     _caller: Caller,
@@ -143,18 +163,29 @@ pub async fn list_inventory(
     Ok(list(found, page, per_page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PurchaseBody {
     e164: String,
     currency: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Purchased {
     message: &'static str,
     number: PhoneNumber,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/Account/{auth_id}/numbers/purchase-from-inventory",
+    tag = "vobiz",
+    operation_id = "vobiz_purchase",
+    summary = "Purchase a number from inventory",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)")),
+    request_body = PurchaseBody,
+    responses((status = 200, description = "bought", body = Purchased), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody), (status = 500, description = "internal error (for purchase: the documented answer to a balance too low)", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn purchase(
     State(st): State<AppState>,
     caller: Caller,
@@ -183,6 +214,16 @@ pub async fn purchase(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/Account/{auth_id}/numbers/{e164}",
+    tag = "vobiz",
+    operation_id = "vobiz_get_number",
+    summary = "One owned number",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
+    responses((status = 200, description = "the number", body = PhoneNumber), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn get_number(
     State(st): State<AppState>,
     caller: Caller,
@@ -216,6 +257,16 @@ async fn run_on_number(
 
 /// Seed 000: `204` and the number is back in inventory. With a release window configured, the
 /// release is pending instead and answers `200` with Vobiz's pending-release body.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/Account/{auth_id}/numbers/{e164}",
+    tag = "vobiz",
+    operation_id = "vobiz_release",
+    summary = "Release a number",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
+    responses((status = 204, description = "released at once"), (status = 200, description = "release pending (with --release-window)", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn release(
     State(st): State<AppState>,
     caller: Caller,
@@ -260,6 +311,16 @@ pub async fn release(
 
 /// Takes back a pending release inside its window and refunds the release fee (Vobiz G3).
 /// Its errors carry only an `error` key, as documented.
+#[utoipa::path(
+    post,
+    path = "/api/v1/Account/{auth_id}/numbers/{e164}/cancel-release",
+    tag = "vobiz",
+    operation_id = "vobiz_cancel_release",
+    summary = "Cancel a pending release",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
+    responses((status = 200, description = "restored, fee refunded", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn cancel_release(
     State(st): State<AppState>,
     caller: Caller,
@@ -308,11 +369,22 @@ pub async fn cancel_release(
     Ok(Json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssignTrunkBody {
     trunk_group_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/Account/{auth_id}/numbers/{e164}/assign",
+    tag = "vobiz",
+    operation_id = "vobiz_assign_trunk",
+    summary = "Route a number to a trunk",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
+    request_body = AssignTrunkBody,
+    responses((status = 204, description = "routed"), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn assign_trunk(
     State(st): State<AppState>,
     caller: Caller,
@@ -332,6 +404,16 @@ pub async fn assign_trunk(
     .await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/Account/{auth_id}/numbers/{e164}/assign",
+    tag = "vobiz",
+    operation_id = "vobiz_unassign_trunk",
+    summary = "Take a number off its trunk",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
+    responses((status = 204, description = "unrouted"), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn unassign_trunk(
     State(st): State<AppState>,
     caller: Caller,
@@ -347,11 +429,22 @@ pub async fn unassign_trunk(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssignSubAccountBody {
     sub_account_id: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/Account/{auth_id}/numbers/{e164}/assign-subaccount",
+    tag = "vobiz",
+    operation_id = "vobiz_assign_sub_account",
+    summary = "Hand a number to a sub-account",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
+    request_body = AssignSubAccountBody,
+    responses((status = 204, description = "handed over"), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn assign_sub_account(
     State(st): State<AppState>,
     caller: Caller,
@@ -374,6 +467,16 @@ pub async fn assign_sub_account(
     .await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/Account/{auth_id}/numbers/{e164}/assign-subaccount",
+    tag = "vobiz",
+    operation_id = "vobiz_unassign_sub_account",
+    summary = "Take a number back from a sub-account",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`"), ("force" = Option<bool>, Query, description = "bypass the cool-off (admin-role accounts; audited)")),
+    responses((status = 204, description = "taken back"), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn unassign_sub_account(
     State(st): State<AppState>,
     caller: Caller,

@@ -15,7 +15,7 @@ use super::error::{Op, VJson, VobizError};
 use crate::app::AppState;
 use crate::http::Params;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct TrunkBody {
     name: Option<String>,
     trunk_type: Option<String>,
@@ -104,7 +104,7 @@ fn trunk_id(raw: &str) -> Result<TrunkId, VobizError> {
     TrunkId::parse(raw).map_err(|_| VobizError::from_engine(Op::Trunk, EngineError::TrunkNotFound))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Meta {
     limit: u32,
     offset: u64,
@@ -112,12 +112,22 @@ pub struct Meta {
     total_count: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrunkList {
     meta: Meta,
     objects: Vec<TrunkObject>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/Account/{auth_id}/trunks",
+    tag = "vobiz",
+    operation_id = "vobiz_list_trunks",
+    summary = "List trunks",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("limit" = Option<u32>, Query, description = "page size"), ("offset" = Option<u64>, Query, description = "items to skip")),
+    responses((status = 200, description = "trunks", body = TrunkList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -152,6 +162,17 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/Account/{auth_id}/trunks",
+    tag = "vobiz",
+    operation_id = "vobiz_create_trunk",
+    summary = "Create a trunk",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)")),
+    request_body = TrunkBody,
+    responses((status = 201, description = "created", body = crate::faces::vobiz::dto::TrunkObject), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -171,6 +192,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(trunk.into())))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/Account/{auth_id}/trunks/{trunk_id}",
+    tag = "vobiz",
+    operation_id = "vobiz_get_trunk",
+    summary = "One trunk",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("trunk_id" = String, Path, description = "trunk id (UUID)")),
+    responses((status = 200, description = "the trunk", body = crate::faces::vobiz::dto::TrunkObject), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn get(
     State(st): State<AppState>,
     caller: Caller,
@@ -188,6 +219,17 @@ pub async fn get(
     Ok(Json((&trunk).into()))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/Account/{auth_id}/trunks/{trunk_id}",
+    tag = "vobiz",
+    operation_id = "vobiz_update_trunk",
+    summary = "Update a trunk (partial)",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("trunk_id" = String, Path, description = "trunk id (UUID)")),
+    request_body = TrunkBody,
+    responses((status = 200, description = "updated", body = crate::faces::vobiz::dto::TrunkObject), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -204,6 +246,16 @@ pub async fn update(
     Ok(Json(changes.trunk().expect("an updated trunk").into()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/Account/{auth_id}/trunks/{trunk_id}",
+    tag = "vobiz",
+    operation_id = "vobiz_delete_trunk",
+    summary = "Delete a trunk",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("trunk_id" = String, Path, description = "trunk id (UUID)")),
+    responses((status = 204, description = "deleted"), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+)]
 pub async fn delete(
     State(st): State<AppState>,
     caller: Caller,

@@ -1,0 +1,919 @@
+//! `didpool-bench`: one command that seeds a fresh database, starts the real `didpool` server on
+//! it, drives each workload over HTTP (loopback, keep-alive) at several client counts, measures the
+//! ceilings beside it — a no-op route of the same server (`/healthz`, the HTTP ceiling) and the
+//! same engine commands run in-process on the store (the database ceiling) — and prints the table,
+//! writes it as JSON and as a section of `BENCHMARKS.md`.
+//!
+//! ```sh
+//! cargo build --release -p didpool -p didpool-bench
+//! cargo run --release -p didpool-bench -- --backend sqlite            # a few minutes
+//! cargo run --release -p didpool-bench -- --backend postgres --quick  # about one minute
+//! ```
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command as Proc, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, ValueEnum};
+use didpool_core::engine::By;
+use didpool_core::lifecycle::{Command, ReleaseMode};
+use didpool_core::store::{Holder, NumberQuery};
+use didpool_core::{AccountId, Engine, NumberState, ReleasePolicy, SystemClock, TrunkId, E164};
+use didpool_store::{Durability, Options};
+use rand::Rng;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// The first stocked number; the others follow it (+14152000001, …).
+const FIRST: u64 = 14_152_000_000;
+/// Numbers below this index are the churn clients' (one each); purchase/release use the rest.
+const CHURN_SLOTS: u64 = 1_000;
+const ADMIN_TOKEN: &str = "bench-admin-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DurabilityArg {
+    Full,
+    Relaxed,
+    Both,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "didpool-bench",
+    about = "Load benchmark of didpool over HTTP, with its HTTP and database ceilings"
+)]
+struct Args {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: BackendArg,
+    /// PostgreSQL database to (re)create for the run (its maintenance database is `postgres`).
+    #[arg(
+        long,
+        env = "DIDPOOL_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/didpool_bench"
+    )]
+    postgres_url: String,
+    /// Inventory numbers to stock (default 1,000,000; 100,000 with --quick).
+    #[arg(long)]
+    numbers: Option<u64>,
+    /// Numbers the owned-list account holds.
+    #[arg(long)]
+    owned: Option<u64>,
+    /// Client counts, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    clients: Vec<usize>,
+    /// Seconds each workload runs at each client count (default 4; 1 with --quick).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// About a minute: fewer numbers, shorter workloads, full durability only, no BENCHMARKS.md.
+    #[arg(long)]
+    quick: bool,
+    /// Which durability settings to measure (default both; full with --quick).
+    #[arg(long, value_enum)]
+    durability: Option<DurabilityArg>,
+    /// The didpool binary (default: target/release/didpool of this workspace).
+    #[arg(long)]
+    didpool: Option<PathBuf>,
+    /// Where to write the JSON (default target/bench/BACKEND.json).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The Markdown file whose section for this backend is replaced (default BENCHMARKS.md, not
+    /// written with --quick unless given).
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+struct Measured {
+    ops: u64,
+    ops_per_s: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    errors: u64,
+    /// The server's (or, for the database ceiling, this process's) resident memory at the end.
+    rss_mb: f64,
+    /// Its CPU use over the workload, in % of one core.
+    cpu_pct: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Row {
+    workload: &'static str,
+    clients: usize,
+    http: Measured,
+    /// `/healthz` under the same client count: the HTTP ceiling.
+    noop: Measured,
+    /// The same commands in-process on the store, same concurrency: the database ceiling.
+    db: Option<Measured>,
+    /// ops/s over the HTTP ceiling's ops/s.
+    vs_http_ceiling: f64,
+    /// ops/s over the database ceiling's ops/s.
+    vs_db_ceiling: Option<f64>,
+    /// p99 over the no-op route's p99.
+    p99_vs_noop_p99: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct ModeReport {
+    durability: &'static str,
+    setting: &'static str,
+    seed_seconds: f64,
+    seed_numbers_per_s: f64,
+    startup_ms: f64,
+    server_peak_rss_mb: f64,
+    rows: Vec<Row>,
+}
+
+type OpFuture = Pin<Box<dyn Future<Output = bool> + Send>>;
+type Op = Arc<dyn Fn(usize, u64) -> OpFuture + Send + Sync>;
+
+/// Runs `op(client, k)` for k = 0, 1, … on each client until the deadline (finishing a whole
+/// `cycle` of steps) or the client's limit, and measures every call.
+async fn drive(
+    clients: usize,
+    deadline: Option<Instant>,
+    limits: Option<Vec<u64>>,
+    cycle: u64,
+    op: Op,
+    pid: u32,
+) -> (Measured, Vec<u64>) {
+    let cpu0 = cpu_ticks(pid);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let op = op.clone();
+        let limit = limits.as_ref().map(|l| l[i]);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            let mut k = 0u64;
+            loop {
+                if limit.is_some_and(|l| k >= l) {
+                    break;
+                }
+                if k.is_multiple_of(cycle) && deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let t = Instant::now();
+                if !op(i, k).await {
+                    errors += 1;
+                }
+                lat.push(t.elapsed().as_micros() as u32);
+                k += 1;
+            }
+            (lat, errors, k)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    let mut done = Vec::new();
+    for t in tasks {
+        let (l, e, k) = t.await.expect("client task");
+        lat.extend(l);
+        errors += e;
+        done.push(k);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = (cpu_ticks(pid) - cpu0) as f64 / 100.0;
+    lat.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() {
+            return 0.0;
+        }
+        let i = ((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1;
+        f64::from(lat[i]) / 1000.0
+    };
+    let m = Measured {
+        ops: lat.len() as u64,
+        ops_per_s: lat.len() as f64 / elapsed.max(1e-9),
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        p999_ms: pct(0.999),
+        errors,
+        rss_mb: rss_kb(pid, "VmRSS") as f64 / 1024.0,
+        cpu_pct: 100.0 * cpu / elapsed.max(1e-9),
+    };
+    (m, done)
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    get(11) + get(12)
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim_start_matches(':')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn e164(index: u64) -> String {
+    format!("{}", FIRST + index)
+}
+
+#[derive(Clone)]
+struct Client {
+    id: String,
+    token: String,
+    trunk: String,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stop(mut self) {
+        let _ = Proc::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn didpool_cmd(bin: &Path, url: &str, relaxed: bool) -> Proc {
+    let mut c = Proc::new(bin);
+    c.arg("--database-url").arg(url);
+    if relaxed {
+        c.arg("--relaxed-durability");
+    }
+    c
+}
+
+async fn start_server(
+    bin: &Path,
+    url: &str,
+    relaxed: bool,
+    http: &reqwest::Client,
+    log: &Path,
+) -> anyhow::Result<(Server, f64)> {
+    let port = free_port()?;
+    let started = Instant::now();
+    let child = didpool_cmd(bin, url, relaxed)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--scheduler-interval", "1h"])
+        .env("DIDPOOL_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("DIDPOOL_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log)?)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Server { child, base };
+    loop {
+        if let Ok(r) = http.get(format!("{}/healthz", server.base)).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("didpool did not answer within 60s (see {})", log.display());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Ok((server, started.elapsed().as_secs_f64() * 1000.0))
+}
+
+async fn fresh_database(args: &Args, dir: &Path) -> anyhow::Result<String> {
+    match args.backend {
+        BackendArg::Sqlite => Ok(format!("sqlite://{}", dir.join("bench.db").display())),
+        BackendArg::Postgres => {
+            use sqlx::Connection;
+            let (server, name) = args
+                .postgres_url
+                .rsplit_once('/')
+                .context("the PostgreSQL URL names no database")?;
+            let mut c = sqlx::PgConnection::connect(&format!("{server}/postgres")).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut c)
+                .await?;
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut c)
+                .await?;
+            Ok(args.postgres_url.clone())
+        }
+    }
+}
+
+fn ok(r: Result<reqwest::Response, reqwest::Error>) -> bool {
+    matches!(r, Ok(r) if r.status().is_success())
+}
+
+struct Plan {
+    numbers: u64,
+    owned: u64,
+    duration: Duration,
+}
+
+#[allow(clippy::too_many_lines)]
+async fn run_mode(
+    args: &Args,
+    bin: &Path,
+    plan: &Plan,
+    relaxed: bool,
+) -> anyhow::Result<ModeReport> {
+    let dir = tempfile::tempdir()?;
+    let url = fresh_database(args, dir.path()).await?;
+    let label = if relaxed { "relaxed" } else { "full" };
+    let setting = match (args.backend, relaxed) {
+        (BackendArg::Sqlite, false) => "SQLite synchronous=FULL",
+        (BackendArg::Sqlite, true) => "SQLite synchronous=NORMAL",
+        (BackendArg::Postgres, false) => "PostgreSQL synchronous_commit=on",
+        (BackendArg::Postgres, true) => "PostgreSQL synchronous_commit=off",
+    };
+    eprintln!(
+        "\n== {setting}: stocking {} numbers",
+        plan.numbers + plan.owned
+    );
+
+    // 1. Seed in bulk (the CLI's batch path; durability does not matter for seeding).
+    let t = Instant::now();
+    let status = didpool_cmd(bin, &url, true)
+        .args(["inventory", "generate", "--progress"])
+        .args(["--count", &(plan.numbers + plan.owned).to_string()])
+        .args(["--start", &format!("+{FIRST}")])
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("seeding failed");
+    }
+    let seed_seconds = t.elapsed().as_secs_f64();
+
+    // 2. Start the server on the existing database: start to first answered request.
+    let max_clients = args.clients.iter().copied().max().unwrap_or(1);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(max_clients * 2)
+        .tcp_nodelay(true)
+        .build()?;
+    let (server, startup_ms) =
+        start_server(bin, &url, relaxed, &http, &dir.path().join("server.log")).await?;
+    let pid = server.pid();
+    let base = server.base.clone();
+    eprintln!("   server answered {startup_ms:.0} ms after start");
+
+    // 3. Accounts (one per client, and one that holds the owned list), each with a trunk.
+    let mut accounts = Vec::new();
+    for i in 0..=max_clients {
+        let r: Value = http
+            .post(format!("{base}/admin/v1/accounts"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(
+                &json!({"name": format!("bench {i}"), "balance": 1_000_000_000, "currency": "USD"}),
+            )
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let id = r["auth_id"].as_str().context("no auth_id")?.to_owned();
+        let token = r["auth_token"]
+            .as_str()
+            .context("no auth_token")?
+            .to_owned();
+        let t: Value = http
+            .post(format!("{base}/api/v1/Account/{id}/trunks"))
+            .header("X-Auth-ID", &id)
+            .header("X-Auth-Token", &token)
+            .json(&json!({"name": "bench", "trunk_type": "INBOUND", "max_concurrent_calls": 10}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let trunk = t["trunk_id"].as_str().context("no trunk_id")?.to_owned();
+        accounts.push(Client { id, token, trunk });
+    }
+    let accounts = Arc::new(accounts);
+    let owner = accounts[max_clients].clone();
+
+    let req = {
+        let http = http.clone();
+        let base = base.clone();
+        move |c: &Client, method: reqwest::Method, path: String| {
+            http.request(method, format!("{base}/api/v1/Account/{}/{path}", c.id))
+                .header("X-Auth-ID", &c.id)
+                .header("X-Auth-Token", &c.token)
+        }
+    };
+
+    // The owned list's account buys its numbers: the last `owned` stocked.
+    {
+        let req = req.clone();
+        let owner = owner.clone();
+        let per = plan.owned.div_ceil(16);
+        let (first, total) = (plan.numbers, plan.owned);
+        let op: Op = Arc::new(move |i, k| {
+            let n = e164(first + i as u64 * per + k);
+            let r = req(
+                &owner,
+                reqwest::Method::POST,
+                "numbers/purchase-from-inventory".into(),
+            )
+            .json(&json!({"e164": format!("+{n}")}));
+            Box::pin(async move { ok(r.send().await) })
+        });
+        let limits = (0..16u64)
+            .map(|i| per.min(total.saturating_sub(i * per)))
+            .collect();
+        let (m, _) = drive(16, None, Some(limits), 1, op, pid).await;
+        if m.errors > 0 {
+            bail!("the owner could not buy its {} numbers", plan.owned);
+        }
+    }
+
+    let mut rows = Vec::new();
+    let search_span = plan.numbers;
+    for &c in &args.clients {
+        eprintln!("   {c} client(s)");
+        let deadline = || Some(Instant::now() + plan.duration);
+        // The HTTP ceiling.
+        let noop_op: Op = {
+            let http = http.clone();
+            let base = base.clone();
+            Arc::new(move |_, _| {
+                let r = http.get(format!("{base}/healthz"));
+                Box::pin(async move { ok(r.send().await) })
+            })
+        };
+        let (noop, _) = drive(c, deadline(), None, 1, noop_op, pid).await;
+
+        // churn: purchase, assign, unassign, release one number per client, over and over.
+        let churn_op: Op = {
+            let req = req.clone();
+            let accounts = accounts.clone();
+            Arc::new(move |i, k| {
+                let a = &accounts[i];
+                let n = e164(i as u64);
+                let r = match k % 4 {
+                    0 => req(
+                        a,
+                        reqwest::Method::POST,
+                        "numbers/purchase-from-inventory".into(),
+                    )
+                    .json(&json!({"e164": format!("+{n}")})),
+                    1 => req(a, reqwest::Method::POST, format!("numbers/{n}/assign"))
+                        .json(&json!({"trunk_group_id": a.trunk})),
+                    2 => req(a, reqwest::Method::DELETE, format!("numbers/{n}/assign")),
+                    _ => req(a, reqwest::Method::DELETE, format!("numbers/{n}")),
+                };
+                Box::pin(async move { ok(r.send().await) })
+            })
+        };
+        let (churn, _) = drive(c, deadline(), None, 4, churn_op, pid).await;
+
+        // purchase (each client its own slice), then release what was bought.
+        let per = (plan.numbers - CHURN_SLOTS) / c as u64;
+        let slice = move |i: usize, k: u64| e164(CHURN_SLOTS + i as u64 * per + k);
+        let buy_op: Op = {
+            let req = req.clone();
+            let accounts = accounts.clone();
+            Arc::new(move |i, k| {
+                let r = req(
+                    &accounts[i],
+                    reqwest::Method::POST,
+                    "numbers/purchase-from-inventory".into(),
+                )
+                .json(&json!({"e164": format!("+{}", slice(i, k))}));
+                Box::pin(async move { ok(r.send().await) })
+            })
+        };
+        let (purchase, bought) = drive(c, deadline(), Some(vec![per; c]), 1, buy_op, pid).await;
+        let release_op: Op = {
+            let req = req.clone();
+            let accounts = accounts.clone();
+            Arc::new(move |i, k| {
+                let r = req(
+                    &accounts[i],
+                    reqwest::Method::DELETE,
+                    format!("numbers/{}", slice(i, k)),
+                );
+                Box::pin(async move { ok(r.send().await) })
+            })
+        };
+        let (release, _) = drive(c, None, Some(bought.clone()), 1, release_op, pid).await;
+
+        // inventory search: a digit substring, the country filter and a page.
+        let search_op: Op = {
+            let req = req.clone();
+            let accounts = accounts.clone();
+            Arc::new(move |i, _| {
+                let (s, page) = search_terms(search_span);
+                let r = req(
+                    &accounts[i],
+                    reqwest::Method::GET,
+                    format!("inventory/numbers?country=US&search={s}&page={page}&per_page=25"),
+                );
+                Box::pin(async move { ok(r.send().await) })
+            })
+        };
+        let (search, _) = drive(c, deadline(), None, 1, search_op, pid).await;
+
+        // owned list of the account with thousands of numbers, paged.
+        let pages = plan.owned.div_ceil(25).max(1);
+        let owned_op: Op = {
+            let req = req.clone();
+            let owner = owner.clone();
+            Arc::new(move |_, _| {
+                let page = rand::thread_rng().gen_range(1..=pages);
+                let r = req(
+                    &owner,
+                    reqwest::Method::GET,
+                    format!("numbers?per_page=25&page={page}"),
+                );
+                Box::pin(async move { ok(r.send().await) })
+            })
+        };
+        let (owned, _) = drive(c, deadline(), None, 1, owned_op, pid).await;
+
+        for (workload, m) in [
+            ("churn", churn),
+            ("purchase", purchase),
+            ("release", release),
+            ("search", search),
+            ("owned", owned),
+            ("noop", noop.clone()),
+        ] {
+            rows.push(Row {
+                workload,
+                clients: c,
+                vs_http_ceiling: m.ops_per_s / noop.ops_per_s.max(1e-9),
+                p99_vs_noop_p99: m.p99_ms / noop.p99_ms.max(1e-3),
+                http: m,
+                noop: noop.clone(),
+                db: None,
+                vs_db_ceiling: None,
+            });
+        }
+    }
+    let server_peak_rss_mb = rss_kb(pid, "VmHWM") as f64 / 1024.0;
+    server.stop();
+
+    // 4. The database ceiling: the same commands in-process, same concurrency, no HTTP.
+    eprintln!("   database ceiling (in-process)");
+    let store = didpool_store::open(
+        &url,
+        &Options {
+            durability: if relaxed {
+                Durability::Relaxed
+            } else {
+                Durability::Full
+            },
+            pool_size: Some(10),
+        },
+    )
+    .await?;
+    let engine = Engine::new(store, Arc::new(SystemClock), ReleasePolicy::default());
+    let mut bys = Vec::new();
+    let mut trunks = Vec::new();
+    for a in accounts.iter() {
+        let account = engine
+            .store()
+            .account(&AccountId::parse(&a.id)?)
+            .await?
+            .context("bench account missing")?;
+        bys.push(By::account(&account, None));
+        trunks.push(TrunkId::parse(&a.trunk).map_err(|e| anyhow::anyhow!("{e:?}"))?);
+    }
+    let bys = Arc::new(bys);
+    let trunks = Arc::new(trunks);
+    let me = std::process::id();
+    for &c in &args.clients {
+        let deadline = || Some(Instant::now() + plan.duration);
+        let e = |idx: u64| E164::parse(&format!("+{}", e164(idx))).expect("a valid number");
+        let churn_op: Op = {
+            let (engine, bys, trunks) = (engine.clone(), bys.clone(), trunks.clone());
+            Arc::new(move |i, k| {
+                let n = e(i as u64);
+                let cmd = match k % 4 {
+                    0 => Command::Purchase {
+                        e164: n,
+                        currency: None,
+                    },
+                    1 => Command::AssignTrunk {
+                        e164: n,
+                        trunk: trunks[i],
+                    },
+                    2 => Command::UnassignTrunk { e164: n },
+                    _ => Command::Release {
+                        e164: n,
+                        mode: ReleaseMode::Policy,
+                    },
+                };
+                let (engine, bys) = (engine.clone(), bys.clone());
+                Box::pin(async move { engine.run(&bys[i], cmd).await.is_ok() })
+            })
+        };
+        let (churn, _) = drive(c, deadline(), None, 4, churn_op, me).await;
+        let per = (plan.numbers - CHURN_SLOTS) / c as u64;
+        let buy_op: Op = {
+            let (engine, bys) = (engine.clone(), bys.clone());
+            Arc::new(move |i, k| {
+                let cmd = Command::Purchase {
+                    e164: e(CHURN_SLOTS + i as u64 * per + k),
+                    currency: None,
+                };
+                let (engine, bys) = (engine.clone(), bys.clone());
+                Box::pin(async move { engine.run(&bys[i], cmd).await.is_ok() })
+            })
+        };
+        let (purchase, bought) = drive(c, deadline(), Some(vec![per; c]), 1, buy_op, me).await;
+        let release_op: Op = {
+            let (engine, bys) = (engine.clone(), bys.clone());
+            Arc::new(move |i, k| {
+                let cmd = Command::Release {
+                    e164: e(CHURN_SLOTS + i as u64 * per + k),
+                    mode: ReleaseMode::Policy,
+                };
+                let (engine, bys) = (engine.clone(), bys.clone());
+                Box::pin(async move { engine.run(&bys[i], cmd).await.is_ok() })
+            })
+        };
+        let (release, _) = drive(c, None, Some(bought), 1, release_op, me).await;
+        let search_op: Op = {
+            let engine = engine.clone();
+            Arc::new(move |_, _| {
+                let (s, page) = search_terms(search_span);
+                let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+                q.country = Some("US".into());
+                q.search = Some(s);
+                q.limit = 25;
+                q.offset = (page - 1) * 25;
+                let engine = engine.clone();
+                Box::pin(async move { engine.store().numbers(&q).await.is_ok() })
+            })
+        };
+        let (search, _) = drive(c, deadline(), None, 1, search_op, me).await;
+        let owner_id = AccountId::parse(&owner.id)?;
+        let pages = plan.owned.div_ceil(25).max(1);
+        let owned_op: Op = {
+            let engine = engine.clone();
+            Arc::new(move |_, _| {
+                let page = rand::thread_rng().gen_range(1..=pages);
+                let mut q = NumberQuery::new(
+                    Holder::Family(owner_id.clone()),
+                    vec![
+                        NumberState::Reserved,
+                        NumberState::PendingVerification,
+                        NumberState::Active,
+                        NumberState::PendingRelease,
+                    ],
+                );
+                q.offset = (page - 1) * 25;
+                let engine = engine.clone();
+                Box::pin(async move { engine.store().numbers(&q).await.is_ok() })
+            })
+        };
+        let (owned, _) = drive(c, deadline(), None, 1, owned_op, me).await;
+        for (workload, m) in [
+            ("churn", churn),
+            ("purchase", purchase),
+            ("release", release),
+            ("search", search),
+            ("owned", owned),
+        ] {
+            if let Some(r) = rows
+                .iter_mut()
+                .find(|r| r.workload == workload && r.clients == c)
+            {
+                r.vs_db_ceiling = Some(r.http.ops_per_s / m.ops_per_s.max(1e-9));
+                r.db = Some(m);
+            }
+        }
+    }
+    let violations = engine.store().check().await?;
+    if !violations.is_empty() {
+        bail!(
+            "the database breaks {} invariant(s) after the run",
+            violations.len()
+        );
+    }
+    Ok(ModeReport {
+        durability: label,
+        setting,
+        seed_seconds,
+        seed_numbers_per_s: (plan.numbers + plan.owned) as f64 / seed_seconds.max(1e-9),
+        startup_ms,
+        server_peak_rss_mb,
+        rows,
+    })
+}
+
+/// A 4-digit substring of some stocked number, and a page among the first five.
+fn search_terms(span: u64) -> (String, u64) {
+    let mut rng = rand::thread_rng();
+    let n = e164(rng.gen_range(0..span.max(1)));
+    let at = rng.gen_range(4..=n.len() - 4);
+    (n[at..at + 4].to_owned(), rng.gen_range(1..=5))
+}
+
+fn table(backend: BackendArg, modes: &[ModeReport]) -> String {
+    let mut s = String::new();
+    for m in modes {
+        let _ = writeln!(
+            s,
+            "\n**{}** ({}): seeded in {:.1} s ({:.0} numbers/s); start to first answer on the \
+             existing database {:.0} ms; server peak RSS {:.1} MB.\n",
+            m.setting,
+            m.durability,
+            m.seed_seconds,
+            m.seed_numbers_per_s,
+            m.startup_ms,
+            m.server_peak_rss_mb
+        );
+        let _ = writeln!(
+            s,
+            "| workload | clients | ops/s | p50 ms | p99 ms | p99.9 ms | errors | RSS MB | CPU % | \
+             no-op ops/s | no-op p99 ms | ops ÷ no-op | p99 ÷ no-op p99 | DB ceiling ops/s | DB p99 ms | ops ÷ DB |"
+        );
+        let _ = writeln!(
+            s,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for r in &m.rows {
+            let h = &r.http;
+            let (db_ops, db_p99, vs_db) = match &r.db {
+                Some(d) => (
+                    format!("{:.0}", d.ops_per_s),
+                    format!("{:.2}", d.p99_ms),
+                    format!("{:.2}", r.vs_db_ceiling.unwrap_or(0.0)),
+                ),
+                None => ("–".into(), "–".into(), "–".into()),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {} |",
+                r.workload, r.clients, h.ops_per_s, h.p50_ms, h.p99_ms, h.p999_ms, h.errors, h.rss_mb,
+                h.cpu_pct, r.noop.ops_per_s, r.noop.p99_ms, r.vs_http_ceiling, r.p99_vs_noop_p99,
+                db_ops, db_p99, vs_db
+            );
+        }
+    }
+    let _ = backend;
+    s
+}
+
+fn write_markdown(
+    path: &Path,
+    backend: BackendArg,
+    command: &str,
+    body: &str,
+) -> anyhow::Result<()> {
+    let name = match backend {
+        BackendArg::Sqlite => "sqlite",
+        BackendArg::Postgres => "postgres",
+    };
+    let begin = format!("<!-- didpool-bench:{name}:begin -->");
+    let end = format!("<!-- didpool-bench:{name}:end -->");
+    let section =
+        format!("{begin}\n### {name} (generated by didpool-bench)\n\n`{command}`\n{body}\n{end}");
+    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# didpool benchmarks\n".into());
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{section}{}", &old[..b], &old[e + end.len()..]),
+        _ => format!("{}\n{section}\n", old.trim_end()),
+    };
+    std::fs::write(path, new)?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    let args = Args::parse();
+    let bin = args
+        .didpool
+        .clone()
+        .unwrap_or_else(|| workspace().join("target/release/didpool"));
+    if !bin.exists() {
+        bail!(
+            "{} not found: run `cargo build --release -p didpool` first, or pass --didpool",
+            bin.display()
+        );
+    }
+    let numbers = args
+        .numbers
+        .unwrap_or(if args.quick { 100_000 } else { 1_000_000 });
+    if numbers < CHURN_SLOTS * 2 {
+        bail!("--numbers must be at least {}", CHURN_SLOTS * 2);
+    }
+    let plan = Plan {
+        numbers,
+        owned: args.owned.unwrap_or(if args.quick { 1_000 } else { 5_000 }),
+        duration: Duration::from_secs_f64(args.duration.unwrap_or(if args.quick {
+            1.0
+        } else {
+            4.0
+        })),
+    };
+    let durability = args.durability.unwrap_or(if args.quick {
+        DurabilityArg::Full
+    } else {
+        DurabilityArg::Both
+    });
+    let relaxed_modes: &[bool] = match durability {
+        DurabilityArg::Full => &[false],
+        DurabilityArg::Relaxed => &[true],
+        DurabilityArg::Both => &[false, true],
+    };
+    let started = Instant::now();
+    let mut modes = Vec::new();
+    for &relaxed in relaxed_modes {
+        modes.push(run_mode(&args, &bin, &plan, relaxed).await?);
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let body = format!(
+        "\n{} numbers in inventory, {} owned by the owned-list account, {:.1} s per workload and \
+         client count, on {} CPU(s); the load generator runs on the same machine.\n{}",
+        plan.numbers,
+        plan.owned,
+        plan.duration.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        table(args.backend, &modes)
+    );
+    println!("{body}");
+    let errors: u64 = modes
+        .iter()
+        .flat_map(|m| &m.rows)
+        .map(|r| r.http.errors + r.db.as_ref().map_or(0, |d| d.errors))
+        .sum();
+    let report = json!({
+        "backend": args.backend,
+        "command": command,
+        "numbers": plan.numbers,
+        "owned": plan.owned,
+        "seconds_per_workload": plan.duration.as_secs_f64(),
+        "clients": args.clients,
+        "errors": errors,
+        "total_seconds": started.elapsed().as_secs_f64(),
+        "modes": modes,
+    });
+    let json_path = args.json.clone().unwrap_or_else(|| {
+        workspace().join(format!(
+            "target/bench/{}.json",
+            match args.backend {
+                BackendArg::Sqlite => "sqlite",
+                BackendArg::Postgres => "postgres",
+            }
+        ))
+    });
+    if let Some(parent) = json_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("wrote {}", json_path.display());
+    let markdown = args
+        .markdown
+        .clone()
+        .or_else(|| (!args.quick).then(|| workspace().join("BENCHMARKS.md")));
+    if let Some(md) = markdown {
+        write_markdown(&md, args.backend, &command, &body)?;
+        eprintln!("wrote {}", md.display());
+    }
+    eprintln!(
+        "done in {:.0} s, {errors} error(s)",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,126 @@
+//! The OpenAPI document: the committed `openapi.json` is the generated one, it is served at
+//! `/openapi.json`, and `/docs` renders every operation of it.
+
+#[allow(unused_macros)]
+#[macro_use]
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use common::TestApp;
+use serde_json::Value;
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json");
+
+#[test]
+fn committed_openapi_json_matches_the_code() {
+    let generated: Value = serde_json::from_str(&didpool::openapi::json()).unwrap();
+    let committed = std::fs::read_to_string(COMMITTED).unwrap_or_default();
+    let committed: Value = serde_json::from_str(&committed).unwrap_or(Value::Null);
+    if generated != committed {
+        let a = serde_json::to_string_pretty(&generated).unwrap();
+        let b = serde_json::to_string_pretty(&committed).unwrap();
+        let first = a
+            .lines()
+            .zip(b.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or_else(|| a.lines().count().min(b.lines().count()));
+        panic!(
+            "openapi.json is out of date with the code (first difference at line {}: generated \
+             {:?}, committed {:?}).\nRegenerate it from the repository root with:\n\n    \
+             cargo run -- openapi > openapi.json\n",
+            first + 1,
+            a.lines().nth(first).unwrap_or("<end>"),
+            b.lines().nth(first).unwrap_or("<end>"),
+        );
+    }
+}
+
+#[test]
+fn every_route_of_every_face_is_documented() {
+    let doc: Value = serde_json::from_str(&didpool::openapi::json()).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in [
+        ("get", "/api/v1/Account/{auth_id}/inventory/numbers"),
+        (
+            "post",
+            "/api/v1/Account/{auth_id}/numbers/purchase-from-inventory",
+        ),
+        (
+            "delete",
+            "/api/v1/Account/{auth_id}/numbers/{e164}/assign-subaccount",
+        ),
+        (
+            "put",
+            "/api/v1/accounts/{auth_id}/sub-accounts/{sub_auth_id}",
+        ),
+        ("get", "/api/v1/Account/{auth_id}/transactions"),
+        ("post", "/api/v1/phone-numbers/buy"),
+        ("delete", "/api/v1/phone-numbers/{phone_number}/release"),
+        ("get", "/v1/phone/"),
+        ("patch", "/v1/phone/{phone_id}/sip-config"),
+        ("post", "/admin/v1/accounts"),
+        ("post", "/admin/v1/scheduler/run"),
+    ] {
+        let op = &paths[path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(
+            !op["security"].as_array().unwrap().is_empty(),
+            "{method} {path}"
+        );
+        // Every documented error has a schema.
+        for (status, r) in op["responses"].as_object().unwrap() {
+            if status.starts_with('4') && status != "404" || status == "500" {
+                assert!(
+                    r["content"].is_object(),
+                    "{method} {path} {status} has no body"
+                );
+            }
+        }
+    }
+    let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(ops, 52, "operations documented");
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    for s in [
+        "vobiz_auth_id",
+        "vobiz_auth_token",
+        "agni_api_key",
+        "diga_bearer",
+        "admin_bearer",
+    ] {
+        assert!(schemes.contains_key(s), "{s}");
+    }
+}
+
+#[tokio::test]
+async fn the_document_and_its_page_are_served() {
+    let app = TestApp::spawn().await;
+    let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    let r = app.send(get("/openapi.json")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+    let served: Value = serde_json::from_slice(&r.raw).unwrap();
+    assert_eq!(
+        served,
+        serde_json::from_str::<Value>(&didpool::openapi::json()).unwrap()
+    );
+
+    let r = app.send(get("/docs")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = String::from_utf8(r.raw).unwrap();
+    assert!(!html.contains("<script"), "the page is self-contained");
+    for path in served["paths"].as_object().unwrap().values() {
+        for op in path.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(
+                html.contains(&format!("id=\"{id}\"")),
+                "{id} is on the page"
+            );
+        }
+    }
+}
