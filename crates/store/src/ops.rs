@@ -205,58 +205,26 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
 
 /// Writes a command's changes, parents before children.
 pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineError> {
-    for w in &changes.accounts {
-        match w {
-            Write::Insert(a) => {
-                insert(
-                    db,
-                    "accounts",
-                    ACCOUNT_COLS,
-                    rows::account_values(a),
-                    a.id.to_string(),
-                )
-                .await?
-            }
-            Write::Update(a) => {
-                update(
-                    db,
-                    "accounts",
-                    ACCOUNT_COLS,
-                    rows::account_values(a),
-                    a.id.to_string(),
-                )
-                .await?
-            }
-            Write::Delete(_) => {
-                return Err(EngineError::Storage("accounts are never deleted".into()))
-            }
-        }
-    }
-    for w in &changes.trunks {
-        match w {
-            Write::Insert(t) => {
-                insert(
-                    db,
-                    "trunks",
-                    TRUNK_COLS,
-                    rows::trunk_values(t),
-                    t.id.to_string(),
-                )
-                .await?
-            }
-            Write::Update(t) => {
-                update(
-                    db,
-                    "trunks",
-                    TRUNK_COLS,
-                    rows::trunk_values(t),
-                    t.id.to_string(),
-                )
-                .await?
-            }
-            Write::Delete(_) => {}
-        }
-    }
+    let account_key = |a: &Account| a.id.to_string();
+    write_all(
+        db,
+        "accounts",
+        ACCOUNT_COLS,
+        &changes.accounts,
+        rows::account_values,
+        account_key,
+    )
+    .await?;
+    let trunk_key = |t: &Trunk| t.id.to_string();
+    write_all(
+        db,
+        "trunks",
+        TRUNK_COLS,
+        &changes.trunks,
+        rows::trunk_values,
+        trunk_key,
+    )
+    .await?;
     let bulk = changes.numbers.len() > 1
         && changes
             .numbers
@@ -266,10 +234,7 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         let rows = changes
             .numbers
             .iter()
-            .filter_map(|w| match w {
-                Write::Insert(n) => Some(rows::number_values(n)),
-                _ => None,
-            })
+            .map(|w| rows::number_values(w.row()))
             .collect();
         insert_many(
             db,
@@ -279,33 +244,17 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
             "a number in the batch".into(),
         )
         .await?;
-    }
-    for w in changes.numbers.iter().filter(|_| !bulk) {
-        match w {
-            Write::Insert(n) => {
-                insert(
-                    db,
-                    "numbers",
-                    NUMBER_COLS,
-                    rows::number_values(n),
-                    n.e164.to_string(),
-                )
-                .await?
-            }
-            Write::Update(n) => {
-                update(
-                    db,
-                    "numbers",
-                    NUMBER_COLS,
-                    rows::number_values(n),
-                    n.e164.to_string(),
-                )
-                .await?
-            }
-            Write::Delete(_) => {
-                return Err(EngineError::Storage("numbers are never deleted".into()))
-            }
-        }
+    } else {
+        let number_key = |n: &Number| n.e164.to_string();
+        write_all(
+            db,
+            "numbers",
+            NUMBER_COLS,
+            &changes.numbers,
+            rows::number_values,
+            number_key,
+        )
+        .await?;
     }
     // Numbers leave a trunk before the trunk goes.
     for w in &changes.trunks {
@@ -318,30 +267,16 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
             .map_err(db_err)?;
         }
     }
-    for w in &changes.credentials {
-        match w {
-            Write::Insert(c) => {
-                insert(
-                    db,
-                    "credentials",
-                    CREDENTIAL_COLS,
-                    rows::credential_values(c),
-                    "credential".into(),
-                )
-                .await?
-            }
-            Write::Update(c) | Write::Delete(c) => {
-                update(
-                    db,
-                    "credentials",
-                    CREDENTIAL_COLS,
-                    rows::credential_values(c),
-                    "credential".into(),
-                )
-                .await?
-            }
-        }
-    }
+    let credential_key = |_: &Credential| "credential".to_owned();
+    write_all(
+        db,
+        "credentials",
+        CREDENTIAL_COLS,
+        &changes.credentials,
+        rows::credential_values,
+        credential_key,
+    )
+    .await?;
     for e in &changes.ledger {
         insert(
             db,
@@ -352,20 +287,8 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         )
         .await?;
     }
-    if changes.events.len() > 1 {
-        let rows = changes.events.iter().map(rows::event_values).collect();
-        insert_many(db, "number_events", EVENT_COLS, rows, "event".into()).await?;
-    }
-    for e in changes.events.iter().filter(|_| changes.events.len() == 1) {
-        insert(
-            db,
-            "number_events",
-            EVENT_COLS,
-            rows::event_values(e),
-            e.id.to_string(),
-        )
-        .await?;
-    }
+    let events = changes.events.iter().map(rows::event_values).collect();
+    insert_many(db, "number_events", EVENT_COLS, events, "event".into()).await?;
     for a in &changes.assignment_audits {
         insert(
             db,
@@ -375,6 +298,26 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
             a.id.to_string(),
         )
         .await?;
+    }
+    Ok(())
+}
+
+/// Inserts or updates each written row. Deletes are left to the caller: only trunks have them,
+/// and they must wait until the numbers have left the trunk.
+async fn write_all<T>(
+    db: &mut dyn Sql,
+    table: &str,
+    cols: &str,
+    writes: &[Write<T>],
+    values: fn(&T) -> Vec<Val>,
+    key: impl Fn(&T) -> String,
+) -> Result<(), EngineError> {
+    for w in writes {
+        match w {
+            Write::Insert(row) => insert(db, table, cols, values(row), key(row)).await?,
+            Write::Update(row) => update(db, table, cols, values(row), key(row)).await?,
+            Write::Delete(_) => {}
+        }
     }
     Ok(())
 }
