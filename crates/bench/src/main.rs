@@ -29,8 +29,10 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// The first stocked number; the others follow it (+14152000001, …).
-const FIRST: u64 = 14_152_000_000;
+/// The US area codes the stock is spread over, in order: each holds 8,000,000 consecutive valid
+/// numbers (exchanges 200–999), so one area code cannot hold 10,000,000.
+const AREAS: [u64; 4] = [415, 628, 650, 510];
+const PER_AREA: u64 = 8_000_000;
 /// Numbers below this index are the churn clients' (one each); purchase/release use the rest.
 const CHURN_SLOTS: u64 = 1_000;
 const ADMIN_TOKEN: &str = "bench-admin-token";
@@ -236,8 +238,10 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The stocked number at `index` (`14152000000`, `14152000001`, …), without the `+`.
 fn e164(index: u64) -> String {
-    format!("{}", FIRST + index)
+    let area = AREAS[(index / PER_AREA) as usize];
+    format!("1{area}{}", 2_000_000 + index % PER_AREA)
 }
 
 #[derive(Clone)]
@@ -368,14 +372,17 @@ async fn run_mode(
 
     // 1. Seed in bulk (the CLI's batch path; durability does not matter for seeding).
     let t = Instant::now();
-    let status = didpool_cmd(bin, &url, true)
-        .args(["inventory", "generate", "--progress"])
-        .args(["--count", &(plan.numbers + plan.owned).to_string()])
-        .args(["--start", &format!("+{FIRST}")])
-        .stdout(Stdio::null())
-        .status()?;
-    if !status.success() {
-        bail!("seeding failed");
+    let total = plan.numbers + plan.owned;
+    for first in (0..total).step_by(PER_AREA as usize) {
+        let status = didpool_cmd(bin, &url, true)
+            .args(["inventory", "generate", "--progress"])
+            .args(["--count", &PER_AREA.min(total - first).to_string()])
+            .args(["--start", &format!("+{}", e164(first))])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("seeding failed");
+        }
     }
     let seed_seconds = t.elapsed().as_secs_f64();
 
@@ -843,6 +850,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             4.0
         })),
     };
+    let most = PER_AREA * AREAS.len() as u64;
+    if plan.numbers + plan.owned > most {
+        bail!("--numbers and --owned can stock at most {most} numbers together");
+    }
     let durability = args.durability.unwrap_or(if args.quick {
         DurabilityArg::Full
     } else {
@@ -916,4 +927,20 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stock_fills_each_area_code_then_moves_to_the_next() {
+        assert_eq!(e164(0), "14152000000");
+        assert_eq!(e164(PER_AREA - 1), "14159999999");
+        assert_eq!(e164(PER_AREA), "16282000000");
+        assert_eq!(e164(3 * PER_AREA + 5), "15102000005");
+        for i in [0, PER_AREA - 1, PER_AREA, 2 * PER_AREA, 4 * PER_AREA - 1] {
+            assert!(E164::parse(&format!("+{}", e164(i))).is_ok(), "{i}");
+        }
+    }
 }

@@ -18,10 +18,7 @@ impl E164 {
     /// Surrounding white space is ignored; anything else that is not a valid number is refused.
     pub fn parse(input: &str) -> Result<Self, InvalidNumber> {
         let s = input.trim();
-        let digits = s.strip_prefix('+').unwrap_or(s);
-        if digits.len() < 6 || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InvalidNumber);
-        }
+        let digits = digits(s.strip_prefix('+').unwrap_or(s))?;
         let with_plus = format!("+{digits}");
         let parsed = phonenumber::parse(None, &with_plus).map_err(|_| InvalidNumber)?;
         if !phonenumber::is_valid(&parsed) {
@@ -34,6 +31,13 @@ impl E164 {
         Ok(Self(canonical))
     }
 
+    /// A number read back from storage, where only valid numbers are written: the shape is
+    /// checked, the metadata (costly, and it may change between releases) is not consulted again.
+    pub fn from_stored(s: String) -> Result<Self, InvalidNumber> {
+        digits(s.strip_prefix('+').ok_or(InvalidNumber)?)?;
+        Ok(Self(s))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -42,6 +46,15 @@ impl E164 {
     pub fn country(&self) -> Option<String> {
         let parsed = phonenumber::parse(None, &self.0).ok()?;
         parsed.country().id().map(|id| id.as_ref().to_owned())
+    }
+}
+
+/// 6 to 15 digits and nothing else.
+fn digits(s: &str) -> Result<&str, InvalidNumber> {
+    if (6..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(s)
+    } else {
+        Err(InvalidNumber)
     }
 }
 

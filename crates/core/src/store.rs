@@ -56,6 +56,12 @@ pub trait Store: Send + Sync + 'static {
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError>;
     /// Every broken invariant of the whole database; empty when it is consistent.
     async fn check(&self) -> Result<Vec<Violation>, EngineError>;
+    /// Settles the database after a bulk load: PostgreSQL refreshes its planner statistics (until
+    /// then it may plan a search as a scan); SQLite folds its write-ahead log into the database
+    /// file (so the next start does not have to read it back).
+    async fn after_bulk_load(&self) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 /// A broken invariant, found by [`Store::check`].

@@ -347,6 +347,7 @@ impl Cli {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?;
                 let report = crate::inventory::import_csv(&engine, &op, &text).await?;
+                engine.store().after_bulk_load().await?;
                 if json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
@@ -419,6 +420,7 @@ impl Cli {
                 if progress {
                     eprintln!();
                 }
+                engine.store().after_bulk_load().await?;
                 println!(
                     "stocked {count} numbers in {:.1}s",
                     started.elapsed().as_secs_f64()

@@ -11,7 +11,8 @@ use didpool_core::number::NewNumber;
 use didpool_core::{Capabilities, Engine, EngineError, E164};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A row that was not loaded.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RowError {
     /// 1-based line in the file.
     pub row: usize,
@@ -19,12 +20,26 @@ pub struct RowError {
     pub error: String,
 }
 
-#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+/// What an inventory import did: rows loaded, rows already stocked, and the bad rows.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ImportReport {
     pub imported: usize,
     /// Numbers already stocked (or held): left as they are.
     pub skipped: usize,
     pub errors: Vec<RowError>,
+}
+
+/// The largest amount the ledger holds: it stores ten-thousandths in a signed 64-bit integer.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as u32, 0, false, 4);
+
+/// An amount a client gives: not negative, at most four decimal places, and within the ledger's
+/// range (beyond it the store could not write it and the request would fail as a 500).
+pub fn amount(d: Decimal) -> Result<Decimal, String> {
+    let d = parse_amount(d)?;
+    if d > MAX_AMOUNT {
+        return Err(format!("an amount is at most {MAX_AMOUNT}"));
+    }
+    Ok(d)
 }
 
 /// Reads one CSV record into a number, checking it against libphonenumber's metadata.
@@ -48,9 +63,13 @@ pub fn parse_row(fields: &[&str]) -> Result<NewNumber, String> {
     let fee = |name: &str, raw: &str| -> Result<Decimal, String> {
         let d = Decimal::from_str(raw.trim())
             .map_err(|_| format!("{name} is not a number: {raw:?}"))?;
-        parse_amount(d).map_err(|e| format!("{name}: {e}"))
+        amount(d).map_err(|e| format!("{name}: {e}"))
     };
     let region = fields[2].trim();
+    // PostgreSQL cannot store a NUL in text: refused here, not failed there as a 500.
+    if region.chars().any(char::is_control) {
+        return Err("region cannot contain control characters".into());
+    }
     let caps = &fields[6..];
     Ok(NewNumber {
         e164,

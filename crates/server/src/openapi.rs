@@ -6,9 +6,13 @@
 #![allow(dead_code)] // the schema-only types below are never built
 
 use serde_json::Value;
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
-use utoipa::openapi::{InfoBuilder, OpenApi as Document};
+use utoipa::openapi::{
+    ContentBuilder, InfoBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder,
+};
 use utoipa::{OpenApi, ToSchema};
 
 /// A number's capabilities.
@@ -35,21 +39,49 @@ pub struct PermissionsSchema {
 #[derive(ToSchema)]
 #[schema(as = VobizError)]
 pub struct VobizErrorBody {
-    /// A code string, or `{"code", "message"}` for 401/403.
-    error: Value,
+    error: VobizErrorCode,
+    /// Absent from cancel-release's errors, from 401/403 (nested) and from the cool-off 409.
+    #[schema(nullable = false)]
     message: Option<String>,
+    /// The cool-off 409 only: when the number may move again (RFC 3339, whole seconds).
+    #[schema(nullable = false)]
     cool_off_until: Option<String>,
+    /// The cool-off 409 only.
+    #[schema(nullable = false)]
     cool_off_remaining_seconds: Option<i64>,
+}
+
+/// A code string, or `{"code", "message"}` for 401/403.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum VobizErrorCode {
+    Code(String),
+    Nested(VobizNestedError),
+}
+
+/// The nested error of a 401 or 403: `{"code": 401, "message": "Invalid token"}`.
+#[derive(ToSchema)]
+pub struct VobizNestedError {
+    code: u16,
+    message: String,
 }
 
 /// Agni's error envelope: `{"success": false, "message": …, "data": null}`.
 #[derive(ToSchema)]
 #[schema(as = AgniError)]
 pub struct AgniErrorBody {
+    /// Always `false`.
     success: bool,
     message: String,
-    #[schema(value_type = Option<Object>)]
+    /// Always `null`.
+    #[schema(schema_with = null_schema, required = true)]
     data: Option<Value>,
+}
+
+fn null_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .build()
 }
 
 /// Diga's app error: `{"status": "error", "error_code": …, "message": …}`.
@@ -66,19 +98,37 @@ pub struct DigaErrorBody {
 pub struct DigaValidationIssue {
     #[serde(rename = "type")]
     kind: String,
-    loc: Vec<Value>,
+    /// Where: `["body", "nickname"]`, `["query", "limit"]`, `["body", 12]`.
+    loc: Vec<DigaLoc>,
     msg: String,
+    /// The value refused (any JSON).
     input: Value,
-    #[schema(value_type = Option<Object>)]
+    /// Details of the rule, e.g. `{"ge": 1}`; only for some types.
+    #[schema(value_type = Option<Object>, nullable = false)]
     ctx: Option<Value>,
+}
+
+/// A step of an issue's location: a name or an index.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum DigaLoc {
+    Name(String),
+    Index(u64),
 }
 
 /// FastAPI's bodies without an app error: `422 {"detail": [issue…]}`, or `{"detail": "Not Found"}`.
 #[derive(ToSchema)]
 #[schema(as = DigaDetail)]
 pub struct DigaDetailBody {
-    /// The list of issues (422), or a message.
-    detail: Value,
+    detail: DigaDetailValue,
+}
+
+/// The list of issues (422), or a message.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum DigaDetailValue {
+    Issues(Vec<DigaValidationIssue>),
+    Message(String),
 }
 
 /// Any of Diga's error bodies: an app error, or FastAPI's `detail`.
@@ -87,6 +137,17 @@ pub struct DigaDetailBody {
 pub enum DigaAnyError {
     App(DigaErrorBody),
     Detail(DigaDetailBody),
+}
+
+/// A broken invariant found by `didpool check` (`didpool_core::store::Violation`).
+#[derive(ToSchema)]
+#[schema(as = Violation)]
+pub struct ViolationSchema {
+    /// Which invariant, e.g. `ledger_equals_balance`.
+    rule: String,
+    /// The row it concerns: an account id or a number.
+    subject: String,
+    detail: String,
 }
 
 /// The admin API's error body: `{"error": "<code>", "message": "…"}`.
@@ -139,6 +200,9 @@ pub fn document() -> Document {
     doc.merge(crate::faces::agni::AgniApi::openapi());
     doc.merge(crate::faces::diga::DigaApi::openapi());
     doc.merge(crate::faces::admin::AdminApi::openapi());
+    document_internal_errors(&mut doc);
+    document_links(&mut doc);
+    document_lowercase_account_paths(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "vobiz_auth_id",
@@ -191,11 +255,237 @@ pub fn document() -> Document {
     doc
 }
 
+/// Every operation of a face, whatever its handler, can meet a database failure: a 500 with the
+/// face's error body.
+fn document_internal_errors(doc: &mut Document) {
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            let schema = match op.tags.as_ref().and_then(|t| t.first()).map(String::as_str) {
+                Some("vobiz") => "VobizError",
+                Some("agni") => "AgniError",
+                Some("diga") => "DigaError",
+                Some("admin") => "AdminError",
+                _ => continue,
+            };
+            op.responses
+                .responses
+                .entry("500".into())
+                .or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description("internal error (the database failed)")
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name(schema)))
+                                .build(),
+                        )
+                        .build()
+                        .into()
+                });
+        }
+    }
+}
+
+/// Where an answer's ids lead: the operations `to` that take them from `from`'s `status` answer,
+/// as `(parameter, runtime expression)`. Clients follow them, and so does schemathesis' stateful
+/// phase.
+struct LinkSpec {
+    from: &'static str,
+    status: &'static str,
+    to: &'static [&'static str],
+    params: &'static [(&'static str, &'static str)],
+}
+
+const LINKS: &[LinkSpec] = {
+    const AUTH_ID: (&str, &str) = ("auth_id", "$request.path.auth_id");
+    &[
+        LinkSpec {
+            from: "vobiz_purchase",
+            status: "200",
+            to: &[
+                "vobiz_get_number",
+                "vobiz_release",
+                "vobiz_cancel_release",
+                "vobiz_assign_trunk",
+                "vobiz_unassign_trunk",
+                "vobiz_assign_sub_account",
+                "vobiz_unassign_sub_account",
+            ],
+            params: &[AUTH_ID, ("e164", "$response.body#/number/e164")],
+        },
+        LinkSpec {
+            from: "vobiz_create_trunk",
+            status: "201",
+            to: &[
+                "vobiz_get_trunk",
+                "vobiz_update_trunk",
+                "vobiz_delete_trunk",
+            ],
+            params: &[AUTH_ID, ("trunk_id", "$response.body#/trunk_id")],
+        },
+        LinkSpec {
+            from: "vobiz_create_sub_account",
+            status: "201",
+            to: &[
+                "vobiz_get_sub_account",
+                "vobiz_update_sub_account",
+                "vobiz_delete_sub_account",
+            ],
+            params: &[
+                AUTH_ID,
+                ("sub_auth_id", "$response.body#/sub_account/auth_id"),
+            ],
+        },
+        LinkSpec {
+            from: "agni_buy",
+            status: "200",
+            to: &["agni_release"],
+            params: &[("phone_number", "$response.body#/data/phone_number")],
+        },
+        LinkSpec {
+            from: "agni_add_twilio",
+            status: "200",
+            to: &["agni_release"],
+            params: &[("phone_number", "$response.body#/data/phone_number")],
+        },
+        LinkSpec {
+            from: "diga_import",
+            status: "200",
+            to: &[
+                "diga_get_phone",
+                "diga_update",
+                "diga_update_sip_config",
+                "diga_release",
+            ],
+            params: &[("phone_id", "$response.body#/id")],
+        },
+        LinkSpec {
+            from: "admin_create_account",
+            status: "201",
+            to: &[
+                "admin_get_account",
+                "admin_top_up",
+                "admin_create_key",
+                "admin_set_verification",
+            ],
+            params: &[("id", "$response.body#/auth_id")],
+        },
+        LinkSpec {
+            from: "admin_create_key",
+            status: "201",
+            to: &["admin_revoke_key"],
+            params: &[("id", "$response.body#/id")],
+        },
+    ]
+};
+
+fn document_links(doc: &mut Document) {
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            let id = op.operation_id.clone().unwrap_or_default();
+            for LinkSpec {
+                from,
+                status,
+                to: targets,
+                params,
+            } in LINKS
+            {
+                if *from != id {
+                    continue;
+                }
+                let Some(RefOr::T(response)) = op.responses.responses.get_mut(*status) else {
+                    panic!("{id} has no {status} answer to link from");
+                };
+                for target in *targets {
+                    let link = params
+                        .iter()
+                        .fold(LinkBuilder::new().operation_id(*target), |l, (k, v)| {
+                            l.parameter(*k, *v)
+                        })
+                        .build();
+                    response.links.insert((*target).to_owned(), link.into());
+                }
+            }
+        }
+    }
+}
+
+/// The Vobiz routes answer under `/Account/` and `/account/` (clients send both): each
+/// `/Account/` operation is listed again under the lowercase spelling, with its own id (`…_lc`).
+fn document_lowercase_account_paths(doc: &mut Document) {
+    const UPPER: &str = "/api/v1/Account/";
+    let paths = std::mem::take(&mut doc.paths.paths);
+    for (path, item) in paths {
+        let lower = path
+            .strip_prefix(UPPER)
+            .map(|rest| (format!("/api/v1/account/{rest}"), item.clone()));
+        doc.paths.paths.insert(path, item);
+        if let Some((path, mut item)) = lower {
+            for op in operations(&mut item) {
+                if let Some(id) = &op.operation_id {
+                    let note = format!("`{id}` with the lowercase `account` spelling of the path.");
+                    op.description = Some(match op.description.take() {
+                        Some(d) => format!("{note}\n\n{d}"),
+                        None => note,
+                    });
+                    op.operation_id = Some(format!("{id}_lc"));
+                }
+            }
+            doc.paths.paths.insert(path, item);
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// The document as served and committed: pretty JSON with a trailing newline.
 pub fn json() -> String {
-    let mut s = serde_json::to_string_pretty(&document()).expect("the document serializes");
+    let mut v = serde_json::to_value(document()).expect("the document serializes");
+    camel_case_links(&mut v);
+    let mut s = serde_json::to_string_pretty(&v).expect("the document serializes");
     s.push('\n');
     s
+}
+
+/// utoipa 5.5 writes a Link's fields in snake case (`operation_id`); OpenAPI spells them
+/// `operationId`, `operationRef`, `requestBody`, and tools ignore the link otherwise.
+fn camel_case_links(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let links = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(Value::as_object_mut))
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|r| r.get_mut("links").and_then(Value::as_object_mut))
+        .flat_map(|links| links.values_mut())
+        .filter_map(Value::as_object_mut);
+    for link in links {
+        *link = std::mem::take(link)
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "operation_id" => ("operationId".to_owned(), v),
+                "operation_ref" => ("operationRef".to_owned(), v),
+                "request_body" => ("requestBody".to_owned(), v),
+                _ => (k, v),
+            })
+            .collect();
+    }
 }
 
 /// `GET /openapi.json`.

@@ -534,6 +534,145 @@ async fn an_inventory_import_takes_csv_only() {
     assert_eq!(t.inventory(&alice).await, [blr(1)]);
 }
 
+/// Found by schemathesis on PostgreSQL, which cannot store a NUL in text: these were 500s there.
+async fn free_text_with_control_characters_is_refused() {
+    let t = TestApp::spawn().await;
+    t.master("MA_ALICE", "10").await;
+    for (path, body) in [
+        (
+            "/admin/v1/accounts/MA_ALICE/keys",
+            json!({"kind": "diga", "scope": "a\u{0}b"}),
+        ),
+        (
+            "/admin/v1/accounts/MA_ALICE/top-up",
+            json!({"amount": 1, "description": "wire\u{0}"}),
+        ),
+    ] {
+        let (status, body) = t.post(path, &op(), body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"], "invalid_request", "{path}");
+    }
+    let (status, report) = t
+        .raw(
+            Method::POST,
+            "/admin/v1/inventory",
+            &op(),
+            Some("text/csv"),
+            format!("{},IN,Kar\u{0}nataka,0,1,INR\n", blr(1)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(
+        report["errors"][0]["error"],
+        "region cannot contain control characters"
+    );
+}
+
+/// A checkout the account cannot pay was a 404 "not_found", and so was one of a number nobody
+/// reserved; the document promised 409.
+async fn a_checkout_answers_402_when_unpaid_and_409_when_not_reserved() {
+    let t = TestApp::spawn().await;
+    t.master("MA_POOR", "0").await;
+    t.stock(&blr(1), "10", "1").await;
+    t.stock(&blr(2), "10", "1").await;
+    let n = enc(&blr(1));
+    let (status, body) = t
+        .post(
+            &format!("/admin/v1/numbers/{n}/reserve"),
+            &op(),
+            json!({"account": "MA_POOR"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "reserved");
+    let checkout = |e164: String| format!("/admin/v1/numbers/{}/checkout", enc(&e164));
+    let (status, body) = t.post(&checkout(blr(1)), &op(), json!({})).await;
+    assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
+    assert_eq!(body["error"], "insufficient_balance");
+    assert_eq!(t.admin_number(&blr(1)).await["state"], "reserved");
+    let (status, body) = t.post(&checkout(blr(2)), &op(), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body,
+        json!({"error": "conflict", "message": "number is not reserved"})
+    );
+}
+
+/// Found by schemathesis: an amount beyond the ledger's range (ten-thousandths in an i64) made
+/// the store fail, a 500. Now a 400, and nothing is written.
+async fn amounts_beyond_the_ledgers_range_are_refused() {
+    let t = TestApp::spawn().await;
+    let alice = t.master("MA_ALICE", "900000000000000").await;
+    let (status, body) = t
+        .post(
+            "/admin/v1/accounts",
+            &op(),
+            json!({"name": "Big", "balance": 1e17}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["message"], "balance is at most 922337203685477.5807");
+    for amount in [json!(2.2e16), json!(100000000000000u64)] {
+        let (status, body) = t
+            .post(
+                "/admin/v1/accounts/MA_ALICE/top-up",
+                &op(),
+                json!({ "amount": amount }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{amount}: {body}");
+        assert_eq!(body["error"], "invalid_request");
+    }
+    assert_eq!(t.balance(&alice).await, 900000000000000.0);
+    let (status, report) = t
+        .raw(
+            Method::POST,
+            "/admin/v1/inventory",
+            &op(),
+            Some("text/csv"),
+            format!("{},IN,,100000000000000000,1,INR\n", blr(1)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["imported"], 0);
+    assert_eq!(
+        report["errors"][0]["error"],
+        "setup_fee: an amount is at most 922337203685477.5807"
+    );
+}
+
+/// Found by hand while documenting the 413: axum's own rejections are plain text, and a JSON
+/// body over the limit was a 400.
+async fn an_oversized_or_undecodable_body_is_the_documented_json_error() {
+    let t = TestApp::spawn().await;
+    let big = "a".repeat(didpool::app::BODY_LIMIT + 1);
+    for (path, content_type) in [
+        ("/admin/v1/inventory", "text/csv"),
+        ("/admin/v1/accounts", "application/json"),
+    ] {
+        let (status, body) = t
+            .raw(Method::POST, path, &op(), Some(content_type), big.clone())
+            .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert_eq!(
+            body,
+            json!({"error": "payload_too_large", "message": "the body is over 65536 bytes"}),
+            "{path}"
+        );
+    }
+    let (status, body) = t
+        .raw(
+            Method::POST,
+            "/admin/v1/inventory",
+            &op(),
+            Some("text/csv"),
+            vec![0xff, 0xfe],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_request", "{body}");
+}
+
 async fn a_reported_call_sets_last_call_at_which_only_moves_forward() {
     let t = TestApp::spawn().await;
     t.stock(&blr(1), "0", "1").await;
@@ -741,6 +880,10 @@ on_every_backend!(
     importing_the_same_inventory_twice_loads_nothing_twice,
     an_inventory_import_skips_a_header_after_leading_comments,
     an_inventory_import_takes_csv_only,
+    an_oversized_or_undecodable_body_is_the_documented_json_error,
+    amounts_beyond_the_ledgers_range_are_refused,
+    a_checkout_answers_402_when_unpaid_and_409_when_not_reserved,
+    free_text_with_control_characters_is_refused,
     a_reported_call_sets_last_call_at_which_only_moves_forward,
     a_number_is_looked_up_by_its_e164_in_any_spelling,
     the_audit_trail_lists_a_numbers_events_in_order,

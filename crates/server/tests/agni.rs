@@ -542,7 +542,14 @@ async fn available_numbers_refuses_a_bad_country_or_page_size_with_400() {
     let a = t.account("Acme", "100").await;
     let bad_country = error("iso_country must be an ISO 3166-1 alpha-2 code, e.g. US");
     let bad_size = error("page_size must be a whole number of at least 1");
+    // Found by schemathesis on PostgreSQL: a NUL in the region was a 500 there.
+    let bad_region = error("region cannot contain control characters");
     for (uri, expected) in [
+        (
+            "/api/v1/phone-numbers/available-numbers/US/?region=Cal%00ifornia",
+            &bad_region,
+        ),
+        ("/api/v1/phone-numbers/?region=%00", &bad_region),
         ("/api/v1/phone-numbers/available-numbers/USA/", &bad_country),
         ("/api/v1/phone-numbers/available-numbers/U1/", &bad_country),
         (

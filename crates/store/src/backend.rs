@@ -17,9 +17,11 @@ use crate::sql::Sql;
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
     /// Where reads run (a pool).
-    fn reader(&self) -> Box<dyn Sql>;
+    fn reader(&self) -> Result<Box<dyn Sql>, EngineError>;
     /// Runs `cmd` as one transaction: load locked, decide, write, commit.
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError>;
+    /// See [`Store::after_bulk_load`].
+    async fn after_bulk_load(&self) -> Result<(), EngineError>;
 }
 
 /// Loads, decides and writes inside whatever transaction `db` is in.
@@ -28,9 +30,30 @@ pub async fn run_command(
     cmd: &Command,
     ctx: &Context,
 ) -> Result<Changes, EngineError> {
-    let snapshot = ops::load(db, &cmd.needs(ctx)).await?;
-    let changes = cmd.decide(ctx, &snapshot)?;
-    ops::apply(db, &changes).await?;
+    run_tracked(db, cmd, ctx).await.map_err(|f| f.error)
+}
+
+/// Why a command failed, and whether it had written anything by then (only a failed write can
+/// leave part of a command behind; a refusal is decided before the first write).
+pub struct Failure {
+    pub error: EngineError,
+    pub wrote: bool,
+}
+
+pub async fn run_tracked(
+    db: &mut dyn Sql,
+    cmd: &Command,
+    ctx: &Context,
+) -> Result<Changes, Failure> {
+    let refused = |error| Failure {
+        error,
+        wrote: false,
+    };
+    let snapshot = ops::load(db, &cmd.needs(ctx)).await.map_err(refused)?;
+    let changes = cmd.decide(ctx, &snapshot).map_err(refused)?;
+    ops::apply(db, &snapshot, &changes)
+        .await
+        .map_err(|error| Failure { error, wrote: true })?;
     Ok(changes)
 }
 
@@ -45,7 +68,7 @@ impl<B: Backend> Store for DbStore<B> {
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError> {
-        ops::account(self.0.reader().as_mut(), id).await
+        ops::account(self.0.reader()?.as_mut(), id).await
     }
 
     async fn credential(
@@ -53,23 +76,23 @@ impl<B: Backend> Store for DbStore<B> {
         kind: CredentialKind,
         hash: &TokenHash,
     ) -> Result<Option<Credential>, EngineError> {
-        ops::credential(self.0.reader().as_mut(), kind, hash).await
+        ops::credential(self.0.reader()?.as_mut(), kind, hash).await
     }
 
     async fn credentials_of(&self, account: &AccountId) -> Result<Vec<Credential>, EngineError> {
-        ops::credentials_of(self.0.reader().as_mut(), account).await
+        ops::credentials_of(self.0.reader()?.as_mut(), account).await
     }
 
     async fn number_by_e164(&self, e164: &E164) -> Result<Option<Number>, EngineError> {
-        ops::number_by_e164(self.0.reader().as_mut(), e164).await
+        ops::number_by_e164(self.0.reader()?.as_mut(), e164).await
     }
 
     async fn number(&self, id: NumberId) -> Result<Option<Number>, EngineError> {
-        ops::number(self.0.reader().as_mut(), id).await
+        ops::number(self.0.reader()?.as_mut(), id).await
     }
 
     async fn numbers(&self, query: &NumberQuery) -> Result<Page<Number>, EngineError> {
-        ops::numbers(self.0.reader().as_mut(), query).await
+        ops::numbers(self.0.reader()?.as_mut(), query).await
     }
 
     async fn sub_accounts(
@@ -77,11 +100,11 @@ impl<B: Backend> Store for DbStore<B> {
         parent: &AccountId,
         query: &SubAccountQuery,
     ) -> Result<Page<Account>, EngineError> {
-        ops::sub_accounts(self.0.reader().as_mut(), parent, query).await
+        ops::sub_accounts(self.0.reader()?.as_mut(), parent, query).await
     }
 
     async fn trunk(&self, id: TrunkId) -> Result<Option<Trunk>, EngineError> {
-        ops::trunk(self.0.reader().as_mut(), id).await
+        ops::trunk(self.0.reader()?.as_mut(), id).await
     }
 
     async fn trunks(
@@ -90,29 +113,33 @@ impl<B: Backend> Store for DbStore<B> {
         limit: u32,
         offset: u64,
     ) -> Result<Page<Trunk>, EngineError> {
-        ops::trunks(self.0.reader().as_mut(), account, limit, offset).await
+        ops::trunks(self.0.reader()?.as_mut(), account, limit, offset).await
     }
 
     async fn ledger(&self, query: &LedgerQuery) -> Result<LedgerPage, EngineError> {
-        ops::ledger(self.0.reader().as_mut(), query).await
+        ops::ledger(self.0.reader()?.as_mut(), query).await
     }
 
     async fn events(&self, number: NumberId) -> Result<Vec<NumberEvent>, EngineError> {
-        ops::events(self.0.reader().as_mut(), number).await
+        ops::events(self.0.reader()?.as_mut(), number).await
     }
 
     async fn assignment_audits(
         &self,
         number: NumberId,
     ) -> Result<Vec<AssignmentAudit>, EngineError> {
-        ops::assignment_audits(self.0.reader().as_mut(), number).await
+        ops::assignment_audits(self.0.reader()?.as_mut(), number).await
     }
 
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError> {
-        ops::due(self.0.reader().as_mut(), now, limit).await
+        ops::due(self.0.reader()?.as_mut(), now, limit).await
+    }
+
+    async fn after_bulk_load(&self) -> Result<(), EngineError> {
+        self.0.after_bulk_load().await
     }
 
     async fn check(&self) -> Result<Vec<Violation>, EngineError> {
-        ops::check(self.0.reader().as_mut()).await
+        ops::check(self.0.reader()?.as_mut()).await
     }
 }

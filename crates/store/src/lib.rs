@@ -7,6 +7,7 @@ use didpool_core::Store;
 
 mod backend;
 mod codec;
+mod lite;
 mod ops;
 pub mod postgres;
 mod rows;
@@ -42,6 +43,8 @@ pub enum OpenError {
     UnsupportedUrl(String),
     #[error("cannot open the database: {0}")]
     Connect(#[from] sqlx::Error),
+    #[error("cannot open the SQLite database: {0}")]
+    Sqlite(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

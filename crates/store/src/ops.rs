@@ -17,18 +17,21 @@ use crate::rows::{
     self, ACCOUNT_COLS, AUDIT_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS,
     TRUNK_COLS,
 };
-use crate::sql::{placeholders, DbRow, Sql, Val, Q};
+use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
-pub fn db_err(e: sqlx::Error) -> EngineError {
-    EngineError::storage(e)
+pub fn db_err(e: DbError) -> EngineError {
+    match e {
+        // Unwrapped, so PostgreSQL's retry can read the SQLSTATE.
+        DbError::Sqlx(e) => EngineError::storage(e),
+        e => EngineError::storage(e),
+    }
 }
 
-fn unique_or(e: sqlx::Error, what: impl Into<String>) -> EngineError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            EngineError::AlreadyExists(what.into())
-        }
-        _ => db_err(e),
+fn unique_or(e: DbError, what: impl Into<String>) -> EngineError {
+    if e.is_unique_violation() {
+        EngineError::AlreadyExists(what.into())
+    } else {
+        db_err(e)
     }
 }
 
@@ -121,29 +124,40 @@ async fn insert_many(
     Ok(())
 }
 
-/// Updates every column but the first (the id), keyed by the id.
+/// Updates the columns whose values differ from `before` (every column but the first, the id,
+/// when the row was not loaded), keyed by the id. Unchanged columns are left out so their indexes
+/// are not rewritten; a row with nothing changed is not written at all.
 async fn update(
     db: &mut dyn Sql,
     table: &str,
     cols: &str,
-    mut values: Vec<Val>,
+    values: Vec<Val>,
+    before: Option<Vec<Val>>,
     what: String,
 ) -> Result<(), EngineError> {
     let names: Vec<&str> = cols.split(',').map(str::trim).collect();
-    let sets = names[1..]
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let id = values.remove(0);
-    values.push(id);
-    let sql = format!(
-        "UPDATE {table} SET {sets} WHERE {} = ${}",
-        names[0],
-        values.len()
-    );
-    db.exec(&sql, &values)
+    let mut q = Q::new(format!("UPDATE {table} SET "));
+    let mut values = values.into_iter();
+    let id = values
+        .next()
+        .ok_or_else(|| corrupt(format!("{table}: no id")))?;
+    let mut changed = 0;
+    for (i, v) in values.enumerate() {
+        let col = i + 1;
+        if before.as_ref().is_some_and(|b| b.get(col) == Some(&v)) {
+            continue;
+        }
+        if changed > 0 {
+            q.push(", ");
+        }
+        q.push(names[col]).push(" = ").arg(v);
+        changed += 1;
+    }
+    if changed == 0 {
+        return Ok(());
+    }
+    q.push(" WHERE ").push(names[0]).push(" = ").arg(id);
+    db.exec(&q.sql, &q.args)
         .await
         .map_err(|e| unique_or(e, what))?;
     Ok(())
@@ -172,11 +186,14 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
             }
         }
     }
-    for id in &accounts {
-        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1{lock}");
-        if let Some(a) = fetch_one(db, &sql, &[id.as_str().into()], rows::account).await? {
-            snap.accounts.push(a);
-        }
+    if !accounts.is_empty() {
+        // One statement; locks are taken in id order, the same in every command.
+        let sql = format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN ({}) ORDER BY id{lock}",
+            placeholders(accounts.len())
+        );
+        let ids: Vec<Val> = accounts.iter().map(|id| id.as_str().into()).collect();
+        snap.accounts = fetch(db, &sql, &ids, rows::account).await?;
     }
     if let Some(id) = needs.trunk {
         let sql = format!("SELECT {TRUNK_COLS} FROM trunks WHERE id = $1{lock}");
@@ -204,8 +221,14 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
 }
 
 /// Writes a command's changes, parents before children.
-pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineError> {
+/// Rows `snapshot` holds are the ones the command loaded: an update writes only what changed.
+pub async fn apply(
+    db: &mut dyn Sql,
+    snapshot: &Snapshot,
+    changes: &Changes,
+) -> Result<(), EngineError> {
     let account_key = |a: &Account| a.id.to_string();
+    let account_before = |a: &Account| snapshot.accounts.iter().find(|b| b.id == a.id);
     write_all(
         db,
         "accounts",
@@ -213,9 +236,11 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         &changes.accounts,
         rows::account_values,
         account_key,
+        account_before,
     )
     .await?;
     let trunk_key = |t: &Trunk| t.id.to_string();
+    let trunk_before = |t: &Trunk| snapshot.trunk.as_ref().filter(|b| b.id == t.id);
     write_all(
         db,
         "trunks",
@@ -223,6 +248,7 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         &changes.trunks,
         rows::trunk_values,
         trunk_key,
+        trunk_before,
     )
     .await?;
     let bulk = changes.numbers.len() > 1
@@ -246,6 +272,11 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         .await?;
     } else {
         let number_key = |n: &Number| n.e164.to_string();
+        let number_before = |n: &Number| {
+            (snapshot.number.iter())
+                .chain(&snapshot.numbers_on_trunk)
+                .find(|b| b.id == n.id)
+        };
         write_all(
             db,
             "numbers",
@@ -253,6 +284,7 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
             &changes.numbers,
             rows::number_values,
             number_key,
+            number_before,
         )
         .await?;
     }
@@ -268,6 +300,7 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         }
     }
     let credential_key = |_: &Credential| "credential".to_owned();
+    let credential_before = |c: &Credential| snapshot.credentials.iter().find(|b| b.id == c.id);
     write_all(
         db,
         "credentials",
@@ -275,6 +308,7 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
         &changes.credentials,
         rows::credential_values,
         credential_key,
+        credential_before,
     )
     .await?;
     for e in &changes.ledger {
@@ -304,18 +338,22 @@ pub async fn apply(db: &mut dyn Sql, changes: &Changes) -> Result<(), EngineErro
 
 /// Inserts or updates each written row. Deletes are left to the caller: only trunks have them,
 /// and they must wait until the numbers have left the trunk.
-async fn write_all<T>(
+async fn write_all<'s, T: 's>(
     db: &mut dyn Sql,
     table: &str,
     cols: &str,
     writes: &[Write<T>],
     values: fn(&T) -> Vec<Val>,
     key: impl Fn(&T) -> String,
+    before: impl Fn(&T) -> Option<&'s T>,
 ) -> Result<(), EngineError> {
     for w in writes {
         match w {
             Write::Insert(row) => insert(db, table, cols, values(row), key(row)).await?,
-            Write::Update(row) => update(db, table, cols, values(row), key(row)).await?,
+            Write::Update(row) => {
+                let old = before(row).map(values);
+                update(db, table, cols, values(row), old, key(row)).await?
+            }
             Write::Delete(_) => {}
         }
     }

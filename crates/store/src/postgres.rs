@@ -13,8 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, PgConnection};
 
 use crate::backend::{run_command, Backend, DbStore};
-use crate::ops::db_err;
-use crate::sql::{bind_pg, DbRow, Sql, Val};
+use crate::sql::{bind_pg, DbError, DbRow, Sql, Val};
 use crate::{Durability, OpenError, Options};
 
 pub type PgStore = DbStore<Postgres>;
@@ -63,17 +62,29 @@ fn retryable(e: &EngineError) -> bool {
 
 #[async_trait]
 impl Backend for Postgres {
-    fn reader(&self) -> Box<dyn Sql> {
-        Box::new(self.pool.clone())
+    async fn after_bulk_load(&self) -> Result<(), EngineError> {
+        sqlx::query("ANALYZE numbers")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(EngineError::storage)
+    }
+
+    fn reader(&self) -> Result<Box<dyn Sql>, EngineError> {
+        Ok(Box::new(self.pool.clone()))
     }
 
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError> {
         let mut attempt = 0;
         loop {
-            let mut tx = self.pool.begin().await.map_err(db_err)?;
+            let mut tx = self.pool.begin().await.map_err(EngineError::storage)?;
             let result = run_command(&mut *tx, &cmd, &ctx).await;
             let result = match result {
-                Ok(changes) => tx.commit().await.map(|()| changes).map_err(db_err),
+                Ok(changes) => tx
+                    .commit()
+                    .await
+                    .map(|()| changes)
+                    .map_err(EngineError::storage),
                 Err(e) => {
                     let _ = tx.rollback().await;
                     Err(e)
@@ -96,9 +107,8 @@ impl Sql for PgConnection {
         " FOR UPDATE"
     }
 
-    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {
-        let q =
-            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
+        let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         let rows = Executor::fetch(&mut *self, q)
             .map_ok(DbRow::Pg)
             .try_collect()
@@ -106,9 +116,8 @@ impl Sql for PgConnection {
         Ok(rows)
     }
 
-    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
-        let q =
-            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         Ok(Executor::execute(&mut *self, q).await?.rows_affected())
     }
 }
@@ -119,9 +128,8 @@ impl Sql for PgPool {
         ""
     }
 
-    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {
-        let q =
-            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
+        let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         let rows = Executor::fetch(&*self, q)
             .map_ok(DbRow::Pg)
             .try_collect()
@@ -129,9 +137,8 @@ impl Sql for PgPool {
         Ok(rows)
     }
 
-    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
-        let q =
-            bind_pg(sqlx::query(sql), args).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+        let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         Ok(Executor::execute(&*self, q).await?.rows_affected())
     }
 }

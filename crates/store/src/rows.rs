@@ -47,7 +47,7 @@ fn uuid(s: &str) -> Result<uuid::Uuid, EngineError> {
 
 fn e164(row: &DbRow, col: &str) -> Result<E164, EngineError> {
     let s = row.text(col)?;
-    E164::parse(&s).map_err(|_| corrupt(format!("bad e164 {s:?}")))
+    E164::from_stored(s).map_err(|e| corrupt(format!("column {col}: {e}")))
 }
 
 fn json<T: serde::de::DeserializeOwned>(row: &DbRow, col: &str) -> Result<T, EngineError> {

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use didpool_core::money::Decimal;
 use didpool_core::EngineError;
 use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use crate::codec::{corrupt, money_from_e4, money_to_e4, parse_ts, ts};
+use crate::codec::{corrupt, money_to_e4};
+use crate::lite::LiteRow;
 
 /// A value to bind. SQLite stores times as RFC 3339 text and money as integer ten-thousandths;
 /// PostgreSQL as `timestamptz` and `numeric`.
@@ -71,22 +71,7 @@ impl From<Decimal> for Val {
     }
 }
 
-pub type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-
-pub fn bind_sqlite<'q>(q: SqliteQuery<'q>, args: &[Val]) -> Result<SqliteQuery<'q>, EngineError> {
-    let mut q = q;
-    for v in args {
-        q = match v {
-            Val::Text(s) => q.bind(s.clone()),
-            Val::Int(i) => q.bind(*i),
-            Val::Bool(b) => q.bind(*b),
-            Val::Time(t) => q.bind(t.map(ts)),
-            Val::Money(m) => q.bind(m.map(money_to_e4).transpose()?),
-        };
-    }
-    Ok(q)
-}
 
 pub fn bind_pg<'q>(q: PgQuery<'q>, args: &[Val]) -> Result<PgQuery<'q>, EngineError> {
     let mut q = q;
@@ -108,8 +93,32 @@ pub fn bind_pg<'q>(q: PgQuery<'q>, args: &[Val]) -> Result<PgQuery<'q>, EngineEr
 
 /// A row from either backend.
 pub enum DbRow {
-    Sqlite(SqliteRow),
+    Lite(LiteRow),
     Pg(PgRow),
+}
+
+/// A statement that failed, from whichever driver ran it.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot bind: {0}")]
+    Bind(String),
+}
+
+impl DbError {
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(d)) => d.is_unique_violation(),
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            _ => false,
+        }
+    }
 }
 
 fn col_err(col: &str, e: sqlx::Error) -> EngineError {
@@ -119,10 +128,9 @@ fn col_err(col: &str, e: sqlx::Error) -> EngineError {
 impl DbRow {
     pub fn opt_text(&self, col: &str) -> Result<Option<String>, EngineError> {
         match self {
-            DbRow::Sqlite(r) => r.try_get(col),
-            DbRow::Pg(r) => r.try_get(col),
+            DbRow::Lite(r) => r.opt_text(col),
+            DbRow::Pg(r) => r.try_get(col).map_err(|e| col_err(col, e)),
         }
-        .map_err(|e| col_err(col, e))
     }
 
     pub fn text(&self, col: &str) -> Result<String, EngineError> {
@@ -132,10 +140,9 @@ impl DbRow {
 
     pub fn opt_int(&self, col: &str) -> Result<Option<i64>, EngineError> {
         match self {
-            DbRow::Sqlite(r) => r.try_get(col),
-            DbRow::Pg(r) => r.try_get(col),
+            DbRow::Lite(r) => r.opt_int(col),
+            DbRow::Pg(r) => r.try_get(col).map_err(|e| col_err(col, e)),
         }
-        .map_err(|e| col_err(col, e))
     }
 
     pub fn int(&self, col: &str) -> Result<i64, EngineError> {
@@ -145,19 +152,14 @@ impl DbRow {
 
     pub fn flag(&self, col: &str) -> Result<bool, EngineError> {
         match self {
-            DbRow::Sqlite(r) => r.try_get(col),
-            DbRow::Pg(r) => r.try_get(col),
+            DbRow::Lite(r) => r.flag(col),
+            DbRow::Pg(r) => r.try_get(col).map_err(|e| col_err(col, e)),
         }
-        .map_err(|e| col_err(col, e))
     }
 
     pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, EngineError> {
         match self {
-            DbRow::Sqlite(r) => r
-                .try_get::<Option<String>, _>(col)
-                .map_err(|e| col_err(col, e))?
-                .map(|s| parse_ts(&s))
-                .transpose(),
+            DbRow::Lite(r) => r.opt_time(col),
             DbRow::Pg(r) => r.try_get(col).map_err(|e| col_err(col, e)),
         }
     }
@@ -169,10 +171,7 @@ impl DbRow {
 
     pub fn opt_money(&self, col: &str) -> Result<Option<Decimal>, EngineError> {
         match self {
-            DbRow::Sqlite(r) => Ok(r
-                .try_get::<Option<i64>, _>(col)
-                .map_err(|e| col_err(col, e))?
-                .map(money_from_e4)),
+            DbRow::Lite(r) => r.opt_money(col),
             DbRow::Pg(r) => Ok(r
                 .try_get::<Option<Decimal>, _>(col)
                 .map_err(|e| col_err(col, e))?
@@ -197,8 +196,8 @@ pub trait Sql: Send {
     fn e164_fts(&self) -> bool {
         false
     }
-    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error>;
-    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error>;
+    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError>;
+    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError>;
 }
 
 /// A statement built piece by piece, numbering its placeholders.

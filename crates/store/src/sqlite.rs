@@ -1,43 +1,44 @@
-//! SQLite: one writer task owns the write connection and commits the commands waiting in its
+//! SQLite: one writer thread owns the write connection and commits the commands waiting in its
 //! queue together (each in its own savepoint, so a failing command rolls back alone): one fsync
-//! per batch instead of one per command. Reads use a pool of WAL readers; checkpoints run on
-//! their own task, off the request path.
+//! per batch instead of one per command. The writer runs its statements in place (rusqlite), with
+//! no hand-off per statement. Reads use a pool of WAL readers; checkpoints run on their own task,
+//! off the request path.
 
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use didpool_core::lifecycle::{Changes, Command, Context};
 use didpool_core::EngineError;
-use futures::future::BoxFuture;
-use futures::TryStreamExt;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{ConnectOptions, Connection as _};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::backend::{run_command, Backend, DbStore};
+use crate::backend::{run_command, run_tracked, Backend, DbStore, Failure};
+use crate::lite::{LiteConn, LitePool};
 use crate::ops::db_err;
-use crate::sql::{bind_sqlite, DbRow, Sql, Val};
+use crate::sql::Sql;
 use crate::{Durability, OpenError, Options};
 
 pub type SqliteStore = DbStore<Sqlite>;
 
-/// Delivers a job's result once its batch's commit is known.
-/// `None` when the batch committed, else why it did not.
-type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
-/// A command run on the writer connection inside the batch's transaction. Besides its reply it
-/// says whether the transaction is still sound (SQLite abandons a whole transaction on some
-/// errors, such as a full disk; the batch must then not go on).
-type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, (Reply, bool)> + Send>;
+/// A command for the writer, and where its result goes once its batch's commit is known.
+struct Job {
+    cmd: Command,
+    ctx: Context,
+    reply: oneshot::Sender<Result<Changes, EngineError>>,
+}
 
 /// How many queued commands one commit may carry.
 const MAX_BATCH: usize = 256;
+/// How often the writer lets the WAL start over (see `run_writer`).
+const WAL_REWIND_EVERY: Duration = Duration::from_millis(200);
 
 #[derive(Clone)]
 pub struct Sqlite {
-    reads: SqlitePool,
+    path: PathBuf,
+    reads: std::sync::Arc<LitePool>,
     writer: mpsc::Sender<Job>,
 }
 
@@ -45,63 +46,67 @@ impl SqliteStore {
     /// Opens (creating if need be) and migrates the database at `url` (`sqlite://PATH`).
     pub async fn open(url: &str, options: &Options) -> Result<Self, OpenError> {
         let synchronous = match options.durability {
-            Durability::Full => SqliteSynchronous::Full,
-            Durability::Relaxed => SqliteSynchronous::Normal,
+            Durability::Full => "FULL",
+            Durability::Relaxed => "NORMAL",
         };
-        let base = SqliteConnectOptions::from_str(url)?
+        // sqlx creates the file, sets WAL (kept in the file) and applies the migrations.
+        let setup = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-
-        let mut write_conn = base
-            .clone()
-            .pragma("wal_autocheckpoint", "0")
-            .connect()
-            .await?;
+        let path = setup.get_filename().to_owned();
+        let mut migrator = setup.connect().await?;
         sqlx::migrate!("./migrations/sqlite")
-            .run(&mut write_conn)
+            .run(&mut migrator)
             .await?;
+        migrator.close().await?;
 
-        let reads = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .connect_with(base.clone().read_only(true))
-            .await?;
-
+        let writer =
+            LiteConn::open(&path, false, synchronous).map_err(|e| OpenError::Sqlite(e.into()))?;
+        let checkpoints =
+            LiteConn::open(&path, false, synchronous).map_err(|e| OpenError::Sqlite(e.into()))?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
-        tokio::spawn(run_writer(write_conn, rx));
-        tokio::spawn(checkpointer(base));
-        Ok(DbStore(Sqlite { reads, writer: tx }))
+        spawn("didpool-writer", move || run_writer(writer, rx))?;
+        let open = tx.downgrade();
+        spawn("didpool-checkpoint", move || {
+            checkpointer(checkpoints, open)
+        })?;
+        Ok(DbStore(Sqlite {
+            reads: LitePool::new(path.clone()),
+            path,
+            writer: tx,
+        }))
     }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), OpenError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+        .map_err(|e| OpenError::Sqlite(e.into()))
 }
 
 #[async_trait]
 impl Backend for Sqlite {
-    fn reader(&self) -> Box<dyn Sql> {
-        Box::new(self.reads.clone())
+    fn reader(&self) -> Result<Box<dyn Sql>, EngineError> {
+        Ok(Box::new(self.reads.get().map_err(db_err)?))
+    }
+
+    async fn after_bulk_load(&self) -> Result<(), EngineError> {
+        // Waits for readers and the writer's batch in flight (busy timeout), then empties the WAL.
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || LiteConn::open(&path, false, "FULL")?.truncate_wal())
+            .await
+            .map_err(EngineError::storage)?
+            .map_err(db_err)
     }
 
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            Box::pin(async move {
-                let (result, sound) = in_savepoint(conn, &cmd, &ctx).await;
-                let reply = Box::new(move |failure: Option<&str>| {
-                    let result = match failure {
-                        None => result,
-                        Some(why) => {
-                            Err(EngineError::Storage(format!("not committed: {why}").into()))
-                        }
-                    };
-                    let _ = tx.send(result);
-                }) as Reply;
-                (reply, sound)
-            })
-        });
+        let (reply, rx) = oneshot::channel();
         self.writer
-            .send(job)
+            .send(Job { cmd, ctx, reply })
             .await
             .map_err(|_| EngineError::Storage("the writer has stopped".into()))?;
         rx.await
@@ -109,9 +114,16 @@ impl Backend for Sqlite {
     }
 }
 
-async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) {
+/// Besides committing batches, the writer keeps the WAL short. SQLite starts the WAL over only
+/// when a write transaction begins right after a checkpoint has copied all of it, which the
+/// background checkpointer (always a batch behind) never achieves under steady writes: the WAL
+/// then grows without bound, every commit appends to new disk blocks and a restart must read it
+/// all back. So, every `WAL_REWIND_EVERY` and after the replies are out, the writer copies the
+/// last frames itself (the checkpointer has copied the rest) and its next transaction rewinds.
+fn run_writer(mut conn: LiteConn, mut queue: mpsc::Receiver<Job>) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = queue.recv().await {
+    let mut rewound = Instant::now();
+    while let Some(first) = queue.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -119,137 +131,115 @@ async fn run_writer(mut conn: SqliteConnection, mut queue: mpsc::Receiver<Job>) 
                 Err(_) => break,
             }
         }
-        if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await {
-            // Dropping the jobs unrun answers each caller with a storage error.
-            tracing::error!(error = %e, "cannot begin a write transaction");
-            batch.clear();
-            continue;
-        }
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut failure = None;
-        for job in batch.drain(..) {
-            if failure.is_some() {
-                continue; // dropped unrun: its caller gets a storage error
+        let outcome = match run_batch(&mut conn, &batch, false) {
+            Err(Retry::WithSavepoints) => run_batch(&mut conn, &batch, true),
+            other => other,
+        };
+        let outcome = outcome.and_then(|results| {
+            conn.run("COMMIT")
+                .map(|()| results)
+                .map_err(|e| Retry::Abandoned(format!("commit failed: {e}")))
+        });
+        match outcome {
+            Ok(results) => {
+                for (job, result) in batch.drain(..).zip(results) {
+                    let _ = job.reply.send(result);
+                }
             }
-            let (reply, sound) = job(&mut conn).await;
-            replies.push(reply);
-            if !sound {
-                failure = Some("the write transaction was abandoned".to_owned());
+            Err(failure) => {
+                let why = match failure {
+                    Retry::Abandoned(why) => why,
+                    Retry::WithSavepoints => "a command failed twice".to_owned(),
+                };
+                tracing::error!(error = %why, "group commit failed; rolling back the batch");
+                let _ = conn.run("ROLLBACK");
+                for job in batch.drain(..) {
+                    let error = EngineError::Storage(format!("not committed: {why}").into());
+                    let _ = job.reply.send(Err(error));
+                }
             }
         }
-        if failure.is_none() {
-            if let Err(e) = sqlx::query("COMMIT").execute(&mut conn).await {
-                failure = Some(format!("commit failed: {e}"));
+        if rewound.elapsed() >= WAL_REWIND_EVERY {
+            // Busy while the checkpointer copies, or behind a reader: tried again next batch.
+            match conn.checkpoint() {
+                Ok((frames, copied)) if frames == copied => rewound = Instant::now(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
             }
-        }
-        if let Some(why) = &failure {
-            tracing::error!(error = %why, "group commit failed; rolling back the batch");
-            let _ = sqlx::query("ROLLBACK").execute(&mut conn).await;
-        }
-        for reply in replies {
-            reply(failure.as_deref());
         }
     }
 }
 
-/// Runs one command in a savepoint: kept on success, rolled back alone on failure. The flag is
-/// false when the savepoint itself failed, which leaves the batch's transaction unusable.
-async fn in_savepoint(
-    conn: &mut SqliteConnection,
+/// Why a batch did not get as far as its commit.
+enum Retry {
+    /// A command failed after writing part of its changes: roll back and run the batch again,
+    /// each command in its own savepoint.
+    WithSavepoints,
+    /// The transaction cannot go on.
+    Abandoned(String),
+}
+
+/// Runs a batch's commands in one open transaction. Most commands succeed, or are refused before
+/// they write, so the first attempt runs them without savepoints (a savepoint journals every page
+/// a command touches); a command that fails part-way through its writes sends the batch back for
+/// a second run in which each command has its own savepoint and rolls back alone.
+fn run_batch(
+    conn: &mut LiteConn,
+    batch: &[Job],
+    savepoints: bool,
+) -> Result<Vec<Result<Changes, EngineError>>, Retry> {
+    conn.run("BEGIN IMMEDIATE")
+        .map_err(|e| Retry::Abandoned(format!("cannot begin: {e}")))?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = if savepoints {
+            in_savepoint(conn, &job.cmd, &job.ctx)?
+        } else {
+            // Every statement completes in place, so the command's future is ready when polled.
+            match futures::executor::block_on(run_tracked(conn, &job.cmd, &job.ctx)) {
+                Err(Failure { wrote: true, .. }) => {
+                    let _ = conn.run("ROLLBACK");
+                    return Err(Retry::WithSavepoints);
+                }
+                other => other.map_err(|f| f.error),
+            }
+        };
+        // SQLite ends the transaction itself after some errors (a full disk, say).
+        if conn.autocommit() {
+            return Err(Retry::Abandoned(
+                "the write transaction was abandoned".into(),
+            ));
+        }
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// Runs one command in a savepoint: kept on success, rolled back alone on failure. A savepoint
+/// that cannot be rolled back leaves the batch unusable.
+fn in_savepoint(
+    conn: &mut LiteConn,
     cmd: &Command,
     ctx: &Context,
-) -> (Result<Changes, EngineError>, bool) {
-    async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), EngineError> {
-        sqlx::query(sql)
-            .execute(conn)
-            .await
-            .map(drop)
-            .map_err(db_err)
-    }
-    if let Err(e) = exec(conn, "SAVEPOINT cmd").await {
-        return (Err(e), false);
-    }
-    let result = run_command(conn, cmd, ctx).await;
+) -> Result<Result<Changes, EngineError>, Retry> {
+    let control = |e| Retry::Abandoned(format!("savepoint failed: {e}"));
+    conn.run("SAVEPOINT cmd").map_err(control)?;
+    let result = futures::executor::block_on(run_command(conn, cmd, ctx));
     if result.is_err() {
-        if let Err(e) = exec(conn, "ROLLBACK TO cmd").await {
-            return (Err(e), false);
-        }
+        conn.run("ROLLBACK TO cmd").map_err(control)?;
     }
-    match exec(conn, "RELEASE cmd").await {
-        Ok(()) => (result, true),
-        Err(e) => (Err(e), false),
-    }
+    conn.run("RELEASE cmd").map_err(control)?;
+    Ok(result)
 }
 
-/// Moves the WAL into the database file in the background, so writers never pay for it.
-async fn checkpointer(options: SqliteConnectOptions) {
-    let Ok(mut conn) = options.connect().await else {
-        tracing::error!("the checkpointer cannot connect; the WAL will grow");
-        return;
-    };
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        tick.tick().await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&mut conn)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
+/// Moves the WAL into the database file in the background, so writers never pay for it. Stops
+/// when the store is dropped (the writer's queue closes).
+fn checkpointer(conn: LiteConn, writer: mpsc::WeakSender<Job>) {
+    while writer.upgrade().is_some() {
+        std::thread::sleep(Duration::from_millis(500));
+        match conn.checkpoint() {
+            Ok((frames, copied)) => tracing::trace!(frames, copied, "WAL checkpoint"),
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
         }
-        if conn.ping().await.is_err() {
-            return;
-        }
-    }
-}
-
-#[async_trait]
-impl Sql for SqliteConnection {
-    fn lock(&self) -> &'static str {
-        ""
-    }
-
-    fn e164_fts(&self) -> bool {
-        true
-    }
-
-    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {
-        let q = bind_sqlite(sqlx::query(sql), args)
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        let rows = q
-            .fetch(&mut *self)
-            .map_ok(DbRow::Sqlite)
-            .try_collect()
-            .await?;
-        Ok(rows)
-    }
-
-    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
-        let q = bind_sqlite(sqlx::query(sql), args)
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        Ok(q.execute(&mut *self).await?.rows_affected())
-    }
-}
-
-#[async_trait]
-impl Sql for SqlitePool {
-    fn lock(&self) -> &'static str {
-        ""
-    }
-
-    fn e164_fts(&self) -> bool {
-        true
-    }
-
-    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, sqlx::Error> {
-        let q = bind_sqlite(sqlx::query(sql), args)
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        let rows = q.fetch(&*self).map_ok(DbRow::Sqlite).try_collect().await?;
-        Ok(rows)
-    }
-
-    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, sqlx::Error> {
-        let q = bind_sqlite(sqlx::query(sql), args)
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-        Ok(q.execute(&*self).await?.rows_affected())
     }
 }

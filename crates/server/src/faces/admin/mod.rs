@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, StringRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
@@ -19,13 +19,15 @@ use didpool_core::ids::CredentialId;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::{AccountId, EngineError, E164};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::faces::vobiz::dto::{time, PhoneNumber};
 use crate::http::RequestId;
+use crate::inventory::{ImportReport, MAX_AMOUNT};
+use uuid::Uuid;
 
 mod sandbox;
 
@@ -78,12 +80,24 @@ impl From<EngineError> for AdminError {
                 );
             }
             E::Invalid(_) | E::CurrencyMismatch { .. } => StatusCode::BAD_REQUEST,
-            E::AlreadyExists(_) | E::StillHoldsNumbers => StatusCode::CONFLICT,
+            // A checkout the account cannot pay, or a number in the wrong state: not a 404.
+            E::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
+            E::AlreadyExists(_)
+            | E::StillHoldsNumbers
+            | E::Blocked
+            | E::NotReserved
+            | E::NotEditable(_)
+            | E::NotReleasable(_)
+            | E::NotPendingRelease
+            | E::CoolOffInEffect { .. }
+            | E::AlreadyOnTrunk
+            | E::AlreadyOnSubAccount => StatusCode::CONFLICT,
             E::Forbidden(_) => StatusCode::FORBIDDEN,
             _ => StatusCode::NOT_FOUND,
         };
         let code = match status {
             StatusCode::BAD_REQUEST => "invalid_request",
+            StatusCode::PAYMENT_REQUIRED => "insufficient_balance",
             StatusCode::CONFLICT => "conflict",
             StatusCode::FORBIDDEN => "forbidden",
             _ => "not_found",
@@ -92,8 +106,29 @@ impl From<EngineError> for AdminError {
     }
 }
 
+/// A body over the limit is a 413 with the admin error body (axum's own is plain text).
+fn too_large() -> AdminError {
+    AdminError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is over {} bytes", crate::app::BODY_LIMIT),
+    )
+}
+
 impl From<JsonRejection> for AdminError {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return too_large();
+        }
+        bad(r.body_text())
+    }
+}
+
+impl From<StringRejection> for AdminError {
+    fn from(r: StringRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return too_large();
+        }
         bad(r.body_text())
     }
 }
@@ -139,19 +174,60 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-fn account_json(a: &Account) -> Value {
-    json!({
-        "auth_id": a.id,
-        "parent_auth_id": a.parent_id,
-        "name": a.name,
-        "role": a.role.as_str(),
-        "currency": a.currency,
-        "balance": a.balance,
-        "enabled": a.enabled,
-        "verification": a.verification.as_str(),
-        "created_at": time(a.created_at),
-        "updated_at": time(a.updated_at),
-    })
+/// An account as the operator sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AccountObject {
+    auth_id: String,
+    /// The main account of a sub-account; `null` for a main account.
+    #[schema(required = true)]
+    parent_auth_id: Option<String>,
+    name: String,
+    /// `admin` or `customer`.
+    role: &'static str,
+    currency: String,
+    #[schema(value_type = f64)]
+    balance: Decimal,
+    enabled: bool,
+    /// `verified`, `pending` or `rejected`.
+    verification: &'static str,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&Account> for AccountObject {
+    fn from(a: &Account) -> Self {
+        Self {
+            auth_id: a.id.to_string(),
+            parent_auth_id: a.parent_id.as_ref().map(ToString::to_string),
+            name: a.name.clone(),
+            role: a.role.as_str(),
+            currency: a.currency.to_string(),
+            balance: a.balance,
+            enabled: a.enabled,
+            verification: a.verification.as_str(),
+            created_at: time(a.created_at),
+            updated_at: time(a.updated_at),
+        }
+    }
+}
+
+/// A new master account; the token is shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CreatedAccount {
+    auth_id: String,
+    auth_token: String,
+    account: AccountObject,
+}
+
+/// Free text the store keeps: no control characters (PostgreSQL cannot store a NUL in text, and
+/// a request carrying one failed there as a 500).
+fn printable(name: &str, text: Option<&str>) -> Result<(), AdminError> {
+    match text {
+        Some(t) if t.chars().any(char::is_control) => {
+            Err(bad(format!("{name} cannot contain control characters")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn account_id(raw: &str) -> Result<AccountId, AdminError> {
@@ -164,9 +240,14 @@ fn decimal(v: &Value, name: &str) -> Result<Decimal, AdminError> {
         Value::String(s) => s.clone(),
         _ => return Err(bad(format!("{name} must be a number"))),
     };
-    Decimal::from_str(&text)
+    let d = Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| bad(format!("{name} must be a number")))
+        .map_err(|_| bad(format!("{name} must be a number")))?;
+    // Beyond the ledger's range the store cannot write it: a 400 here, not a 500 there.
+    if d.abs() > MAX_AMOUNT {
+        return Err(bad(format!("{name} is at most {MAX_AMOUNT}")));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -191,13 +272,13 @@ struct CreateAccount {
     summary = "Create a master account",
     security(("admin_bearer" = [])),
     request_body = CreateAccount,
-    responses((status = 201, description = "`{auth_id, auth_token, account}`; the token is shown once", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 201, description = "created; the token is shown once", body = CreatedAccount), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 async fn create_account(
     State(st): State<AppState>,
     Operator(by): Operator,
     AJson(body): AJson<CreateAccount>,
-) -> Result<(StatusCode, Json<Value>), AdminError> {
+) -> Result<(StatusCode, Json<CreatedAccount>), AdminError> {
     let role = match body.role.as_deref() {
         None => Role::Customer,
         Some(r) => Role::parse(r).ok_or_else(|| bad("role is admin or customer"))?,
@@ -220,9 +301,11 @@ async fn create_account(
     let (account, token) = st.engine.create_account(&by, new, None).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"auth_id": account.id, "auth_token": token, "account": account_json(&account)}),
-        ),
+        Json(CreatedAccount {
+            auth_id: account.id.to_string(),
+            auth_token: token,
+            account: (&account).into(),
+        }),
     ))
 }
 
@@ -234,20 +317,20 @@ async fn create_account(
     summary = "One account",
     security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
-    responses((status = 200, description = "the account", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the account", body = AccountObject), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
 )]
 async fn get_account(
     State(st): State<AppState>,
     _op: Operator,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<AccountObject>, AdminError> {
     let account = st
         .engine
         .store()
         .account(&account_id(&id)?)
         .await?
         .ok_or(EngineError::AccountNotFound)?;
-    Ok(Json(account_json(&account)))
+    Ok(Json((&account).into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -267,22 +350,32 @@ struct TopUp {
     security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
     request_body = TopUp,
-    responses((status = 200, description = "the account", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the account", body = AccountObject), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 async fn top_up(
     State(st): State<AppState>,
     Operator(by): Operator,
     Path(id): Path<String>,
     AJson(body): AJson<TopUp>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<AccountObject>, AdminError> {
+    let account = account_id(&id)?;
+    let amount = decimal(&body.amount, "amount")?;
+    printable("description", body.description.as_deref())?;
+    if let Some(a) = st.engine.store().account(&account).await? {
+        if a.balance.checked_add(amount).is_none_or(|b| b > MAX_AMOUNT) {
+            return Err(bad(format!(
+                "the balance would be over {MAX_AMOUNT}, the most the ledger holds"
+            )));
+        }
+    }
     let cmd = Command::TopUp {
-        account: account_id(&id)?,
-        amount: decimal(&body.amount, "amount")?,
+        account,
+        amount,
         description: body.description.unwrap_or_else(|| "top-up".into()),
     };
     let changes = st.engine.run(&by, cmd).await?;
     let account = changes.account().ok_or(EngineError::AccountNotFound)?;
-    Ok(Json(account_json(account)))
+    Ok(Json(account.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -290,6 +383,17 @@ struct CreateKey {
     kind: String,
     #[serde(default)]
     scope: Option<String>,
+}
+
+/// A new key; shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CreatedKey {
+    key: String,
+    /// The key's id, to revoke it.
+    id: Uuid,
+    /// `agni` or `diga`.
+    kind: &'static str,
+    account_id: String,
 }
 
 #[utoipa::path(
@@ -301,26 +405,30 @@ struct CreateKey {
     security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
     request_body = CreateKey,
-    responses((status = 201, description = "`{key, id}`; the key is shown once", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 201, description = "issued; the key is shown once", body = CreatedKey), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 async fn create_key(
     State(st): State<AppState>,
     Operator(by): Operator,
     Path(id): Path<String>,
     AJson(body): AJson<CreateKey>,
-) -> Result<(StatusCode, Json<Value>), AdminError> {
+) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
     let kind = CredentialKind::parse(&body.kind)
         .filter(|k| *k != CredentialKind::Vobiz)
         .ok_or_else(|| bad("kind is agni or diga"))?;
+    printable("scope", body.scope.as_deref())?;
     let (credential, key) = st
         .engine
         .create_key(&by, account_id(&id)?, kind, body.scope)
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"key": key, "id": credential.id, "kind": kind.as_str(), "account_id": credential.account_id}),
-        ),
+        Json(CreatedKey {
+            key,
+            id: credential.id.0,
+            kind: kind.as_str(),
+            account_id: credential.account_id.to_string(),
+        }),
     ))
 }
 
@@ -352,15 +460,15 @@ async fn revoke_key(
     summary = "Import inventory (CSV)",
     security(("admin_bearer" = [])),
     request_body(content = String, content_type = "text/csv", description = "e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]"),
-    responses((status = 200, description = "a report: loaded, skipped and bad rows", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "a report: loaded, skipped and bad rows", body = ImportReport), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 /// CSV in the body (`text/csv`), the same format as `didpool inventory import`.
 async fn import_inventory(
     State(st): State<AppState>,
     Operator(by): Operator,
     headers: HeaderMap,
-    body: String,
-) -> Result<Json<Value>, AdminError> {
+    body: Result<String, StringRejection>,
+) -> Result<Json<ImportReport>, AdminError> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -368,10 +476,8 @@ async fn import_inventory(
     if !content_type.starts_with("text/csv") && !content_type.starts_with("text/plain") {
         return Err(bad("send the inventory as text/csv: e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]"));
     }
-    let report = crate::inventory::import_csv(&st.engine, &by, &body).await?;
-    Ok(Json(
-        serde_json::to_value(report).expect("a report serialises"),
-    ))
+    let report = crate::inventory::import_csv(&st.engine, &by, &body?).await?;
+    Ok(Json(report))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -379,6 +485,14 @@ struct CallReport {
     e164: String,
     #[serde(default)]
     at: Option<DateTime<Utc>>,
+}
+
+/// The number's last call, as recorded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CallRecorded {
+    e164: String,
+    #[schema(required = true)]
+    last_call_at: Option<String>,
 }
 
 #[utoipa::path(
@@ -389,20 +503,21 @@ struct CallReport {
     summary = "Report a call (sets last_call_at)",
     security(("admin_bearer" = [])),
     request_body = CallReport,
-    responses((status = 200, description = "recorded", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "recorded", body = CallRecorded), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 async fn report_call(
     State(st): State<AppState>,
     Operator(by): Operator,
     AJson(body): AJson<CallReport>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<CallRecorded>, AdminError> {
     let e164 = E164::parse(&body.e164).map_err(|e| bad(e.to_string()))?;
     let at = body.at.unwrap_or_else(|| st.engine.now());
     let changes = st.engine.run(&by, Command::ReportCall { e164, at }).await?;
     let n = changes.number().ok_or(EngineError::NumberNotFound)?;
-    Ok(Json(
-        json!({"e164": n.e164, "last_call_at": n.last_call_at.map(time)}),
-    ))
+    Ok(Json(CallRecorded {
+        e164: n.e164.to_string(),
+        last_call_at: n.last_call_at.map(time),
+    }))
 }
 
 fn path_number(raw: &str) -> Result<E164, AdminError> {
@@ -417,32 +532,98 @@ fn path_number(raw: &str) -> Result<E164, AdminError> {
     summary = "One number, any state",
     security(("admin_bearer" = [])),
     params(("e164" = String, Path, description = "E.164, `%2B91…`")),
-    responses((status = 200, description = "the number", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the number", body = AdminNumber), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
 )]
 async fn get_number(
     State(st): State<AppState>,
     _op: Operator,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<AdminNumber>, AdminError> {
     let n = st
         .engine
         .store()
         .number_by_e164(&path_number(&raw)?)
         .await?
         .ok_or(EngineError::NumberNotFound)?;
-    number_json(&n)
+    Ok(Json((&n).into()))
 }
 
 /// A number as the operator sees it: the Vobiz object plus the engine's own fields.
-fn number_json(n: &didpool_core::Number) -> Result<Json<Value>, AdminError> {
-    let mut v = serde_json::to_value(PhoneNumber::from(n)).expect("a number serialises");
-    v["state"] = json!(n.state.as_str());
-    v["billing_account_id"] = json!(n.billing_id);
-    v["last_call_at"] = json!(n.last_call_at.map(time));
-    v["release_at"] = json!(n.release_at.map(time));
-    v["quarantine_until"] = json!(n.quarantine_until.map(time));
-    v["reservation_expires_at"] = json!(n.reservation_expires_at.map(time));
-    Ok(Json(v))
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AdminNumber {
+    #[serde(flatten)]
+    number: PhoneNumber,
+    /// The engine's state, e.g. `available`, `active`, `pending_release`, `quarantined`.
+    state: &'static str,
+    /// Who pays for it: the owner, or a sub-account's main account.
+    #[schema(required = true)]
+    billing_account_id: Option<String>,
+    #[schema(required = true)]
+    last_call_at: Option<String>,
+    #[schema(required = true)]
+    release_at: Option<String>,
+    #[schema(required = true)]
+    quarantine_until: Option<String>,
+    #[schema(required = true)]
+    reservation_expires_at: Option<String>,
+}
+
+impl From<&didpool_core::Number> for AdminNumber {
+    fn from(n: &didpool_core::Number) -> Self {
+        Self {
+            number: n.into(),
+            state: n.state.as_str(),
+            billing_account_id: n.billing_id.as_ref().map(ToString::to_string),
+            last_call_at: n.last_call_at.map(time),
+            release_at: n.release_at.map(time),
+            quarantine_until: n.quarantine_until.map(time),
+            reservation_expires_at: n.reservation_expires_at.map(time),
+        }
+    }
+}
+
+/// One state change of a number.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AuditEvent {
+    id: Uuid,
+    /// What happened, e.g. `purchased`, `assigned_to_trunk`, `released`.
+    action: String,
+    /// An account id, `operator` or `system`.
+    actor: String,
+    #[schema(required = true)]
+    from_state: Option<&'static str>,
+    to_state: &'static str,
+    #[schema(required = true)]
+    from_owner: Option<String>,
+    #[schema(required = true)]
+    to_owner: Option<String>,
+    at: String,
+    #[schema(required = true)]
+    request_id: Option<String>,
+}
+
+/// A number taken back from a sub-account (`did_assignment_audit`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AssignmentAuditObject {
+    id: Uuid,
+    action: String,
+    from_account_id: String,
+    to_account_id: String,
+    actor_auth_id: String,
+    #[schema(required = true)]
+    last_call_at: Option<String>,
+    #[schema(required = true)]
+    cool_off_until: Option<String>,
+    created_at: String,
+}
+
+/// A number's audit trail, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Audit {
+    number_id: Uuid,
+    e164: String,
+    events: Vec<AuditEvent>,
+    did_assignment_audit: Vec<AssignmentAuditObject>,
 }
 
 #[utoipa::path(
@@ -453,47 +634,51 @@ fn number_json(n: &didpool_core::Number) -> Result<Json<Value>, AdminError> {
     summary = "A number's audit trail",
     security(("admin_bearer" = [])),
     params(("e164" = String, Path, description = "E.164, `%2B91…`")),
-    responses((status = 200, description = "every state change", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "every state change", body = Audit), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
 )]
 async fn audit(
     State(st): State<AppState>,
     _op: Operator,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<Audit>, AdminError> {
     let store = st.engine.store();
     let n = store
         .number_by_e164(&path_number(&raw)?)
         .await?
         .ok_or(EngineError::NumberNotFound)?;
-    let events: Vec<Value> = store
-        .events(n.id)
-        .await?
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id, "action": e.action, "actor": e.actor.label(),
-                "from_state": e.from_state.map(|s| s.as_str()), "to_state": e.to_state.as_str(),
-                "from_owner": e.from_owner, "to_owner": e.to_owner,
-                "at": time(e.at), "request_id": e.request_id,
+    let events = store.events(n.id).await?;
+    let audits = store.assignment_audits(n.id).await?;
+    Ok(Json(Audit {
+        number_id: n.id.0,
+        e164: n.e164.to_string(),
+        events: events
+            .iter()
+            .map(|e| AuditEvent {
+                id: e.id.0,
+                action: e.action.clone(),
+                actor: e.actor.label(),
+                from_state: e.from_state.map(|s| s.as_str()),
+                to_state: e.to_state.as_str(),
+                from_owner: e.from_owner.as_ref().map(ToString::to_string),
+                to_owner: e.to_owner.as_ref().map(ToString::to_string),
+                at: time(e.at),
+                request_id: e.request_id.clone(),
             })
-        })
-        .collect();
-    let audits: Vec<Value> = store
-        .assignment_audits(n.id)
-        .await?
-        .iter()
-        .map(|a| {
-            json!({
-                "id": a.id, "action": a.action, "from_account_id": a.from_account_id,
-                "to_account_id": a.to_account_id, "actor_auth_id": a.actor_auth_id,
-                "last_call_at": a.last_call_at.map(time), "cool_off_until": a.cool_off_until.map(time),
-                "created_at": time(a.created_at),
+            .collect(),
+        did_assignment_audit: audits
+            .iter()
+            .map(|a| AssignmentAuditObject {
+                id: a.id.0,
+                action: a.action.clone(),
+                from_account_id: a.from_account_id.to_string(),
+                to_account_id: a.to_account_id.to_string(),
+                actor_auth_id: a.actor_auth_id.to_string(),
+                last_call_at: a.last_call_at.map(time),
+                cool_off_until: a.cool_off_until.map(time),
+                created_at: time(a.created_at),
             })
-        })
-        .collect();
-    Ok(Json(
-        json!({"number_id": n.id, "e164": n.e164, "events": events, "did_assignment_audit": audits}),
-    ))
+            .collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -503,14 +688,23 @@ async fn audit(
     operation_id = "admin_check",
     summary = "The database's invariants",
     security(("admin_bearer" = [])),
-    responses((status = 200, description = "violations (empty when sound)", body = Object), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "violations (empty when sound)", body = CheckReport), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
 )]
 /// The database's invariants: `{"ok": true, "violations": []}` when it is consistent.
-async fn check(State(st): State<AppState>, _op: Operator) -> Result<Json<Value>, AdminError> {
+async fn check(State(st): State<AppState>, _op: Operator) -> Result<Json<CheckReport>, AdminError> {
     let violations = st.engine.store().check().await?;
-    Ok(Json(
-        json!({"ok": violations.is_empty(), "violations": violations}),
-    ))
+    Ok(Json(CheckReport {
+        ok: violations.is_empty(),
+        violations,
+    }))
+}
+
+/// The result of `didpool check`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct CheckReport {
+    ok: bool,
+    #[schema(value_type = Vec<crate::openapi::ViolationSchema>)]
+    violations: Vec<didpool_core::store::Violation>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -527,7 +721,7 @@ struct SetVerification {
     security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
     request_body = SetVerification,
-    responses((status = 200, description = "the account", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the account", body = AccountObject), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 /// Records a company's verification outcome and moves its waiting numbers on at once
 /// (verified: active; rejected: refunded and back to inventory).
@@ -536,7 +730,7 @@ async fn set_verification(
     Operator(by): Operator,
     Path(id): Path<String>,
     AJson(body): AJson<SetVerification>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<AccountObject>, AdminError> {
     let status = Verification::parse(&body.status)
         .ok_or_else(|| bad("status is verified, pending or rejected"))?;
     let cmd = Command::SetVerification {
@@ -545,9 +739,12 @@ async fn set_verification(
     };
     let changes = st.engine.run(&by, cmd).await?;
     st.engine.run_due().await?;
-    Ok(Json(account_json(
-        changes.account().ok_or(EngineError::AccountNotFound)?,
-    )))
+    Ok(Json(
+        changes
+            .account()
+            .ok_or(EngineError::AccountNotFound)?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -568,7 +765,7 @@ struct Reserve {
     security(("admin_bearer" = [])),
     params(("e164" = String, Path, description = "E.164, `%2B91…`")),
     request_body = Reserve,
-    responses((status = 200, description = "the number", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the number", body = AdminNumber), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 /// Holds an available number for an account (checkout), until `expires_at` or for
 /// `ttl_seconds` (default 30 minutes).
@@ -577,7 +774,7 @@ async fn reserve(
     Operator(by): Operator,
     Path(raw): Path<String>,
     AJson(body): AJson<Reserve>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<AdminNumber>, AdminError> {
     let until = match (body.expires_at, body.ttl_seconds) {
         (Some(at), _) => at,
         (None, ttl) => st.engine.now() + chrono::Duration::seconds(i64::from(ttl.unwrap_or(1800))),
@@ -588,7 +785,9 @@ async fn reserve(
         until,
     };
     let changes = st.engine.run(&by, cmd).await?;
-    number_json(changes.number().ok_or(EngineError::NumberNotFound)?)
+    Ok(Json(
+        changes.number().ok_or(EngineError::NumberNotFound)?.into(),
+    ))
 }
 
 #[utoipa::path(
@@ -599,14 +798,14 @@ async fn reserve(
     summary = "Pay for a reserved number",
     security(("admin_bearer" = [])),
     params(("e164" = String, Path, description = "E.164, `%2B91…`")),
-    responses((status = 200, description = "the number", body = Object), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "conflict", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the number", body = AdminNumber), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 402, description = "the account cannot pay for it", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "the number is not reserved", body = crate::openapi::AdminErrorBody))
 )]
 /// The checkout of a reserved number is paid: charged, then active (or pending verification).
 async fn checkout(
     State(st): State<AppState>,
     Operator(by): Operator,
     Path(raw): Path<String>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<AdminNumber>, AdminError> {
     let changes = st
         .engine
         .run(
@@ -616,7 +815,9 @@ async fn checkout(
             },
         )
         .await?;
-    number_json(changes.number().ok_or(EngineError::NumberNotFound)?)
+    Ok(Json(
+        changes.number().ok_or(EngineError::NumberNotFound)?.into(),
+    ))
 }
 
 /// The admin API's part of the OpenAPI document.

@@ -5,8 +5,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::{bad, AJson, AdminError, Operator};
 use crate::app::AppState;
@@ -18,8 +17,21 @@ pub fn router() -> Router<AppState> {
         .route("/scheduler/run", post(run_scheduler))
 }
 
-fn clock_json(now: DateTime<Utc>) -> Json<Value> {
-    Json(json!({"now": time(now)}))
+/// The sandbox clock's time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Clock {
+    now: String,
+}
+
+fn clock_json(now: DateTime<Utc>) -> Json<Clock> {
+    Json(Clock { now: time(now) })
+}
+
+/// A scheduler pass: how many due items it handled, and the clock's time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct SchedulerRun {
+    done: usize,
+    now: String,
 }
 
 #[utoipa::path(
@@ -30,9 +42,9 @@ fn clock_json(now: DateTime<Utc>) -> Json<Value> {
     summary = "The sandbox clock",
     description = "Only with `serve --sandbox`.",
     security(("admin_bearer" = [])),
-    responses((status = 200, description = "`{now}`", body = Object), (status = 404, description = "not in sandbox mode"), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the clock's time", body = Clock), (status = 404, description = "not in sandbox mode", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
 )]
-pub(super) async fn read_clock(State(st): State<AppState>, _op: Operator) -> Json<Value> {
+pub(super) async fn read_clock(State(st): State<AppState>, _op: Operator) -> Json<Clock> {
     clock_json(st.engine.now())
 }
 
@@ -53,7 +65,7 @@ pub(super) struct SetClock {
     description = "Only with `serve --sandbox`; the clock never moves backwards.",
     security(("admin_bearer" = [])),
     request_body = SetClock,
-    responses((status = 200, description = "`{now}`", body = Object), (status = 404, description = "not in sandbox mode"), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "the clock's time", body = Clock), (status = 404, description = "not in sandbox mode", body = crate::openapi::AdminErrorBody), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
 )]
 /// `{"now": RFC3339}` sets the clock; `{"advance_seconds": N}` moves it forward. Time never
 /// goes backwards: a sandbox whose clock ran back could undo what it billed.
@@ -61,7 +73,7 @@ pub(super) async fn set_clock(
     State(st): State<AppState>,
     _op: Operator,
     AJson(body): AJson<SetClock>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<Clock>, AdminError> {
     let clock = st
         .sandbox_clock
         .as_ref()
@@ -90,13 +102,16 @@ pub(super) async fn set_clock(
     summary = "Run the scheduler now",
     description = "Only with `serve --sandbox`.",
     security(("admin_bearer" = [])),
-    responses((status = 200, description = "`{done, now}`", body = Object), (status = 404, description = "not in sandbox mode"), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
+    responses((status = 200, description = "how many due items were handled", body = SchedulerRun), (status = 404, description = "not in sandbox mode", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
 )]
 /// Runs every due item now (renewals, scheduled releases, quarantine ends, expiries).
 pub(super) async fn run_scheduler(
     State(st): State<AppState>,
     _op: Operator,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<Json<SchedulerRun>, AdminError> {
     let done = st.engine.run_due().await?;
-    Ok(Json(json!({"done": done, "now": time(st.engine.now())})))
+    Ok(Json(SchedulerRun {
+        done,
+        now: time(st.engine.now()),
+    }))
 }

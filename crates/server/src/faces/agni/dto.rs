@@ -55,12 +55,15 @@ pub fn status(state: NumberState) -> &'static str {
 pub struct AvailableNumber {
     pub phone_number: String,
     pub iso_country: String,
+    #[schema(required = true)]
     pub region: Option<String>,
     /// The monthly price, charged at purchase with `setup_fee`.
     pub price: f64,
     pub setup_fee: f64,
     pub currency: String,
+    #[schema(required = true)]
     pub per_minute_price_inbound: Option<f64>,
+    #[schema(required = true)]
     pub per_minute_price_outbound: Option<f64>,
 }
 
@@ -86,13 +89,20 @@ impl From<&Number> for AvailableNumber {
 #[schema(as = AgniPhoneNumber)]
 pub struct PhoneNumber {
     pub id: String,
+    #[schema(required = true)]
     pub telephony_id: Option<String>,
+    #[schema(required = true)]
     pub subscription_id: Option<String>,
+    #[schema(required = true)]
     pub inbound_trunk_id: Option<String>,
+    #[schema(required = true)]
     pub outbound_trunk_id: Option<String>,
     pub number: String,
+    #[schema(required = true)]
     pub friendly_name: Option<String>,
+    #[schema(required = true)]
     pub per_minute_price_inbound: Option<f64>,
+    #[schema(required = true)]
     pub per_minute_price_outbound: Option<f64>,
     /// Buy and release call it `phone_number`; the list calls it `number`. Both are sent.
     pub phone_number: String,
@@ -101,8 +111,11 @@ pub struct PhoneNumber {
     pub status: &'static str,
     pub is_active: bool,
     pub iso_country: String,
+    #[schema(required = true)]
     pub region: Option<String>,
+    #[schema(required = true)]
     pub purchased_at: Option<String>,
+    #[schema(required = true)]
     pub released_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -143,6 +156,7 @@ impl From<&Number> for PhoneNumber {
 pub struct Released {
     pub phone_number: String,
     pub status: &'static str,
+    #[schema(required = true)]
     pub released_at: Option<String>,
 }
 

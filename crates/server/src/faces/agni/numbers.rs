@@ -43,12 +43,22 @@ fn iso_country(raw: &str) -> Result<String, AgniError> {
     Ok(c)
 }
 
-fn region(params: &Params) -> Option<String> {
-    params
+/// A region filter. Control characters are refused: no stocked region has one, and PostgreSQL
+/// cannot even compare text holding a NUL (it was a 500).
+fn region(params: &Params) -> Result<Option<String>, AgniError> {
+    let Some(r) = params
         .get("region")
         .map(str::trim)
         .filter(|r| !r.is_empty())
-        .map(str::to_owned)
+    else {
+        return Ok(None);
+    };
+    if r.chars().any(char::is_control) {
+        return Err(AgniError::bad_request(
+            "region cannot contain control characters",
+        ));
+    }
+    Ok(Some(r.to_owned()))
 }
 
 /// A JSON object body, read field by field so each bad field gets its own message; unknown
@@ -110,7 +120,7 @@ pub async fn available(
 ) -> Answer<Vec<AvailableNumber>> {
     let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
     q.country = Some(iso_country(&country)?);
-    q.region = region(&params);
+    q.region = region(&params)?;
     q.limit = params
         .number("page_size", 1)?
         .unwrap_or(DEFAULT_PAGE_SIZE)
@@ -149,7 +159,7 @@ pub async fn list(
     };
     let mut q = NumberQuery::new(holder, vec![NumberState::Active]);
     q.country = params.get("iso_country").map(iso_country).transpose()?;
-    q.region = region(&params);
+    q.region = region(&params)?;
     // Undocumented paging: everything unless the client asks for a page.
     q.limit = params.number("limit", 1)?.unwrap_or(u32::MAX);
     q.offset = params.number("offset", 0)?.map_or(0, u64::from);

@@ -35,12 +35,15 @@ fn opt_time(t: Option<DateTime<Utc>>) -> Option<String> {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = DigaSipConfig)]
 pub struct SipConfigOut {
+    #[schema(required = true)]
     pub termination_uri: Option<String>,
+    #[schema(required = true)]
     pub username: Option<String>,
     #[schema(value_type = crate::faces::diga::dto::MediaEncryptionSchema)]
     pub inbound_media_encryption: MediaEncryption,
     #[schema(value_type = crate::faces::diga::dto::MediaEncryptionSchema)]
     pub outbound_media_encryption: MediaEncryption,
+    #[schema(required = true)]
     pub allowed_addresses: Option<Vec<String>>,
 }
 
@@ -61,17 +64,26 @@ impl From<&SipConfig> for SipConfigOut {
 #[schema(as = DigaPhone)]
 pub struct Phone {
     pub id: String,
+    #[schema(required = true)]
     pub nickname: Option<String>,
     pub number: String,
     pub telephony_provider: &'static str,
     pub status: &'static str,
+    #[schema(required = true)]
     pub released_at: Option<String>,
+    #[schema(required = true)]
     pub scheduled_release_at: Option<String>,
+    #[schema(required = true)]
     pub assigned_at: Option<String>,
+    #[schema(required = true)]
     pub inbound_agent_id: Option<String>,
+    #[schema(required = true)]
     pub outbound_agent_id: Option<String>,
+    #[schema(required = true)]
     pub sip_config: Option<SipConfigOut>,
+    #[schema(required = true)]
     pub checkout_url: Option<String>,
+    #[schema(required = true)]
     pub reservation_expires_at: Option<String>,
     pub region_codes: Vec<&'static str>,
 }
@@ -119,9 +131,13 @@ impl From<&Number> for Phone {
 pub struct PhonePage {
     pub data: Vec<Phone>,
     pub has_more: bool,
+    #[schema(required = true)]
     pub first_id: Option<String>,
+    #[schema(required = true)]
     pub last_id: Option<String>,
+    #[schema(required = true)]
     pub current_page: Option<u64>,
+    #[schema(required = true)]
     pub total_pages: Option<u64>,
 }
 

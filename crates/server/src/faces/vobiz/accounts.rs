@@ -11,10 +11,12 @@ use didpool_core::money::{Currency, Decimal};
 use didpool_core::store::{LedgerQuery, SubAccountQuery};
 use didpool_core::{AccountId, EngineError};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::dto::{amount, balance_id, derived_uuid, time, SubAccountObject, Transaction, REDACTED};
+use super::dto::{
+    amount, AuthCredentials, Balance, Me, Message, ReferenceTypeTotal, SubAccountObject,
+    Transaction, TransactionList, TransactionSummary,
+};
 use super::error::{Op, VJson, VobizError};
 use crate::app::AppState;
 use crate::http::Params;
@@ -54,8 +56,7 @@ fn sub_id(raw: &str) -> Result<AccountId, VobizError> {
 pub struct Created {
     message: &'static str,
     sub_account: SubAccountObject,
-    #[schema(value_type = Object)]
-    auth_credentials: Value,
+    auth_credentials: AuthCredentials,
 }
 
 #[utoipa::path(
@@ -102,7 +103,10 @@ pub async fn create_sub_account(
         Json(Created {
             message: "Sub-account created successfully",
             sub_account: SubAccountObject::new(&account, Some(&token)),
-            auth_credentials: json!({"auth_id": account.id, "auth_token": token}),
+            auth_credentials: AuthCredentials {
+                auth_id: account.id.to_string(),
+                auth_token: token,
+            },
         }),
     ))
 }
@@ -226,19 +230,21 @@ pub async fn update_sub_account(
     summary = "Delete a sub-account",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
     params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("sub_auth_id" = String, Path, description = "the sub-account's SA_ id")),
-    responses((status = 200, description = "deleted", body = Object), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+    responses((status = 200, description = "deleted", body = Message), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn delete_sub_account(
     State(st): State<AppState>,
     caller: Caller,
     Path((_, raw)): Path<(String, String)>,
-) -> Result<Json<Value>, VobizError> {
+) -> Result<Json<Message>, VobizError> {
     let id = sub_id(&raw)?;
     st.engine
         .run(&caller.by, Command::DeleteSubAccount { id })
         .await
         .map_err(|e| VobizError::from_engine(Op::SubAccount, e))?;
-    Ok(Json(json!({"message": "Sub-account deleted successfully"})))
+    Ok(Json(Message {
+        message: "Sub-account deleted successfully",
+    }))
 }
 
 #[utoipa::path(
@@ -248,29 +254,10 @@ pub async fn delete_sub_account(
     operation_id = "vobiz_me",
     summary = "The calling account",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
-    responses((status = 200, description = "the account", body = Object), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody))
+    responses((status = 200, description = "the account", body = Me), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody))
 )]
-pub async fn me(caller: Caller) -> Json<Value> {
-    let a = &caller.account;
-    Json(json!({
-        "type": "account",
-        "id": a.id.numeric().to_string(),
-        "api_id": derived_uuid(a.id.as_str(), 1),
-        "name": a.name,
-        "email": a.profile.email,
-        "phone": a.profile.phone,
-        "description": a.profile.description,
-        "auth_id": a.id,
-        "auth_secret": REDACTED,
-        "parent_auth_id": a.parent_id,
-        "account_type": if a.is_master() { "standard" } else { "sub_account" },
-        "postpaid": false,
-        "enabled": a.enabled,
-        "role": a.role.as_str(),
-        "is_active": a.enabled,
-        "created_at": time(a.created_at),
-        "updated_at": time(a.updated_at),
-    }))
+pub async fn me(caller: Caller) -> Json<Me> {
+    Json(Me::from(&caller.account))
 }
 
 #[utoipa::path(
@@ -281,13 +268,13 @@ pub async fn me(caller: Caller) -> Json<Value> {
     summary = "Balance",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
     params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("currency" = String, Path, description = "e.g. INR")),
-    responses((status = 200, description = "the balance", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
+    responses((status = 200, description = "the balance", body = Balance), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn balance(
     State(st): State<AppState>,
     caller: Caller,
     Path((_, raw)): Path<(String, String)>,
-) -> Result<Json<Value>, VobizError> {
+) -> Result<Json<Balance>, VobizError> {
     let billing = caller.account.billing_id().clone();
     let payer = st
         .engine
@@ -306,23 +293,7 @@ pub async fn balance(
                 format!("no balance in currency {raw}"),
             )
         })?;
-    Ok(Json(json!({
-        "id": balance_id(payer.id.as_str()),
-        "account_id": payer.id,
-        "currency": wanted,
-        "balance": amount(payer.balance),
-        "reserved_funds": 0,
-        "promotional_balance": 0,
-        "promotional_reserved_balance": 0,
-        "available_balance": amount(payer.balance),
-        "credit_limit": 0,
-        "is_postpaid": false,
-        "credit_limit_type": "hard",
-        "low_balance_threshold": 0,
-        "status": "active",
-        "created_at": time(payer.created_at),
-        "updated_at": time(payer.updated_at),
-    })))
+    Ok(Json(Balance::new(&payer, &wanted)))
 }
 
 /// `YYYY-MM-DD` or RFC 3339; a bare date as an upper bound means the end of that day.
@@ -355,14 +326,14 @@ fn date_param(
     operation_id = "vobiz_transactions",
     summary = "Ledger transactions",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
-    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)"), ("type" = Option<String>, Query, description = "debit or credit"), ("reference_type" = Option<String>, Query, description = "entry kind"), ("from_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD")),
-    responses((status = 200, description = "transactions", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page, from 1 (default 50; above 1000, the default)"), ("type" = Option<String>, Query, description = "debit or credit"), ("reference_type" = Option<String>, Query, description = "entry kind"), ("from_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD"), ("to_date" = Option<String>, Query, description = "RFC 3339 or YYYY-MM-DD")),
+    responses((status = 200, description = "transactions", body = TransactionList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn transactions(
     State(st): State<AppState>,
     caller: Caller,
     params: Params,
-) -> Result<Json<Value>, VobizError> {
+) -> Result<Json<TransactionList>, VobizError> {
     let page = params.number("page", 1)?.unwrap_or(1);
     // Documented: above the maximum, the page size falls back to the default.
     let per_page = match params.number("per_page", 1)?.unwrap_or(50) {
@@ -403,30 +374,27 @@ pub async fn transactions(
         .ledger(&q)
         .await
         .map_err(|e| VobizError::internal(&e))?;
-    let by_reference_type: Vec<Value> = found
-        .by_kind
-        .iter()
-        .map(|k| {
-            json!({
-                "reference_type": k.kind.as_str(),
-                "total_debit": amount(k.total_debit),
-                "total_credit": amount(k.total_credit),
-                "count": k.count,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "transactions": found.entries.iter().map(Transaction::from).collect::<Vec<_>>(),
-        "summary": {
-            "total_transactions": found.total,
-            "total_debit": amount(found.total_debit),
-            "total_credit": amount(found.total_credit),
-            "net_amount": amount(found.total_credit - found.total_debit),
-            "by_reference_type": by_reference_type,
+    Ok(Json(TransactionList {
+        transactions: found.entries.iter().map(Transaction::from).collect(),
+        summary: TransactionSummary {
+            total_transactions: found.total,
+            total_debit: amount(found.total_debit),
+            total_credit: amount(found.total_credit),
+            net_amount: amount(found.total_credit - found.total_debit),
+            by_reference_type: found
+                .by_kind
+                .iter()
+                .map(|k| ReferenceTypeTotal {
+                    reference_type: k.kind.as_str(),
+                    total_debit: amount(k.total_debit),
+                    total_credit: amount(k.total_credit),
+                    count: k.count,
+                })
+                .collect(),
         },
-        "total": found.total,
-        "page": page,
-        "per_page": per_page,
-        "total_pages": found.total.div_ceil(u64::from(per_page)),
-    })))
+        total: found.total,
+        page,
+        per_page,
+        total_pages: found.total.div_ceil(u64::from(per_page)),
+    }))
 }

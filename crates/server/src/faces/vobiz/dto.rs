@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use didpool_core::account::Permissions;
 use didpool_core::ledger::LedgerEntry;
-use didpool_core::money::Decimal;
+use didpool_core::money::{Currency, Decimal};
 use didpool_core::trunk::{Direction, Transport};
 use didpool_core::{Account, Capabilities, Number, NumberState, Origin, Trunk};
 use rust_decimal::prelude::ToPrimitive;
@@ -35,6 +35,7 @@ pub struct PhoneNumber {
     pub e164: String,
     pub country: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub region: Option<String>,
     #[schema(value_type = crate::openapi::CapabilitiesSchema)]
     pub capabilities: Capabilities,
@@ -44,21 +45,27 @@ pub struct PhoneNumber {
     pub monthly_fee: f64,
     pub currency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub application_id: Option<String>,
+    #[schema(required = true)]
     pub trunk_group_id: Option<String>,
     pub voice_enabled: bool,
     pub tags: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub purchased_at: Option<String>,
     pub is_blocked: bool,
     pub created_at: String,
     pub updated_at: String,
     pub is_trial_number: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub last_billing_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub next_billing_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub released_at: Option<String>,
     pub minimum_commitment_months: i32,
     pub aadhaar_verification_required: bool,
@@ -150,16 +157,22 @@ pub struct TrunkObject {
     pub webhook_method: String,
     pub recording_webhook_enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub webhook_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub inbound_destination: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub credential_uuid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub ipacl_uuid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub primary_uri_uuid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub fallback_uri_uuid: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -203,10 +216,13 @@ impl From<&Trunk> for TrunkObject {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SubAccountObject {
     pub name: String,
+    #[schema(required = true)]
     pub email: Option<String>,
+    #[schema(required = true)]
     pub phone: Option<String>,
+    #[schema(required = true)]
     pub description: Option<String>,
-    #[schema(value_type = Option<crate::openapi::PermissionsSchema>)]
+    #[schema(value_type = Option<crate::openapi::PermissionsSchema>, required = true)]
     pub permissions: Option<Permissions>,
     pub rate_limit: i64,
     pub id: String,
@@ -224,6 +240,7 @@ pub struct SubAccountObject {
     pub updated_at: String,
     pub account: String,
     pub resource_uri: String,
+    #[schema(required = true)]
     pub last_used: Option<String>,
 }
 
@@ -270,6 +287,7 @@ pub struct Transaction {
     pub currency: String,
     pub description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub reference: Option<String>,
     pub reference_type: &'static str,
     pub status: &'static str,
@@ -300,4 +318,180 @@ impl From<&LedgerEntry> for Transaction {
 
 pub fn balance_id(account: &str) -> String {
     derived_uuid(account, 2).to_string()
+}
+
+/// `GET /api/v1/auth/me`: the calling account.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// Always `account`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: String,
+    pub api_id: Uuid,
+    pub name: String,
+    #[schema(required = true)]
+    pub email: Option<String>,
+    #[schema(required = true)]
+    pub phone: Option<String>,
+    #[schema(required = true)]
+    pub description: Option<String>,
+    pub auth_id: String,
+    /// Never shown: always `<redacted>`.
+    pub auth_secret: &'static str,
+    /// The main account of a sub-account; `null` for a main account.
+    #[schema(required = true)]
+    pub parent_auth_id: Option<String>,
+    /// `standard` or `sub_account`.
+    pub account_type: &'static str,
+    pub postpaid: bool,
+    pub enabled: bool,
+    /// `admin` or `customer`.
+    pub role: &'static str,
+    pub is_active: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Account> for Me {
+    fn from(a: &Account) -> Self {
+        Self {
+            kind: "account",
+            id: a.id.numeric().to_string(),
+            api_id: derived_uuid(a.id.as_str(), 1),
+            name: a.name.clone(),
+            email: a.profile.email.clone(),
+            phone: a.profile.phone.clone(),
+            description: a.profile.description.clone(),
+            auth_id: a.id.to_string(),
+            auth_secret: REDACTED,
+            parent_auth_id: a.parent_id.as_ref().map(ToString::to_string),
+            account_type: if a.is_master() {
+                "standard"
+            } else {
+                "sub_account"
+            },
+            postpaid: false,
+            enabled: a.enabled,
+            role: a.role.as_str(),
+            is_active: a.enabled,
+            created_at: time(a.created_at),
+            updated_at: time(a.updated_at),
+        }
+    }
+}
+
+/// `GET …/balance/{currency}`: the paying account's balance (prepaid only: credit and
+/// promotional fields are always 0).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Balance {
+    pub id: String,
+    pub account_id: String,
+    pub currency: String,
+    pub balance: f64,
+    pub reserved_funds: i64,
+    pub promotional_balance: i64,
+    pub promotional_reserved_balance: i64,
+    pub available_balance: f64,
+    pub credit_limit: i64,
+    pub is_postpaid: bool,
+    /// Always `hard`.
+    pub credit_limit_type: &'static str,
+    pub low_balance_threshold: i64,
+    /// Always `active`.
+    pub status: &'static str,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Balance {
+    pub fn new(payer: &Account, currency: &Currency) -> Self {
+        Self {
+            id: balance_id(payer.id.as_str()),
+            account_id: payer.id.to_string(),
+            currency: currency.to_string(),
+            balance: amount(payer.balance),
+            reserved_funds: 0,
+            promotional_balance: 0,
+            promotional_reserved_balance: 0,
+            available_balance: amount(payer.balance),
+            credit_limit: 0,
+            is_postpaid: false,
+            credit_limit_type: "hard",
+            low_balance_threshold: 0,
+            status: "active",
+            created_at: time(payer.created_at),
+            updated_at: time(payer.updated_at),
+        }
+    }
+}
+
+/// One entry kind's totals in a transaction list's summary.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReferenceTypeTotal {
+    pub reference_type: &'static str,
+    pub total_debit: f64,
+    pub total_credit: f64,
+    pub count: u64,
+}
+
+/// The totals of every entry the filters match (not only this page's).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TransactionSummary {
+    pub total_transactions: u64,
+    pub total_debit: f64,
+    pub total_credit: f64,
+    pub net_amount: f64,
+    pub by_reference_type: Vec<ReferenceTypeTotal>,
+}
+
+/// `GET …/transactions`: a page of the ledger, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TransactionList {
+    pub transactions: Vec<Transaction>,
+    pub summary: TransactionSummary,
+    pub total: u64,
+    pub page: u32,
+    pub per_page: u32,
+    pub total_pages: u64,
+}
+
+/// The `200` of a release that is pending (a release window is configured).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReleasePending {
+    pub cancel_url: String,
+    /// When the release takes effect.
+    #[schema(required = true)]
+    pub cooldown_ends_at: Option<String>,
+    pub message: &'static str,
+    pub note: String,
+    pub release_fee: f64,
+    /// Always `pending_release`.
+    pub status: &'static str,
+}
+
+/// The `200` of cancel-release; `currency` and `refund_amount` only when a fee was refunded.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReleaseCancelled {
+    pub message: &'static str,
+    /// Always `active`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub refund_amount: Option<f64>,
+}
+
+/// A body with only a message.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub message: &'static str,
+}
+
+/// A new sub-account's credentials (the token is shown once).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthCredentials {
+    pub auth_id: String,
+    pub auth_token: String,
 }

@@ -9,10 +9,9 @@ use didpool_core::money::Currency;
 use didpool_core::store::{Holder, NumberQuery};
 use didpool_core::{AccountId, EngineError, NumberState, TrunkId, E164};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::dto::{amount, time, NumberList, PhoneNumber};
+use super::dto::{amount, time, NumberList, PhoneNumber, ReleaseCancelled, ReleasePending};
 use super::error::{Op, VJson, VobizError};
 use crate::app::AppState;
 use crate::http::Params;
@@ -265,7 +264,7 @@ async fn run_on_number(
     summary = "Release a number",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
     params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
-    responses((status = 204, description = "released at once"), (status = 200, description = "release pending (with --release-window)", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+    responses((status = 204, description = "released at once"), (status = 200, description = "release pending (with --release-window)", body = ReleasePending), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn release(
     State(st): State<AppState>,
@@ -298,14 +297,17 @@ pub async fn release(
     } else {
         format!("Number will be in pending_release for {hours} hours (cancellable), then returned to inventory.")
     };
-    Ok(Json(json!({
-        "cancel_url": format!("/api/v1/account/{}/numbers/{}/cancel-release", caller.account.id, n.e164),
-        "cooldown_ends_at": n.release_at.map(time),
-        "message": "number release initiated",
-        "note": note,
-        "release_fee": amount(n.release_fee.unwrap_or_default()),
-        "status": "pending_release",
-    }))
+    Ok(Json(ReleasePending {
+        cancel_url: format!(
+            "/api/v1/account/{}/numbers/{}/cancel-release",
+            caller.account.id, n.e164
+        ),
+        cooldown_ends_at: n.release_at.map(time),
+        message: "number release initiated",
+        note,
+        release_fee: amount(n.release_fee.unwrap_or_default()),
+        status: "pending_release",
+    })
     .into_response())
 }
 
@@ -319,13 +321,13 @@ pub async fn release(
     summary = "Cancel a pending release",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
     params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
-    responses((status = 200, description = "restored, fee refunded", body = Object), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
+    responses((status = 200, description = "restored, fee refunded", body = ReleaseCancelled), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn cancel_release(
     State(st): State<AppState>,
     caller: Caller,
     Path((_, raw)): Path<(String, String)>,
-) -> Result<Json<Value>, VobizError> {
+) -> Result<Json<ReleaseCancelled>, VobizError> {
     let only = |status: StatusCode, error: &str| VobizError::bare(status, error);
     let e164 = path_number(&raw)?;
     let result = st
@@ -358,15 +360,12 @@ pub async fn cancel_release(
         Err(e) => return Err(VobizError::from_engine(Op::Release, e)),
     };
     let refund = changes.ledger.first();
-    let mut body = json!({
-        "message": "release cancelled, number restored to active status",
-        "status": "active",
-    });
-    if let Some(entry) = refund {
-        body["currency"] = json!(entry.currency);
-        body["refund_amount"] = json!(amount(entry.amount));
-    }
-    Ok(Json(body))
+    Ok(Json(ReleaseCancelled {
+        message: "release cancelled, number restored to active status",
+        status: "active",
+        currency: refund.map(|e| e.currency.to_string()),
+        refund_amount: refund.map(|e| amount(e.amount)),
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
