@@ -117,8 +117,10 @@ macro_rules! uuid_id {
         pub struct $name(pub Uuid);
 
         impl $name {
+            /// Time-ordered (UUIDv7): new rows append to the id indexes instead of landing
+            /// on a random page of them.
             pub fn new() -> Self {
-                Self(Uuid::new_v4())
+                Self(Uuid::now_v7())
             }
 
             pub fn parse(s: &str) -> Result<Self, InvalidId> {
@@ -164,6 +166,14 @@ uuid_id!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_ids_sort_in_the_order_they_were_made() {
+        // The stores' id indexes rely on it: rows append instead of landing on random pages.
+        let ids: Vec<EventId> = (0..1000).map(|_| EventId::new()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(ids.iter().all(|id| id.0.get_version_num() == 7));
+    }
 
     #[test]
     fn account_ids_parse_with_their_kind() {
