@@ -479,11 +479,15 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
 
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
     let fts = db.e164_fts();
-    let mut c = Q::new("SELECT count(*) AS n FROM numbers");
-    number_filters(&mut c, f, fts);
-    let total = count(db, &c.sql, &c.args).await?;
-
-    let mut s = Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"));
+    // A search of three characters or more is served by the trigram index, and its matches are
+    // all sorted for the page anyway: they are counted in that same pass.
+    let counted_with_page = f.search.as_ref().is_some_and(|s| s.len() >= 3);
+    let total_col = if counted_with_page {
+        ", count(*) OVER () AS n"
+    } else {
+        ""
+    };
+    let mut s = Q::new(format!("SELECT {NUMBER_COLS}{total_col} FROM numbers"));
     number_filters(&mut s, f, fts);
     s.push(match f.order {
         NumberOrder::E164 => " ORDER BY e164",
@@ -494,7 +498,21 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
     .arg(i64::from(f.limit))
     .push(" OFFSET ")
     .arg(f.offset as i64);
-    let items = fetch(db, &s.sql, &s.args, rows::number).await?;
+    let rows = db.fetch(&s.sql, &s.args).await.map_err(db_err)?;
+    let items = rows
+        .iter()
+        .map(rows::number)
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = match rows.first() {
+        Some(row) if counted_with_page => row.int("n")? as u64,
+        None if counted_with_page && f.offset == 0 => 0,
+        // Past the last page, or no search: count on its own.
+        _ => {
+            let mut c = Q::new("SELECT count(*) AS n FROM numbers");
+            number_filters(&mut c, f, fts);
+            count(db, &c.sql, &c.args).await?
+        }
+    };
     Ok(Page { items, total })
 }
 

@@ -106,6 +106,24 @@ pub async fn number_lists_filter_by_country_search_excluded_prefixes_and_state(
     assert_eq!(e164s(&search("0004").await), [IN4]);
     assert_eq!(e164s(&search("2071838").await), [GB1]);
     assert_eq!(search("123456789").await.total, 0);
+    // A search's total is the number of matches on every page, past the last one too.
+    let search_page = |limit: u32, offset: u64| {
+        w.numbers(query(&move |q| {
+            q.search = Some("98765000".into());
+            q.limit = limit;
+            q.offset = offset;
+        }))
+    };
+    for (offset, expected) in [
+        (0, &[IN3, IN4][..]),
+        (2, &[IN5][..]),
+        (3, &[][..]),
+        (9, &[][..]),
+    ] {
+        let page = search_page(2, offset).await;
+        assert_eq!(e164s(&page), expected, "offset {offset}");
+        assert_eq!(page.total, 3, "offset {offset}");
+    }
 
     let excluding = |prefixes: &[&str]| {
         let prefixes: Vec<String> = prefixes.iter().map(|p| (*p).to_owned()).collect();
