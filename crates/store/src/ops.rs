@@ -67,38 +67,45 @@ async fn count(db: &mut dyn Sql, sql: &str, args: &[Val]) -> Result<u64, EngineE
     Ok(n as u64)
 }
 
-async fn insert(
-    db: &mut dyn Sql,
-    table: &str,
-    cols: &str,
-    values: Vec<Val>,
-    what: String,
-) -> Result<(), EngineError> {
+/// One write of a command, and what a unique violation of it means. A command's writes are
+/// collected before any runs, so a backend can send them together (see [`run_writes`]).
+pub struct Stmt {
+    pub table: &'static str,
+    pub op: WriteOp,
+    pub q: Q,
+    pub what: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp {
+    Insert,
+    Update,
+    Delete,
+}
+
+fn insert(table: &'static str, cols: &str, values: Vec<Val>, what: String) -> Stmt {
     let sql = format!(
         "INSERT INTO {table} ({cols}) VALUES ({})",
         placeholders(values.len())
     );
-    db.exec(&sql, &values)
-        .await
-        .map_err(|e| unique_or(e, what))?;
-    Ok(())
+    Stmt {
+        table,
+        op: WriteOp::Insert,
+        q: Q { sql, args: values },
+        what,
+    }
 }
 
 /// Inserts many rows with multi-row `INSERT`s, each under both backends' limit on bound
 /// parameters (bulk loading: one statement per few hundred rows instead of one per row).
-async fn insert_many(
-    db: &mut dyn Sql,
-    table: &str,
-    cols: &str,
-    rows: Vec<Vec<Val>>,
-    what: String,
-) -> Result<(), EngineError> {
+fn insert_many(table: &'static str, cols: &str, rows: Vec<Vec<Val>>, what: &str) -> Vec<Stmt> {
     // SQLite resolves each `$N` by a linear search of those before it: keep statements modest.
     const MAX_PARAMS: usize = 1_000;
     let Some(width) = rows.first().map(Vec::len) else {
-        return Ok(());
+        return Vec::new();
     };
     let per = (MAX_PARAMS / width.max(1)).max(1);
+    let mut stmts = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
@@ -116,25 +123,27 @@ async fn insert_many(
             );
             sql.push(')');
         }
-        let args: Vec<Val> = chunk.into_iter().flatten().collect();
-        db.exec(&sql, &args)
-            .await
-            .map_err(|e| unique_or(e, what.clone()))?;
+        let args = chunk.into_iter().flatten().collect();
+        stmts.push(Stmt {
+            table,
+            op: WriteOp::Insert,
+            q: Q { sql, args },
+            what: what.to_owned(),
+        });
     }
-    Ok(())
+    stmts
 }
 
 /// Updates the columns whose values differ from `before` (every column but the first, the id,
 /// when the row was not loaded), keyed by the id. Unchanged columns are left out so their indexes
 /// are not rewritten; a row with nothing changed is not written at all.
-async fn update(
-    db: &mut dyn Sql,
-    table: &str,
+fn update(
+    table: &'static str,
     cols: &str,
     values: Vec<Val>,
     before: Option<Vec<Val>>,
     what: String,
-) -> Result<(), EngineError> {
+) -> Result<Option<Stmt>, EngineError> {
     let names: Vec<&str> = cols.split(',').map(str::trim).collect();
     let mut q = Q::new(format!("UPDATE {table} SET "));
     let mut values = values.into_iter();
@@ -154,13 +163,98 @@ async fn update(
         changed += 1;
     }
     if changed == 0 {
-        return Ok(());
+        return Ok(None);
     }
     q.push(" WHERE ").push(names[0]).push(" = ").arg(id);
-    db.exec(&q.sql, &q.args)
-        .await
-        .map_err(|e| unique_or(e, what))?;
+    Ok(Some(Stmt {
+        table,
+        op: WriteOp::Update,
+        q,
+        what,
+    }))
+}
+
+/// Runs a command's writes in order. Where the backend takes them as one statement
+/// (PostgreSQL: one round trip) and they cannot depend on their order, they go together.
+async fn run_writes(db: &mut dyn Sql, stmts: Vec<Stmt>) -> Result<(), EngineError> {
+    if stmts.len() > 1 && db.combines_writes() && order_free(&stmts) {
+        let q = combined(&stmts);
+        return match db.exec(&q.sql, &q.args).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let what = (e.table())
+                    .and_then(|t| stmts.iter().find(|s| s.table == t))
+                    .unwrap_or(&stmts[0])
+                    .what
+                    .clone();
+                Err(unique_or(e, what))
+            }
+        };
+    }
+    for s in stmts {
+        db.exec(&s.q.sql, &s.q.args)
+            .await
+            .map_err(|e| unique_or(e, s.what))?;
+    }
     Ok(())
+}
+
+/// Whether the writes give the same result in any order, as the parts of one statement do
+/// (PostgreSQL runs a statement's data-modifying `WITH` parts in no set order, each unable to
+/// see the others' rows, and checks foreign keys at its end): a table is written by one
+/// statement, or by updates of distinct rows (rows inserted by two statements could take their
+/// sequence numbers in either order), and the parameters fit in one statement.
+fn order_free(stmts: &[Stmt]) -> bool {
+    const MAX_PARAMS: usize = 30_000;
+    let params: usize = stmts.iter().map(|s| s.q.args.len()).sum();
+    params <= MAX_PARAMS
+        && stmts.iter().enumerate().all(|(i, a)| {
+            stmts[..i].iter().all(|b| {
+                a.table != b.table
+                    || (a.op == WriteOp::Update && b.op == WriteOp::Update && a.what != b.what)
+            })
+        })
+}
+
+/// `WITH w0 AS (…), w1 AS (…) SELECT 1`, each part's placeholders renumbered after the last.
+fn combined(stmts: &[Stmt]) -> Q {
+    let mut q = Q::new("WITH ");
+    for (i, s) in stmts.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        let offset = q.args.len();
+        q.push(&format!("w{i} AS ("));
+        q.push(&renumbered(&s.q.sql, offset));
+        q.push(")");
+        q.args.extend(s.q.args.iter().cloned());
+    }
+    q.push(" SELECT 1");
+    q
+}
+
+/// `sql` with each `$n` made `$(n + offset)` (statements here hold no `$` but placeholders).
+fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = false;
+        while let Some(&(_, d)) = chars.peek() {
+            let Some(v) = d.to_digit(10) else { break };
+            n = n * 10 + v as usize;
+            digits = true;
+            chars.next();
+        }
+        if digits {
+            out.push_str(&(n + offset).to_string());
+        }
+    }
+    out
 }
 
 /// Loads what a command needs, locking each row where the backend needs locks.
@@ -227,30 +321,29 @@ pub async fn apply(
     snapshot: &Snapshot,
     changes: &Changes,
 ) -> Result<(), EngineError> {
+    let mut stmts = Vec::new();
     let account_key = |a: &Account| a.id.to_string();
     let account_before = |a: &Account| snapshot.accounts.iter().find(|b| b.id == a.id);
     write_all(
-        db,
+        &mut stmts,
         "accounts",
         ACCOUNT_COLS,
         &changes.accounts,
         rows::account_values,
         account_key,
         account_before,
-    )
-    .await?;
+    )?;
     let trunk_key = |t: &Trunk| t.id.to_string();
     let trunk_before = |t: &Trunk| snapshot.trunk.as_ref().filter(|b| b.id == t.id);
     write_all(
-        db,
+        &mut stmts,
         "trunks",
         TRUNK_COLS,
         &changes.trunks,
         rows::trunk_values,
         trunk_key,
         trunk_before,
-    )
-    .await?;
+    )?;
     let bulk = changes.numbers.len() > 1
         && changes
             .numbers
@@ -262,14 +355,12 @@ pub async fn apply(
             .iter()
             .map(|w| rows::number_values(w.row()))
             .collect();
-        insert_many(
-            db,
+        stmts.extend(insert_many(
             "numbers",
             NUMBER_COLS,
             rows,
-            "a number in the batch".into(),
-        )
-        .await?;
+            "a number in the batch",
+        ));
     } else {
         let number_key = |n: &Number| n.e164.to_string();
         let number_before = |n: &Number| {
@@ -278,69 +369,60 @@ pub async fn apply(
                 .find(|b| b.id == n.id)
         };
         write_all(
-            db,
+            &mut stmts,
             "numbers",
             NUMBER_COLS,
             &changes.numbers,
             rows::number_values,
             number_key,
             number_before,
-        )
-        .await?;
+        )?;
     }
     // Numbers leave a trunk before the trunk goes.
     for w in &changes.trunks {
         if let Write::Delete(t) = w {
-            db.exec(
-                "DELETE FROM trunks WHERE id = $1",
-                &[t.id.to_string().into()],
-            )
-            .await
-            .map_err(db_err)?;
+            stmts.push(Stmt {
+                table: "trunks",
+                op: WriteOp::Delete,
+                q: Q {
+                    sql: "DELETE FROM trunks WHERE id = $1".into(),
+                    args: vec![t.id.to_string().into()],
+                },
+                what: t.id.to_string(),
+            });
         }
     }
     let credential_key = |_: &Credential| "credential".to_owned();
     let credential_before = |c: &Credential| snapshot.credentials.iter().find(|b| b.id == c.id);
     write_all(
-        db,
+        &mut stmts,
         "credentials",
         CREDENTIAL_COLS,
         &changes.credentials,
         rows::credential_values,
         credential_key,
         credential_before,
-    )
-    .await?;
-    for e in &changes.ledger {
-        insert(
-            db,
-            "ledger",
-            ENTRY_COLS,
-            rows::entry_values(e),
-            e.id.to_string(),
-        )
-        .await?;
-    }
+    )?;
+    let entries = changes.ledger.iter().map(rows::entry_values).collect();
+    stmts.extend(insert_many("ledger", ENTRY_COLS, entries, "ledger entry"));
     let events = changes.events.iter().map(rows::event_values).collect();
-    insert_many(db, "number_events", EVENT_COLS, events, "event".into()).await?;
+    stmts.extend(insert_many("number_events", EVENT_COLS, events, "event"));
     for a in &changes.assignment_audits {
-        insert(
-            db,
+        stmts.push(insert(
             "did_assignment_audit",
             AUDIT_COLS,
             rows::audit_values(a),
             a.id.to_string(),
-        )
-        .await?;
+        ));
     }
-    Ok(())
+    run_writes(db, stmts).await
 }
 
 /// Inserts or updates each written row. Deletes are left to the caller: only trunks have them,
 /// and they must wait until the numbers have left the trunk.
-async fn write_all<'s, T: 's>(
-    db: &mut dyn Sql,
-    table: &str,
+fn write_all<'s, T: 's>(
+    stmts: &mut Vec<Stmt>,
+    table: &'static str,
     cols: &str,
     writes: &[Write<T>],
     values: fn(&T) -> Vec<Val>,
@@ -349,10 +431,10 @@ async fn write_all<'s, T: 's>(
 ) -> Result<(), EngineError> {
     for w in writes {
         match w {
-            Write::Insert(row) => insert(db, table, cols, values(row), key(row)).await?,
+            Write::Insert(row) => stmts.push(insert(table, cols, values(row), key(row))),
             Write::Update(row) => {
                 let old = before(row).map(values);
-                update(db, table, cols, values(row), old, key(row)).await?
+                stmts.extend(update(table, cols, values(row), old, key(row))?);
             }
             Write::Delete(_) => {}
         }
@@ -734,4 +816,79 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
     )
     .await?;
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(table: &'static str, op: WriteOp, sql: &str, args: usize, what: &str) -> Stmt {
+        Stmt {
+            table,
+            op,
+            q: Q {
+                sql: sql.into(),
+                args: (0..args as i64).map(Val::from).collect(),
+            },
+            what: what.into(),
+        }
+    }
+
+    #[test]
+    fn combined_writes_number_their_placeholders_in_turn() {
+        let q = combined(&[
+            stmt(
+                "numbers",
+                WriteOp::Update,
+                "UPDATE numbers SET state = $1 WHERE id = $2",
+                2,
+                "+1",
+            ),
+            stmt(
+                "number_events",
+                WriteOp::Insert,
+                "INSERT INTO number_events (a, b, c) VALUES ($1, $2, $3)",
+                3,
+                "event",
+            ),
+        ]);
+        assert_eq!(
+            q.sql,
+            "WITH w0 AS (UPDATE numbers SET state = $1 WHERE id = $2), \
+             w1 AS (INSERT INTO number_events (a, b, c) VALUES ($3, $4, $5)) SELECT 1"
+        );
+        assert_eq!(q.args.len(), 5);
+        assert_eq!(
+            renumbered("a = $9, b = $10, c = $11", 90),
+            "a = $99, b = $100, c = $101"
+        );
+    }
+
+    #[test]
+    fn only_writes_that_cannot_depend_on_their_order_are_combined() {
+        let update = |table, what| stmt(table, WriteOp::Update, "", 2, what);
+        let insert = |table| stmt(table, WriteOp::Insert, "", 2, "row");
+        // A purchase: the payer, the number, its ledger entries (one statement), the event.
+        assert!(order_free(&[
+            update("accounts", "MA_1"),
+            update("accounts", "MA_2"),
+            update("numbers", "+1"),
+            insert("ledger"),
+            insert("number_events"),
+        ]));
+        // Two inserts into one table (their sequence numbers), a row written twice, or a table
+        // both inserted into and updated keep their order.
+        assert!(!order_free(&[insert("ledger"), insert("ledger")]));
+        assert!(!order_free(&[
+            update("numbers", "+1"),
+            update("numbers", "+1")
+        ]));
+        assert!(!order_free(&[insert("numbers"), update("numbers", "+2")]));
+        let delete = stmt("trunks", WriteOp::Delete, "", 1, "t");
+        assert!(!order_free(&[update("trunks", "t"), delete]));
+        // Too many parameters for one statement.
+        let big = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
+        let big2 = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
+        assert!(!order_free(&[big, big2]));
+    }
 }

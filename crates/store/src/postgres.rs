@@ -107,6 +107,10 @@ impl Sql for PgConnection {
         " FOR UPDATE"
     }
 
+    fn combines_writes(&self) -> bool {
+        true
+    }
+
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
         let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         let rows = Executor::fetch(&mut *self, q)

@@ -109,6 +109,14 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// The table a constraint violation was found in, where the database says.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(d)) => d.table(),
+            _ => None,
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         match self {
             DbError::Sqlx(sqlx::Error::Database(d)) => d.is_unique_violation(),
@@ -194,6 +202,11 @@ pub trait Sql: Send {
     /// Whether substring search over `e164` goes through the FTS5 trigram table
     /// `numbers_e164_fts` (SQLite); PostgreSQL's trigram index serves `LIKE` itself.
     fn e164_fts(&self) -> bool {
+        false
+    }
+    /// Whether a command's writes should be sent as one statement: each statement is a round
+    /// trip to PostgreSQL, while SQLite runs in-process and takes its statements one at a time.
+    fn combines_writes(&self) -> bool {
         false
     }
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError>;
