@@ -561,33 +561,40 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
 
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
     let fts = db.e164_fts();
-    // A search of three characters or more is served by the trigram index, and its matches are
-    // all sorted for the page anyway: they are counted in that same pass.
-    let counted_with_page = f.search.as_ref().is_some_and(|s| s.len() >= 3);
-    let total_col = if counted_with_page {
-        ", count(*) OVER () AS n"
-    } else {
-        ""
-    };
-    let mut s = Q::new(format!("SELECT {NUMBER_COLS}{total_col} FROM numbers"));
-    number_filters(&mut s, f, fts);
-    s.push(match f.order {
+    let order = match f.order {
         NumberOrder::E164 => " ORDER BY e164",
         NumberOrder::Created { desc: false, .. } => " ORDER BY created_at, id",
         NumberOrder::Created { desc: true, .. } => " ORDER BY created_at DESC, id DESC",
-    })
-    .push(" LIMIT ")
-    .arg(i64::from(f.limit))
-    .push(" OFFSET ")
-    .arg(f.offset as i64);
+    };
+    // A search of three characters or more is served by the trigram index, and all its matches
+    // are sorted for the page: they are counted in that same pass, which sorts only their ids,
+    // and the page's rows are read whole afterwards.
+    let searched = f.search.as_ref().is_some_and(|s| s.len() >= 3);
+    let mut s = if searched {
+        Q::new("SELECT id AS page_id, count(*) OVER () AS n FROM numbers")
+    } else {
+        Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"))
+    };
+    number_filters(&mut s, f, fts);
+    s.push(order)
+        .push(" LIMIT ")
+        .arg(i64::from(f.limit))
+        .push(" OFFSET ")
+        .arg(f.offset as i64);
+    if searched {
+        s.sql = format!(
+            "SELECT {NUMBER_COLS}, n FROM numbers JOIN ({}) AS page ON id = page_id{order}",
+            s.sql
+        );
+    }
     let rows = db.fetch(&s.sql, &s.args).await.map_err(db_err)?;
     let items = rows
         .iter()
         .map(rows::number)
         .collect::<Result<Vec<_>, _>>()?;
     let total = match rows.first() {
-        Some(row) if counted_with_page => row.int("n")? as u64,
-        None if counted_with_page && f.offset == 0 => 0,
+        Some(row) if searched => row.int("n")? as u64,
+        None if searched && f.offset == 0 => 0,
         // Past the last page, or no search: count on its own.
         _ => {
             let mut c = Q::new("SELECT count(*) AS n FROM numbers");
