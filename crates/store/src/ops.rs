@@ -566,26 +566,30 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
         NumberOrder::Created { desc: false, .. } => " ORDER BY created_at, id",
         NumberOrder::Created { desc: true, .. } => " ORDER BY created_at DESC, id DESC",
     };
-    // A search of three characters or more is served by the trigram index, and all its matches
-    // are sorted for the page: they are counted in that same pass, which sorts only their ids,
-    // and the page's rows are read whole afterwards.
+    // A search of three characters or more is served by the trigram index. Its matches are found
+    // first, on their own (so PostgreSQL cannot pick a walk of the e164 index instead, which
+    // filters every row), then counted and sorted for the page by id only; the page's rows are
+    // read whole at the end.
     let searched = f.search.as_ref().is_some_and(|s| s.len() >= 3);
     let mut s = if searched {
-        Q::new("SELECT id AS page_id, count(*) OVER () AS n FROM numbers")
+        Q::new("WITH matches AS MATERIALIZED (SELECT id, e164, created_at FROM numbers")
     } else {
         Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"))
     };
     number_filters(&mut s, f, fts);
+    if searched {
+        s.push(&format!(
+            ") SELECT {NUMBER_COLS}, n FROM numbers JOIN \
+             (SELECT id AS page_id, count(*) OVER () AS n FROM matches"
+        ));
+    }
     s.push(order)
         .push(" LIMIT ")
         .arg(i64::from(f.limit))
         .push(" OFFSET ")
         .arg(f.offset as i64);
     if searched {
-        s.sql = format!(
-            "SELECT {NUMBER_COLS}, n FROM numbers JOIN ({}) AS page ON id = page_id{order}",
-            s.sql
-        );
+        s.push(&format!(") AS page ON id = page_id{order}"));
     }
     let rows = db.fetch(&s.sql, &s.args).await.map_err(db_err)?;
     let items = rows
