@@ -552,16 +552,7 @@ async fn free_text_with_control_characters_is_refused() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         assert_eq!(body["error"], "invalid_request", "{path}");
     }
-    let (status, report) = t
-        .raw(
-            Method::POST,
-            "/admin/v1/inventory",
-            &op(),
-            Some("text/csv"),
-            format!("{},IN,Kar\u{0}nataka,0,1,INR\n", blr(1)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = import(&t, &format!("{},IN,Kar\u{0}nataka,0,1,INR\n", blr(1))).await;
     assert_eq!(
         report["errors"][0]["error"],
         "region cannot contain control characters"
@@ -624,16 +615,7 @@ async fn amounts_beyond_the_ledgers_range_are_refused() {
         assert_eq!(body["error"], "invalid_request");
     }
     assert_eq!(t.balance(&alice).await, 900000000000000.0);
-    let (status, report) = t
-        .raw(
-            Method::POST,
-            "/admin/v1/inventory",
-            &op(),
-            Some("text/csv"),
-            format!("{},IN,,100000000000000000,1,INR\n", blr(1)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
+    let report = import(&t, &format!("{},IN,,100000000000000000,1,INR\n", blr(1))).await;
     assert_eq!(report["imported"], 0);
     assert_eq!(
         report["errors"][0]["error"],

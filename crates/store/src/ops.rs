@@ -69,15 +69,15 @@ async fn count(db: &mut dyn Sql, sql: &str, args: &[Val]) -> Result<u64, EngineE
 
 /// One write of a command, and what a unique violation of it means. A command's writes are
 /// collected before any runs, so a backend can send them together (see [`run_writes`]).
-pub struct Stmt {
-    pub table: &'static str,
-    pub op: WriteOp,
-    pub q: Q,
-    pub what: String,
+struct Stmt {
+    table: &'static str,
+    op: WriteOp,
+    q: Q,
+    what: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteOp {
+enum WriteOp {
     Insert,
     Update,
     Delete,
