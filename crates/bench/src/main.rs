@@ -609,12 +609,16 @@ async fn run_mode(
         },
     )
     .await?;
-    let engine = Engine::new(store, Arc::new(SystemClock), ReleasePolicy::default());
+    // The in-process ceiling reads the store directly, as the engine's own reads do.
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        ReleasePolicy::default(),
+    );
     let mut bys = Vec::new();
     let mut trunks = Vec::new();
     for a in accounts.iter() {
-        let account = engine
-            .store()
+        let account = store
             .account(&AccountId::parse(&a.id)?)
             .await?
             .context("bench account missing")?;
@@ -633,16 +637,17 @@ async fn run_mode(
                 let n = e(i as u64);
                 let cmd = match k % 4 {
                     0 => Command::Purchase {
-                        e164: n,
+                        number: n.into(),
                         currency: None,
+                        quoted_monthly_fee: None,
                     },
                     1 => Command::AssignTrunk {
-                        e164: n,
+                        number: n.into(),
                         trunk: trunks[i],
                     },
-                    2 => Command::UnassignTrunk { e164: n },
+                    2 => Command::UnassignTrunk { number: n.into() },
                     _ => Command::Release {
-                        e164: n,
+                        number: n.into(),
                         mode: ReleaseMode::Policy,
                     },
                 };
@@ -656,8 +661,9 @@ async fn run_mode(
             let (engine, bys) = (engine.clone(), bys.clone());
             Arc::new(move |i, k| {
                 let cmd = Command::Purchase {
-                    e164: e(CHURN_SLOTS + i as u64 * per + k),
+                    number: (e(CHURN_SLOTS + i as u64 * per + k)).into(),
                     currency: None,
+                    quoted_monthly_fee: None,
                 };
                 let (engine, bys) = (engine.clone(), bys.clone());
                 Box::pin(async move { engine.run(&bys[i], cmd).await.is_ok() })
@@ -668,7 +674,7 @@ async fn run_mode(
             let (engine, bys) = (engine.clone(), bys.clone());
             Arc::new(move |i, k| {
                 let cmd = Command::Release {
-                    e164: e(CHURN_SLOTS + i as u64 * per + k),
+                    number: (e(CHURN_SLOTS + i as u64 * per + k)).into(),
                     mode: ReleaseMode::Policy,
                 };
                 let (engine, bys) = (engine.clone(), bys.clone());
@@ -677,7 +683,7 @@ async fn run_mode(
         };
         let (release, _) = drive(c, None, Some(bought), 1, release_op, me).await;
         let search_op: Op = {
-            let engine = engine.clone();
+            let store = store.clone();
             Arc::new(move |_, _| {
                 let (s, page) = search_terms(search_span);
                 let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
@@ -685,15 +691,15 @@ async fn run_mode(
                 q.search = Some(s);
                 q.limit = 25;
                 q.offset = (page - 1) * 25;
-                let engine = engine.clone();
-                Box::pin(async move { engine.store().numbers(&q).await.is_ok() })
+                let store = store.clone();
+                Box::pin(async move { store.numbers(&q).await.is_ok() })
             })
         };
         let (search, _) = drive(c, deadline(), None, 1, search_op, me).await;
         let owner_id = AccountId::parse(&owner.id)?;
         let pages = plan.owned.div_ceil(25).max(1);
         let owned_op: Op = {
-            let engine = engine.clone();
+            let store = store.clone();
             Arc::new(move |_, _| {
                 let page = rand::thread_rng().gen_range(1..=pages);
                 let mut q = NumberQuery::new(
@@ -706,8 +712,8 @@ async fn run_mode(
                     ],
                 );
                 q.offset = (page - 1) * 25;
-                let engine = engine.clone();
-                Box::pin(async move { engine.store().numbers(&q).await.is_ok() })
+                let store = store.clone();
+                Box::pin(async move { store.numbers(&q).await.is_ok() })
             })
         };
         let (owned, _) = drive(c, deadline(), None, 1, owned_op, me).await;
@@ -727,7 +733,7 @@ async fn run_mode(
             }
         }
     }
-    let violations = engine.store().check().await?;
+    let violations = store.check().await?;
     if !violations.is_empty() {
         bail!(
             "the database breaks {} invariant(s) after the run",

@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
 use crate::error::EngineError;
 use crate::ids::AccountId;
-use crate::lifecycle::{Changes, Command, Context};
+use crate::lifecycle::{Command, Context, Outcome};
 use crate::policy::ReleasePolicy;
 use crate::store::Store;
 
@@ -23,6 +23,32 @@ pub struct By {
 }
 
 impl By {
+    /// The account asking, if an account is.
+    pub fn caller(&self) -> Option<&AccountId> {
+        match &self.actor {
+            Actor::Account(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The asking account's master account (itself, or its parent).
+    pub fn billing(&self) -> Option<&AccountId> {
+        self.billing.as_ref()
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self.actor, Actor::Operator | Actor::System)
+    }
+
+    /// The scheduler.
+    pub fn system() -> Self {
+        Self {
+            actor: Actor::System,
+            billing: None,
+            request_id: None,
+        }
+    }
+
     pub fn account(account: &Account, request_id: Option<String>) -> Self {
         Self {
             actor: Actor::Account(account.id.clone()),
@@ -56,7 +82,8 @@ impl Engine {
         }
     }
 
-    pub fn store(&self) -> &dyn Store {
+    /// The store, for the engine's own reads ([`crate::queries`]); faces read through those.
+    pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
 
@@ -69,38 +96,52 @@ impl Engine {
         &self.policy
     }
 
-    /// Runs one command as one atomic unit.
-    pub async fn run(&self, by: &By, cmd: Command) -> Result<Changes, EngineError> {
-        let ctx = Context {
+    /// The context a command of `by` runs in now.
+    pub(crate) fn context(&self, by: &By) -> Context {
+        Context {
             actor: by.actor.clone(),
             caller_billing: by.billing.clone(),
             now: self.now(),
             request_id: by.request_id.clone(),
             policy: self.policy.clone(),
-        };
-        self.store.execute(cmd, ctx).await
+        }
+    }
+
+    /// Runs one command as one atomic unit: its changes, and the number it locked as the
+    /// command left it, from which a face renders its answer.
+    pub async fn run(&self, by: &By, cmd: Command) -> Result<Outcome, EngineError> {
+        self.store.execute(cmd, self.context(by)).await
     }
 
     /// Runs the scheduler once: does every item due now — scheduled releases, quarantine ends,
-    /// reservation expiries, verification outcomes, renewals — each in its own transaction and
-    /// exactly once however many schedulers run together (each step re-checks its row, locked).
-    /// Returns how many steps it took.
+    /// reservation expiries, verification outcomes, renewals — each number in its own
+    /// transaction and exactly once however many schedulers run together (each step re-checks
+    /// its row, locked). A number whose step fails is logged and skipped, never a stop for the
+    /// others. Returns how many numbers changed.
     pub async fn run_due(&self) -> Result<usize, EngineError> {
         const BATCH: u32 = 500;
         const MAX_PASSES: usize = 10_000;
-        let by = By {
-            actor: Actor::System,
-            billing: None,
-            request_id: None,
-        };
+        let by = By::system();
         let mut done = 0;
+        let mut failed = std::collections::HashSet::new();
         for _ in 0..MAX_PASSES {
             let due = self.store.due(self.now(), BATCH).await?;
             let mut progressed = false;
             for id in due {
-                if !self.run(&by, Command::Tick { id }).await?.is_empty() {
-                    done += 1;
-                    progressed = true;
+                if failed.contains(&id) {
+                    continue;
+                }
+                match self.run(&by, Command::Tick { id }).await {
+                    Ok(outcome) if !outcome.unchanged() => {
+                        done += 1;
+                        progressed = true;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(number_id = %id, error = %e, "scheduler skipped a number it cannot process");
+                        failed.insert(id);
+                        progressed = true;
+                    }
                 }
             }
             if !progressed {
@@ -123,8 +164,9 @@ impl Engine {
             parent,
             token_hash: TokenHash::of(&token),
         };
-        let changes = self.run(by, cmd).await?;
-        let account = changes
+        let outcome = self.run(by, cmd).await?;
+        let account = outcome
+            .changes
             .account()
             .cloned()
             .ok_or(EngineError::AccountNotFound)?;
@@ -151,8 +193,9 @@ impl Engine {
             token_hash: TokenHash::of(&token),
             scope,
         };
-        let changes = self.run(by, cmd).await?;
-        let credential = changes
+        let outcome = self.run(by, cmd).await?;
+        let credential = outcome
+            .changes
             .credential()
             .cloned()
             .ok_or(EngineError::CredentialNotFound)?;

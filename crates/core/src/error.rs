@@ -11,6 +11,7 @@ pub enum EngineError {
     Invalid(String),
     #[error("number not found")]
     NumberNotFound,
+    /// The number is held by an account the caller does not act for (seed 000's 403).
     #[error("account does not own this number")]
     NotOwner,
     #[error("number not found in inventory")]
@@ -19,8 +20,12 @@ pub enum EngineError {
     Blocked,
     #[error("insufficient balance: {needed} needed, {available} available")]
     InsufficientBalance { needed: Decimal, available: Decimal },
-    #[error("currency mismatch: the number is billed in {expected}, not {got}")]
-    CurrencyMismatch { expected: Currency, got: Currency },
+    /// The number's price is in `number`; the request or the paying account uses `other`.
+    #[error("currency mismatch: the number is priced in {number}, not {other}")]
+    CurrencyMismatch { number: Currency, other: Currency },
+    /// The price the client confirmed is not the number's (agni-diga reference §1.5).
+    #[error("price mismatch: the number costs {price} a month, not {quoted}")]
+    PriceMismatch { price: Decimal, quoted: Decimal },
     #[error("number is already assigned to a trunk")]
     AlreadyOnTrunk,
     #[error("number is not assigned to any trunk")]

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod number;
 pub mod policy;
+pub mod queries;
 pub mod store;
 pub mod trunk;
 
@@ -28,7 +29,8 @@ pub use engine::Engine;
 pub use error::EngineError;
 pub use ids::{AccountId, AccountKind, NumberId, TrunkId};
 pub use money::Currency;
-pub use number::{Capabilities, Number, NumberState, Origin};
+pub use number::{Capabilities, Number, NumberRef, NumberState, Origin};
 pub use policy::ReleasePolicy;
+pub use queries::Sight;
 pub use store::Store;
 pub use trunk::Trunk;

@@ -50,13 +50,21 @@ impl From<Currency> for String {
     }
 }
 
-/// Refuses negative amounts and more than four decimal places (the ledger's precision).
-pub fn parse_amount(d: Decimal) -> Result<Decimal, &'static str> {
+/// The largest amount the ledger holds, an amount or a balance: both stores keep ten-thousandths
+/// in a signed 64-bit integer.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as u32, 0, false, 4);
+
+/// An amount a client gives: not negative, at most four decimal places (the ledger's precision),
+/// and at most [`MAX_AMOUNT`] (beyond it no store could write it).
+pub fn parse_amount(d: Decimal) -> Result<Decimal, String> {
     if d.is_sign_negative() {
-        return Err("an amount cannot be negative");
+        return Err("an amount cannot be negative".into());
     }
     if d.normalize().scale() > 4 {
-        return Err("an amount has at most four decimal places");
+        return Err("an amount has at most four decimal places".into());
+    }
+    if d > MAX_AMOUNT {
+        return Err(format!("an amount is at most {MAX_AMOUNT}"));
     }
     Ok(d.normalize())
 }

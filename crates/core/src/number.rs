@@ -165,7 +165,11 @@ pub struct Number {
     /// Who held the number before its last release, so that account still sees it while it is
     /// quarantined (and as finished after); cleared when the number is bought again.
     pub last_owner_id: Option<AccountId>,
-    /// When a reservation lapses and the number returns to inventory.
+    /// Who paid for it before its last release (the last holder's master account), which sees
+    /// it the same way.
+    pub last_billing_id: Option<AccountId>,
+    /// When a reservation lapses, or a pending verification times out, and the number returns
+    /// to inventory.
     pub reservation_expires_at: Option<DateTime<Utc>>,
     /// SIP trunk settings of an imported number.
     pub sip_config: Option<SipConfig>,
@@ -192,6 +196,65 @@ pub struct SipConfig {
     pub inbound_media_encryption: MediaEncryption,
     pub outbound_media_encryption: MediaEncryption,
     pub allowed_addresses: Option<Vec<String>>,
+}
+
+/// A change to a [`SipConfig`]: `None` keeps a setting; for the text settings `Some(None)`
+/// clears one (the password too, which is otherwise kept, never shown back).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SipConfigPatch {
+    pub termination_uri: Option<Option<String>>,
+    pub username: Option<Option<String>>,
+    pub password: Option<Option<String>>,
+    pub inbound_media_encryption: Option<MediaEncryption>,
+    pub outbound_media_encryption: Option<MediaEncryption>,
+    /// The addresses allowed to send calls; `Some(vec![])` accepts every address.
+    pub allowed_addresses: Option<Vec<String>>,
+}
+
+impl SipConfigPatch {
+    /// `config` with this change made.
+    pub fn apply(&self, mut config: SipConfig) -> SipConfig {
+        for (target, v) in [
+            (&mut config.termination_uri, &self.termination_uri),
+            (&mut config.username, &self.username),
+            (&mut config.password, &self.password),
+        ] {
+            if let Some(v) = v {
+                target.clone_from(v);
+            }
+        }
+        if let Some(e) = self.inbound_media_encryption {
+            config.inbound_media_encryption = e;
+        }
+        if let Some(e) = self.outbound_media_encryption {
+            config.outbound_media_encryption = e;
+        }
+        if let Some(list) = &self.allowed_addresses {
+            config.allowed_addresses = Some(list.clone());
+        }
+        config
+    }
+}
+
+/// How a command names a number: by its row id (the Diga face), or by its E.164 (Vobiz, Agni,
+/// the operator), which means the live row with that number (a deleted, imported number keeps
+/// its row for the audit trail, and the number may be imported again as a new row).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NumberRef {
+    Id(NumberId),
+    E164(E164),
+}
+
+impl From<E164> for NumberRef {
+    fn from(e: E164) -> Self {
+        NumberRef::E164(e)
+    }
+}
+
+impl From<NumberId> for NumberRef {
+    fn from(id: NumberId) -> Self {
+        NumberRef::Id(id)
+    }
 }
 
 /// What an inventory import or a BYO import gives for a new number.
@@ -243,6 +306,7 @@ impl Number {
             inbound_agent_id: None,
             outbound_agent_id: None,
             last_owner_id: None,
+            last_billing_id: None,
             reservation_expires_at: None,
             sip_config: None,
             created_at: now,

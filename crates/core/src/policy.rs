@@ -4,15 +4,20 @@ use chrono::Duration;
 
 use crate::money::Decimal;
 
-/// How a release proceeds. The default is the seed's: immediate, free, straight back to inventory.
+/// How a release proceeds, and how long a verification may take. The default is the seed's:
+/// immediate, free, straight back to inventory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleasePolicy {
     /// A cancellable window before the release takes effect (Vobiz G3: 24 h). Zero: none.
     pub window: Duration,
     /// How long a released number ages before it is purchasable again. Zero: none.
     pub quarantine: Duration,
-    /// Charged when a release is requested, refunded if it is cancelled.
+    /// Charged when a release of a purchased number is requested (on every face, as far as the
+    /// balance covers it), refunded if it is cancelled. Imported numbers are never charged.
     pub fee: Decimal,
+    /// How long a paid number waits in `pending_verification` for its company's verification
+    /// before it is refunded and returned to inventory.
+    pub verification_deadline: Duration,
 }
 
 impl Default for ReleasePolicy {
@@ -21,9 +26,13 @@ impl Default for ReleasePolicy {
             window: Duration::zero(),
             quarantine: Duration::zero(),
             fee: Decimal::ZERO,
+            verification_deadline: DEFAULT_VERIFICATION_DEADLINE,
         }
     }
 }
+
+/// How long a paid number waits for its company's verification unless configured otherwise.
+pub const DEFAULT_VERIFICATION_DEADLINE: Duration = Duration::hours(24);
 
 /// The 15-day cool-off after a DID's last call before it can leave a sub-account.
 pub const COOL_OFF: Duration = Duration::days(15);

@@ -11,16 +11,17 @@ use crate::e164::E164;
 use crate::error::EngineError;
 use crate::ids::{AccountId, NumberId, TrunkId};
 use crate::ledger::{EntryKind, LedgerEntry};
-use crate::lifecycle::{Changes, Command, Context};
+use crate::lifecycle::{Command, Context, Outcome};
 use crate::money::Decimal;
-use crate::number::{Number, NumberState};
+use crate::number::{Number, NumberRef, NumberState};
 use crate::trunk::Trunk;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Runs one command atomically: loads `cmd.needs(ctx)` locked, calls `cmd.decide`, writes the
-    /// changes and commits before returning them. On an error nothing is written.
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError>;
+    /// changes and commits before returning them with the number the command locked
+    /// ([`Outcome::new`]). On an error nothing is written.
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError>;
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError>;
     /// A live credential of this kind with this hash (revoked ones are not found).
@@ -47,10 +48,12 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
     ) -> Result<Page<Trunk>, EngineError>;
     async fn ledger(&self, query: &LedgerQuery) -> Result<LedgerPage, EngineError>;
-    async fn events(&self, number: NumberId) -> Result<Vec<NumberEvent>, EngineError>;
+    /// The events of one row (by id), or of every row an E.164 ever had, oldest first.
+    async fn events(&self, number: &NumberRef) -> Result<Vec<NumberEvent>, EngineError>;
+    /// The `did_assignment_audit` rows, chosen as [`Store::events`] chooses events.
     async fn assignment_audits(
         &self,
-        number: NumberId,
+        number: &NumberRef,
     ) -> Result<Vec<AssignmentAudit>, EngineError>;
     /// Numbers with something due at `now` for the scheduler, at most `limit`.
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError>;

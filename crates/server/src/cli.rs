@@ -96,9 +96,14 @@ pub struct ServeArgs {
     /// Released numbers age this long before they are purchasable again (e.g. 45days). 0: none.
     #[arg(long, env = "DIDPOOL_QUARANTINE", default_value = "0s", value_parser = humantime::parse_duration)]
     pub quarantine: std::time::Duration,
-    /// Charged when a Vobiz release is requested; refunded if it is cancelled.
+    /// Charged when the release of a purchased number is requested, on every face, as far as
+    /// the balance covers it; refunded if the release is cancelled. Imported numbers: never.
     #[arg(long, env = "DIDPOOL_RELEASE_FEE", default_value = "0")]
     pub release_fee: String,
+    /// How long a paid number waits for its company's verification before it is refunded and
+    /// returned to inventory.
+    #[arg(long, env = "DIDPOOL_VERIFICATION_DEADLINE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub verification_deadline: std::time::Duration,
     /// How often the scheduler looks for due work (releases, renewals, expiries).
     #[arg(long, env = "DIDPOOL_SCHEDULER_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub scheduler_interval: std::time::Duration,
@@ -117,6 +122,7 @@ impl ServeArgs {
             window: duration(self.release_window)?,
             quarantine: duration(self.quarantine)?,
             fee: didpool_core::money::parse_amount(fee).map_err(anyhow::Error::msg)?,
+            verification_deadline: duration(self.verification_deadline)?,
         })
     }
 }
@@ -268,7 +274,7 @@ impl Cli {
             Cmd::Serve(_) | Cmd::Openapi => unreachable!("handled above"),
             Cmd::Migrate => println!("database is up to date: {}", self.db.database_url),
             Cmd::Check { json } => {
-                let violations = engine.store().check().await?;
+                let violations = engine.check(&op).await?;
                 if json {
                     println!(
                         "{}",
@@ -323,7 +329,7 @@ impl Cli {
             }) => {
                 let account = AccountId::parse(&account)?;
                 let amount = Decimal::from_str(&amount).context("--amount is not a number")?;
-                let changes = engine
+                let outcome = engine
                     .run(
                         &op,
                         Command::TopUp {
@@ -333,7 +339,7 @@ impl Cli {
                         },
                     )
                     .await?;
-                let a = changes.account().context("no account written")?;
+                let a = outcome.changes.account().context("no account written")?;
                 if json {
                     println!(
                         "{}",
@@ -347,7 +353,7 @@ impl Cli {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?;
                 let report = crate::inventory::import_csv(&engine, &op, &text).await?;
-                engine.store().after_bulk_load().await?;
+                engine.after_bulk_load(&op).await?;
                 if json {
                     println!("{}", serde_json::to_string(&report)?);
                 } else {
@@ -402,9 +408,7 @@ impl Cli {
                             currency: currency.clone(),
                         });
                     }
-                    engine
-                        .run(&op, Command::AddInventoryBatch { numbers })
-                        .await?;
+                    engine.run(&op, Command::AddInventory { numbers }).await?;
                     done += n;
                     if progress {
                         let width = 40;
@@ -420,7 +424,7 @@ impl Cli {
                 if progress {
                     eprintln!();
                 }
-                engine.store().after_bulk_load().await?;
+                engine.after_bulk_load(&op).await?;
                 println!(
                     "stocked {count} numbers in {:.1}s",
                     started.elapsed().as_secs_f64()
@@ -434,8 +438,12 @@ impl Cli {
                         .with_timezone(&Utc),
                     None => engine.now(),
                 };
-                let changes = engine.run(&op, Command::ReportCall { e164, at }).await?;
-                let n = changes.number().context("no number written")?;
+                let cmd = Command::ReportCall {
+                    number: e164.into(),
+                    at,
+                };
+                let outcome = engine.run(&op, cmd).await?;
+                let n = outcome.number.context("no number written")?;
                 println!(
                     "{} last_call_at {}",
                     n.e164,

@@ -36,7 +36,15 @@ pub async fn ensure(engine: &Engine) -> Result<DemoCredentials, EngineError> {
     let admin = account(engine, &op, DEMO_ADMIN, "Demo Admin", Role::Admin, "100000").await?;
     let mut stocked = 0;
     for number in stock() {
-        match engine.run(&op, Command::AddInventory { number }).await {
+        match engine
+            .run(
+                &op,
+                Command::AddInventory {
+                    numbers: vec![number],
+                },
+            )
+            .await
+        {
             Ok(_) => stocked += 1,
             Err(EngineError::AlreadyExists(_)) => {}
             Err(e) => return Err(e),
@@ -58,7 +66,7 @@ async fn account(
     balance: &str,
 ) -> Result<(AccountId, String), EngineError> {
     let id = AccountId::parse(id).expect("demo ids are valid");
-    if engine.store().account(&id).await?.is_some() {
+    if engine.account(op, &id).await.is_ok() {
         let (_, token) = engine
             .create_key(op, id.clone(), CredentialKind::Vobiz, None)
             .await?;

@@ -29,19 +29,6 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
-/// The largest amount the ledger holds: it stores ten-thousandths in a signed 64-bit integer.
-pub const MAX_AMOUNT: Decimal = Decimal::from_parts(u32::MAX, i32::MAX as u32, 0, false, 4);
-
-/// An amount a client gives: not negative, at most four decimal places, and within the ledger's
-/// range (beyond it the store could not write it and the request would fail as a 500).
-pub fn amount(d: Decimal) -> Result<Decimal, String> {
-    let d = parse_amount(d)?;
-    if d > MAX_AMOUNT {
-        return Err(format!("an amount is at most {MAX_AMOUNT}"));
-    }
-    Ok(d)
-}
-
 /// Reads one CSV record into a number, checking it against libphonenumber's metadata.
 pub fn parse_row(fields: &[&str]) -> Result<NewNumber, String> {
     if fields.len() < 6 {
@@ -63,7 +50,7 @@ pub fn parse_row(fields: &[&str]) -> Result<NewNumber, String> {
     let fee = |name: &str, raw: &str| -> Result<Decimal, String> {
         let d = Decimal::from_str(raw.trim())
             .map_err(|_| format!("{name} is not a number: {raw:?}"))?;
-        amount(d).map_err(|e| format!("{name}: {e}"))
+        parse_amount(d).map_err(|e| format!("{name}: {e}"))
     };
     let region = fields[2].trim();
     // PostgreSQL cannot store a NUL in text: refused here, not failed there as a 500.
@@ -131,7 +118,15 @@ pub async fn import_csv(engine: &Engine, by: &By, csv: &str) -> Result<ImportRep
                 continue;
             }
         };
-        match engine.run(by, Command::AddInventory { number }).await {
+        match engine
+            .run(
+                by,
+                Command::AddInventory {
+                    numbers: vec![number],
+                },
+            )
+            .await
+        {
             Ok(_) => report.imported += 1,
             Err(EngineError::AlreadyExists(_)) => report.skipped += 1,
             Err(EngineError::Storage(e)) => return Err(EngineError::Storage(e)),

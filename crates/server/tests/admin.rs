@@ -844,6 +844,7 @@ async fn the_audit_trail_lists_a_numbers_events_in_order() {
     insta::assert_json_snapshot!("the_audit_trail_lists_a_numbers_events_in_order", Snap(&audit), {
         ".number_id" => "[uuid]",
         ".events[].id" => "[uuid]",
+        ".events[].number_id" => "[uuid]",
         ".did_assignment_audit[].id" => "[uuid]",
     });
     // After the release the parent may no longer see the number as its own.

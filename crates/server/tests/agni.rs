@@ -36,6 +36,15 @@ e164,country,region,setup_fee,monthly_fee,currency
 +918041100001,IN,Karnataka,100,300,INR
 ";
 
+/// The monthly price `INVENTORY` stocks `e164` at (1.15 for a number it does not stock).
+fn quoted(e164: &str) -> f64 {
+    INVENTORY
+        .lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f[0] == e164)
+        .map_or(1.15, |f| f[4].parse().unwrap())
+}
+
 fn start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-06-01T10:00:00Z")
         .unwrap()
@@ -222,11 +231,12 @@ impl TestApp {
             .unwrap_or_else(|| panic!("a balance: {balance}"))
     }
 
+    /// Buys `e164` confirming the monthly price the inventory quotes for it.
     async fn buy(&self, a: &Acct, e164: &str) -> Resp {
         self.post(
             "/api/v1/phone-numbers/buy/",
             &a.agni(),
-            json!({"phone_number": e164, "price": 1.15}),
+            json!({"phone_number": e164, "price": quoted(e164)}),
         )
         .await
     }
@@ -626,11 +636,24 @@ async fn buy_answers_without_the_trailing_slash_too_and_takes_integer_prices() {
             }),
         )
         .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(
+        r.body,
+        error("Price changed: +14155552672 costs 1.99 a month, not 2"),
+        "a price other than the quote is refused (reference §1.5)"
+    );
+    assert_eq!(t.balance(&a).await, 100.0, "nothing is charged");
+    let r = t
+        .post(
+            "/api/v1/phone-numbers/buy",
+            &a.agni(),
+            json!({"phone_number": SF_2, "price": 1.99, "per_minute_price_inbound": 0}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         redact_id(r.body["data"].clone()),
         bought_item(SF_2, 1.99, "US", "California"),
-        "the engine's price is charged and echoed, not the client's"
     );
     assert_eq!(t.balance(&a).await, 98.01);
 }
@@ -769,19 +792,20 @@ async fn buying_a_number_that_is_not_available_answers_409_whoever_holds_it() {
     assert_eq!(t.buy(&a, SF_1).await.status, StatusCode::OK);
     assert_eq!(t.import(&b, TWILIO, None).await.status, StatusCode::OK);
 
-    // Held by the caller, held by another account, imported by another, never stocked, and
-    // stocked in a currency the account is not billed in: one answer.
-    for (who, e164) in [
-        (&a, SF_1),
-        (&b, SF_1),
-        (&a, TWILIO),
-        (&a, "+12025550147"),
-        (&a, BLR),
-    ] {
+    // Held by the caller, held by another account, imported by another, never stocked: one
+    // answer.
+    for (who, e164) in [(&a, SF_1), (&b, SF_1), (&a, TWILIO), (&a, "+12025550147")] {
         let r = t.buy(who, e164).await;
         assert_eq!(r.status, StatusCode::CONFLICT, "{e164}");
         assert_eq!(r.body, not_available(e164), "{e164}");
     }
+    // Listed, but priced in a currency the account is not billed in: said as it is.
+    let r = t.buy(&a, BLR).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        error("currency mismatch: the number is priced in INR, not USD")
+    );
     assert_eq!(t.balance(&a).await, 97.85, "charged once");
     assert_eq!(t.balance(&b).await, 100.0);
 }
@@ -1323,8 +1347,8 @@ async fn a_number_bought_through_vobiz_is_listed_and_released_through_agni() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(t.owned(&a).await, [NYC]);
 
-    let r = t.release(&a, NYC).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let released = t.release(&a, NYC).await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.body);
 
     let vobiz_number = format!("/api/v1/Account/{}/numbers/{}", a.id, enc(NYC));
     let r = t.get(&vobiz_number, &a.vobiz()).await;
@@ -1333,9 +1357,17 @@ async fn a_number_bought_through_vobiz_is_listed_and_released_through_agni() {
         .get(&format!("/api/v1/Account/{}/numbers", a.id), &a.vobiz())
         .await;
     assert_eq!(r.body["total"], 0);
-    // Releasing it again through Vobiz changes nothing (the engine's idempotent repeat).
+    // Releasing it again changes nothing: Agni answers the release on record, Vobiz its
+    // documented 403 (seed 000: no longer "a number currently assigned to your account").
+    let again = t.release(&a, NYC).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body, released.body);
     let r = t.delete(&vobiz_number, &a.vobiz()).await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"error": "forbidden", "message": "account does not own this number"})
+    );
     assert!(t.available(&a, "US").await.contains(&NYC.to_owned()));
 }
 

@@ -122,7 +122,12 @@ impl H {
             currency: Currency::parse("EUR").unwrap(),
         };
         self.engine
-            .run(&Self::operator(), Command::AddInventory { number })
+            .run(
+                &Self::operator(),
+                Command::AddInventory {
+                    numbers: vec![number],
+                },
+            )
             .await
             .expect("the number is stocked");
     }
@@ -135,32 +140,32 @@ impl H {
             .run(
                 &By::account(account, None),
                 Command::Purchase {
-                    e164: E164::parse(e164).unwrap(),
+                    number: E164::parse(e164).unwrap().into(),
                     currency: None,
+                    quoted_monthly_fee: None,
                 },
             )
             .await
             .expect("the purchase succeeds");
-        changes.number().cloned().expect("the number")
+        changes.number.expect("the number")
     }
 
     async fn reserve(&self, account: &Account, e164: &str) -> Number {
         self.stock(e164).await;
         let cmd = Command::Reserve {
-            e164: E164::parse(e164).unwrap(),
+            number: E164::parse(e164).unwrap().into(),
             account: account.id.clone(),
             until: self.engine.now() + Duration::minutes(30),
         };
         let changes = self.engine.run(&Self::operator(), cmd).await.unwrap();
-        changes.number().cloned().unwrap()
+        changes.number.unwrap()
     }
 
     async fn stored(&self, id: &str) -> Number {
+        let id = NumberId::parse(id).unwrap();
         self.engine
-            .store()
-            .number(NumberId::parse(id).unwrap())
+            .number(&Self::operator(), &id.into(), didpool_core::Sight::Held)
             .await
-            .unwrap()
             .expect("the row exists")
     }
 
@@ -976,8 +981,9 @@ async fn a_purchased_number_is_released_at_the_cycle_end_then_finished_after_30_
         .run(
             &By::account(&rival, None),
             Command::Purchase {
-                e164: E164::parse(&madrid(6)).unwrap(),
+                number: E164::parse(&madrid(6)).unwrap().into(),
                 currency: None,
+                quoted_monthly_fee: None,
             },
         )
         .await
@@ -1261,7 +1267,7 @@ async fn reserved_and_pending_verification_numbers_cannot_be_released(h: H) {
         .run(
             &H::operator(),
             Command::Checkout {
-                e164: held.e164.clone(),
+                number: held.e164.clone().into(),
             },
         )
         .await

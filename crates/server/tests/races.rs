@@ -633,7 +633,7 @@ async fn release_against_trunk_and_sub_account(backend: Backend, topology: Topol
             assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
             before.push(
                 c.db.store
-                    .events(c.number(n).await.id)
+                    .events(&c.number(n).await.id.into())
                     .await
                     .expect("events")
                     .len(),
@@ -669,7 +669,7 @@ async fn release_against_trunk_and_sub_account(backend: Backend, topology: Topol
         for (k, n) in batch.iter().enumerate() {
             let by_master = k % 2 == 0;
             let num = c.number(n).await;
-            let events = c.db.store.events(num.id).await.expect("events");
+            let events = c.db.store.events(&num.id.into()).await.expect("events");
             let mut mine = answers[k].clone();
             mine.sort();
             let observed = Outcome {

@@ -465,8 +465,12 @@ async fn the_balance_is_the_paying_accounts_in_its_currency() {
     let (status, of_sub) = t
         .get(&format!("{}/balance/INR", sub.base()), &sub.auth())
         .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(of_sub, body, "a sub-account is shown its parent's balance");
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a sub-account sees none of its parent's money"
+    );
+    assert_eq!(of_sub, sub_money_forbidden());
 
     for currency in ["USD", "XX", "rupees"] {
         let (status, body) = t
@@ -619,19 +623,28 @@ async fn transactions_page_with_page_and_per_page() {
     assert_eq!(kinds(&body).len(), 4);
 }
 
-async fn a_sub_account_sees_its_parents_ledger() {
+/// A sub-account is billed to its parent: parent credentials are for billing and provisioning,
+/// a sub-account's for runtime use (reference §3), so it sees none of its parent's money.
+fn sub_money_forbidden() -> Value {
+    json!({
+        "error": "forbidden",
+        "message": "sub-accounts are billed to their parent account; use the parent's credentials"
+    })
+}
+
+async fn a_sub_account_sees_none_of_its_parents_ledger() {
     let t = TestApp::spawn().await;
     let alice = alice_with_history(&t).await;
     let sub = t.sub(&alice, "SA_CHILD").await;
-    let (_, of_parent) = t
-        .get(&format!("{}/transactions", alice.base()), &alice.auth())
-        .await;
     let (status, of_sub) = t
         .get(&format!("{}/transactions", sub.base()), &sub.auth())
         .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(of_sub, of_parent);
-    assert_eq!(of_sub["transactions"][0]["account_id"], "MA_ALICE");
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(of_sub, sub_money_forbidden());
+    let (status, _) = t
+        .get(&format!("{}/transactions", alice.base()), &alice.auth())
+        .await;
+    assert_eq!(status, StatusCode::OK, "the parent still sees its own");
 }
 
 async fn transactions_filter_by_date() {
@@ -671,6 +684,6 @@ on_every_backend!(
     transactions_list_the_ledger_newest_first_with_a_summary,
     transactions_filter_by_type_and_reference_type,
     transactions_page_with_page_and_per_page,
-    a_sub_account_sees_its_parents_ledger,
+    a_sub_account_sees_none_of_its_parents_ledger,
     transactions_filter_by_date,
 );

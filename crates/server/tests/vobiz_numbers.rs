@@ -918,7 +918,7 @@ async fn a_release_keeps_the_numbers_last_call_for_the_next_cool_off() {
     let call = t.now() - Duration::hours(1);
     t.report_call(&blr(1), call).await;
 
-    // The cool-off governs taking a DID back, not giving it up.
+    // The cool-off governs taking a DID back, not giving it up ...
     let (status, _) = t
         .delete(
             &format!("{}/numbers/{}", parent.base(), enc(&blr(1))),
@@ -927,8 +927,24 @@ async fn a_release_keeps_the_numbers_last_call_for_the_next_cool_off() {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let n = t.admin_number(&blr(1)).await;
-    assert_eq!(n["state"], "available");
     assert_eq!(n["last_call_at"], micros(call));
+    // ... but a number used within 15 days does not reach another customer sooner (seed 004):
+    // it ages in quarantine until the last call's cool-off ends, whatever the policy.
+    assert_eq!(n["state"], "quarantined");
+    assert_eq!(n["quarantine_until"], micros(call + Duration::days(15)));
+    let other = t.master("MA_OTHER", "10000").await;
+    assert!(!t.inventory(&other).await.contains(&blr(1)));
+    let (status, body) = t
+        .post(
+            &format!("{}/numbers/purchase-from-inventory", other.base()),
+            &other.auth(),
+            json!({"e164": blr(1)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // When the cool-off ends the number is purchasable, whether or not the scheduler ran.
+    t.advance(Duration::days(15));
+    assert_eq!(t.buy(&other, &blr(1)).await["account_id"], "MA_OTHER");
 }
 
 on_every_backend!(

@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
-use didpool_core::lifecycle::{Changes, Command, Context};
+use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
 use didpool_core::{
-    Account, AccountId, EngineError, Number, NumberId, Store, Trunk, TrunkId, E164,
+    Account, AccountId, EngineError, Number, NumberId, NumberRef, Store, Trunk, TrunkId, E164,
 };
 
 use crate::ops;
@@ -19,7 +19,7 @@ pub trait Backend: Send + Sync + 'static {
     /// Where reads run (a pool).
     fn reader(&self) -> Result<Box<dyn Sql>, EngineError>;
     /// Runs `cmd` as one transaction: load locked, decide, write, commit.
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError>;
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError>;
     /// See [`Store::after_bulk_load`].
     async fn after_bulk_load(&self) -> Result<(), EngineError>;
 }
@@ -29,7 +29,7 @@ pub async fn run_command(
     db: &mut dyn Sql,
     cmd: &Command,
     ctx: &Context,
-) -> Result<Changes, EngineError> {
+) -> Result<Outcome, EngineError> {
     run_tracked(db, cmd, ctx).await.map_err(|f| f.error)
 }
 
@@ -44,7 +44,7 @@ pub async fn run_tracked(
     db: &mut dyn Sql,
     cmd: &Command,
     ctx: &Context,
-) -> Result<Changes, Failure> {
+) -> Result<Outcome, Failure> {
     let refused = |error| Failure {
         error,
         wrote: false,
@@ -54,7 +54,7 @@ pub async fn run_tracked(
     ops::apply(db, &snapshot, &changes)
         .await
         .map_err(|error| Failure { error, wrote: true })?;
-    Ok(changes)
+    Ok(Outcome::new(&snapshot, changes))
 }
 
 /// A [`Store`] over a SQL backend.
@@ -63,7 +63,7 @@ pub struct DbStore<B>(pub(crate) B);
 
 #[async_trait]
 impl<B: Backend> Store for DbStore<B> {
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError> {
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError> {
         self.0.execute(cmd, ctx).await
     }
 
@@ -120,13 +120,13 @@ impl<B: Backend> Store for DbStore<B> {
         ops::ledger(self.0.reader()?.as_mut(), query).await
     }
 
-    async fn events(&self, number: NumberId) -> Result<Vec<NumberEvent>, EngineError> {
+    async fn events(&self, number: &NumberRef) -> Result<Vec<NumberEvent>, EngineError> {
         ops::events(self.0.reader()?.as_mut(), number).await
     }
 
     async fn assignment_audits(
         &self,
-        number: NumberId,
+        number: &NumberRef,
     ) -> Result<Vec<AssignmentAudit>, EngineError> {
         ops::assignment_audits(self.0.reader()?.as_mut(), number).await
     }

@@ -10,7 +10,9 @@ use didpool_core::store::{
     Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
     Violation,
 };
-use didpool_core::{Account, AccountId, EngineError, Number, NumberId, Trunk, TrunkId, E164};
+use didpool_core::{
+    Account, AccountId, EngineError, Number, NumberId, NumberRef, Trunk, TrunkId, E164,
+};
 
 use crate::codec::corrupt;
 use crate::rows::{
@@ -261,14 +263,18 @@ fn renumbered(sql: &str, offset: usize) -> String {
 pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineError> {
     let lock = db.lock();
     let mut snap = Snapshot::default();
-    if let Some(e164) = &needs.number {
-        let sql = format!(
-            "SELECT {NUMBER_COLS} FROM numbers WHERE e164 = $1 AND state <> 'deleted'{lock}"
-        );
-        snap.number = fetch_one(db, &sql, &[e164.as_str().into()], rows::number).await?;
-    } else if let Some(id) = needs.number_id {
-        let sql = format!("SELECT {NUMBER_COLS} FROM numbers WHERE id = $1{lock}");
-        snap.number = fetch_one(db, &sql, &[id.to_string().into()], rows::number).await?;
+    match &needs.number {
+        Some(NumberRef::E164(e164)) => {
+            let sql = format!(
+                "SELECT {NUMBER_COLS} FROM numbers WHERE e164 = $1 AND state <> 'deleted'{lock}"
+            );
+            snap.number = fetch_one(db, &sql, &[e164.as_str().into()], rows::number).await?;
+        }
+        Some(NumberRef::Id(id)) => {
+            let sql = format!("SELECT {NUMBER_COLS} FROM numbers WHERE id = $1{lock}");
+            snap.number = fetch_one(db, &sql, &[id.to_string().into()], rows::number).await?;
+        }
+        None => {}
     }
     let mut accounts = needs.accounts.clone();
     if needs.number_accounts {
@@ -289,7 +295,13 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         let ids: Vec<Val> = accounts.iter().map(|id| id.as_str().into()).collect();
         snap.accounts = fetch(db, &sql, &ids, rows::account).await?;
     }
-    if let Some(id) = needs.trunk {
+    let trunk = needs.trunk.or_else(|| {
+        snap.number
+            .as_ref()
+            .filter(|_| needs.number_trunk)
+            .and_then(|n| n.trunk_id)
+    });
+    if let Some(id) = trunk {
         let sql = format!("SELECT {TRUNK_COLS} FROM trunks WHERE id = $1{lock}");
         snap.trunk = fetch_one(db, &sql, &[id.to_string().into()], rows::trunk).await?;
     }
@@ -495,9 +507,11 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
             .arg(id.as_str())
             .push(" OR billing_id = ")
             .arg(id.as_str())
-            .push(" OR (owner_id IS NULL AND state <> 'deleted' AND last_owner_id = ")
+            .push(" OR (owner_id IS NULL AND state <> 'deleted' AND (last_owner_id = ")
             .arg(id.as_str())
-            .push("))"),
+            .push(" OR last_billing_id = ")
+            .arg(id.as_str())
+            .push(")))"),
     };
     if !f.states.is_empty() {
         q.push(" AND state IN (");
@@ -713,18 +727,28 @@ pub async fn ledger(db: &mut dyn Sql, f: &LedgerQuery) -> Result<LedgerPage, Eng
     })
 }
 
-pub async fn events(db: &mut dyn Sql, number: NumberId) -> Result<Vec<NumberEvent>, EngineError> {
-    let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE number_id = $1 ORDER BY seq");
-    fetch(db, &sql, &[number.to_string().into()], rows::event).await
+/// `WHERE number_id = $1` or `WHERE e164 = $1`, as `number` says.
+fn by_number(number: &NumberRef) -> (&'static str, Val) {
+    match number {
+        NumberRef::Id(id) => ("number_id", id.to_string().into()),
+        NumberRef::E164(e) => ("e164", e.as_str().into()),
+    }
+}
+
+pub async fn events(db: &mut dyn Sql, number: &NumberRef) -> Result<Vec<NumberEvent>, EngineError> {
+    let (col, arg) = by_number(number);
+    let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE {col} = $1 ORDER BY seq");
+    fetch(db, &sql, &[arg], rows::event).await
 }
 
 pub async fn assignment_audits(
     db: &mut dyn Sql,
-    number: NumberId,
+    number: &NumberRef,
 ) -> Result<Vec<AssignmentAudit>, EngineError> {
+    let (col, arg) = by_number(number);
     let sql =
-        format!("SELECT {AUDIT_COLS} FROM did_assignment_audit WHERE number_id = $1 ORDER BY seq");
-    fetch(db, &sql, &[number.to_string().into()], rows::audit).await
+        format!("SELECT {AUDIT_COLS} FROM did_assignment_audit WHERE {col} = $1 ORDER BY seq");
+    fetch(db, &sql, &[arg], rows::audit).await
 }
 
 /// Numbers with something due at `now` (see `lifecycle::Command::Tick`), each scan served by
@@ -737,7 +761,7 @@ pub async fn due(
     let sql = "SELECT id FROM ( \
         SELECT id FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
         UNION SELECT id FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
-        UNION SELECT id FROM numbers WHERE state = 'reserved' AND reservation_expires_at <= $1 \
+        UNION SELECT id FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
         UNION SELECT id FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
         UNION SELECT n.id FROM numbers n JOIN accounts a ON a.id = n.billing_id \
               WHERE n.state IN ('reserved', 'pending_verification') \
@@ -799,6 +823,16 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
         "SELECT n.e164 AS subject, 'owner ' || n.owner_id || ' billed to ' || n.billing_id AS detail \
          FROM numbers n JOIN accounts o ON o.id = n.owner_id \
          WHERE n.billing_id <> coalesce(o.parent_id, o.id)",
+    )
+    .await?;
+    rule(
+        db,
+        "trunk_belongs_to_holder_or_payer",
+        "SELECT n.e164 AS subject, 'trunk ' || n.trunk_id || ' of ' || coalesce(t.account_id, 'nobody') \
+         || ', held by ' || coalesce(n.owner_id, '-') || ', billed to ' || coalesce(n.billing_id, '-') AS detail \
+         FROM numbers n LEFT JOIN trunks t ON t.id = n.trunk_id \
+         WHERE n.trunk_id IS NOT NULL AND (t.id IS NULL \
+           OR t.account_id NOT IN (coalesce(n.owner_id, ''), coalesce(n.billing_id, '')))",
     )
     .await?;
     rule(

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use didpool_core::lifecycle::{Changes, Command, Context};
+use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::EngineError;
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -74,7 +74,7 @@ impl Backend for Postgres {
         Ok(Box::new(self.pool.clone()))
     }
 
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError> {
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError> {
         let mut attempt = 0;
         loop {
             let mut tx = self.pool.begin().await.map_err(EngineError::storage)?;

@@ -24,7 +24,7 @@ pub const NUMBER_COLS: &str = "id, e164, country, region, capabilities, origin, 
     is_trial_number, minimum_commitment_months, aadhaar_verification_required, aadhaar_verified, \
     last_call_at, purchased_at, last_billing_date, next_billing_date, release_at, released_at, \
     quarantine_until, release_fee, nickname, inbound_agent_id, outbound_agent_id, last_owner_id, \
-    reservation_expires_at, sip_config, created_at, updated_at";
+    reservation_expires_at, sip_config, created_at, updated_at, last_billing_id";
 pub const ENTRY_COLS: &str =
     "id, account_id, amount, balance_after, currency, kind, reference, description, created_at";
 pub const EVENT_COLS: &str =
@@ -197,6 +197,7 @@ pub fn number(row: &DbRow) -> Result<Number, EngineError> {
         inbound_agent_id: row.opt_text("inbound_agent_id")?,
         outbound_agent_id: row.opt_text("outbound_agent_id")?,
         last_owner_id: opt_account_id(row, "last_owner_id")?,
+        last_billing_id: opt_account_id(row, "last_billing_id")?,
         reservation_expires_at: row.opt_time("reservation_expires_at")?,
         sip_config: row
             .opt_text("sip_config")?
@@ -250,6 +251,7 @@ pub fn number_values(n: &Number) -> Vec<Val> {
         ),
         n.created_at.into(),
         n.updated_at.into(),
+        id_text(n.last_billing_id.as_ref()),
     ]
 }
 

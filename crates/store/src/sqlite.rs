@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use didpool_core::lifecycle::{Changes, Command, Context};
+use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::EngineError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection as _};
@@ -27,7 +27,7 @@ pub type SqliteStore = DbStore<Sqlite>;
 struct Job {
     cmd: Command,
     ctx: Context,
-    reply: oneshot::Sender<Result<Changes, EngineError>>,
+    reply: oneshot::Sender<Result<Outcome, EngineError>>,
 }
 
 /// How many queued commands one commit may carry.
@@ -103,7 +103,7 @@ impl Backend for Sqlite {
             .map_err(db_err)
     }
 
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Changes, EngineError> {
+    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.writer
             .send(Job { cmd, ctx, reply })
@@ -187,7 +187,7 @@ fn run_batch(
     conn: &mut LiteConn,
     batch: &[Job],
     savepoints: bool,
-) -> Result<Vec<Result<Changes, EngineError>>, Retry> {
+) -> Result<Vec<Result<Outcome, EngineError>>, Retry> {
     conn.run("BEGIN IMMEDIATE")
         .map_err(|e| Retry::Abandoned(format!("cannot begin: {e}")))?;
     let mut results = Vec::with_capacity(batch.len());
@@ -221,7 +221,7 @@ fn in_savepoint(
     conn: &mut LiteConn,
     cmd: &Command,
     ctx: &Context,
-) -> Result<Result<Changes, EngineError>, Retry> {
+) -> Result<Result<Outcome, EngineError>, Retry> {
     let control = |e| Retry::Abandoned(format!("savepoint failed: {e}"));
     conn.run("SAVEPOINT cmd").map_err(control)?;
     let result = futures::executor::block_on(run_command(conn, cmd, ctx));

@@ -55,12 +55,20 @@ async fn two_schedulers_do_each_due_item_exactly_once(backend: Backend, test: &s
             monthly_fee: Decimal::from_str("300.5").unwrap(),
             currency: Currency::parse("INR").unwrap(),
         };
-        a.run(&op, Command::AddInventory { number }).await.unwrap();
+        a.run(
+            &op,
+            Command::AddInventory {
+                numbers: vec![number],
+            },
+        )
+        .await
+        .unwrap();
         a.run(
             &by,
             Command::Purchase {
-                e164: e164.clone(),
+                number: e164.clone().into(),
                 currency: None,
+                quoted_monthly_fee: None,
             },
         )
         .await
@@ -75,7 +83,7 @@ async fn two_schedulers_do_each_due_item_exactly_once(backend: Backend, test: &s
         b.run(
             &by,
             Command::Release {
-                e164: e164.clone(),
+                number: e164.clone().into(),
                 mode: diga,
             },
         )
@@ -120,7 +128,7 @@ async fn two_schedulers_do_each_due_item_exactly_once(backend: Backend, test: &s
             };
             assert_eq!(n.state, expected, "{e164} in month {month}");
             if released {
-                let events = db.store.events(n.id).await.unwrap();
+                let events = db.store.events(&n.id.into()).await.unwrap();
                 let releases = events.iter().filter(|e| e.action == "released").count();
                 assert_eq!(releases, 1, "{e164} released once");
             }

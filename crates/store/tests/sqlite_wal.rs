@@ -39,7 +39,7 @@ async fn after_a_bulk_load_the_wal_is_empty_and_the_numbers_are_there() {
             })
             .collect();
         engine
-            .run(&op, Command::AddInventoryBatch { numbers })
+            .run(&op, Command::AddInventory { numbers })
             .await
             .unwrap();
     }

@@ -3,9 +3,15 @@
 use chrono::{Duration, TimeZone};
 use rust_decimal_macros_free::dec;
 
+use chrono::Months;
+
 use super::*;
-use crate::account::AccountProfile;
-use crate::number::Capabilities;
+use crate::account::{AccountProfile, Role};
+use crate::e164::E164;
+use crate::ledger::EntryKind;
+use crate::number::{Capabilities, Origin};
+use crate::policy::COOL_OFF;
+use crate::trunk::TrunkSettings;
 
 mod rust_decimal_macros_free {
     macro_rules! dec {
@@ -100,8 +106,9 @@ fn ledger_sum(entries: &[LedgerEntry]) -> Decimal {
 fn purchase_debits_setup_and_monthly_fee_and_makes_the_number_active() {
     let buyer = ma();
     let c = Command::Purchase {
-        e164: e164(),
+        number: e164().into(),
         currency: None,
+        quoted_monthly_fee: None,
     };
     let ch = c
         .decide(
@@ -130,8 +137,9 @@ fn purchase_debits_setup_and_monthly_fee_and_makes_the_number_active() {
 fn a_sub_account_purchase_lands_on_the_sub_account_and_bills_the_parent() {
     let (parent, child) = (ma(), sa());
     let c = Command::Purchase {
-        e164: e164(),
+        number: e164().into(),
         currency: None,
+        quoted_monthly_fee: None,
     };
     let ch = c
         .decide(
@@ -150,8 +158,9 @@ fn a_sub_account_purchase_lands_on_the_sub_account_and_bills_the_parent() {
 fn purchase_with_insufficient_balance_changes_nothing() {
     let poor = account("MA_POOR", None, Role::Customer, dec!(399.99));
     let c = Command::Purchase {
-        e164: e164(),
+        number: e164().into(),
         currency: None,
+        quoted_monthly_fee: None,
     };
     let err = c
         .decide(
@@ -169,8 +178,9 @@ fn purchase_with_insufficient_balance_changes_nothing() {
 fn purchase_with_exactly_enough_balance_leaves_zero() {
     let exact = account("MA_EXACT", None, Role::Customer, dec!(400));
     let c = Command::Purchase {
-        e164: e164(),
+        number: e164().into(),
         currency: None,
+        quoted_monthly_fee: None,
     };
     let ch = c
         .decide(&ctx_for(&exact, t0()), &snap(Some(stock()), vec![exact]))
@@ -182,8 +192,9 @@ fn purchase_with_exactly_enough_balance_leaves_zero() {
 fn only_available_numbers_can_be_purchased() {
     let buyer = ma();
     let c = Command::Purchase {
-        e164: e164(),
+        number: e164().into(),
         currency: None,
+        quoted_monthly_fee: None,
     };
     for state in NumberState::ALL
         .into_iter()
@@ -209,8 +220,9 @@ fn only_available_numbers_can_be_purchased() {
 fn purchase_in_another_currency_is_refused() {
     let buyer = ma();
     let c = Command::Purchase {
-        e164: e164(),
+        number: e164().into(),
         currency: Some(Currency::parse("usd").unwrap()),
+        quoted_monthly_fee: None,
     };
     let err = c
         .decide(
@@ -234,7 +246,11 @@ fn an_imported_number_is_owned_at_once_and_never_charged() {
         monthly_fee: dec!(5),
         currency: Currency::parse("INR").unwrap(),
     };
-    let c = Command::ImportNumber { number: new };
+    let c = Command::Import {
+        number: new,
+        nickname: None,
+        sip_config: None,
+    };
     let ch = c
         .decide(
             &ctx_for(&child, t0()),
@@ -264,7 +280,7 @@ fn an_imported_number_is_owned_at_once_and_never_charged() {
 fn releasing_again_by_the_last_holder_changes_nothing_until_someone_else_holds_it() {
     let (owner, other) = (ma(), account("MA_OTHER", None, Role::Customer, dec!(1000)));
     let release = Command::Release {
-        e164: e164(),
+        number: e164().into(),
         mode: ReleaseMode::Immediate,
     };
     let ch = release
@@ -295,8 +311,9 @@ fn releasing_again_by_the_last_holder_changes_nothing_until_someone_else_holds_i
 
     // Once someone else has bought it, it is no longer the last holder's to release.
     let purchase = Command::Purchase {
-        e164: e164(),
+        number: e164().into(),
         currency: None,
+        quoted_monthly_fee: None,
     };
     let bought = purchase
         .decide(
@@ -314,7 +331,8 @@ fn releasing_again_by_the_last_holder_changes_nothing_until_someone_else_holds_i
 }
 
 fn import_named(nickname: Option<&str>) -> Command {
-    Command::ImportNamed {
+    Command::Import {
+        sip_config: None,
         number: NewNumber {
             e164: e164(),
             country: "IN".into(),
@@ -373,9 +391,9 @@ fn release_clears_owner_and_trunk_stops_billing_and_returns_to_inventory() {
     let owner = ma();
     let mut n = owned_by(&owner);
     n.trunk_id = Some(TrunkId::new());
-    n.last_call_at = Some(t0());
+    n.last_call_at = Some(t0() - COOL_OFF);
     let c = Command::Release {
-        e164: e164(),
+        number: e164().into(),
         mode: ReleaseMode::Policy,
     };
     let ch = c
@@ -390,7 +408,7 @@ fn release_clears_owner_and_trunk_stops_billing_and_returns_to_inventory() {
     assert_eq!(after.released_at, Some(t0()));
     assert_eq!(
         after.last_call_at,
-        Some(t0()),
+        Some(t0() - COOL_OFF),
         "last_call_at survives a release"
     );
     assert!(
@@ -404,7 +422,7 @@ fn release_clears_owner_and_trunk_stops_billing_and_returns_to_inventory() {
 fn release_of_another_accounts_number_is_forbidden() {
     let stranger = account("MA_OTHER", None, Role::Customer, dec!(0));
     let c = Command::Release {
-        e164: e164(),
+        number: e164().into(),
         mode: ReleaseMode::Policy,
     };
     let err = c
@@ -431,7 +449,7 @@ fn a_master_may_release_its_sub_accounts_number_but_a_sibling_may_not() {
     let (parent, child) = (ma(), sa());
     let sibling = account("SA_SIBLING", Some("MA_PARENT"), Role::Customer, dec!(0));
     let c = Command::Release {
-        e164: e164(),
+        number: e164().into(),
         mode: ReleaseMode::Policy,
     };
     let ch = c
@@ -453,11 +471,13 @@ fn a_master_may_release_its_sub_accounts_number_but_a_sibling_may_not() {
 #[test]
 fn reserved_and_pending_verification_numbers_cannot_be_released() {
     let owner = ma();
+    let mut owner = owner;
+    owner.verification = crate::account::Verification::Pending;
     for state in [NumberState::Reserved, NumberState::PendingVerification] {
         let mut n = owned_by(&owner);
         n.state = state;
         let c = Command::Release {
-            e164: e164(),
+            number: e164().into(),
             mode: ReleaseMode::Immediate,
         };
         let err = c
@@ -473,7 +493,7 @@ fn an_imported_number_is_deleted_on_release() {
     let mut n = owned_by(&owner);
     n.origin = Origin::Imported;
     let c = Command::Release {
-        e164: e164(),
+        number: e164().into(),
         mode: ReleaseMode::Immediate,
     };
     let ch = c
@@ -490,11 +510,12 @@ fn a_release_window_makes_the_release_pending_and_charges_the_fee() {
         window: Duration::hours(24),
         quarantine: Duration::days(45),
         fee: dec!(7),
+        ..ReleasePolicy::default()
     };
     let mut n = owned_by(&owner);
     n.trunk_id = Some(TrunkId::new());
     let c = Command::Release {
-        e164: e164(),
+        number: e164().into(),
         mode: ReleaseMode::Policy,
     };
     let ch = c
@@ -508,16 +529,16 @@ fn a_release_window_makes_the_release_pending_and_charges_the_fee() {
     assert_eq!(ledger_sum(&ch.ledger), dec!(-7));
     assert_eq!(ch.account().unwrap().balance, dec!(993));
 
-    // Immediate mode ignores the window but honours the quarantine.
+    // Immediate mode ignores the window but honours the quarantine, and charges the same fee.
     let c = Command::Release {
-        e164: e164(),
+        number: e164().into(),
         mode: ReleaseMode::Immediate,
     };
     let ch = c.decide(&ctx, &snap(Some(n), vec![owner.clone()])).unwrap();
     let after = ch.number().unwrap();
     assert_eq!(after.state, NumberState::Quarantined);
     assert_eq!(after.quarantine_until, Some(t0() + Duration::days(45)));
-    assert!(ch.ledger.is_empty());
+    assert_eq!(ledger_sum(&ch.ledger), dec!(-7));
 }
 
 #[test]
@@ -532,7 +553,7 @@ fn assign_to_trunk_needs_an_unassigned_number_and_the_owners_trunk() {
         updated_at: t0(),
     };
     let c = Command::AssignTrunk {
-        e164: e164(),
+        number: e164().into(),
         trunk: trunk.id,
     };
     let mut s = snap(Some(owned_by(&owner)), vec![]);
@@ -566,7 +587,9 @@ fn assign_to_trunk_needs_an_unassigned_number_and_the_owners_trunk() {
 #[test]
 fn unassign_from_trunk_needs_a_trunk() {
     let owner = ma();
-    let c = Command::UnassignTrunk { e164: e164() };
+    let c = Command::UnassignTrunk {
+        number: e164().into(),
+    };
     let err = c
         .decide(
             &ctx_for(&owner, t0()),
@@ -587,7 +610,7 @@ fn unassign_from_trunk_needs_a_trunk() {
 fn assign_to_sub_account_moves_ownership_but_not_billing() {
     let (parent, child) = (ma(), sa());
     let c = Command::AssignSubAccount {
-        e164: e164(),
+        number: e164().into(),
         sub: child.id.clone(),
     };
     let ch = c
@@ -610,7 +633,7 @@ fn assign_to_sub_account_moves_ownership_but_not_billing() {
 
     let strangers_child = account("SA_STRANGER", Some("MA_OTHER"), Role::Customer, dec!(0));
     let c = Command::AssignSubAccount {
-        e164: e164(),
+        number: e164().into(),
         sub: strangers_child.id.clone(),
     };
     let err = c
@@ -624,7 +647,7 @@ fn assign_to_sub_account_moves_ownership_but_not_billing() {
 
 fn unassign(force: bool) -> Command {
     Command::UnassignSubAccount {
-        e164: e164(),
+        number: e164().into(),
         force,
     }
 }
@@ -754,13 +777,13 @@ fn a_reported_call_only_moves_last_call_at_forward() {
     };
     let n = used_by_child(t0());
     let earlier = Command::ReportCall {
-        e164: e164(),
+        number: e164().into(),
         at: t0() - Duration::days(3),
     };
     let ch = earlier.decide(&op, &snap(Some(n.clone()), vec![])).unwrap();
     assert_eq!(ch.number().unwrap().last_call_at, Some(t0()));
     let later = Command::ReportCall {
-        e164: e164(),
+        number: e164().into(),
         at: t0() + Duration::days(3),
     };
     let ch = later.decide(&op, &snap(Some(n), vec![])).unwrap();
@@ -874,10 +897,10 @@ mod properties {
             ledger.extend(ch.ledger);
             for op in ops {
                 let (cmd, by) = match op {
-                    Op::Purchase(by_child) => (Command::Purchase { e164: e164(), currency: None }, if by_child { child.clone() } else { parent.clone() }),
-                    Op::Release(by_child) => (Command::Release { e164: e164(), mode: ReleaseMode::Policy }, if by_child { child.clone() } else { parent.clone() }),
-                    Op::AssignSub => (Command::AssignSubAccount { e164: e164(), sub: child.id.clone() }, parent.clone()),
-                    Op::UnassignSub(force) => (Command::UnassignSubAccount { e164: e164(), force }, parent.clone()),
+                    Op::Purchase(by_child) => (Command::Purchase { number: e164().into(), currency: None , quoted_monthly_fee: None}, if by_child { child.clone() } else { parent.clone() }),
+                    Op::Release(by_child) => (Command::Release { number: e164().into(), mode: ReleaseMode::Policy }, if by_child { child.clone() } else { parent.clone() }),
+                    Op::AssignSub => (Command::AssignSubAccount { number: e164().into(), sub: child.id.clone() }, parent.clone()),
+                    Op::UnassignSub(force) => (Command::UnassignSubAccount { number: e164().into(), force }, parent.clone()),
                     Op::Call(days_ago) => {
                         number.last_call_at = Some(now - Duration::days(days_ago));
                         continue;
@@ -900,7 +923,7 @@ mod properties {
                 }
                 prop_assert_eq!(parent.balance, ledger_sum(&ledger));
                 prop_assert!(!parent.balance.is_sign_negative() || parent.balance.is_zero());
-                if number.state == NumberState::Available {
+                if matches!(number.state, NumberState::Available | NumberState::Quarantined) {
                     prop_assert!(number.owner_id.is_none() && number.billing_id.is_none() && number.trunk_id.is_none());
                 } else {
                     prop_assert_eq!(number.billing_id.as_ref(), Some(&parent.id));
@@ -948,7 +971,7 @@ mod scheduling {
         n.inbound_agent_id = Some("agent-1".into());
         let cycle_end = n.next_billing_date.unwrap();
         let release = Command::Release {
-            e164: e164(),
+            number: e164().into(),
             mode: DIGA,
         };
 
@@ -1030,7 +1053,7 @@ mod scheduling {
         let mut n = owned_by(&owner);
         n.origin = Origin::Imported;
         let ch = Command::Release {
-            e164: e164(),
+            number: e164().into(),
             mode: DIGA,
         }
         .decide(&ctx_for(&owner, t0()), &snap(Some(n), vec![owner]))
@@ -1087,7 +1110,7 @@ mod scheduling {
         };
         let until = t0() + Duration::minutes(30);
         let ch = Command::Reserve {
-            e164: e164(),
+            number: e164().into(),
             account: owner.id.clone(),
             until,
         }
@@ -1097,7 +1120,7 @@ mod scheduling {
         assert_eq!(reserved.state, NumberState::Reserved);
         assert_eq!(reserved.reservation_expires_at, Some(until));
         let err = Command::Release {
-            e164: e164(),
+            number: e164().into(),
             mode: DIGA,
         }
         .decide(
@@ -1124,7 +1147,7 @@ mod scheduling {
             ..system(t0())
         };
         let reserve = Command::Reserve {
-            e164: e164(),
+            number: e164().into(),
             account: owner.id.clone(),
             until: t0() + Duration::hours(1),
         };
@@ -1134,15 +1157,17 @@ mod scheduling {
             .number()
             .unwrap()
             .clone();
-        let ch = Command::Checkout { e164: e164() }
-            .decide(&op, &snap(Some(reserved), vec![owner.clone()]))
-            .unwrap();
+        let ch = Command::Checkout {
+            number: e164().into(),
+        }
+        .decide(&op, &snap(Some(reserved), vec![owner.clone()]))
+        .unwrap();
         let pending = ch.number().unwrap().clone();
         assert_eq!(pending.state, NumberState::PendingVerification);
         owner = ch.account().unwrap().clone();
         assert_eq!(owner.balance, dec!(600));
         let err = Command::Release {
-            e164: e164(),
+            number: e164().into(),
             mode: ReleaseMode::Immediate,
         }
         .decide(
@@ -1186,9 +1211,10 @@ mod scheduling {
             window: Duration::hours(24),
             quarantine: Duration::zero(),
             fee: dec!(7),
+            ..ReleasePolicy::default()
         };
         let ch = Command::Release {
-            e164: e164(),
+            number: e164().into(),
             mode: ReleaseMode::Policy,
         }
         .decide(&ctx, &snap(Some(bought(&owner)), vec![owner.clone()]))
@@ -1197,7 +1223,9 @@ mod scheduling {
         let charged = ch.account().unwrap().clone();
         assert_eq!(charged.balance, dec!(993));
 
-        let cancel = Command::CancelRelease { e164: e164() };
+        let cancel = Command::CancelRelease {
+            number: e164().into(),
+        };
         let ch = cancel
             .decide(
                 &ctx_for(&owner, t0() + Duration::hours(23)),

@@ -327,7 +327,12 @@ impl TestApp {
             currency: Currency::parse("INR").expect("INR"),
         };
         self.engine
-            .run(&By::operator(None), Command::AddInventory { number })
+            .run(
+                &By::operator(None),
+                Command::AddInventory {
+                    numbers: vec![number],
+                },
+            )
             .await
             .expect("the number is stocked");
     }

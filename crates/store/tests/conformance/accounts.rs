@@ -225,10 +225,15 @@ pub async fn rows_that_were_never_written_read_back_as_none(store: Arc<dyn Store
         None
     );
     assert!(w.store.credentials_of(&nobody).await.unwrap().is_empty());
-    assert!(w.store.events(NumberId::new()).await.unwrap().is_empty());
     assert!(w
         .store
-        .assignment_audits(NumberId::new())
+        .events(&NumberId::new().into())
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(w
+        .store
+        .assignment_audits(&NumberId::new().into())
         .await
         .unwrap()
         .is_empty());

@@ -18,7 +18,7 @@ async fn on_sub_account(w: &World, master: &Account, sub: &Account) -> (Number, 
     w.run(
         &w.by(master),
         Command::AssignSubAccount {
-            e164: stocked.e164.clone(),
+            number: stocked.e164.clone().into(),
             sub: sub.id.clone(),
         },
     )
@@ -28,7 +28,7 @@ async fn on_sub_account(w: &World, master: &Account, sub: &Account) -> (Number, 
     w.run(
         &w.operator(),
         Command::ReportCall {
-            e164: stocked.e164.clone(),
+            number: stocked.e164.clone().into(),
             at: call,
         },
     )
@@ -42,7 +42,7 @@ async fn on_sub_account(w: &World, master: &Account, sub: &Account) -> (Number, 
 
 fn unassign(number: &Number, force: bool) -> Command {
     Command::UnassignSubAccount {
-        e164: number.e164.clone(),
+        number: number.e164.clone().into(),
         force,
     }
 }
@@ -57,7 +57,7 @@ pub async fn a_forced_unassign_writes_an_assignment_audit_row(store: Arc<dyn Sto
 
     let changes = w.run(&w.by(&admin), unassign(&number, true)).await.unwrap();
 
-    let audits = w.store.assignment_audits(number.id).await.unwrap();
+    let audits = w.store.assignment_audits(&number.id.into()).await.unwrap();
     assert_eq!(audits, changes.assignment_audits);
     assert_eq!(audits.len(), 1);
     let audit = &audits[0];
@@ -81,7 +81,7 @@ pub async fn a_forced_unassign_writes_an_assignment_audit_row(store: Arc<dyn Sto
     );
     assert!(w
         .store
-        .assignment_audits(bystander.id)
+        .assignment_audits(&bystander.id.into())
         .await
         .unwrap()
         .is_empty());
@@ -92,7 +92,7 @@ pub async fn an_unassign_inside_the_cool_off_is_refused_and_writes_no_audit(stor
     let master = w.master("Customer", "10").await;
     let sub = w.sub(&master, "Child").await;
     let (number, call) = on_sub_account(&w, &master, &sub).await;
-    let events_before = w.store.events(number.id).await.unwrap();
+    let events_before = w.store.events(&number.id.into()).await.unwrap();
     w.clock.advance(Duration::days(1));
 
     match w.run(&w.by(&master), unassign(&number, false)).await {
@@ -105,10 +105,13 @@ pub async fn an_unassign_inside_the_cool_off_is_refused_and_writes_no_audit(stor
         "{forced:?}"
     );
     assert_eq!(w.number(&number.e164).await, number);
-    assert_eq!(w.store.events(number.id).await.unwrap(), events_before);
+    assert_eq!(
+        w.store.events(&number.id.into()).await.unwrap(),
+        events_before
+    );
     assert!(w
         .store
-        .assignment_audits(number.id)
+        .assignment_audits(&number.id.into())
         .await
         .unwrap()
         .is_empty());
@@ -126,7 +129,7 @@ pub async fn an_unassign_inside_the_cool_off_is_refused_and_writes_no_audit(stor
     );
     assert!(w
         .store
-        .assignment_audits(number.id)
+        .assignment_audits(&number.id.into())
         .await
         .unwrap()
         .is_empty());

@@ -58,7 +58,7 @@ impl Batch {
                 let barrier = Arc::clone(&barrier);
                 let task = tokio::spawn(async move {
                     barrier.wait().await;
-                    engine.run(&by, cmd).await
+                    engine.run(&by, cmd).await.map(|o| o.changes)
                 });
                 (expect, task)
             })
@@ -73,8 +73,9 @@ impl Batch {
 
 fn purchase(number: &str) -> Command {
     Command::Purchase {
-        e164: e164(number),
+        number: e164(number).into(),
         currency: None,
+        quoted_monthly_fee: None,
     }
 }
 
@@ -112,7 +113,7 @@ pub async fn a_failing_command_in_a_concurrent_batch_does_not_affect_the_others(
     }
     for n in &wanted[..5] {
         let again = Command::AddInventory {
-            number: new_number(n, "9", "9"),
+            numbers: vec![new_number(n, "9", "9")],
         };
         batch.add(Expect::AlreadyExists, &w.operator(), again);
     }

@@ -21,7 +21,7 @@ pub async fn a_stocked_number_reads_back_exactly_by_e164_and_by_id(store: Arc<dy
     };
     new.provider = "carrier-β".into();
     let changes = w
-        .run(&w.operator(), Command::AddInventory { number: new })
+        .run(&w.operator(), Command::AddInventory { numbers: vec![new] })
         .await
         .unwrap();
 
@@ -37,7 +37,7 @@ pub async fn a_stocked_number_reads_back_exactly_by_e164_and_by_id(store: Arc<dy
     assert_eq!(by_e164, Some(written.clone()));
     assert_eq!(by_id, Some(written.clone()));
 
-    let events = w.store.events(written.id).await.unwrap();
+    let events = w.store.events(&written.id.into()).await.unwrap();
     assert_eq!(events, changes.events);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].action, "stocked");
@@ -56,7 +56,7 @@ pub async fn importing_a_number_twice_is_refused_and_writes_nothing(store: Arc<d
         .run(
             &w.operator(),
             Command::AddInventory {
-                number: new_number("+919876543210", "1", "2"),
+                numbers: vec![new_number("+919876543210", "1", "2")],
             },
         )
         .await;
@@ -84,8 +84,10 @@ pub async fn an_imported_number_is_held_at_once_without_a_charge(store: Arc<dyn 
     let changes = w
         .run(
             &w.by(&sub),
-            Command::ImportNumber {
+            Command::Import {
                 number: new_number("+14155552671", "5", "7"),
+                nickname: None,
+                sip_config: None,
             },
         )
         .await
@@ -106,7 +108,10 @@ pub async fn an_imported_number_is_held_at_once_without_a_charge(store: Arc<dyn 
         w.store.number(imported.id).await.unwrap(),
         Some(imported.clone())
     );
-    assert_eq!(w.store.events(imported.id).await.unwrap(), changes.events);
+    assert_eq!(
+        w.store.events(&imported.id.into()).await.unwrap(),
+        changes.events
+    );
     assert_eq!(w.actions(&imported).await, ["imported"]);
     assert_eq!(w.account(&master.id).await, master);
     assert_eq!(w.ledger(&master.id).await, ledger_before);
@@ -115,8 +120,10 @@ pub async fn an_imported_number_is_held_at_once_without_a_charge(store: Arc<dyn 
     let again = w
         .run(
             &w.by(&master),
-            Command::ImportNumber {
+            Command::Import {
                 number: new_number("+14155552671", "0", "0"),
+                nickname: None,
+                sip_config: None,
             },
         )
         .await;
@@ -128,7 +135,7 @@ pub async fn an_imported_number_is_held_at_once_without_a_charge(store: Arc<dyn 
         .run(
             &w.operator(),
             Command::AddInventory {
-                number: new_number("+14155552671", "0", "0"),
+                numbers: vec![new_number("+14155552671", "0", "0")],
             },
         )
         .await;
@@ -148,8 +155,10 @@ pub async fn a_released_imported_number_leaves_a_tombstone_and_its_e164_is_free_
     let imported = w
         .run(
             &w.by(&owner),
-            Command::ImportNumber {
+            Command::Import {
                 number: new_number("+14155552671", "0", "0"),
+                nickname: None,
+                sip_config: None,
             },
         )
         .await

@@ -185,7 +185,7 @@ pub async fn number_lists_filter_by_region(store: Arc<dyn Store>) {
     ] {
         let mut new = new_number(n, "1", "2");
         new.region = region.map(str::to_owned);
-        w.run(&w.operator(), Command::AddInventory { number: new })
+        w.run(&w.operator(), Command::AddInventory { numbers: vec![new] })
             .await
             .unwrap();
     }

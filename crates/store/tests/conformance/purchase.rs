@@ -255,7 +255,7 @@ pub async fn a_sub_account_purchase_is_held_by_the_sub_account_and_billed_to_its
     assert_eq!(parents.total, 3);
     assert_eq!(sum(&parents.entries), dec("600"));
 
-    let events = w.store.events(stocked.id).await.unwrap();
+    let events = w.store.events(&stocked.id.into()).await.unwrap();
     let purchased = events.last().unwrap();
     assert_eq!(purchased.action, "purchased");
     assert_eq!(purchased.actor, Actor::Account(sub.id.clone()));
@@ -274,8 +274,9 @@ pub async fn a_release_returns_the_number_to_inventory_after_purchased_and_relea
         .run(
             &By::account(&holder, Some("req-buy".into())),
             Command::Purchase {
-                e164: stocked.e164.clone(),
+                number: stocked.e164.clone().into(),
                 currency: None,
+                quoted_monthly_fee: None,
             },
         )
         .await
@@ -285,7 +286,7 @@ pub async fn a_release_returns_the_number_to_inventory_after_purchased_and_relea
         .run(
             &By::account(&holder, Some("req-release".into())),
             Command::Release {
-                e164: stocked.e164.clone(),
+                number: stocked.e164.clone().into(),
                 mode: ReleaseMode::Immediate,
             },
         )
@@ -318,7 +319,7 @@ pub async fn a_release_returns_the_number_to_inventory_after_purchased_and_relea
     // No refund: the month was paid.
     assert_eq!(w.balance(&holder.id).await, dec("600"));
 
-    let events = w.store.events(stocked.id).await.unwrap();
+    let events = w.store.events(&stocked.id.into()).await.unwrap();
     let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["stocked", "purchased", "released"]);
     assert_eq!(events[1..], [bought.events, released.events].concat());
@@ -349,6 +350,7 @@ pub async fn a_windowed_release_with_a_fee_stores_the_pending_release_and_its_fe
         window: Duration::hours(24),
         quarantine: Duration::days(30),
         fee: dec("25.5"),
+        ..ReleasePolicy::default()
     };
     let w = World::with_policy(store, policy);
     let holder = w.master("Holder", "1000").await;

@@ -65,8 +65,9 @@ impl World {
         By::account(account, Some(format!("req-{}", account.id)))
     }
 
+    /// Runs a command through the engine; what it wrote.
     pub async fn run(&self, by: &By, cmd: Command) -> Result<Changes, EngineError> {
-        self.engine.run(by, cmd).await
+        self.engine.run(by, cmd).await.map(|o| o.changes)
     }
 
     /// A master account (role `customer`, INR) with this opening balance.
@@ -108,7 +109,7 @@ impl World {
         self.run(
             &self.operator(),
             Command::AddInventory {
-                number: new_number(number, setup_fee, monthly_fee),
+                numbers: vec![new_number(number, setup_fee, monthly_fee)],
             },
         )
         .await
@@ -122,8 +123,9 @@ impl World {
         self.run(
             &self.by(buyer),
             Command::Purchase {
-                e164: number.clone(),
+                number: number.clone().into(),
                 currency: None,
+                quoted_monthly_fee: None,
             },
         )
         .await
@@ -133,7 +135,7 @@ impl World {
         self.run(
             &self.by(holder),
             Command::Release {
-                e164: number.clone(),
+                number: number.clone().into(),
                 mode: ReleaseMode::Policy,
             },
         )
@@ -174,7 +176,7 @@ impl World {
 
     pub async fn actions(&self, number: &Number) -> Vec<String> {
         self.store
-            .events(number.id)
+            .events(&number.id.into())
             .await
             .expect("read events")
             .into_iter()

@@ -130,7 +130,7 @@ pub async fn deleting_a_trunk_detaches_its_numbers_and_records_their_events(stor
         w.run(
             &w.by(&acc),
             Command::AssignTrunk {
-                e164: stocked.e164.clone(),
+                number: stocked.e164.clone().into(),
                 trunk: on,
             },
         )
@@ -158,7 +158,7 @@ pub async fn deleting_a_trunk_detaches_its_numbers_and_records_their_events(stor
         assert_eq!(&w.number(&written.e164).await, written);
     }
     for detached in &numbers[..2] {
-        let events = w.store.events(detached.id).await.unwrap();
+        let events = w.store.events(&detached.id.into()).await.unwrap();
         let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(
             actions,
@@ -186,7 +186,7 @@ pub async fn deleting_a_trunk_detaches_its_numbers_and_records_their_events(stor
         .run(
             &w.by(&acc),
             Command::AssignTrunk {
-                e164: numbers[0].e164.clone(),
+                number: numbers[0].e164.clone().into(),
                 trunk: trunk.id,
             },
         )

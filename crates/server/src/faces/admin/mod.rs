@@ -17,8 +17,8 @@ use didpool_core::credential::CredentialKind;
 use didpool_core::engine::By;
 use didpool_core::ids::CredentialId;
 use didpool_core::lifecycle::Command;
-use didpool_core::money::{Currency, Decimal};
-use didpool_core::{AccountId, EngineError, E164};
+use didpool_core::money::{Currency, Decimal, MAX_AMOUNT};
+use didpool_core::{AccountId, EngineError, NumberRef, Sight, E164};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use crate::app::AppState;
 use crate::faces::vobiz::dto::{time, PhoneNumber};
 use crate::http::RequestId;
-use crate::inventory::{ImportReport, MAX_AMOUNT};
+use crate::inventory::ImportReport;
 use uuid::Uuid;
 
 mod sandbox;
@@ -46,7 +46,8 @@ pub fn router(sandbox: bool) -> Router<AppState> {
         .route("/check", get(check))
         .route("/accounts/{id}/verification", post(set_verification))
         .route("/numbers/{e164}/reserve", post(reserve))
-        .route("/numbers/{e164}/checkout", post(checkout));
+        .route("/numbers/{e164}/checkout", post(checkout))
+        .route("/numbers/{e164}/cancel-release", post(cancel_release));
     if sandbox {
         r.merge(sandbox::router())
     } else {
@@ -79,7 +80,9 @@ impl From<EngineError> for AdminError {
                     "internal error".into(),
                 );
             }
-            E::Invalid(_) | E::CurrencyMismatch { .. } => StatusCode::BAD_REQUEST,
+            E::Invalid(_) | E::CurrencyMismatch { .. } | E::PriceMismatch { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             // A checkout the account cannot pay, or a number in the wrong state: not a 404.
             E::InsufficientBalance { .. } => StatusCode::PAYMENT_REQUIRED,
             E::AlreadyExists(_)
@@ -321,15 +324,10 @@ async fn create_account(
 )]
 async fn get_account(
     State(st): State<AppState>,
-    _op: Operator,
+    Operator(by): Operator,
     Path(id): Path<String>,
 ) -> Result<Json<AccountObject>, AdminError> {
-    let account = st
-        .engine
-        .store()
-        .account(&account_id(&id)?)
-        .await?
-        .ok_or(EngineError::AccountNotFound)?;
+    let account = st.engine.account(&by, &account_id(&id)?).await?;
     Ok(Json((&account).into()))
 }
 
@@ -361,20 +359,16 @@ async fn top_up(
     let account = account_id(&id)?;
     let amount = decimal(&body.amount, "amount")?;
     printable("description", body.description.as_deref())?;
-    if let Some(a) = st.engine.store().account(&account).await? {
-        if a.balance.checked_add(amount).is_none_or(|b| b > MAX_AMOUNT) {
-            return Err(bad(format!(
-                "the balance would be over {MAX_AMOUNT}, the most the ledger holds"
-            )));
-        }
-    }
     let cmd = Command::TopUp {
         account,
         amount,
         description: body.description.unwrap_or_else(|| "top-up".into()),
     };
-    let changes = st.engine.run(&by, cmd).await?;
-    let account = changes.account().ok_or(EngineError::AccountNotFound)?;
+    let outcome = st.engine.run(&by, cmd).await?;
+    let account = outcome
+        .changes
+        .account()
+        .ok_or(EngineError::AccountNotFound)?;
     Ok(Json(account.into()))
 }
 
@@ -512,8 +506,16 @@ async fn report_call(
 ) -> Result<Json<CallRecorded>, AdminError> {
     let e164 = E164::parse(&body.e164).map_err(|e| bad(e.to_string()))?;
     let at = body.at.unwrap_or_else(|| st.engine.now());
-    let changes = st.engine.run(&by, Command::ReportCall { e164, at }).await?;
-    let n = changes.number().ok_or(EngineError::NumberNotFound)?;
+    let cmd = Command::ReportCall {
+        number: e164.into(),
+        at,
+    };
+    let n = st
+        .engine
+        .run(&by, cmd)
+        .await?
+        .number
+        .ok_or(EngineError::NumberNotFound)?;
     Ok(Json(CallRecorded {
         e164: n.e164.to_string(),
         last_call_at: n.last_call_at.map(time),
@@ -536,15 +538,11 @@ fn path_number(raw: &str) -> Result<E164, AdminError> {
 )]
 async fn get_number(
     State(st): State<AppState>,
-    _op: Operator,
+    Operator(by): Operator,
     Path(raw): Path<String>,
 ) -> Result<Json<AdminNumber>, AdminError> {
-    let n = st
-        .engine
-        .store()
-        .number_by_e164(&path_number(&raw)?)
-        .await?
-        .ok_or(EngineError::NumberNotFound)?;
+    let number = NumberRef::E164(path_number(&raw)?);
+    let n = st.engine.number(&by, &number, Sight::Held).await?;
     Ok(Json((&n).into()))
 }
 
@@ -586,6 +584,8 @@ impl From<&didpool_core::Number> for AdminNumber {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AuditEvent {
     id: Uuid,
+    /// The row it happened to (an imported number deleted and imported again has a new row).
+    number_id: Uuid,
     /// What happened, e.g. `purchased`, `assigned_to_trunk`, `released`.
     action: String,
     /// An account id, `operator` or `system`.
@@ -617,9 +617,10 @@ struct AssignmentAuditObject {
     created_at: String,
 }
 
-/// A number's audit trail, oldest first.
+/// A number's audit trail, oldest first: every row the E.164 ever had.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Audit {
+    /// The latest row's id.
     number_id: Uuid,
     e164: String,
     events: Vec<AuditEvent>,
@@ -638,23 +639,20 @@ struct Audit {
 )]
 async fn audit(
     State(st): State<AppState>,
-    _op: Operator,
+    Operator(by): Operator,
     Path(raw): Path<String>,
 ) -> Result<Json<Audit>, AdminError> {
-    let store = st.engine.store();
-    let n = store
-        .number_by_e164(&path_number(&raw)?)
-        .await?
-        .ok_or(EngineError::NumberNotFound)?;
-    let events = store.events(n.id).await?;
-    let audits = store.assignment_audits(n.id).await?;
+    let e164 = path_number(&raw)?;
+    let (events, audits) = st.engine.audit(&by, &NumberRef::E164(e164.clone())).await?;
+    let latest = events.last().ok_or(EngineError::NumberNotFound)?;
     Ok(Json(Audit {
-        number_id: n.id.0,
-        e164: n.e164.to_string(),
+        number_id: latest.number_id.0,
+        e164: e164.to_string(),
         events: events
             .iter()
             .map(|e| AuditEvent {
                 id: e.id.0,
+                number_id: e.number_id.0,
                 action: e.action.clone(),
                 actor: e.actor.label(),
                 from_state: e.from_state.map(|s| s.as_str()),
@@ -691,8 +689,11 @@ async fn audit(
     responses((status = 200, description = "violations (empty when sound)", body = CheckReport), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody))
 )]
 /// The database's invariants: `{"ok": true, "violations": []}` when it is consistent.
-async fn check(State(st): State<AppState>, _op: Operator) -> Result<Json<CheckReport>, AdminError> {
-    let violations = st.engine.store().check().await?;
+async fn check(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+) -> Result<Json<CheckReport>, AdminError> {
+    let violations = st.engine.check(&by).await?;
     Ok(Json(CheckReport {
         ok: violations.is_empty(),
         violations,
@@ -737,10 +738,11 @@ async fn set_verification(
         account: account_id(&id)?,
         status,
     };
-    let changes = st.engine.run(&by, cmd).await?;
+    let outcome = st.engine.run(&by, cmd).await?;
     st.engine.run_due().await?;
     Ok(Json(
-        changes
+        outcome
+            .changes
             .account()
             .ok_or(EngineError::AccountNotFound)?
             .into(),
@@ -780,14 +782,11 @@ async fn reserve(
         (None, ttl) => st.engine.now() + chrono::Duration::seconds(i64::from(ttl.unwrap_or(1800))),
     };
     let cmd = Command::Reserve {
-        e164: path_number(&raw)?,
+        number: path_number(&raw)?.into(),
         account: account_id(&body.account)?,
         until,
     };
-    let changes = st.engine.run(&by, cmd).await?;
-    Ok(Json(
-        changes.number().ok_or(EngineError::NumberNotFound)?.into(),
-    ))
+    number_answer(st.engine.run(&by, cmd).await?)
 }
 
 #[utoipa::path(
@@ -806,18 +805,42 @@ async fn checkout(
     Operator(by): Operator,
     Path(raw): Path<String>,
 ) -> Result<Json<AdminNumber>, AdminError> {
-    let changes = st
-        .engine
-        .run(
-            &by,
-            Command::Checkout {
-                e164: path_number(&raw)?,
-            },
-        )
-        .await?;
-    Ok(Json(
-        changes.number().ok_or(EngineError::NumberNotFound)?.into(),
-    ))
+    let cmd = Command::Checkout {
+        number: path_number(&raw)?.into(),
+    };
+    number_answer(st.engine.run(&by, cmd).await?)
+}
+
+/// The number a command left, as the operator sees it.
+fn number_answer(
+    outcome: didpool_core::lifecycle::Outcome,
+) -> Result<Json<AdminNumber>, AdminError> {
+    let n = outcome.number.ok_or(EngineError::NumberNotFound)?;
+    Ok(Json((&n).into()))
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/v1/numbers/{e164}/cancel-release",
+    tag = "admin",
+    operation_id = "admin_cancel_release",
+    summary = "Cancel a release that has not taken effect",
+    security(("admin_bearer" = [])),
+    params(("e164" = String, Path, description = "E.164, `%2B91…`")),
+    responses((status = 200, description = "the number, active again (a charged release fee refunded)", body = AdminNumber), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "no release is pending or scheduled", body = crate::openapi::AdminErrorBody))
+)]
+/// Takes back any release that has not taken effect: a Vobiz pending window, or a Diga
+/// end-of-cycle release (which no customer can undo). Audited as `release_cancelled` by the
+/// operator.
+async fn cancel_release(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(raw): Path<String>,
+) -> Result<Json<AdminNumber>, AdminError> {
+    let cmd = Command::CancelRelease {
+        number: path_number(&raw)?.into(),
+    };
+    number_answer(st.engine.run(&by, cmd).await?)
 }
 
 /// The admin API's part of the OpenAPI document.
@@ -836,6 +859,7 @@ async fn checkout(
     set_verification,
     reserve,
     checkout,
+    cancel_release,
     sandbox::read_clock,
     sandbox::set_clock,
     sandbox::run_scheduler

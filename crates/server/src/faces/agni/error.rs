@@ -62,7 +62,12 @@ impl AgniError {
         match e {
             E::Storage(_) => Self::internal(e),
             E::Invalid(msg) => Self::bad_request(msg),
-            E::NotInInventory | E::Blocked | E::CurrencyMismatch { .. } => Self::new(
+            E::CurrencyMismatch { .. } => Self::bad_request(e.to_string()),
+            E::PriceMismatch { price, quoted } => Self::new(
+                StatusCode::CONFLICT,
+                format!("Price changed: {e164} costs {price} a month, not {quoted}"),
+            ),
+            E::NotInInventory | E::Blocked => Self::new(
                 StatusCode::CONFLICT,
                 format!("Phone number {e164} is not available"),
             ),

@@ -2,7 +2,9 @@
 
 use axum::extract::State;
 use axum::Json;
-use didpool_core::lifecycle::{visible_to, Command, ReleaseMode};
+use std::str::FromStr;
+
+use didpool_core::lifecycle::{Command, ReleaseMode};
 use didpool_core::money::Decimal;
 use didpool_core::number::NewNumber;
 use didpool_core::store::{Holder, NumberQuery};
@@ -83,14 +85,19 @@ fn body_number(v: Option<&Value>) -> Result<E164, AgniError> {
 }
 
 /// A price in a body: a JSON number (integer or decimal), not negative. `null` is absent.
-fn body_price(v: Option<&Value>, name: &str, required: bool) -> Result<(), AgniError> {
+fn body_price(v: Option<&Value>, name: &str, required: bool) -> Result<Option<Decimal>, AgniError> {
+    let bad = || AgniError::bad_request(format!("{name} must be a number of at least 0"));
     match v {
         None if required => Err(AgniError::bad_request(format!("{name} is required"))),
-        None => Ok(()),
-        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => Ok(()),
-        Some(_) => Err(AgniError::bad_request(format!(
-            "{name} must be a number of at least 0"
-        ))),
+        None => Ok(None),
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0) => {
+            let text = n.to_string();
+            let d = Decimal::from_str(&text)
+                .or_else(|_| Decimal::from_scientific(&text))
+                .map_err(|_| bad())?;
+            Ok(Some(d.normalize()))
+        }
+        Some(_) => Err(bad()),
     }
 }
 
@@ -114,7 +121,7 @@ fn body_text<'v>(v: Option<&'v Value>, name: &str) -> Result<Option<&'v str>, Ag
 )]
 pub async fn available(
     State(st): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     APath(country): APath<String>,
     params: Params,
 ) -> Answer<Vec<AvailableNumber>> {
@@ -127,8 +134,7 @@ pub async fn available(
         .min(MAX_PAGE_SIZE);
     let found = st
         .engine
-        .store()
-        .numbers(&q)
+        .numbers(&caller.by, &q)
         .await
         .map_err(AgniError::internal)?;
     Ok(ok(found.items.iter().map(AvailableNumber::from).collect()))
@@ -170,8 +176,7 @@ pub async fn list(
     }
     let found = st
         .engine
-        .store()
-        .numbers(&q)
+        .numbers(&caller.by, &q)
         .await
         .map_err(AgniError::internal)?;
     Ok(ok(found.items.iter().map(PhoneNumber::from).collect()))
@@ -193,22 +198,25 @@ pub async fn buy(
     AJson(body): AJson<Body>,
 ) -> Answer<PhoneNumber> {
     let e164 = body_number(field(&body, "phone_number"))?;
-    // The prices are the client's echo of the quote; the engine charges its own price.
-    body_price(field(&body, "price"), "price", true)?;
+    // `price` confirms the monthly price the available-numbers search quoted: the engine refuses
+    // a purchase at another price (reference §1.5: "price changed").
+    let quoted = body_price(field(&body, "price"), "price", true)?;
     for name in ["per_minute_price_inbound", "per_minute_price_outbound"] {
         body_price(field(&body, name), name, false)?;
     }
     let cmd = Command::Purchase {
-        e164: e164.clone(),
+        number: e164.clone().into(),
         currency: None,
+        quoted_monthly_fee: quoted,
     };
-    let changes = st
+    let n = st
         .engine
         .run(&caller.by, cmd)
         .await
-        .map_err(|e| AgniError::from_engine(e, &e164))?;
-    let n = changes.number().expect("a purchase writes its number");
-    Ok(ok(n.into()))
+        .map_err(|e| AgniError::from_engine(e, &e164))?
+        .number
+        .expect("a purchase locks its number");
+    Ok(ok((&n).into()))
 }
 
 #[utoipa::path(
@@ -242,9 +250,14 @@ pub async fn add_twilio(
         monthly_fee: Decimal::ZERO,
         currency: caller.account.currency.clone(),
     };
-    let changes = st
+    let cmd = Command::Import {
+        number,
+        nickname,
+        sip_config: None,
+    };
+    let n = st
         .engine
-        .run(&caller.by, Command::ImportNamed { number, nickname })
+        .run(&caller.by, cmd)
         .await
         .map_err(|e| match e {
             // The nickname is the only input the engine judges here.
@@ -252,9 +265,10 @@ pub async fn add_twilio(
                 AgniError::bad_request("friendly_name is at most 255 printable characters")
             }
             e => AgniError::from_engine(e, &e164),
-        })?;
-    let n = changes.number().expect("an import writes its number");
-    Ok(ok(n.into()))
+        })?
+        .number
+        .expect("an import writes its number");
+    Ok(ok((&n).into()))
 }
 
 #[utoipa::path(
@@ -274,26 +288,17 @@ pub async fn release(
 ) -> Answer<Released> {
     let e164 = path_number(&raw)?;
     let cmd = Command::Release {
-        e164: e164.clone(),
+        number: e164.clone().into(),
         mode: ReleaseMode::Immediate,
     };
-    let changes = st
+    // A repeat by the account that released it changes nothing and answers the release on
+    // record, as the first time.
+    let n = st
         .engine
         .run(&caller.by, cmd)
         .await
-        .map_err(|e| AgniError::from_engine(e, &e164))?;
-    if let Some(n) = changes.number() {
-        return Ok(ok(n.into()));
-    }
-    // Released before by this account and held by nobody since: the engine changed nothing,
-    // and the answer is the release on record.
-    let n = st
-        .engine
-        .store()
-        .number_by_e164(&e164)
-        .await
-        .map_err(AgniError::internal)?
-        .filter(|n| visible_to(&caller.account.id, n))
+        .map_err(|e| AgniError::from_engine(e, &e164))?
+        .number
         .ok_or_else(|| AgniError::not_found(&e164))?;
     Ok(ok((&n).into()))
 }

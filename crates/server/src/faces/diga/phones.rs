@@ -8,11 +8,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
 use chrono::Duration;
-use didpool_core::lifecycle::{visible_to, Command, ReleaseMode};
+use didpool_core::lifecycle::{Command, Outcome, ReleaseMode};
 use didpool_core::money::Decimal;
-use didpool_core::number::{NewNumber, SipConfig};
+use didpool_core::number::{NewNumber, SipConfig, SipConfigPatch};
 use didpool_core::store::{Holder, NumberOrder, NumberQuery};
-use didpool_core::{Capabilities, Number, NumberId, NumberState, Origin, E164};
+use didpool_core::{Capabilities, EngineError, Number, NumberId, NumberState, Sight, E164};
 use serde_json::{Map, Value};
 
 use super::auth::{Access, Caller};
@@ -112,20 +112,19 @@ fn body_object<'v>(c: &mut Checker, body: &'v Option<Value>) -> Option<&'v Map<S
     }
 }
 
-/// The number `id` if the caller may see it; 404 otherwise.
+/// The phone `id` as the engine shows it to the caller (also one it released); 404 otherwise.
 async fn visible(st: &AppState, caller: &Caller, id: NumberId) -> Result<Number, DigaError> {
     st.engine
-        .store()
-        .number(id)
+        .number(&caller.by, &id.into(), Sight::WithReleased)
         .await
-        .map_err(|e| DigaError::internal(&e))?
-        .filter(|n| visible_to(&caller.account.id, n))
-        .ok_or_else(|| DigaError::not_found(id))
+        .map_err(|e| DigaError::from_engine(id, e))
 }
 
-fn written(changes: &didpool_core::lifecycle::Changes, id: NumberId) -> Result<Phone, DigaError> {
-    changes
-        .number()
+/// The phone a command left.
+fn written(outcome: Outcome, id: NumberId) -> Result<Phone, DigaError> {
+    outcome
+        .number
+        .as_ref()
         .map(Phone::from)
         .ok_or_else(|| DigaError::not_found(id))
 }
@@ -201,17 +200,20 @@ pub async fn list(
     query.limit = limit;
     query.order = NumberOrder::Created { desc, after: None };
 
-    let store = st.engine.store();
     let mut current_page = None;
     let mut total_pages = None;
     let backwards = before.is_some();
     if let Some(cursor) = after.or(before) {
-        let cursor = store
-            .number(NumberId(cursor))
+        let cursor = st
+            .engine
+            .number(&caller.by, &NumberId(cursor).into(), Sight::WithReleased)
             .await
-            .map_err(|e| DigaError::internal(&e))?
-            .filter(|n| visible_to(&caller.account.id, n))
-            .ok_or_else(|| DigaError::pagination("Invalid pagination parameters"))?;
+            .map_err(|e| match e {
+                EngineError::NumberNotFound => {
+                    DigaError::pagination("Invalid pagination parameters")
+                }
+                e => DigaError::internal(&e),
+            })?;
         // `before`: walk the other way from the cursor, then put the page back in order.
         query.order = NumberOrder::Created {
             desc: desc != backwards,
@@ -224,8 +226,9 @@ pub async fn list(
             .min(i64::MAX as u64);
         current_page = Some(page);
     }
-    let found = store
-        .numbers(&query)
+    let found = st
+        .engine
+        .numbers(&caller.by, &query)
         .await
         .map_err(|e| DigaError::internal(&e))?;
     let mut items = found.items;
@@ -309,24 +312,22 @@ pub async fn update(
     let (nickname, inbound, outbound) = fields;
     let as_text = |v: Option<Option<uuid::Uuid>>| v.map(|o| o.map(|u| u.to_string()));
     let cmd = Command::UpdateNumber {
-        id,
+        number: id.into(),
         nickname,
         inbound_agent_id: as_text(inbound),
         outbound_agent_id: as_text(outbound),
     };
-    let changes = st
+    let outcome = st
         .engine
         .run(&caller.by, cmd)
         .await
         .map_err(|e| DigaError::from_engine(id, e))?;
-    Ok(Json(written(&changes, id)?))
+    Ok(Json(written(outcome, id)?))
 }
 
-/// A SIP setting in a PATCH: absent or `null` leaves it; `""` clears a text setting.
-fn patch_text(target: &mut Option<String>, v: Option<Option<String>>) {
-    if let Some(Some(s)) = v {
-        *target = (!s.trim().is_empty()).then_some(s);
-    }
+/// A SIP text setting in a PATCH: absent or `null` leaves it (`None`); `""` clears it.
+fn patch_text(v: Option<Option<String>>) -> Option<Option<String>> {
+    v.flatten().map(|s| (!s.trim().is_empty()).then_some(s))
 }
 
 /// `PATCH /v1/phone/{phone_id}/sip-config`: imported numbers only. Every setting is optional:
@@ -377,38 +378,26 @@ pub async fn update_sip_config(
     }
     c.finish()?;
     let id = NumberId(id.unwrap_or_default());
-    let n = visible(&st, &caller, id).await?;
-    if n.origin != Origin::Imported {
-        return Err(DigaError::from_engine(id, didpool_core::EngineError::NotImported).into());
-    }
-    let mut config = n.sip_config.unwrap_or_default();
-    if let Some(Some(e)) = inbound.0 {
-        config.inbound_media_encryption = e;
-    }
-    if let Some(Some(list)) = inbound.1 {
-        config.allowed_addresses = Some(list);
-    }
     let (uri, username, password, encryption) = outbound;
-    patch_text(&mut config.termination_uri, uri);
-    patch_text(&mut config.username, username);
-    if let Some(Some(e)) = encryption {
-        config.outbound_media_encryption = e;
-    }
-    // The engine keeps the stored password unless one is given (or "" clears it).
-    let keep_password = !matches!(password, Some(Some(_)));
-    config.password = None;
-    patch_text(&mut config.password, password);
-    let cmd = Command::SetSipConfig {
-        id,
-        sip_config: config,
-        keep_password,
+    // The engine merges the change into the stored settings on the locked row.
+    let patch = SipConfigPatch {
+        termination_uri: patch_text(uri),
+        username: patch_text(username),
+        password: patch_text(password),
+        inbound_media_encryption: inbound.0.flatten(),
+        outbound_media_encryption: encryption.flatten(),
+        allowed_addresses: inbound.1.flatten(),
     };
-    let changes = st
+    let cmd = Command::SetSipConfig {
+        number: id.into(),
+        patch,
+    };
+    let outcome = st
         .engine
         .run(&caller.by, cmd)
         .await
         .map_err(|e| DigaError::from_engine(id, e))?;
-    Ok(Json(written(&changes, id)?))
+    Ok(Json(written(outcome, id)?))
 }
 
 /// `POST /v1/phone/import`: brings the caller's own number with its SIP trunk (`200`, as Diga
@@ -508,20 +497,19 @@ pub async fn import(
         monthly_fee: Decimal::ZERO,
         currency: caller.account.currency.clone(),
     };
-    let cmd = Command::ImportSip {
+    let cmd = Command::Import {
         number,
         nickname,
-        sip_config: sip,
+        sip_config: Some(sip),
     };
-    let changes = st
+    let n = st
         .engine
         .run(&caller.by, cmd)
         .await
-        .map_err(DigaError::from_engine_general)?;
-    let n = changes
-        .number()
-        .ok_or_else(|| DigaError::internal(&didpool_core::EngineError::NumberNotFound))?;
-    Ok(Json(Phone::from(n)))
+        .map_err(DigaError::from_engine_general)?
+        .number
+        .ok_or_else(|| DigaError::internal(&EngineError::NumberNotFound))?;
+    Ok(Json(Phone::from(&n)))
 }
 
 /// `DELETE /v1/phone/{id}`: a purchased number is released at the end of its billing cycle
@@ -546,20 +534,23 @@ pub async fn release(
     let id = c.uuid(path_loc("id"), &raw.into());
     c.finish()?;
     let id = NumberId(id.unwrap_or_default());
-    let n = visible(&st, &caller, id).await?;
-    if n.state == NumberState::Available {
-        // `finished`: no longer the company's number.
-        return Err(DigaError::not_found(id).into());
-    }
     let cmd = Command::Release {
-        e164: n.e164,
+        number: id.into(),
         mode: ReleaseMode::AtCycleEnd {
             quarantine: QUARANTINE,
         },
     };
-    st.engine
+    let outcome = st
+        .engine
         .run(&caller.by, cmd)
         .await
         .map_err(|e| DigaError::from_engine(id, e))?;
+    // Released before by this company and `finished` since: no longer its number.
+    if outcome
+        .number
+        .is_some_and(|n| n.state == NumberState::Available)
+    {
+        return Err(DigaError::not_found(id).into());
+    }
     Ok(StatusCode::NO_CONTENT)
 }

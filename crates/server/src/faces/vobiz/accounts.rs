@@ -143,8 +143,7 @@ pub async fn list_sub_accounts(
     };
     let found = st
         .engine
-        .store()
-        .sub_accounts(&caller.account.id, &q)
+        .sub_accounts(&caller.by, &q)
         .await
         .map_err(|e| VobizError::internal(&e))?;
     Ok(Json(SubAccountList {
@@ -177,12 +176,12 @@ pub async fn get_sub_account(
     let id = sub_id(&raw)?;
     let sub = st
         .engine
-        .store()
-        .account(&id)
+        .sub_account(&caller.by, &id)
         .await
-        .map_err(|e| VobizError::internal(&e))?
-        .filter(|a| a.is_live() && a.parent_id.as_ref() == Some(&caller.account.id))
-        .ok_or_else(sub_not_found)?;
+        .map_err(|e| match e {
+            EngineError::SubAccountNotFound => sub_not_found(),
+            e => VobizError::internal(&e),
+        })?;
     Ok(Json(SubAccountObject::new(&sub, None)))
 }
 
@@ -275,14 +274,11 @@ pub async fn balance(
     caller: Caller,
     Path((_, raw)): Path<(String, String)>,
 ) -> Result<Json<Balance>, VobizError> {
-    let billing = caller.account.billing_id().clone();
     let payer = st
         .engine
-        .store()
-        .account(&billing)
+        .balance(&caller.by)
         .await
-        .map_err(|e| VobizError::internal(&e))?
-        .ok_or_else(|| VobizError::from_engine(Op::Balance, EngineError::AccountNotFound))?;
+        .map_err(|e| VobizError::from_engine(Op::Balance, e))?;
     let wanted = Currency::parse(&raw)
         .ok()
         .filter(|c| *c == payer.currency)
@@ -370,10 +366,9 @@ pub async fn transactions(
     };
     let found = st
         .engine
-        .store()
-        .ledger(&q)
+        .ledger(&caller.by, &q)
         .await
-        .map_err(|e| VobizError::internal(&e))?;
+        .map_err(|e| VobizError::from_engine(Op::Balance, e))?;
     Ok(Json(TransactionList {
         transactions: found.entries.iter().map(Transaction::from).collect(),
         summary: TransactionSummary {

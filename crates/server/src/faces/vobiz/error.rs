@@ -94,7 +94,9 @@ impl VobizError {
         match (op, &e) {
             (_, E::Storage(_)) => Self::internal(&e),
             (_, E::Invalid(msg)) => Self::bad_request(msg.clone()),
-            (_, E::CurrencyMismatch { .. }) => Self::bad_request(e.to_string()),
+            (_, E::CurrencyMismatch { .. } | E::PriceMismatch { .. }) => {
+                Self::bad_request(e.to_string())
+            }
 
             (Op::Purchase, E::NotInInventory | E::Blocked) => Self::new(
                 StatusCode::NOT_FOUND,

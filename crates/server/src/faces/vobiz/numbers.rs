@@ -7,7 +7,7 @@ use axum::Json;
 use didpool_core::lifecycle::{Command, ReleaseMode};
 use didpool_core::money::Currency;
 use didpool_core::store::{Holder, NumberQuery};
-use didpool_core::{AccountId, EngineError, NumberState, TrunkId, E164};
+use didpool_core::{AccountId, EngineError, NumberState, Sight, TrunkId, E164};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
@@ -104,8 +104,7 @@ pub async fn list_owned(
     q.search = search(&params)?;
     let found = st
         .engine
-        .store()
-        .numbers(&q)
+        .numbers(&caller.by, &q)
         .await
         .map_err(|e| VobizError::internal(&e))?;
     Ok(list(found, page, per_page))
@@ -123,7 +122,7 @@ pub async fn list_owned(
 )]
 pub async fn list_inventory(
     State(st): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     params: Params,
 ) -> Result<Json<NumberList>, VobizError> {
     let (page, per_page) = paging(&params)?;
@@ -155,8 +154,7 @@ pub async fn list_inventory(
     }
     let found = st
         .engine
-        .store()
-        .numbers(&q)
+        .numbers(&caller.by, &q)
         .await
         .map_err(|e| VobizError::internal(&e))?;
     Ok(list(found, page, per_page))
@@ -201,15 +199,21 @@ pub async fn purchase(
         .map(Currency::parse)
         .transpose()
         .map_err(|e| VobizError::bad_request(e.to_string()))?;
-    let changes = st
+    let cmd = Command::Purchase {
+        number: e164.into(),
+        currency,
+        quoted_monthly_fee: None,
+    };
+    let number = st
         .engine
-        .run(&caller.by, Command::Purchase { e164, currency })
+        .run(&caller.by, cmd)
         .await
-        .map_err(|e| VobizError::from_engine(Op::Purchase, e))?;
-    let number = changes.number().expect("a purchase writes its number");
+        .map_err(|e| VobizError::from_engine(Op::Purchase, e))?
+        .number
+        .expect("a purchase locks its number");
     Ok(Json(Purchased {
         message: "Number purchased successfully",
-        number: number.into(),
+        number: (&number).into(),
     }))
 }
 
@@ -229,15 +233,16 @@ pub async fn get_number(
     Path((_, raw)): Path<(String, String)>,
 ) -> Result<Json<PhoneNumber>, VobizError> {
     let e164 = path_number(&raw)?;
-    let me = &caller.account.id;
     let n = st
         .engine
-        .store()
-        .number_by_e164(&e164)
+        .number(&caller.by, &e164.into(), Sight::Held)
         .await
-        .map_err(|e| VobizError::internal(&e))?
-        .filter(|n| n.owner_id.as_ref() == Some(me) || n.billing_id.as_ref() == Some(me))
-        .ok_or_else(|| VobizError::new(StatusCode::NOT_FOUND, "not_found", "number not found"))?;
+        .map_err(|e| match e {
+            EngineError::NumberNotFound => {
+                VobizError::new(StatusCode::NOT_FOUND, "not_found", "number not found")
+            }
+            e => VobizError::internal(&e),
+        })?;
     Ok(Json((&n).into()))
 }
 
@@ -254,8 +259,11 @@ async fn run_on_number(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Seed 000: `204` and the number is back in inventory. With a release window configured, the
-/// release is pending instead and answers `200` with Vobiz's pending-release body.
+/// Seed 000: `204` and the number is back in inventory; `403` with the seed's body for a number
+/// not currently the caller's, a repeat by the account that released it included. With a release
+/// window configured the release is pending instead and answers `200` with Vobiz's
+/// pending-release body (again on a repeat during the window); `?immediate=true` skips the
+/// window and cannot be cancelled (reference §5.4).
 #[utoipa::path(
     delete,
     path = "/api/v1/Account/{auth_id}/numbers/{e164}",
@@ -263,28 +271,39 @@ async fn run_on_number(
     operation_id = "vobiz_release",
     summary = "Release a number",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
-    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`")),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("e164" = String, Path, description = "E.164, as `%2B91…`, `+91…` or `91…`"), ("immediate" = Option<bool>, Query, description = "release at once, skipping a configured window (not cancellable)")),
     responses((status = 204, description = "released at once"), (status = 200, description = "release pending (with --release-window)", body = ReleasePending), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody), (status = 404, description = "not found", body = crate::openapi::VobizErrorBody), (status = 409, description = "conflict", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn release(
     State(st): State<AppState>,
     caller: Caller,
     Path((_, raw)): Path<(String, String)>,
+    params: Params,
 ) -> Result<Response, VobizError> {
     let e164 = path_number(&raw)?;
-    let cmd = Command::Release {
-        e164,
-        mode: ReleaseMode::Policy,
+    let mode = if params.bool("immediate")?.unwrap_or(false) {
+        ReleaseMode::Immediate
+    } else {
+        ReleaseMode::Policy
     };
-    let changes = st
+    let cmd = Command::Release {
+        number: e164.into(),
+        mode,
+    };
+    let outcome = st
         .engine
         .run(&caller.by, cmd)
         .await
         .map_err(|e| VobizError::from_engine(Op::Release, e))?;
-    let Some(n) = changes
-        .number()
-        .filter(|n| n.state == NumberState::PendingRelease)
-    else {
+    let pending = outcome
+        .number
+        .as_ref()
+        .filter(|n| n.state == NumberState::PendingRelease);
+    let Some(n) = pending else {
+        if outcome.unchanged() {
+            // Released already: no longer "a number currently assigned to your account".
+            return Err(VobizError::from_engine(Op::Release, EngineError::NotOwner));
+        }
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let policy = st.engine.policy();
@@ -330,36 +349,18 @@ pub async fn cancel_release(
 ) -> Result<Json<ReleaseCancelled>, VobizError> {
     let only = |status: StatusCode, error: &str| VobizError::bare(status, error);
     let e164 = path_number(&raw)?;
-    let result = st
-        .engine
-        .run(&caller.by, Command::CancelRelease { e164: e164.clone() })
-        .await;
-    let changes = match result {
-        Ok(changes) => changes,
-        Err(EngineError::NotPendingRelease) => {
-            return Err(only(
-                StatusCode::BAD_REQUEST,
-                "number is not pending release",
-            ))
-        }
-        Err(EngineError::NumberNotFound) => {
-            // Tell "no such number" from "not yours", as Vobiz documents both.
-            let exists = st
-                .engine
-                .store()
-                .number_by_e164(&e164)
-                .await
-                .map_err(|e| VobizError::internal(&e))?
-                .is_some_and(|n| n.owner_id.is_some());
-            return Err(if exists {
-                only(StatusCode::FORBIDDEN, "access denied")
-            } else {
-                only(StatusCode::NOT_FOUND, "number not found")
-            });
-        }
-        Err(e) => return Err(VobizError::from_engine(Op::Release, e)),
+    let cmd = Command::CancelRelease {
+        number: e164.into(),
     };
-    let refund = changes.ledger.first();
+    let outcome = st.engine.run(&caller.by, cmd).await.map_err(|e| match e {
+        EngineError::NotPendingRelease => {
+            only(StatusCode::BAD_REQUEST, "number is not pending release")
+        }
+        EngineError::NotOwner => only(StatusCode::FORBIDDEN, "access denied"),
+        EngineError::NumberNotFound => only(StatusCode::NOT_FOUND, "number not found"),
+        e => VobizError::from_engine(Op::Release, e),
+    })?;
+    let refund = outcome.changes.ledger.first();
     Ok(Json(ReleaseCancelled {
         message: "release cancelled, number restored to active status",
         status: "active",
@@ -398,7 +399,10 @@ pub async fn assign_trunk(
         &st,
         &caller,
         Op::AssignTrunk,
-        Command::AssignTrunk { e164, trunk },
+        Command::AssignTrunk {
+            number: e164.into(),
+            trunk,
+        },
     )
     .await
 }
@@ -423,7 +427,9 @@ pub async fn unassign_trunk(
         &st,
         &caller,
         Op::UnassignTrunk,
-        Command::UnassignTrunk { e164 },
+        Command::UnassignTrunk {
+            number: e164.into(),
+        },
     )
     .await
 }
@@ -461,7 +467,10 @@ pub async fn assign_sub_account(
         &st,
         &caller,
         Op::AssignSubAccount,
-        Command::AssignSubAccount { e164, sub },
+        Command::AssignSubAccount {
+            number: e164.into(),
+            sub,
+        },
     )
     .await
 }
@@ -488,7 +497,10 @@ pub async fn unassign_sub_account(
         &st,
         &caller,
         Op::UnassignSubAccount,
-        Command::UnassignSubAccount { e164, force },
+        Command::UnassignSubAccount {
+            number: e164.into(),
+            force,
+        },
     )
     .await
 }

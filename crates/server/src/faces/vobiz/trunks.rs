@@ -147,8 +147,7 @@ pub async fn list(
     };
     let page = st
         .engine
-        .store()
-        .trunks(&caller.account.id, limit, offset)
+        .trunks(&caller.by, limit, offset)
         .await
         .map_err(|e| VobizError::internal(&e))?;
     Ok(Json(TrunkList {
@@ -210,12 +209,9 @@ pub async fn get(
     let id = trunk_id(&raw)?;
     let trunk = st
         .engine
-        .store()
-        .trunk(id)
+        .trunk(&caller.by, id)
         .await
-        .map_err(|e| VobizError::internal(&e))?
-        .filter(|t| t.account_id == caller.account.id)
-        .ok_or_else(|| VobizError::from_engine(Op::Trunk, EngineError::TrunkNotFound))?;
+        .map_err(|e| VobizError::from_engine(Op::Trunk, e))?;
     Ok(Json((&trunk).into()))
 }
 

@@ -1,0 +1,249 @@
+//! Accounts, sub-accounts and credentials.
+
+use crate::account::{validate_name, Account, AccountPatch, NewAccount, Verification};
+use crate::audit::Actor;
+use crate::credential::{Credential, CredentialKind, TokenHash};
+use crate::error::EngineError;
+use crate::ids::{AccountId, AccountKind, CredentialId};
+use crate::ledger::EntryKind;
+use crate::money::Decimal;
+
+use super::billing::post;
+use super::{require_caller, require_operator, Changes, Context, Needs, Snapshot, Write};
+
+pub(super) fn create_account_needs(parent: &Option<AccountId>) -> Needs {
+    Needs::accounts(parent.iter().cloned().collect())
+}
+
+/// A master account (operator only) or a sub-account of `parent` (its own master account, or the
+/// operator), with an opening balance for a master account and its first Vobiz credential.
+pub(super) fn create_account(
+    ctx: &Context,
+    snap: &Snapshot,
+    account: &NewAccount,
+    parent: Option<&AccountId>,
+    token_hash: &TokenHash,
+) -> Result<Changes, EngineError> {
+    let now = ctx.now;
+    let mut changes = Changes::default();
+    let name = validate_name(&account.name).map_err(EngineError::invalid)?;
+    let (kind, parent_account) = match parent {
+        None => {
+            require_operator(ctx)?;
+            (AccountKind::Master, None)
+        }
+        Some(parent_id) => {
+            if !matches!(&ctx.actor, Actor::Account(a) if a == parent_id)
+                && require_operator(ctx).is_err()
+            {
+                return Err(EngineError::AccountNotFound);
+            }
+            let p = snap
+                .account(parent_id)
+                .filter(|p| p.is_master())
+                .ok_or(EngineError::AccountNotFound)?;
+            (AccountKind::Sub, Some(p))
+        }
+    };
+    let id = match &account.id {
+        Some(id) if id.kind() != kind => {
+            return Err(EngineError::invalid(match kind {
+                AccountKind::Master => "a master account id starts with MA_",
+                AccountKind::Sub => "a sub-account id starts with SA_",
+            }))
+        }
+        Some(id) => id.clone(),
+        None => AccountId::generate(kind),
+    };
+    let mut new = Account {
+        id,
+        parent_id: parent.cloned(),
+        name,
+        role: account.role,
+        currency: parent_account.map_or_else(|| account.currency.clone(), |p| p.currency.clone()),
+        balance: Decimal::ZERO,
+        enabled: account.enabled,
+        verification: Verification::Verified,
+        profile: account.profile.clone(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    let opening =
+        crate::money::parse_amount(account.opening_balance).map_err(EngineError::invalid)?;
+    if parent.is_some() && !opening.is_zero() {
+        return Err(EngineError::invalid(
+            "sub-accounts are billed to their parent and hold no balance",
+        ));
+    }
+    if !opening.is_zero() {
+        let entry = post(
+            &mut new,
+            opening,
+            EntryKind::Payment,
+            None,
+            "opening balance".into(),
+            now,
+        )?;
+        changes.ledger.push(entry);
+    }
+    changes.credentials.push(Write::Insert(Credential {
+        id: CredentialId::new(),
+        account_id: new.id.clone(),
+        kind: CredentialKind::Vobiz,
+        token_hash: token_hash.clone(),
+        scope: None,
+        created_at: now,
+        revoked_at: None,
+    }));
+    changes.accounts.insert(0, Write::Insert(new));
+    Ok(changes)
+}
+
+/// A sub-account of the caller.
+fn own_sub_account<'s>(
+    snap: &'s Snapshot,
+    caller: &AccountId,
+    id: &AccountId,
+) -> Result<&'s Account, EngineError> {
+    snap.account(id)
+        .filter(|a| a.parent_id.as_ref() == Some(caller))
+        .ok_or(EngineError::SubAccountNotFound)
+}
+
+pub(super) fn update_sub_account(
+    ctx: &Context,
+    snap: &Snapshot,
+    id: &AccountId,
+    patch: &AccountPatch,
+) -> Result<Changes, EngineError> {
+    let caller = require_caller(ctx)?;
+    let mut sub = own_sub_account(snap, caller, id)?.clone();
+    if let Some(name) = &patch.name {
+        sub.name = validate_name(name).map_err(EngineError::invalid)?;
+    }
+    if let Some(rate) = patch.rate_limit {
+        if rate < 0 {
+            return Err(EngineError::invalid("rate_limit cannot be negative"));
+        }
+        sub.profile.rate_limit = Some(rate);
+    }
+    if let Some(v) = patch.enabled {
+        sub.enabled = v;
+    }
+    if let Some(v) = &patch.email {
+        sub.profile.email = v.clone();
+    }
+    if let Some(v) = &patch.phone {
+        sub.profile.phone = v.clone();
+    }
+    if let Some(v) = &patch.description {
+        sub.profile.description = v.clone();
+    }
+    if let Some(v) = patch.permissions {
+        sub.profile.permissions = Some(v);
+    }
+    sub.updated_at = ctx.now;
+    Ok(Changes {
+        accounts: vec![Write::Update(sub)],
+        ..Changes::default()
+    })
+}
+
+pub(super) fn delete_sub_account_needs(id: &AccountId) -> Needs {
+    Needs {
+        accounts: vec![id.clone()],
+        holdings_of: Some(id.clone()),
+        credentials_of: Some(id.clone()),
+        ..Needs::default()
+    }
+}
+
+/// Deletes (soft) a sub-account that holds no numbers, revoking its credentials.
+pub(super) fn delete_sub_account(
+    ctx: &Context,
+    snap: &Snapshot,
+    id: &AccountId,
+) -> Result<Changes, EngineError> {
+    let caller = require_caller(ctx)?;
+    let mut sub = own_sub_account(snap, caller, id)?.clone();
+    if snap.holdings > 0 {
+        return Err(EngineError::StillHoldsNumbers);
+    }
+    let now = ctx.now;
+    sub.enabled = false;
+    sub.deleted_at = Some(now);
+    sub.updated_at = now;
+    let mut changes = Changes {
+        accounts: vec![Write::Update(sub)],
+        ..Changes::default()
+    };
+    for c in snap.credentials.iter().filter(|c| c.revoked_at.is_none()) {
+        let mut c = c.clone();
+        c.revoked_at = Some(now);
+        changes.credentials.push(Write::Update(c));
+    }
+    Ok(changes)
+}
+
+/// Records a company's verification outcome (operator); its numbers move on when next touched.
+pub(super) fn set_verification(
+    ctx: &Context,
+    snap: &Snapshot,
+    account: &AccountId,
+    status: Verification,
+) -> Result<Changes, EngineError> {
+    require_operator(ctx)?;
+    let mut acc = snap
+        .account(account)
+        .filter(|a| a.is_master())
+        .ok_or(EngineError::AccountNotFound)?
+        .clone();
+    acc.verification = status;
+    acc.updated_at = ctx.now;
+    Ok(Changes {
+        accounts: vec![Write::Update(acc)],
+        ..Changes::default()
+    })
+}
+
+/// Issues a credential of `kind` (operator); the token's hash is stored, never the token.
+pub(super) fn create_credential(
+    ctx: &Context,
+    snap: &Snapshot,
+    account: &AccountId,
+    kind: CredentialKind,
+    token_hash: &TokenHash,
+    scope: &Option<String>,
+) -> Result<Changes, EngineError> {
+    require_operator(ctx)?;
+    let acc = snap.account(account).ok_or(EngineError::AccountNotFound)?;
+    Ok(Changes {
+        credentials: vec![Write::Insert(Credential {
+            id: CredentialId::new(),
+            account_id: acc.id.clone(),
+            kind,
+            token_hash: token_hash.clone(),
+            scope: scope.clone(),
+            created_at: ctx.now,
+            revoked_at: None,
+        })],
+        ..Changes::default()
+    })
+}
+
+/// Revokes a credential (operator); revoking again changes nothing.
+pub(super) fn revoke_credential(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
+    require_operator(ctx)?;
+    let mut c = snap
+        .credentials
+        .first()
+        .cloned()
+        .ok_or(EngineError::CredentialNotFound)?;
+    let mut changes = Changes::default();
+    if c.revoked_at.is_none() {
+        c.revoked_at = Some(ctx.now);
+        changes.credentials.push(Write::Update(c));
+    }
+    Ok(changes)
+}

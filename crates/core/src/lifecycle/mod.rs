@@ -1,0 +1,596 @@
+//! The rules. Every mutation is a [`Command`]: it names the rows it needs ([`Needs`]), and given
+//! those rows (locked by the store) it decides the [`Changes`] — new rows, ledger entries and
+//! audit events — or refuses with an [`EngineError`]. Nothing here does I/O, so each rule is
+//! unit-tested directly.
+//!
+//! The rules sit by area, each command's `needs` beside its `decide`:
+//! [`accounts`] (accounts, sub-accounts, credentials), [`numbers`] (inventory, imports, settings,
+//! calls), [`billing`] (purchase, checkout, top-ups, fees, billing cycles), [`routing`] (trunks
+//! and sub-account hand-over), [`release`] (release and its cancellation) and [`schedule`] (what
+//! falls due with time). Before any command decides, the number it locked is brought up to the
+//! command's clock ([`schedule::settle`]), so no answer depends on whether the scheduler has run.
+
+use chrono::{DateTime, Utc};
+
+use crate::account::{Account, AccountPatch, NewAccount, Verification};
+use crate::audit::{Actor, AssignmentAudit, NumberEvent};
+use crate::credential::{Credential, CredentialKind, TokenHash};
+use crate::error::EngineError;
+use crate::ids::{AccountId, CredentialId, EventId, NumberId, TrunkId};
+use crate::ledger::LedgerEntry;
+use crate::money::{Currency, Decimal};
+use crate::number::{NewNumber, Number, NumberRef, NumberState, SipConfig, SipConfigPatch};
+use crate::policy::ReleasePolicy;
+use crate::trunk::{Trunk, TrunkPatch};
+
+pub mod accounts;
+pub mod billing;
+pub mod numbers;
+pub mod release;
+pub mod routing;
+pub mod schedule;
+
+pub use release::ReleaseMode;
+pub use schedule::{cool_off, renewal_due};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// A master account (operator) or a sub-account of the caller, with its first Vobiz token.
+    CreateAccount {
+        account: NewAccount,
+        parent: Option<AccountId>,
+        token_hash: TokenHash,
+    },
+    UpdateSubAccount {
+        id: AccountId,
+        patch: AccountPatch,
+    },
+    DeleteSubAccount {
+        id: AccountId,
+    },
+    /// Credits a master account (operator), up to [`MAX_AMOUNT`](crate::money::MAX_AMOUNT).
+    TopUp {
+        account: AccountId,
+        amount: Decimal,
+        description: String,
+    },
+    /// Stocks new numbers in one transaction: each gets its `stocked` event; a number already
+    /// known fails the whole batch (`AlreadyExists`).
+    AddInventory {
+        numbers: Vec<NewNumber>,
+    },
+    Purchase {
+        number: NumberRef,
+        currency: Option<Currency>,
+        /// The price the client confirms (Agni's `price`, the quoted monthly fee): refused when
+        /// it differs from the number's (agni-diga reference §1.5).
+        quoted_monthly_fee: Option<Decimal>,
+    },
+    /// Brings a customer's own number (BYO: Agni `add-twilio`, Diga import): owned at once,
+    /// never charged, deleted on release; with the name and SIP trunk the customer gives it.
+    Import {
+        number: NewNumber,
+        nickname: Option<String>,
+        sip_config: Option<SipConfig>,
+    },
+    Release {
+        number: NumberRef,
+        mode: ReleaseMode,
+    },
+    AssignTrunk {
+        number: NumberRef,
+        trunk: TrunkId,
+    },
+    UnassignTrunk {
+        number: NumberRef,
+    },
+    AssignSubAccount {
+        number: NumberRef,
+        sub: AccountId,
+    },
+    UnassignSubAccount {
+        number: NumberRef,
+        force: bool,
+    },
+    ReportCall {
+        number: NumberRef,
+        at: DateTime<Utc>,
+    },
+    /// Holds an available number for an account during checkout, until `until`.
+    Reserve {
+        number: NumberRef,
+        account: AccountId,
+        until: DateTime<Utc>,
+    },
+    /// The checkout of a reserved number is paid: charged, then active, or waiting in
+    /// `pending_verification` (until the policy's verification deadline) while the company is
+    /// not verified.
+    Checkout {
+        number: NumberRef,
+    },
+    /// Records the outcome of a company's verification; its numbers move on when next touched.
+    SetVerification {
+        account: AccountId,
+        status: Verification,
+    },
+    /// Takes back a release that has not taken effect (a pending window, or a scheduled
+    /// cycle-end release), refunding the release fee. The holder, or the operator.
+    CancelRelease {
+        number: NumberRef,
+    },
+    /// Nickname and agent bindings: `None` leaves a field, `Some(None)` clears it.
+    UpdateNumber {
+        number: NumberRef,
+        nickname: Option<Option<String>>,
+        inbound_agent_id: Option<Option<String>>,
+        outbound_agent_id: Option<Option<String>>,
+    },
+    /// Merges a change into the SIP settings of an imported number, on the locked row.
+    SetSipConfig {
+        number: NumberRef,
+        patch: SipConfigPatch,
+    },
+    /// Does what is due on this number now, if anything (see [`schedule::settle`]).
+    Tick {
+        id: NumberId,
+    },
+    CreateTrunk {
+        name: String,
+        patch: TrunkPatch,
+    },
+    UpdateTrunk {
+        id: TrunkId,
+        patch: TrunkPatch,
+    },
+    DeleteTrunk {
+        id: TrunkId,
+    },
+    CreateCredential {
+        account: AccountId,
+        kind: CredentialKind,
+        token_hash: TokenHash,
+        scope: Option<String>,
+    },
+    RevokeCredential {
+        id: CredentialId,
+    },
+}
+
+/// Who runs a command, when, and under which policy.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub actor: Actor,
+    /// The authenticated account's master account (itself, or its parent).
+    pub caller_billing: Option<AccountId>,
+    pub now: DateTime<Utc>,
+    pub request_id: Option<String>,
+    pub policy: ReleasePolicy,
+}
+
+impl Context {
+    pub fn caller(&self) -> Option<&AccountId> {
+        match &self.actor {
+            Actor::Account(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The caller and its master account, when they differ.
+    fn caller_and_billing(&self) -> Vec<AccountId> {
+        let mut ids: Vec<AccountId> = self.caller().cloned().into_iter().collect();
+        if let Some(b) = &self.caller_billing {
+            if !ids.contains(b) {
+                ids.push(b.clone());
+            }
+        }
+        ids
+    }
+}
+
+/// The rows a command reads. The store loads each one locked, in this order, in one transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Needs {
+    /// The number, by id (any state) or by E.164 (the live row: not deleted).
+    pub number: Option<NumberRef>,
+    /// Also load the number's holder, payer and last holder accounts (after the number, locked).
+    pub number_accounts: bool,
+    /// Also load the trunk the number is routed to.
+    pub number_trunk: bool,
+    pub accounts: Vec<AccountId>,
+    pub trunk: Option<TrunkId>,
+    pub numbers_on_trunk: Option<TrunkId>,
+    /// Count the numbers this account holds.
+    pub holdings_of: Option<AccountId>,
+    pub credentials_of: Option<AccountId>,
+    pub credential: Option<CredentialId>,
+}
+
+impl Needs {
+    fn number(number: &NumberRef) -> Self {
+        Needs {
+            number: Some(number.clone()),
+            ..Needs::default()
+        }
+    }
+
+    fn accounts(accounts: Vec<AccountId>) -> Self {
+        Needs {
+            accounts,
+            ..Needs::default()
+        }
+    }
+}
+
+/// What the store found for [`Needs`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub number: Option<Number>,
+    pub accounts: Vec<Account>,
+    pub trunk: Option<Trunk>,
+    pub numbers_on_trunk: Vec<Number>,
+    pub holdings: u64,
+    pub credentials: Vec<Credential>,
+}
+
+impl Snapshot {
+    /// A live (not deleted) account the command loaded.
+    pub fn account(&self, id: &AccountId) -> Option<&Account> {
+        self.accounts.iter().find(|a| &a.id == id && a.is_live())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write<T> {
+    Insert(T),
+    Update(T),
+    Delete(T),
+}
+
+impl<T> Write<T> {
+    pub fn row(&self) -> &T {
+        match self {
+            Write::Insert(t) | Write::Update(t) | Write::Delete(t) => t,
+        }
+    }
+
+    fn row_mut(&mut self) -> &mut T {
+        match self {
+            Write::Insert(t) | Write::Update(t) | Write::Delete(t) => t,
+        }
+    }
+
+    fn into_row(self) -> T {
+        match self {
+            Write::Insert(t) | Write::Update(t) | Write::Delete(t) => t,
+        }
+    }
+}
+
+/// Everything a command writes. The store applies it in one transaction, or nothing of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    pub accounts: Vec<Write<Account>>,
+    pub trunks: Vec<Write<Trunk>>,
+    pub numbers: Vec<Write<Number>>,
+    pub credentials: Vec<Write<Credential>>,
+    pub ledger: Vec<LedgerEntry>,
+    pub events: Vec<NumberEvent>,
+    pub assignment_audits: Vec<AssignmentAudit>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+
+    /// The (first) number the command wrote, as written.
+    pub fn number(&self) -> Option<&Number> {
+        self.numbers.first().map(Write::row)
+    }
+
+    pub fn account(&self) -> Option<&Account> {
+        self.accounts.first().map(Write::row)
+    }
+
+    pub fn trunk(&self) -> Option<&Trunk> {
+        self.trunks.first().map(Write::row)
+    }
+
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credentials.first().map(Write::row)
+    }
+
+    /// Writes `after` in place of `before`, with the audit event of the change.
+    fn number_change(&mut self, ctx: &Context, action: &str, before: &Number, mut after: Number) {
+        after.updated_at = ctx.now;
+        self.events.push(event(ctx, action, Some(before), &after));
+        self.put_number(Write::Update(after));
+    }
+
+    /// Writes a number's settings (not a state change): no event.
+    fn number_update(&mut self, ctx: &Context, mut after: Number) {
+        after.updated_at = ctx.now;
+        self.put_number(Write::Update(after));
+    }
+
+    fn put_number(&mut self, w: Write<Number>) {
+        let id = w.row().id;
+        match self.numbers.iter_mut().find(|x| x.row().id == id) {
+            Some(x) => *x.row_mut() = w.into_row(),
+            None => self.numbers.push(w),
+        }
+    }
+
+    fn put_account(&mut self, a: Account) {
+        match self.accounts.iter_mut().find(|x| x.row().id == a.id) {
+            Some(x) => *x.row_mut() = a,
+            None => self.accounts.push(Write::Update(a)),
+        }
+    }
+
+    /// These changes followed by `later`'s: a row written by both is written once, as `later`
+    /// leaves it (an insert stays an insert).
+    pub fn then(mut self, later: Changes) -> Changes {
+        for w in later.numbers {
+            self.put_number(w);
+        }
+        for w in later.accounts {
+            match w {
+                Write::Update(a) => self.put_account(a),
+                other => self.accounts.push(other),
+            }
+        }
+        self.trunks.extend(later.trunks);
+        self.credentials.extend(later.credentials);
+        self.ledger.extend(later.ledger);
+        self.events.extend(later.events);
+        self.assignment_audits.extend(later.assignment_audits);
+        self
+    }
+}
+
+/// What a command did: its changes, and the number it locked as the command left it (also when
+/// it changed nothing), so a face renders its answer without reading the store again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub changes: Changes,
+    pub number: Option<Number>,
+}
+
+impl Outcome {
+    /// Pairs `changes` with the number they leave: the locked row as written, or as loaded; for
+    /// a command that inserts a number (an import), that number.
+    pub fn new(snapshot: &Snapshot, changes: Changes) -> Self {
+        let number = match &snapshot.number {
+            Some(locked) => Some(
+                changes
+                    .numbers
+                    .iter()
+                    .map(Write::row)
+                    .find(|n| n.id == locked.id)
+                    .unwrap_or(locked)
+                    .clone(),
+            ),
+            None => changes
+                .numbers
+                .iter()
+                .find(|w| matches!(w, Write::Insert(_)))
+                .map(|w| w.row().clone()),
+        };
+        Outcome { changes, number }
+    }
+
+    /// The command found everything already as asked (a repeated release, say).
+    pub fn unchanged(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The (first) account the command wrote.
+    pub fn account(&self) -> Option<&Account> {
+        self.changes.account()
+    }
+
+    /// The (first) trunk the command wrote.
+    pub fn trunk(&self) -> Option<&Trunk> {
+        self.changes.trunk()
+    }
+}
+
+fn event(ctx: &Context, action: &str, before: Option<&Number>, after: &Number) -> NumberEvent {
+    NumberEvent {
+        id: EventId::new(),
+        number_id: after.id,
+        e164: after.e164.clone(),
+        action: action.to_owned(),
+        actor: ctx.actor.clone(),
+        from_state: before.map(|b| b.state),
+        to_state: after.state,
+        from_owner: before.and_then(|b| b.owner_id.clone()),
+        to_owner: after.owner_id.clone(),
+        at: ctx.now,
+        request_id: ctx.request_id.clone(),
+    }
+}
+
+/// Whether `caller` may act on the number: it holds it, or it is the master account paying for it.
+pub fn controls(caller: &AccountId, n: &Number) -> bool {
+    n.owner_id.as_ref() == Some(caller) || n.billing_id.as_ref() == Some(caller)
+}
+
+/// Whether `caller` may see the number: it acts on it, or released it and it has not been
+/// bought again since.
+pub fn visible_to(caller: &AccountId, n: &Number) -> bool {
+    controls(caller, n) || released_by(caller, n)
+}
+
+/// Released by `caller` (or from its sub-account) and held by nobody since; deleted ones excepted.
+pub fn released_by(caller: &AccountId, n: &Number) -> bool {
+    n.owner_id.is_none()
+        && n.state != NumberState::Deleted
+        && (n.last_owner_id.as_ref() == Some(caller) || n.last_billing_id.as_ref() == Some(caller))
+}
+
+fn require_caller(ctx: &Context) -> Result<&AccountId, EngineError> {
+    ctx.caller()
+        .ok_or(EngineError::Forbidden("an account is required"))
+}
+
+fn require_operator(ctx: &Context) -> Result<(), EngineError> {
+    match ctx.actor {
+        Actor::Operator | Actor::System => Ok(()),
+        Actor::Account(_) => Err(EngineError::Forbidden("operator only")),
+    }
+}
+
+/// The number the command locked, or `missing`.
+fn locked(snap: &Snapshot, missing: EngineError) -> Result<&Number, EngineError> {
+    snap.number.as_ref().ok_or(missing)
+}
+
+impl Command {
+    /// The number this command addresses, if any (the one [`schedule::settle`] brings up to date
+    /// before the command decides).
+    fn number(&self) -> Option<&NumberRef> {
+        match self {
+            Command::Purchase { number, .. }
+            | Command::Release { number, .. }
+            | Command::AssignTrunk { number, .. }
+            | Command::UnassignTrunk { number }
+            | Command::AssignSubAccount { number, .. }
+            | Command::UnassignSubAccount { number, .. }
+            | Command::ReportCall { number, .. }
+            | Command::Reserve { number, .. }
+            | Command::Checkout { number }
+            | Command::CancelRelease { number }
+            | Command::UpdateNumber { number, .. }
+            | Command::SetSipConfig { number, .. } => Some(number),
+            _ => None,
+        }
+    }
+
+    pub fn needs(&self, ctx: &Context) -> Needs {
+        let mut needs = match self {
+            Command::CreateAccount { parent, .. } => accounts::create_account_needs(parent),
+            Command::UpdateSubAccount { id, .. } => Needs::accounts(vec![id.clone()]),
+            Command::DeleteSubAccount { id } => accounts::delete_sub_account_needs(id),
+            Command::TopUp { account, .. } => Needs::accounts(vec![account.clone()]),
+            Command::AddInventory { .. } => Needs::default(),
+            Command::Purchase { number, .. } => billing::purchase_needs(number, ctx),
+            Command::Import { number, .. } => numbers::import_needs(number, ctx),
+            Command::Release { number, .. } => release::release_needs(number),
+            Command::CancelRelease { number } => release::cancel_release_needs(number),
+            Command::AssignTrunk { number, trunk } => routing::assign_trunk_needs(number, *trunk),
+            Command::UnassignTrunk { number } => Needs::number(number),
+            Command::AssignSubAccount { number, sub } => {
+                routing::assign_sub_account_needs(number, sub)
+            }
+            Command::UnassignSubAccount { number, .. } => {
+                routing::unassign_sub_account_needs(number, ctx)
+            }
+            Command::ReportCall { number, .. } => Needs::number(number),
+            Command::Reserve {
+                number, account, ..
+            } => billing::reserve_needs(number, account),
+            Command::Checkout { number } => billing::checkout_needs(number),
+            Command::SetVerification { account, .. } => Needs::accounts(vec![account.clone()]),
+            Command::UpdateNumber { number, .. } | Command::SetSipConfig { number, .. } => {
+                Needs::number(number)
+            }
+            Command::Tick { id } => schedule::tick_needs(*id),
+            Command::CreateTrunk { .. } => Needs::default(),
+            Command::UpdateTrunk { id, .. } => Needs {
+                trunk: Some(*id),
+                ..Needs::default()
+            },
+            Command::DeleteTrunk { id } => routing::delete_trunk_needs(*id),
+            Command::CreateCredential { account, .. } => Needs::accounts(vec![account.clone()]),
+            Command::RevokeCredential { id } => Needs {
+                credential: Some(*id),
+                ..Needs::default()
+            },
+        };
+        if needs.number.is_some() {
+            // Settling a number may charge its payer or release it: its accounts come with it.
+            needs.number_accounts = true;
+        }
+        needs
+    }
+
+    /// Decides what the command changes, on the rows `needs` named (locked). The number is first
+    /// brought up to `ctx.now` (a due release, renewal, expiry …), and the command decides on
+    /// that; both are written together.
+    pub fn decide(&self, ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
+        if self.number().is_none() || matches!(self, Command::Tick { .. }) {
+            return self.decide_settled(ctx, snap);
+        }
+        match schedule::settle(ctx, snap)? {
+            None => self.decide_settled(ctx, snap),
+            Some((settled, due)) => Ok(due.then(self.decide_settled(ctx, &settled)?)),
+        }
+    }
+
+    fn decide_settled(&self, ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
+        match self {
+            Command::CreateAccount {
+                account,
+                parent,
+                token_hash,
+            } => accounts::create_account(ctx, snap, account, parent.as_ref(), token_hash),
+            Command::UpdateSubAccount { id, patch } => {
+                accounts::update_sub_account(ctx, snap, id, patch)
+            }
+            Command::DeleteSubAccount { id } => accounts::delete_sub_account(ctx, snap, id),
+            Command::TopUp {
+                account,
+                amount,
+                description,
+            } => billing::top_up(ctx, snap, account, *amount, description),
+            Command::AddInventory { numbers } => numbers::add_inventory(ctx, numbers),
+            Command::Purchase {
+                currency,
+                quoted_monthly_fee,
+                ..
+            } => billing::purchase(ctx, snap, currency.as_ref(), *quoted_monthly_fee),
+            Command::Import {
+                number,
+                nickname,
+                sip_config,
+            } => numbers::import(ctx, snap, number, nickname, sip_config),
+            Command::Release { mode, .. } => release::release(ctx, snap, *mode),
+            Command::CancelRelease { .. } => release::cancel_release(ctx, snap),
+            Command::AssignTrunk { trunk, .. } => routing::assign_trunk(ctx, snap, *trunk),
+            Command::UnassignTrunk { .. } => routing::unassign_trunk(ctx, snap),
+            Command::AssignSubAccount { sub, .. } => routing::assign_sub_account(ctx, snap, sub),
+            Command::UnassignSubAccount { force, .. } => {
+                routing::unassign_sub_account(ctx, snap, *force)
+            }
+            Command::ReportCall { at, .. } => numbers::report_call(ctx, snap, *at),
+            Command::Reserve { account, until, .. } => billing::reserve(ctx, snap, account, *until),
+            Command::Checkout { .. } => billing::checkout(ctx, snap),
+            Command::SetVerification { account, status } => {
+                accounts::set_verification(ctx, snap, account, *status)
+            }
+            Command::UpdateNumber {
+                nickname,
+                inbound_agent_id,
+                outbound_agent_id,
+                ..
+            } => numbers::update_number(ctx, snap, nickname, inbound_agent_id, outbound_agent_id),
+            Command::SetSipConfig { patch, .. } => numbers::set_sip_config(ctx, snap, patch),
+            Command::Tick { .. } => schedule::tick(ctx, snap),
+            Command::CreateTrunk { name, patch } => routing::create_trunk(ctx, name, patch),
+            Command::UpdateTrunk { patch, .. } => routing::update_trunk(ctx, snap, patch),
+            Command::DeleteTrunk { .. } => routing::delete_trunk(ctx, snap),
+            Command::CreateCredential {
+                account,
+                kind,
+                token_hash,
+                scope,
+            } => accounts::create_credential(ctx, snap, account, *kind, token_hash, scope),
+            Command::RevokeCredential { .. } => accounts::revoke_credential(ctx, snap),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

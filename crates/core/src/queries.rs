@@ -1,0 +1,229 @@
+//! What a face may read, and only this way: each read applies the tenancy rules here, once, so
+//! faces never read the store to decide an answer. A number is shown as it stands at the
+//! engine's clock (what is due on it is applied, as the next command would), so a read never
+//! depends on whether the scheduler has run yet.
+
+use crate::account::Account;
+use crate::audit::{AssignmentAudit, NumberEvent};
+use crate::credential::Credential;
+use crate::engine::{By, Engine};
+use crate::error::EngineError;
+use crate::ids::{AccountId, TrunkId};
+use crate::lifecycle::{controls, schedule, visible_to, Snapshot};
+use crate::number::{Number, NumberRef, NumberState};
+use crate::store::{
+    Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
+};
+use crate::trunk::Trunk;
+
+/// Which numbers an account sees one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// Those it holds or pays for (Vobiz: "a number currently assigned to your account").
+    Held,
+    /// Also those it released that nobody holds since (Diga shows them as `released` /
+    /// `finished`).
+    WithReleased,
+}
+
+impl Engine {
+    fn operator_only(by: &By) -> Result<(), EngineError> {
+        if by.is_operator() {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden("operator only"))
+        }
+    }
+
+    /// One number as `by` may see it, at the engine's clock; not found otherwise. The operator
+    /// sees every number (by id, also deleted ones).
+    pub async fn number(
+        &self,
+        by: &By,
+        number: &NumberRef,
+        sight: Sight,
+    ) -> Result<Number, EngineError> {
+        let found = match number {
+            NumberRef::Id(id) => self.store().number(*id).await?,
+            NumberRef::E164(e) => self.store().number_by_e164(e).await?,
+        };
+        let n = self
+            .settled(found.ok_or(EngineError::NumberNotFound)?)
+            .await?;
+        match (by.caller(), sight) {
+            (None, _) => Ok(n),
+            (Some(caller), Sight::Held) if controls(caller, &n) => Ok(n),
+            (Some(caller), Sight::WithReleased) if visible_to(caller, &n) => Ok(n),
+            _ => Err(EngineError::NumberNotFound),
+        }
+    }
+
+    /// `n` with what is due on it at the engine's clock applied (nothing is written).
+    async fn settled(&self, n: Number) -> Result<Number, EngineError> {
+        let now = self.now();
+        let may_be_due = [
+            n.release_at,
+            n.quarantine_until,
+            n.reservation_expires_at,
+            n.next_billing_date,
+        ]
+        .into_iter()
+        .flatten()
+        .any(|t| t <= now)
+            || matches!(
+                n.state,
+                NumberState::Reserved | NumberState::PendingVerification
+            );
+        if !may_be_due {
+            return Ok(n);
+        }
+        let mut snap = Snapshot::default();
+        if let Some(payer) = &n.billing_id {
+            snap.accounts.extend(self.store().account(payer).await?);
+        }
+        snap.number = Some(n);
+        let ctx = self.context(&By::system());
+        Ok(match schedule::settle(&ctx, &snap)? {
+            Some((settled, _)) => settled.number,
+            None => snap.number,
+        }
+        .expect("the snapshot holds the number"))
+    }
+
+    /// A page of numbers. An account lists only its own: inventory, the numbers it holds,
+    /// those it pays for (a master account), or those it may see; anything else is forbidden.
+    pub async fn numbers(&self, by: &By, query: &NumberQuery) -> Result<Page<Number>, EngineError> {
+        if let Some(caller) = by.caller() {
+            let allowed = match &query.holder {
+                Holder::Nobody => true,
+                Holder::Account(id) | Holder::Visible(id) => id == caller,
+                Holder::Family(id) => id == caller && by.billing() == Some(caller),
+            };
+            if !allowed {
+                return Err(EngineError::Forbidden("another account's numbers"));
+            }
+        }
+        self.store().numbers(query).await
+    }
+
+    /// An account: the operator sees any, an account itself, its parent, or its sub-accounts.
+    pub async fn account(&self, by: &By, id: &AccountId) -> Result<Account, EngineError> {
+        let a = self
+            .store()
+            .account(id)
+            .await?
+            .ok_or(EngineError::AccountNotFound)?;
+        match by.caller() {
+            None => Ok(a),
+            Some(caller)
+                if a.is_live() && (&a.id == caller || a.parent_id.as_ref() == Some(caller)) =>
+            {
+                Ok(a)
+            }
+            Some(_) => Err(EngineError::AccountNotFound),
+        }
+    }
+
+    /// The balance `by` may see: a master account's own. A sub-account is billed to its parent
+    /// and sees none of its parent's money (Vobiz: parent credentials for billing and
+    /// provisioning, sub-account credentials for runtime use).
+    pub async fn balance(&self, by: &By) -> Result<Account, EngineError> {
+        let caller = by.caller().ok_or(EngineError::AccountNotFound)?;
+        if by.billing() != Some(caller) {
+            return Err(EngineError::Forbidden(
+                "sub-accounts are billed to their parent account; use the parent's credentials",
+            ));
+        }
+        self.account(by, caller).await
+    }
+
+    /// Ledger entries: the operator's any account's; an account only its own master account's,
+    /// and a sub-account none (see [`Engine::balance`]).
+    pub async fn ledger(&self, by: &By, query: &LedgerQuery) -> Result<LedgerPage, EngineError> {
+        if let Some(caller) = by.caller() {
+            if &query.account != caller || by.billing() != Some(caller) {
+                return Err(EngineError::Forbidden(
+                    "sub-accounts are billed to their parent account; use the parent's credentials",
+                ));
+            }
+        }
+        self.store().ledger(query).await
+    }
+
+    /// One of `by`'s own trunks; not found otherwise.
+    pub async fn trunk(&self, by: &By, id: TrunkId) -> Result<Trunk, EngineError> {
+        self.store()
+            .trunk(id)
+            .await?
+            .filter(|t| by.caller().is_none_or(|c| &t.account_id == c))
+            .ok_or(EngineError::TrunkNotFound)
+    }
+
+    /// A page of `by`'s own trunks.
+    pub async fn trunks(
+        &self,
+        by: &By,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Trunk>, EngineError> {
+        let caller = by.caller().ok_or(EngineError::AccountNotFound)?;
+        self.store().trunks(caller, limit, offset).await
+    }
+
+    /// One live sub-account of `by`; not found otherwise.
+    pub async fn sub_account(&self, by: &By, id: &AccountId) -> Result<Account, EngineError> {
+        self.store()
+            .account(id)
+            .await?
+            .filter(|a| a.is_live() && by.caller().is_none_or(|c| a.parent_id.as_ref() == Some(c)))
+            .ok_or(EngineError::SubAccountNotFound)
+    }
+
+    /// A page of `by`'s sub-accounts.
+    pub async fn sub_accounts(
+        &self,
+        by: &By,
+        query: &SubAccountQuery,
+    ) -> Result<Page<Account>, EngineError> {
+        let caller = by.caller().ok_or(EngineError::AccountNotFound)?;
+        self.store().sub_accounts(caller, query).await
+    }
+
+    /// An account's credentials, secrets never included (operator).
+    pub async fn credentials(
+        &self,
+        by: &By,
+        account: &AccountId,
+    ) -> Result<Vec<Credential>, EngineError> {
+        Self::operator_only(by)?;
+        self.store().credentials_of(account).await
+    }
+
+    /// The audit trail of a number (operator): by E.164, the events of every row that number
+    /// ever had (an imported number deleted and imported again included), oldest first.
+    pub async fn audit(
+        &self,
+        by: &By,
+        number: &NumberRef,
+    ) -> Result<(Vec<NumberEvent>, Vec<AssignmentAudit>), EngineError> {
+        Self::operator_only(by)?;
+        let events = self.store().events(number).await?;
+        if events.is_empty() {
+            return Err(EngineError::NumberNotFound);
+        }
+        let audits = self.store().assignment_audits(number).await?;
+        Ok((events, audits))
+    }
+
+    /// Every broken invariant of the database (operator).
+    pub async fn check(&self, by: &By) -> Result<Vec<Violation>, EngineError> {
+        Self::operator_only(by)?;
+        self.store().check().await
+    }
+
+    /// See [`Store::after_bulk_load`](crate::store::Store::after_bulk_load) (operator).
+    pub async fn after_bulk_load(&self, by: &By) -> Result<(), EngineError> {
+        Self::operator_only(by)?;
+        self.store().after_bulk_load().await
+    }
+}
