@@ -75,6 +75,9 @@ pub enum Cmd {
     /// Call records, which drive the sub-account cool-off.
     #[command(subcommand)]
     Calls(CallsCmd),
+    /// One number, as the operator acts on it.
+    #[command(subcommand)]
+    Number(NumberCmd),
     /// API keys for the Agni (X-Api-Key) and Diga (Bearer) faces.
     #[command(subcommand)]
     Key(KeyCmd),
@@ -206,6 +209,13 @@ pub enum CallsCmd {
         #[arg(long)]
         at: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NumberCmd {
+    /// Take back a release that has not taken effect (a Vobiz pending window, or a Diga
+    /// end-of-cycle release), refunding a charged release fee; audited as the operator's.
+    CancelRelease { e164: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -449,6 +459,13 @@ impl Cli {
                     n.e164,
                     n.last_call_at.map(|t| t.to_rfc3339()).unwrap_or_default()
                 );
+            }
+            Cmd::Number(NumberCmd::CancelRelease { e164 }) => {
+                let cmd = Command::CancelRelease {
+                    number: E164::parse(&e164)?.into(),
+                };
+                let n = engine.run(&op, cmd).await?.number.context("no number")?;
+                println!("{} is {} again", n.e164, n.state.as_str());
             }
             Cmd::Key(KeyCmd::Create {
                 account,
