@@ -353,14 +353,19 @@ impl Changes {
 /// it changed nothing), so a face renders its answer without reading the store again.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
+    /// Everything written: what fell due on the number first, then the command's own changes.
     pub changes: Changes,
     pub number: Option<Number>,
+    /// Whether the command itself changed anything (what merely fell due does not count).
+    pub acted: bool,
 }
 
 impl Outcome {
-    /// Pairs `changes` with the number they leave: the locked row as written, or as loaded; for
-    /// a command that inserts a number (an import), that number.
-    pub fn new(snapshot: &Snapshot, changes: Changes) -> Self {
+    /// Pairs the changes with the number they leave: the locked row as written, or as loaded;
+    /// for a command that inserts a number (an import), that number.
+    pub fn new(snapshot: &Snapshot, due: Changes, own: Changes) -> Self {
+        let acted = !own.is_empty();
+        let changes = due.then(own);
         let number = match &snapshot.number {
             Some(locked) => Some(
                 changes
@@ -377,12 +382,17 @@ impl Outcome {
                 .find(|w| matches!(w, Write::Insert(_)))
                 .map(|w| w.row().clone()),
         };
-        Outcome { changes, number }
+        Outcome {
+            changes,
+            number,
+            acted,
+        }
     }
 
-    /// The command found everything already as asked (a repeated release, say).
+    /// The command found everything already as asked (a repeated release, say), whatever fell
+    /// due on the number meanwhile.
     pub fn unchanged(&self) -> bool {
-        self.changes.is_empty()
+        !self.acted
     }
 
     /// The (first) account the command wrote.
@@ -520,12 +530,23 @@ impl Command {
     /// brought up to `ctx.now` (a due release, renewal, expiry …), and the command decides on
     /// that; both are written together.
     pub fn decide(&self, ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
+        let (due, own) = self.decide_parts(ctx, snap)?;
+        Ok(due.then(own))
+    }
+
+    /// [`Command::decide`] in its two parts: what fell due on the number before the command,
+    /// and what the command itself changes (empty: it found everything as asked).
+    pub fn decide_parts(
+        &self,
+        ctx: &Context,
+        snap: &Snapshot,
+    ) -> Result<(Changes, Changes), EngineError> {
         if self.number().is_none() || matches!(self, Command::Tick { .. }) {
-            return self.decide_settled(ctx, snap);
+            return Ok((Changes::default(), self.decide_settled(ctx, snap)?));
         }
         match schedule::settle(ctx, snap)? {
-            None => self.decide_settled(ctx, snap),
-            Some((settled, due)) => Ok(due.then(self.decide_settled(ctx, &settled)?)),
+            None => Ok((Changes::default(), self.decide_settled(ctx, snap)?)),
+            Some((settled, due)) => Ok((due, self.decide_settled(ctx, &settled)?)),
         }
     }
 

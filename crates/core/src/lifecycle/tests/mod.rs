@@ -1250,3 +1250,5 @@ mod scheduling {
         assert_eq!(ch.number().unwrap().state, NumberState::Available);
     }
 }
+
+mod edges;
