@@ -3,22 +3,13 @@
 
 use chrono::{Datelike, Duration, TimeZone};
 
+use super::scheduling::system;
 use super::*;
 use crate::account::Verification;
 use crate::trunk::Trunk;
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 9, 30, 0).unwrap()
-}
-
-fn system(now: DateTime<Utc>) -> Context {
-    Context {
-        actor: Actor::System,
-        caller_billing: None,
-        now,
-        request_id: None,
-        policy: ReleasePolicy::default(),
-    }
 }
 
 fn operator(now: DateTime<Utc>) -> Context {

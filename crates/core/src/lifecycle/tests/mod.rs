@@ -937,7 +937,8 @@ mod scheduling {
     use super::*;
     use crate::account::Verification;
 
-    fn system(now: DateTime<Utc>) -> Context {
+    /// The scheduler's context at `now`.
+    pub(super) fn system(now: DateTime<Utc>) -> Context {
         Context {
             actor: Actor::System,
             caller_billing: None,
