@@ -1,0 +1,205 @@
+//! What a command writes ([`Changes`]) and what it answers ([`Outcome`]).
+
+use crate::account::Account;
+use crate::audit::{AssignmentAudit, NumberEvent};
+use crate::credential::Credential;
+use crate::ids::EventId;
+use crate::ledger::LedgerEntry;
+use crate::number::Number;
+use crate::trunk::Trunk;
+
+use super::{Context, Snapshot};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write<T> {
+    Insert(T),
+    Update(T),
+    Delete(T),
+}
+
+impl<T> Write<T> {
+    pub fn row(&self) -> &T {
+        match self {
+            Write::Insert(t) | Write::Update(t) | Write::Delete(t) => t,
+        }
+    }
+
+    fn row_mut(&mut self) -> &mut T {
+        match self {
+            Write::Insert(t) | Write::Update(t) | Write::Delete(t) => t,
+        }
+    }
+
+    fn into_row(self) -> T {
+        match self {
+            Write::Insert(t) | Write::Update(t) | Write::Delete(t) => t,
+        }
+    }
+}
+
+/// Everything a command writes. The store applies it in one transaction, or nothing of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    pub accounts: Vec<Write<Account>>,
+    pub trunks: Vec<Write<Trunk>>,
+    pub numbers: Vec<Write<Number>>,
+    pub credentials: Vec<Write<Credential>>,
+    pub ledger: Vec<LedgerEntry>,
+    pub events: Vec<NumberEvent>,
+    pub assignment_audits: Vec<AssignmentAudit>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        *self == Changes::default()
+    }
+
+    /// The (first) number the command wrote, as written.
+    pub fn number(&self) -> Option<&Number> {
+        self.numbers.first().map(Write::row)
+    }
+
+    pub fn account(&self) -> Option<&Account> {
+        self.accounts.first().map(Write::row)
+    }
+
+    pub fn trunk(&self) -> Option<&Trunk> {
+        self.trunks.first().map(Write::row)
+    }
+
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credentials.first().map(Write::row)
+    }
+
+    /// Writes `after` in place of `before`, with the audit event of the change.
+    pub(super) fn number_change(
+        &mut self,
+        ctx: &Context,
+        action: &str,
+        before: &Number,
+        mut after: Number,
+    ) {
+        after.updated_at = ctx.now;
+        self.events.push(event(ctx, action, Some(before), &after));
+        self.put_number(Write::Update(after));
+    }
+
+    /// Writes a number's settings (not a state change): no event.
+    pub(super) fn number_update(&mut self, ctx: &Context, mut after: Number) {
+        after.updated_at = ctx.now;
+        self.put_number(Write::Update(after));
+    }
+
+    fn put_number(&mut self, w: Write<Number>) {
+        let id = w.row().id;
+        match self.numbers.iter_mut().find(|x| x.row().id == id) {
+            Some(x) => *x.row_mut() = w.into_row(),
+            None => self.numbers.push(w),
+        }
+    }
+
+    pub(super) fn put_account(&mut self, a: Account) {
+        match self.accounts.iter_mut().find(|x| x.row().id == a.id) {
+            Some(x) => *x.row_mut() = a,
+            None => self.accounts.push(Write::Update(a)),
+        }
+    }
+
+    /// These changes followed by `later`'s: a row written by both is written once, as `later`
+    /// leaves it (an insert stays an insert).
+    pub fn then(mut self, later: Changes) -> Changes {
+        for w in later.numbers {
+            self.put_number(w);
+        }
+        for w in later.accounts {
+            match w {
+                Write::Update(a) => self.put_account(a),
+                other => self.accounts.push(other),
+            }
+        }
+        self.trunks.extend(later.trunks);
+        self.credentials.extend(later.credentials);
+        self.ledger.extend(later.ledger);
+        self.events.extend(later.events);
+        self.assignment_audits.extend(later.assignment_audits);
+        self
+    }
+}
+
+/// What a command did: its changes, and the number it locked as the command left it (also when
+/// it changed nothing), so a face renders its answer without reading the store again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    /// Everything written: what fell due on the number first, then the command's own changes.
+    pub changes: Changes,
+    pub number: Option<Number>,
+    /// Whether the command itself changed anything (what merely fell due does not count).
+    pub acted: bool,
+}
+
+impl Outcome {
+    /// Pairs the changes with the number they leave: the locked row as written, or as loaded;
+    /// for a command that inserts a number (an import), that number.
+    pub fn new(snapshot: &Snapshot, due: Changes, own: Changes) -> Self {
+        let acted = !own.is_empty();
+        let changes = due.then(own);
+        let number = match &snapshot.number {
+            Some(locked) => Some(
+                changes
+                    .numbers
+                    .iter()
+                    .map(Write::row)
+                    .find(|n| n.id == locked.id)
+                    .unwrap_or(locked)
+                    .clone(),
+            ),
+            None => changes
+                .numbers
+                .iter()
+                .find(|w| matches!(w, Write::Insert(_)))
+                .map(|w| w.row().clone()),
+        };
+        Outcome {
+            changes,
+            number,
+            acted,
+        }
+    }
+
+    /// The command found everything already as asked (a repeated release, say), whatever fell
+    /// due on the number meanwhile.
+    pub fn unchanged(&self) -> bool {
+        !self.acted
+    }
+
+    /// The (first) account the command wrote.
+    pub fn account(&self) -> Option<&Account> {
+        self.changes.account()
+    }
+
+    /// The (first) trunk the command wrote.
+    pub fn trunk(&self) -> Option<&Trunk> {
+        self.changes.trunk()
+    }
+}
+
+pub(super) fn event(
+    ctx: &Context,
+    action: &str,
+    before: Option<&Number>,
+    after: &Number,
+) -> NumberEvent {
+    NumberEvent {
+        id: EventId::new(),
+        number_id: after.id,
+        e164: after.e164.clone(),
+        action: action.to_owned(),
+        actor: ctx.actor.clone(),
+        from_state: before.map(|b| b.state),
+        to_state: after.state,
+        from_owner: before.and_then(|b| b.owner_id.clone()),
+        to_owner: after.owner_id.clone(),
+        at: ctx.now,
+        request_id: ctx.request_id.clone(),
+    }
+}
