@@ -119,13 +119,22 @@ impl Engine {
     /// its row, locked). A number whose step fails is logged and skipped, never a stop for the
     /// others. Returns how many numbers changed.
     pub async fn run_due(&self) -> Result<usize, EngineError> {
-        const BATCH: u32 = 500;
-        const MAX_PASSES: usize = 10_000;
+        self.run_due_within(500, 10_000).await
+    }
+
+    /// What a list does before it reads: the items due now, at most `limit` of them (the
+    /// scheduler takes any backlog beyond that), so a page shows numbers as they stand at the
+    /// clock. When nothing is due this is one indexed read.
+    pub(crate) async fn settle_due(&self, limit: u32) -> Result<usize, EngineError> {
+        self.run_due_within(limit, 1).await
+    }
+
+    async fn run_due_within(&self, batch: u32, max_passes: usize) -> Result<usize, EngineError> {
         let by = By::system();
         let mut done = 0;
         let mut failed = std::collections::HashSet::new();
-        for _ in 0..MAX_PASSES {
-            let due = self.store.due(self.now(), BATCH).await?;
+        for _ in 0..max_passes {
+            let due = self.store.due(self.now(), batch).await?;
             let mut progressed = false;
             for id in due {
                 if failed.contains(&id) {

@@ -1,7 +1,7 @@
 //! What a face may read, and only this way: each read applies the tenancy rules here, once, so
 //! faces never read the store to decide an answer. A number is shown as it stands at the
-//! engine's clock (what is due on it is applied, as the next command would), so a read never
-//! depends on whether the scheduler has run yet.
+//! engine's clock (one number: what is due on it is applied, as the next command would; a list:
+//! what is due is done first), so a read does not depend on whether the scheduler has run yet.
 
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};
@@ -15,6 +15,9 @@ use crate::store::{
     Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
 };
 use crate::trunk::Trunk;
+
+/// How many due numbers a list settles before it reads; a larger backlog is the scheduler's.
+const LIST_SETTLES: u32 = 100;
 
 /// Which numbers an account sees one by one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +93,8 @@ impl Engine {
         .expect("the snapshot holds the number"))
     }
 
-    /// A page of numbers. An account lists only its own: inventory, the numbers it holds,
+    /// A page of numbers, as they stand at the engine's clock (what is due is done first, see
+    /// [`Engine::settle_due`]). An account lists only its own: inventory, the numbers it holds,
     /// those it pays for (a master account), or those it may see; anything else is forbidden.
     pub async fn numbers(&self, by: &By, query: &NumberQuery) -> Result<Page<Number>, EngineError> {
         if let Some(caller) = by.caller() {
@@ -103,6 +107,7 @@ impl Engine {
                 return Err(EngineError::Forbidden("another account's numbers"));
             }
         }
+        self.settle_due(LIST_SETTLES).await?;
         self.store().numbers(query).await
     }
 
