@@ -1531,10 +1531,31 @@ async fn a_master_releasing_its_sub_accounts_number_again_answers_the_same_200(t
     let again = t.release(&sub, SF_2).await;
     assert_eq!((again.status, &again.body), (StatusCode::OK, &first.body));
 
+    // Bought by the master and handed to the sub-account (Vobiz): the same.
+    assert_eq!(t.buy(&master, NYC).await.status, StatusCode::OK);
+    let r = t
+        .post(
+            &format!(
+                "/api/v1/Account/{}/numbers/{}/assign-subaccount",
+                master.id,
+                enc(NYC)
+            ),
+            &master.vobiz(),
+            json!({"sub_account_id": sub.id}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(t.owned(&sub).await, [NYC]);
+    let first = t.release(&master, NYC).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    t.clock.advance(Duration::hours(1));
+    let again = t.release(&master, NYC).await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &first.body));
+
     // Another family's master: not found. Nothing was charged or refunded by the repeats.
     let r = t.release(&stranger, SF_1).await;
     assert_eq!((r.status, r.body), (StatusCode::NOT_FOUND, not_found(SF_1)));
-    assert_eq!(t.balance(&master).await, 95.86);
+    assert_eq!(t.balance(&master).await, 93.36);
     assert_eq!(t.owned(&master).await, Vec::<String>::new());
     assert!(t.available(&master, "US").await.contains(&SF_1.to_owned()));
 }
@@ -1566,7 +1587,11 @@ async fn with_a_release_window_an_agni_release_completes_a_pending_release_at_on
     assert_eq!(t.transactions(&a, "release_fee").await.len(), 1);
     // No longer pending: nothing to cancel.
     let r = t
-        .post(&format!("{vobiz_number}/cancel-release"), &a.vobiz(), json!({}))
+        .post(
+            &format!("{vobiz_number}/cancel-release"),
+            &a.vobiz(),
+            json!({}),
+        )
         .await;
     assert!(r.status.is_client_error(), "{}: {}", r.status, r.body);
 
@@ -1580,7 +1605,10 @@ async fn with_a_release_window_an_agni_release_completes_a_pending_release_at_on
 /// A transaction with what differs between two numbers' (ids, the number) taken out.
 fn fee_entry(mut tx: Value, e164: &str) -> Value {
     for field in ["id", "reference", "description"] {
-        let text = tx[field].as_str().unwrap_or_default().replace(e164, "[e164]");
+        let text = tx[field]
+            .as_str()
+            .unwrap_or_default()
+            .replace(e164, "[e164]");
         tx[field] = json!(text);
     }
     tx["id"] = json!("[id]");
@@ -1629,9 +1657,7 @@ async fn an_agni_release_charges_the_release_fee_as_a_vobiz_release_does_and_an_
     assert_eq!(t.transactions(&a, "release_fee").await.len(), 2);
 }
 
-async fn a_release_fee_the_balance_cannot_cover_is_charged_as_far_as_the_balance_goes(
-    t: TestApp,
-) {
+async fn a_release_fee_the_balance_cannot_cover_is_charged_as_far_as_the_balance_goes(t: TestApp) {
     let t = t.with_policy(policy("5", 0));
     // 0.35 left after the purchase: the fee takes it, and the release goes through.
     let a = t.account("Acme", "2.50").await;

@@ -17,8 +17,8 @@ use didpool_core::engine::By;
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
-use didpool_core::store::LedgerQuery;
 use didpool_core::number::{MediaEncryption, NewNumber};
+use didpool_core::store::LedgerQuery;
 use didpool_core::{Capabilities, Engine, ManualClock, Number, NumberId, ReleasePolicy, E164};
 use didpool_store::testing::{Backend, TestDb};
 use http_body_util::BodyExt;
@@ -41,7 +41,7 @@ struct H {
     app: didpool::App,
     engine: Engine,
     clock: ManualClock,
-    _db: TestDb,
+    db: TestDb,
 }
 
 struct Resp {
@@ -55,36 +55,28 @@ impl H {
     async fn new(backend: Backend, name: &str) -> Option<H> {
         let db = TestDb::new(backend, name).await?;
         let clock = ManualClock::new(t0());
-        let engine = Engine::new(
-            db.store.clone(),
-            Arc::new(clock.clone()),
-            ReleasePolicy::default(),
-        );
-        let state = AppState {
-            engine: engine.clone(),
-            admin_token: Some("test-admin".into()),
-            sandbox_clock: None,
-        };
+        let (engine, app) = Self::service(&db, &clock, ReleasePolicy::default());
         Some(H {
-            app: didpool::app(state),
+            app,
             engine,
             clock,
-            _db: db,
+            db,
         })
     }
 
-    /// The same service under another release policy (the database is the same, still empty).
-    fn with_policy(mut self, policy: ReleasePolicy) -> H {
-        self.engine = Engine::new(
-            self._db.store.clone(),
-            Arc::new(self.clock.clone()),
-            policy,
-        );
-        self.app = didpool::app(AppState {
-            engine: self.engine.clone(),
+    fn service(db: &TestDb, clock: &ManualClock, policy: ReleasePolicy) -> (Engine, didpool::App) {
+        let engine = Engine::new(db.store.clone(), Arc::new(clock.clone()), policy);
+        let app = didpool::app(AppState {
+            engine: engine.clone(),
             admin_token: Some("test-admin".into()),
             sandbox_clock: None,
         });
+        (engine, app)
+    }
+
+    /// The same service, database and clock under another release policy.
+    fn with_policy(mut self, policy: ReleasePolicy) -> H {
+        (self.engine, self.app) = Self::service(&self.db, &self.clock, policy);
         self
     }
 
@@ -1530,7 +1522,10 @@ async fn a_number_imported_again_is_a_new_phone_and_the_old_id_reaches_nothing(h
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let old = first.body["id"].as_str().unwrap().to_owned();
     let old_phone = format!("/v1/phone/{old}");
-    assert_eq!(h.delete(&old_phone, &key).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        h.delete(&old_phone, &key).await.status,
+        StatusCode::NO_CONTENT
+    );
 
     let again = h
         .post(
@@ -1591,7 +1586,9 @@ async fn a_number_imported_again_is_a_new_phone_and_the_old_id_reaches_nothing(h
     assert_eq!(ids(&h.get("/v1/phone/", &key).await.body), [new.as_str()]);
 
     // The new id reaches the new row.
-    let r = h.patch(&new_phone, &key, json!({"nickname": "Third"})).await;
+    let r = h
+        .patch(&new_phone, &key, json!({"nickname": "Third"}))
+        .await;
     assert_eq!(
         (r.status, &r.body["nickname"]),
         (StatusCode::OK, &json!("Third"))
@@ -1609,7 +1606,10 @@ async fn a_number_imported_again_is_a_new_phone_and_the_old_id_reaches_nothing(h
         json!("second.example.com")
     );
     assert_eq!(r.body["sip_config"]["username"], json!("acme"));
-    assert_eq!(h.delete(&new_phone, &key).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        h.delete(&new_phone, &key).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(
         h.audit(e164).await,
         [
@@ -1670,9 +1670,7 @@ async fn with_a_release_window_a_phone_pending_release_released_again_answers_20
 
     // Released through Vobiz: pending for the window, the fee charged.
     let path = format!("/numbers/{}", n.e164.as_str().replacen('+', "%2B", 1));
-    let r = h
-        .vobiz(Method::DELETE, &path, (&acme, &token), None)
-        .await;
+    let r = h.vobiz(Method::DELETE, &path, (&acme, &token), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["status"], "pending_release");
     let pending = h.get(&phone, &key).await.body;
@@ -1737,7 +1735,10 @@ async fn the_release_fee_is_charged_for_a_bought_phone_and_never_for_an_imported
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let imported = format!("/v1/phone/{}", r.body["id"].as_str().unwrap());
-    assert_eq!(h.delete(&imported, &key).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        h.delete(&imported, &key).await.status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(h.get(&imported, &key).await.status, StatusCode::NOT_FOUND);
     assert_eq!(h.balance(&acme).await, eur(10_000 - 195 - 50));
     assert_eq!(h.ledger(&acme).await, ledger);
@@ -1754,7 +1755,10 @@ async fn binding_agents_and_changing_sip_settings_are_audited_and_a_nickname_is_
 
     let steps = [
         (json!({"nickname": "Recepción"}), None),
-        (json!({"inbound_version_id": AGENT_IN}), Some("agents_changed")),
+        (
+            json!({"inbound_version_id": AGENT_IN}),
+            Some("agents_changed"),
+        ),
         // The same binding again changes nothing.
         (json!({"inbound_version_id": AGENT_IN}), None),
         (
@@ -1874,18 +1878,27 @@ async fn a_phone_taken_back_from_a_sub_account_loses_the_agents_the_sub_account_
     assert!(r.status.is_success(), "{}: {}", r.status, r.body);
     let mut expected = assigned(&n);
     expected["nickname"] = json!(null);
-    assert_eq!(sb(&h.get(&phone, &acme_key).await), (StatusCode::OK, expected));
+    assert_eq!(
+        sb(&h.get(&phone, &acme_key).await),
+        (StatusCode::OK, expected)
+    );
     assert_eq!(
         sb(&h.get(&phone, &team_key).await),
         (StatusCode::NOT_FOUND, not_found(&n.id.to_string()))
     );
     assert!(ids(&h
-        .get(&format!("/v1/phone/?inbound_agent_id={AGENT_IN}"), &acme_key)
+        .get(
+            &format!("/v1/phone/?inbound_agent_id={AGENT_IN}"),
+            &acme_key
+        )
         .await
         .body)
     .is_empty());
     assert_eq!(
-        h.audit(&n.e164.to_string()).await.last().map(String::as_str),
+        h.audit(&n.e164.to_string())
+            .await
+            .last()
+            .map(String::as_str),
         Some("unassigned_from_sub_account")
     );
 }
@@ -1901,9 +1914,7 @@ async fn answers(h: &H, key: &str, phone: &str) -> [(StatusCode, Value); 3] {
     ]
 }
 
-async fn a_due_release_reads_and_refuses_edits_the_same_before_and_after_the_scheduler_runs(
-    h: H,
-) {
+async fn a_due_release_reads_and_refuses_edits_the_same_before_and_after_the_scheduler_runs(h: H) {
     let acme = h.account("Acme").await;
     let key = h.key(&acme, None).await;
     let n = h.buy(&acme, &madrid(35)).await;
@@ -1965,7 +1976,10 @@ async fn a_due_release_reads_and_refuses_edits_the_same_before_and_after_the_sch
     h.clock.set("2026-07-31T10:00:00Z".parse().unwrap());
     let before = answers(&h, &key, &phone).await;
     assert_eq!(before[0].1["status"], "finished");
-    assert_eq!(before[1..], [not_editable("finished"), not_editable("finished")]);
+    assert_eq!(
+        before[1..],
+        [not_editable("finished"), not_editable("finished")]
+    );
     assert_eq!(h.engine.run_due().await.unwrap(), 1);
     assert_eq!(answers(&h, &key, &phone).await, before);
     assert_eq!(

@@ -796,7 +796,7 @@ impl SipChange {
 /// inbound against outbound encryption).
 fn sip_changes(round: usize, number: usize) -> [SipChange; 2] {
     let tag = format!("{round}-{number}");
-    let flip = (round / 3) % 2 == 0;
+    let flip = (round / 3).is_multiple_of(2);
     match round % 3 {
         0 => [
             SipChange::TerminationUri(format!("sip-{tag}.example.com")),
