@@ -12,6 +12,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use didpool::AppState;
 use didpool_core::{Engine, ManualClock, ReleasePolicy};
+use didpool_store::testing::{Backend, TestDb};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -86,29 +87,23 @@ struct Resp {
 struct TestApp {
     app: didpool::App,
     clock: ManualClock,
-    _dir: tempfile::TempDir,
+    db: TestDb,
 }
 
 impl TestApp {
-    /// The service with the inventory stocked.
+    /// The service with the inventory stocked, on SQLite.
     async fn spawn() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("didpool.db").display());
-        let store = didpool_store::open(&url, &didpool_store::Options::default())
+        Self::spawn_on(Backend::Sqlite, "agni")
             .await
-            .unwrap();
+            .expect("SQLite is always available")
+    }
+
+    /// The same on `backend`; `None` when PostgreSQL is asked for and not configured.
+    async fn spawn_on(backend: Backend, test: &str) -> Option<Self> {
+        let db = TestDb::new(backend, test).await?;
         let clock = ManualClock::new(start());
-        let engine = Engine::new(store, Arc::new(clock.clone()), ReleasePolicy::default());
-        let state = AppState {
-            engine,
-            admin_token: Some(ADMIN_TOKEN.into()),
-            sandbox_clock: None,
-        };
-        let t = Self {
-            app: didpool::app(state),
-            clock,
-            _dir: dir,
-        };
+        let app = Self::service(&db, &clock, ReleasePolicy::default());
+        let t = Self { app, clock, db };
         let r = t
             .send(
                 Method::POST,
@@ -119,7 +114,22 @@ impl TestApp {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["imported"], 5, "{}", r.body);
-        t
+        Some(t)
+    }
+
+    fn service(db: &TestDb, clock: &ManualClock, policy: ReleasePolicy) -> didpool::App {
+        let engine = Engine::new(db.store.clone(), Arc::new(clock.clone()), policy);
+        didpool::app(AppState {
+            engine,
+            admin_token: Some(ADMIN_TOKEN.into()),
+            sandbox_clock: None,
+        })
+    }
+
+    /// The same service, database and clock under another release policy.
+    fn with_policy(mut self, policy: ReleasePolicy) -> Self {
+        self.app = Self::service(&self.db, &self.clock, policy);
+        self
     }
 
     fn admin(&self) -> Vec<(&'static str, String)> {
@@ -183,11 +193,16 @@ impl TestApp {
     /// A master account (USD) with `balance`, its Vobiz token and an Agni key, through the
     /// admin API.
     async fn account(&self, name: &str, balance: &str) -> Acct {
+        self.account_in(name, balance, "USD").await
+    }
+
+    /// The same, billed in `currency`.
+    async fn account_in(&self, name: &str, balance: &str, currency: &str) -> Acct {
         let r = self
             .post(
                 "/admin/v1/accounts",
                 &self.admin(),
-                json!({"name": name, "balance": balance, "currency": "USD"}),
+                json!({"name": name, "balance": balance, "currency": currency}),
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -217,6 +232,58 @@ impl TestApp {
             r.body["key"].as_str().unwrap().to_owned(),
             r.body["id"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// A sub-account of `parent` (through the Vobiz face), with an Agni key of its own.
+    async fn sub(&self, parent: &Acct, name: &str) -> Acct {
+        let r = self
+            .post(
+                &format!("/api/v1/accounts/{}/sub-accounts", parent.id),
+                &parent.vobiz(),
+                json!({"name": name}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let creds = &r.body["auth_credentials"];
+        let id = creds["auth_id"].as_str().unwrap().to_owned();
+        let token = creds["auth_token"].as_str().unwrap().to_owned();
+        let (key, key_id) = self.key(&id).await;
+        Acct {
+            id,
+            token,
+            key,
+            key_id,
+        }
+    }
+
+    /// Stocks more numbers through the admin API (a CSV with `INVENTORY`'s header).
+    async fn stock(&self, rows: &str) {
+        let csv = format!("e164,country,region,setup_fee,monthly_fee,currency\n{rows}");
+        let r = self
+            .send(
+                Method::POST,
+                "/admin/v1/inventory",
+                &self.admin(),
+                Some(("text/csv", csv.into_bytes())),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["errors"], json!([]), "{}", r.body);
+    }
+
+    /// The account's ledger entries of one kind, as its Vobiz transactions list shows them.
+    async fn transactions(&self, a: &Acct, kind: &str) -> Vec<Value> {
+        let r = self
+            .get(
+                &format!(
+                    "/api/v1/Account/{}/transactions?reference_type={kind}",
+                    a.id
+                ),
+                &a.vobiz(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["transactions"].as_array().unwrap().clone()
     }
 
     async fn balance(&self, a: &Acct) -> f64 {
@@ -1378,4 +1445,303 @@ fn numbers_of_vobiz(body: &Value) -> Vec<String> {
         .iter()
         .map(|n| n["e164"].as_str().unwrap().to_owned())
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// One engine decision, on both backends: repeat releases, the release window, the release fee,
+// the confirmed price
+// ---------------------------------------------------------------------------------------------
+
+/// Each scenario runs on SQLite, and on PostgreSQL when `DIDPOOL_TEST_POSTGRES_URL` is set.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::{Backend, TestApp};
+
+            #[tokio::test]
+            async fn sqlite() {
+                let t = TestApp::spawn_on(Backend::Sqlite, stringify!($name)).await;
+                super::$name(t.expect("SQLite is always available")).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(t) = TestApp::spawn_on(Backend::Postgres, stringify!($name)).await {
+                    super::$name(t).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    a_master_releasing_its_sub_accounts_number_again_answers_the_same_200,
+    with_a_release_window_an_agni_release_completes_a_pending_release_at_once,
+    an_agni_release_charges_the_release_fee_as_a_vobiz_release_does_and_an_import_never,
+    a_release_fee_the_balance_cannot_cover_is_charged_as_far_as_the_balance_goes,
+    buying_at_a_price_other_than_the_quote_answers_409_and_charges_nothing,
+    buying_a_number_priced_in_another_currency_answers_400_and_charges_nothing,
+);
+
+/// A policy charging `fee` (USD) for a release, with `window_hours` of cancellable window.
+fn policy(fee: &str, window_hours: i64) -> ReleasePolicy {
+    ReleasePolicy {
+        fee: fee.parse().unwrap(),
+        window: Duration::hours(window_hours),
+        ..ReleasePolicy::default()
+    }
+}
+
+async fn a_master_releasing_its_sub_accounts_number_again_answers_the_same_200(t: TestApp) {
+    let master = t.account("Acme", "100").await;
+    let sub = t.sub(&master, "Team").await;
+    let stranger = t.account("Other", "100").await;
+    // Bought by the sub-account, billed to its master.
+    assert_eq!(t.buy(&sub, SF_1).await.status, StatusCode::OK);
+    assert_eq!(t.buy(&sub, SF_2).await.status, StatusCode::OK);
+    assert_eq!(t.owned(&master).await, [SF_1, SF_2]);
+    t.clock.advance(Duration::minutes(5));
+
+    let first = t.release(&master, SF_1).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        first.body,
+        json!({
+            "success": true,
+            "message": "Request completed successfully",
+            "data": {"phone_number": SF_1, "status": "released", "released_at": "2026-06-01T10:05:00Z"},
+        })
+    );
+    t.clock.advance(Duration::hours(1));
+    for uri in [
+        format!("/api/v1/phone-numbers/{}/release/", enc(SF_1)),
+        format!("/api/v1/phone-numbers/{SF_1}/release"),
+    ] {
+        let again = t.delete(&uri, &master.agni()).await;
+        assert_eq!(
+            (again.status, &again.body),
+            (StatusCode::OK, &first.body),
+            "{uri}: the release on record"
+        );
+    }
+    // The sub-account's own release, repeated, answers the same too.
+    let first = t.release(&sub, SF_2).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    t.clock.advance(Duration::hours(1));
+    let again = t.release(&sub, SF_2).await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &first.body));
+
+    // Bought by the master and handed to the sub-account (Vobiz): the same.
+    assert_eq!(t.buy(&master, NYC).await.status, StatusCode::OK);
+    let r = t
+        .post(
+            &format!(
+                "/api/v1/Account/{}/numbers/{}/assign-subaccount",
+                master.id,
+                enc(NYC)
+            ),
+            &master.vobiz(),
+            json!({"sub_account_id": sub.id}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(t.owned(&sub).await, [NYC]);
+    let first = t.release(&master, NYC).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    t.clock.advance(Duration::hours(1));
+    let again = t.release(&master, NYC).await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &first.body));
+
+    // Another family's master: not found. Nothing was charged or refunded by the repeats.
+    let r = t.release(&stranger, SF_1).await;
+    assert_eq!((r.status, r.body), (StatusCode::NOT_FOUND, not_found(SF_1)));
+    assert_eq!(t.balance(&master).await, 93.36);
+    assert_eq!(t.owned(&master).await, Vec::<String>::new());
+    assert!(t.available(&master, "US").await.contains(&SF_1.to_owned()));
+}
+
+async fn with_a_release_window_an_agni_release_completes_a_pending_release_at_once(t: TestApp) {
+    let t = t.with_policy(policy("0.50", 24));
+    let a = t.account("Acme", "100").await;
+    assert_eq!(t.buy(&a, SF_1).await.status, StatusCode::OK);
+    let vobiz_number = format!("/api/v1/Account/{}/numbers/{}", a.id, enc(SF_1));
+
+    // Released through Vobiz: pending for the window, the fee charged.
+    let r = t.delete(&vobiz_number, &a.vobiz()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "pending_release");
+    assert_eq!(r.body["cooldown_ends_at"], "2026-06-02T10:00:00.000000Z");
+    assert_eq!(t.balance(&a).await, 97.35);
+
+    // Released again through Agni, which releases at once: done now, the fee not charged again.
+    t.clock.advance(Duration::hours(1));
+    let first = t.release(&a, SF_1).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(
+        first.body["data"],
+        json!({"phone_number": SF_1, "status": "released", "released_at": "2026-06-01T11:00:00Z"})
+    );
+    assert!(t.available(&a, "US").await.contains(&SF_1.to_owned()));
+    assert_eq!(t.owned(&a).await, Vec::<String>::new());
+    assert_eq!(t.balance(&a).await, 97.35);
+    assert_eq!(t.transactions(&a, "release_fee").await.len(), 1);
+    // No longer pending: nothing to cancel.
+    let r = t
+        .post(
+            &format!("{vobiz_number}/cancel-release"),
+            &a.vobiz(),
+            json!({}),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}: {}", r.status, r.body);
+
+    // Once more: the release on record.
+    t.clock.advance(Duration::hours(1));
+    let again = t.release(&a, SF_1).await;
+    assert_eq!((again.status, &again.body), (StatusCode::OK, &first.body));
+    assert_eq!(t.balance(&a).await, 97.35);
+}
+
+/// A transaction with what differs between two numbers' (ids, the number) taken out.
+fn fee_entry(mut tx: Value, e164: &str) -> Value {
+    for field in ["id", "reference", "description"] {
+        let text = tx[field]
+            .as_str()
+            .unwrap_or_default()
+            .replace(e164, "[e164]");
+        tx[field] = json!(text);
+    }
+    tx["id"] = json!("[id]");
+    tx.as_object_mut().unwrap().remove("balance_after");
+    tx
+}
+
+async fn an_agni_release_charges_the_release_fee_as_a_vobiz_release_does_and_an_import_never(
+    t: TestApp,
+) {
+    let t = t.with_policy(policy("0.50", 0));
+    let a = t.account("Acme", "100").await;
+    assert_eq!(t.buy(&a, SF_1).await.status, StatusCode::OK);
+    assert_eq!(t.buy(&a, SF_2).await.status, StatusCode::OK);
+    assert_eq!(t.balance(&a).await, 95.86);
+
+    let r = t.release(&a, SF_1).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(t.balance(&a).await, 95.36);
+    let r = t
+        .delete(
+            &format!("/api/v1/Account/{}/numbers/{}", a.id, enc(SF_2)),
+            &a.vobiz(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert_eq!(t.balance(&a).await, 94.86);
+
+    // One rule: the same entry, whichever face released.
+    let fees = t.transactions(&a, "release_fee").await;
+    assert_eq!(fees.len(), 2, "{fees:#?}");
+    let (vobiz, agni) = (fees[0].clone(), fees[1].clone());
+    assert_eq!(agni["reference"], format!("did:{SF_1}"));
+    assert_eq!(agni["description"], format!("release fee for {SF_1}"));
+    assert_eq!(
+        (&agni["type"], &agni["amount"], &agni["currency"]),
+        (&json!("debit"), &json!(0.5), &json!("USD"))
+    );
+    assert_eq!(fee_entry(agni, SF_1), fee_entry(vobiz, SF_2));
+
+    // An imported number is never charged it.
+    assert_eq!(t.import(&a, TWILIO, None).await.status, StatusCode::OK);
+    let r = t.release(&a, TWILIO).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(t.balance(&a).await, 94.86);
+    assert_eq!(t.transactions(&a, "release_fee").await.len(), 2);
+}
+
+async fn a_release_fee_the_balance_cannot_cover_is_charged_as_far_as_the_balance_goes(t: TestApp) {
+    let t = t.with_policy(policy("5", 0));
+    // 0.35 left after the purchase: the fee takes it, and the release goes through.
+    let a = t.account("Acme", "2.50").await;
+    assert_eq!(t.buy(&a, SF_1).await.status, StatusCode::OK);
+    let r = t.release(&a, SF_1).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["status"], "released");
+    assert_eq!(t.balance(&a).await, 0.0);
+    let fees = t.transactions(&a, "release_fee").await;
+    assert_eq!(fees.len(), 1, "{fees:#?}");
+    assert_eq!(fees[0]["amount"], json!(0.35));
+    assert!(t.available(&a, "US").await.contains(&SF_1.to_owned()));
+
+    // Nothing left: released all the same, and no fee entry.
+    let b = t.account("Broke", "1.99").await;
+    assert_eq!(t.buy(&b, SF_2).await.status, StatusCode::OK);
+    assert_eq!(t.balance(&b).await, 0.0);
+    let r = t.release(&b, SF_2).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(t.balance(&b).await, 0.0);
+    assert_eq!(t.transactions(&b, "release_fee").await, Vec::<Value>::new());
+    assert_eq!(t.owned(&b).await, Vec::<String>::new());
+}
+
+async fn buying_at_a_price_other_than_the_quote_answers_409_and_charges_nothing(t: TestApp) {
+    const BLR_2: &str = "+918041100002";
+    t.stock(&format!("{BLR_2},IN,Karnataka,0,400,INR\n")).await;
+    let a = t.account_in("Bengaluru", "1000", "INR").await;
+    let r = t.available(&a, "IN").await;
+    assert!(r.contains(&BLR_2.to_owned()), "{r:?}");
+
+    // The input: 0.01 confirmed for a number quoted at 400 INR a month.
+    for price in [json!(0.01), json!(399.99), json!(4000), json!(0)] {
+        let r = t
+            .post(
+                "/api/v1/phone-numbers/buy",
+                &a.agni(),
+                json!({"phone_number": BLR_2, "price": price}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{price}: {}", r.body);
+        assert_eq!(
+            r.body,
+            error(&format!(
+                "Price changed: {BLR_2} costs 400 a month, not {price}"
+            )),
+            "{price}"
+        );
+    }
+    assert_eq!(t.balance(&a).await, 1000.0, "nothing is charged");
+    assert!(t.available(&a, "IN").await.contains(&BLR_2.to_owned()));
+    assert_eq!(t.owned(&a).await, Vec::<String>::new());
+
+    // At the quoted price (integer or decimal): bought, 400 charged.
+    let r = t
+        .post(
+            "/api/v1/phone-numbers/buy",
+            &a.agni(),
+            json!({"phone_number": BLR_2, "price": 400.0}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["price"], json!(400.0));
+    assert_eq!(t.balance(&a).await, 600.0);
+}
+
+async fn buying_a_number_priced_in_another_currency_answers_400_and_charges_nothing(t: TestApp) {
+    let a = t.account("Acme", "1000").await;
+    for price in [json!(300), json!(0.01)] {
+        let r = t
+            .post(
+                "/api/v1/phone-numbers/buy",
+                &a.agni(),
+                json!({"phone_number": BLR, "price": price}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{price}: {}", r.body);
+        assert_eq!(
+            r.body,
+            error("currency mismatch: the number is priced in INR, not USD"),
+            "{price}"
+        );
+    }
+    assert_eq!(t.balance(&a).await, 1000.0);
+    assert!(t.available(&a, "IN").await.contains(&BLR.to_owned()));
+    assert_eq!(t.owned(&a).await, Vec::<String>::new());
 }

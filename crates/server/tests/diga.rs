@@ -14,9 +14,11 @@ use didpool::AppState;
 use didpool_core::account::{Account, AccountProfile, NewAccount, Role, Verification};
 use didpool_core::credential::CredentialKind;
 use didpool_core::engine::By;
+use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::number::{MediaEncryption, NewNumber};
+use didpool_core::store::LedgerQuery;
 use didpool_core::{Capabilities, Engine, ManualClock, Number, NumberId, ReleasePolicy, E164};
 use didpool_store::testing::{Backend, TestDb};
 use http_body_util::BodyExt;
@@ -39,7 +41,7 @@ struct H {
     app: didpool::App,
     engine: Engine,
     clock: ManualClock,
-    _db: TestDb,
+    db: TestDb,
 }
 
 struct Resp {
@@ -53,22 +55,29 @@ impl H {
     async fn new(backend: Backend, name: &str) -> Option<H> {
         let db = TestDb::new(backend, name).await?;
         let clock = ManualClock::new(t0());
-        let engine = Engine::new(
-            db.store.clone(),
-            Arc::new(clock.clone()),
-            ReleasePolicy::default(),
-        );
-        let state = AppState {
+        let (engine, app) = Self::service(&db, &clock, ReleasePolicy::default());
+        Some(H {
+            app,
+            engine,
+            clock,
+            db,
+        })
+    }
+
+    fn service(db: &TestDb, clock: &ManualClock, policy: ReleasePolicy) -> (Engine, didpool::App) {
+        let engine = Engine::new(db.store.clone(), Arc::new(clock.clone()), policy);
+        let app = didpool::app(AppState {
             engine: engine.clone(),
             admin_token: Some("test-admin".into()),
             sandbox_clock: None,
-        };
-        Some(H {
-            app: didpool::app(state),
-            engine,
-            clock,
-            _db: db,
-        })
+        });
+        (engine, app)
+    }
+
+    /// The same service, database and clock under another release policy.
+    fn with_policy(mut self, policy: ReleasePolicy) -> H {
+        (self.engine, self.app) = Self::service(&self.db, &self.clock, policy);
+        self
     }
 
     fn operator() -> By {
@@ -77,21 +86,101 @@ impl H {
 
     /// A master account with 100 EUR.
     async fn account(&self, name: &str) -> Account {
+        self.account_with_token(name, None).await.0
+    }
+
+    /// A master account (or a sub-account of `parent`) with 100 EUR, and its Vobiz token.
+    async fn account_with_token(&self, name: &str, parent: Option<&Account>) -> (Account, String) {
         let new = NewAccount {
             id: None,
             name: name.into(),
             role: Role::Customer,
             currency: Currency::parse("EUR").unwrap(),
-            opening_balance: Decimal::from(100),
+            opening_balance: if parent.is_some() {
+                Decimal::ZERO
+            } else {
+                Decimal::from(100)
+            },
             enabled: true,
             profile: AccountProfile::default(),
         };
-        let (account, _) = self
-            .engine
-            .create_account(&Self::operator(), new, None)
+        self.engine
+            .create_account(&Self::operator(), new, parent.map(|p| p.id.clone()))
             .await
-            .expect("the account is created");
-        account
+            .expect("the account is created")
+    }
+
+    /// The account's balance, as the operator reads it.
+    async fn balance(&self, account: &Account) -> Decimal {
+        self.engine
+            .account(&Self::operator(), &account.id)
+            .await
+            .expect("the account exists")
+            .balance
+    }
+
+    /// The account's ledger entries, oldest first, as the operator reads them.
+    async fn ledger(&self, account: &Account) -> Vec<LedgerEntry> {
+        let query = LedgerQuery {
+            account: account.id.clone(),
+            debits: None,
+            kind: None,
+            from: None,
+            to: None,
+            limit: 1_000,
+            offset: 0,
+        };
+        let page = self
+            .engine
+            .ledger(&Self::operator(), &query)
+            .await
+            .expect("the ledger is read");
+        let mut entries = page.entries;
+        entries.reverse();
+        entries
+    }
+
+    /// The actions of a number's audit trail (every row it had), oldest first, through
+    /// `GET /admin/v1/numbers/{e164}/audit`.
+    async fn audit(&self, e164: &str) -> Vec<String> {
+        let req = Request::builder()
+            .uri(format!(
+                "/admin/v1/numbers/{}/audit",
+                e164.replacen('+', "%2B", 1)
+            ))
+            .header(header::AUTHORIZATION, "Bearer test-admin")
+            .body(Body::empty())
+            .unwrap();
+        let r = self.send(req).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["events"]
+            .as_array()
+            .expect("an events array")
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A request through the Vobiz face, with the account's Vobiz token.
+    async fn vobiz(
+        &self,
+        method: Method,
+        path: &str,
+        (account, token): (&Account, &str),
+        body: Option<Value>,
+    ) -> Resp {
+        let req = Request::builder()
+            .method(method)
+            .uri(format!("/api/v1/account/{}{path}", account.id))
+            .header("X-Auth-ID", account.id.to_string())
+            .header("X-Auth-Token", token);
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        };
+        self.send(req.unwrap()).await
     }
 
     /// A Diga key for `account`.
@@ -307,6 +396,13 @@ on_both_backends!(
     an_imported_number_keeps_its_sip_trunk_and_is_deleted_at_once,
     reserved_and_pending_verification_numbers_cannot_be_released,
     lists_page_by_cursor_or_page_number_and_filter,
+    a_number_imported_again_is_a_new_phone_and_the_old_id_reaches_nothing,
+    a_repeated_release_of_a_scheduled_phone_answers_204_and_changes_nothing,
+    with_a_release_window_a_phone_pending_release_released_again_answers_204_and_changes_nothing,
+    the_release_fee_is_charged_for_a_bought_phone_and_never_for_an_imported_one,
+    binding_agents_and_changing_sip_settings_are_audited_and_a_nickname_is_not,
+    a_phone_taken_back_from_a_sub_account_loses_the_agents_the_sub_account_bound,
+    a_due_release_reads_and_refuses_edits_the_same_before_and_after_the_scheduler_runs,
 );
 
 // ---- reading -----------------------------------------------------------------------------
@@ -1394,4 +1490,500 @@ async fn lists_page_by_cursor_or_page_number_and_filter(h: H) {
     assert_eq!(ids(&window), all[1..3]);
     let since = list("?start_assigned_at=2026-06-04T10:00:00Z".into()).await;
     assert_eq!(ids(&since), newest_first[0..2]);
+}
+
+// ---- one engine decision, whoever asks and whenever the scheduler runs ---------------------
+
+/// An EUR amount in cents.
+fn eur(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+/// The policy of the release-fee scenarios: a fee of €0.50.
+fn with_fee() -> ReleasePolicy {
+    ReleasePolicy {
+        fee: eur(50),
+        ..ReleasePolicy::default()
+    }
+}
+
+async fn a_number_imported_again_is_a_new_phone_and_the_old_id_reaches_nothing(h: H) {
+    let acme = h.account("Acme").await;
+    let key = h.key(&acme, None).await;
+    let e164 = "+34932000005";
+    let first = h
+        .post(
+            "/v1/phone/import",
+            &key,
+            json!({"phone_number": e164, "nickname": "First",
+                   "outbound_config": {"termination_uri": "first.example.com"}}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let old = first.body["id"].as_str().unwrap().to_owned();
+    let old_phone = format!("/v1/phone/{old}");
+    assert_eq!(
+        h.delete(&old_phone, &key).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let again = h
+        .post(
+            "/v1/phone/import",
+            &key,
+            json!({"phone_number": e164, "nickname": "Second",
+                   "outbound_config": {"termination_uri": "second.example.com"}}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let new = again.body["id"].as_str().unwrap().to_owned();
+    assert_ne!(new, old, "a new row, with a new id");
+    let new_phone = format!("/v1/phone/{new}");
+    assert_eq!(h.audit(e164).await, ["imported", "released", "imported"]);
+
+    // Every route by the old id: not found, and nothing lands on the new row.
+    let answers = [
+        ("GET", h.get(&old_phone, &key).await),
+        (
+            "PATCH nickname",
+            h.patch(&old_phone, &key, json!({"nickname": "Hijack"}))
+                .await,
+        ),
+        (
+            "PATCH agents",
+            h.patch(
+                &old_phone,
+                &key,
+                json!({"inbound_version_id": AGENT_IN, "outbound_version_id": AGENT_OUT}),
+            )
+            .await,
+        ),
+        (
+            "PATCH sip-config",
+            h.patch(
+                &format!("{old_phone}/sip-config"),
+                &key,
+                json!({"outbound_config": {"termination_uri": "hijack.example.com",
+                                           "username": "mallory"}}),
+            )
+            .await,
+        ),
+        ("DELETE", h.delete(&old_phone, &key).await),
+    ];
+    for (what, r) in answers {
+        assert_eq!(sb(&r), (StatusCode::NOT_FOUND, not_found(&old)), "{what}");
+    }
+    assert_eq!(
+        sb(&h.get(&new_phone, &key).await),
+        (StatusCode::OK, again.body.clone())
+    );
+    assert_eq!(
+        h.stored(&new).await.sip_config.unwrap().username,
+        None,
+        "the new row's SIP settings are its own"
+    );
+    assert_eq!(h.audit(e164).await, ["imported", "released", "imported"]);
+    assert_eq!(ids(&h.get("/v1/phone/", &key).await.body), [new.as_str()]);
+
+    // The new id reaches the new row.
+    let r = h
+        .patch(&new_phone, &key, json!({"nickname": "Third"}))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["nickname"]),
+        (StatusCode::OK, &json!("Third"))
+    );
+    let r = h
+        .patch(
+            &format!("{new_phone}/sip-config"),
+            &key,
+            json!({"outbound_config": {"username": "acme"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body["sip_config"]["termination_uri"],
+        json!("second.example.com")
+    );
+    assert_eq!(r.body["sip_config"]["username"], json!("acme"));
+    assert_eq!(
+        h.delete(&new_phone, &key).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.audit(e164).await,
+        [
+            "imported",
+            "released",
+            "imported",
+            "sip_config_changed",
+            "released"
+        ]
+    );
+}
+
+async fn a_repeated_release_of_a_scheduled_phone_answers_204_and_changes_nothing(h: H) {
+    let h = h.with_policy(with_fee());
+    let acme = h.account("Acme").await;
+    let key = h.key(&acme, None).await;
+    let n = h.buy(&acme, &madrid(30)).await;
+    let phone = format!("/v1/phone/{}", n.id);
+
+    h.at("2026-06-10T08:00:00Z").await;
+    assert_eq!(
+        sb(&h.delete(&phone, &key).await),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    let scheduled = h.get(&phone, &key).await.body;
+    assert_eq!(scheduled["status"], "assigned");
+    assert_eq!(scheduled["scheduled_release_at"], "2026-07-01T10:00:00Z");
+    let balance = h.balance(&acme).await;
+    let ledger = h.ledger(&acme).await;
+    let audit = h.audit(&n.e164.to_string()).await;
+    assert_eq!(balance, eur(10_000 - 195 - 50), "the fee, charged once");
+    assert_eq!(audit.last().map(String::as_str), Some("release_scheduled"));
+
+    h.at("2026-06-20T08:00:00Z").await;
+    for _ in 0..2 {
+        assert_eq!(
+            sb(&h.delete(&phone, &key).await),
+            (StatusCode::NO_CONTENT, Value::Null)
+        );
+    }
+    assert_eq!(h.get(&phone, &key).await.body, scheduled);
+    assert_eq!(h.balance(&acme).await, balance);
+    assert_eq!(h.ledger(&acme).await, ledger);
+    assert_eq!(h.audit(&n.e164.to_string()).await, audit);
+}
+
+async fn with_a_release_window_a_phone_pending_release_released_again_answers_204_and_changes_nothing(
+    h: H,
+) {
+    let h = h.with_policy(ReleasePolicy {
+        window: Duration::hours(24),
+        ..with_fee()
+    });
+    let (acme, token) = h.account_with_token("Acme", None).await;
+    let key = h.key(&acme, None).await;
+    let n = h.buy(&acme, &madrid(31)).await;
+    let phone = format!("/v1/phone/{}", n.id);
+
+    // Released through Vobiz: pending for the window, the fee charged.
+    let path = format!("/numbers/{}", n.e164.as_str().replacen('+', "%2B", 1));
+    let r = h.vobiz(Method::DELETE, &path, (&acme, &token), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["status"], "pending_release");
+    let pending = h.get(&phone, &key).await.body;
+    assert_eq!(pending["status"], "assigned");
+    assert_eq!(pending["scheduled_release_at"], "2026-06-02T10:00:00Z");
+    let balance = h.balance(&acme).await;
+    let ledger = h.ledger(&acme).await;
+    let audit = h.audit(&n.e164.to_string()).await;
+    assert_eq!(balance, eur(10_000 - 195 - 50));
+    assert_eq!(audit.last().map(String::as_str), Some("release_requested"));
+
+    // Through Diga: the release is already ordered, so 204 and nothing changes.
+    h.clock.advance(Duration::hours(1));
+    assert_eq!(
+        sb(&h.delete(&phone, &key).await),
+        (StatusCode::NO_CONTENT, Value::Null)
+    );
+    assert_eq!(h.get(&phone, &key).await.body, pending);
+    assert_eq!(h.balance(&acme).await, balance);
+    assert_eq!(h.ledger(&acme).await, ledger);
+    assert_eq!(h.audit(&n.e164.to_string()).await, audit);
+}
+
+async fn the_release_fee_is_charged_for_a_bought_phone_and_never_for_an_imported_one(h: H) {
+    let h = h.with_policy(with_fee());
+    let acme = h.account("Acme").await;
+    let key = h.key(&acme, None).await;
+    let n = h.buy(&acme, &madrid(32)).await;
+    assert_eq!(h.balance(&acme).await, eur(10_000 - 195));
+
+    assert_eq!(
+        h.delete(&format!("/v1/phone/{}", n.id), &key).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(h.balance(&acme).await, eur(10_000 - 195 - 50));
+    let ledger = h.ledger(&acme).await;
+    let fee = ledger.last().expect("a ledger entry");
+    assert_eq!(
+        (
+            fee.kind,
+            fee.amount,
+            fee.balance_after,
+            fee.reference.as_deref(),
+            fee.description.as_str()
+        ),
+        (
+            EntryKind::ReleaseFee,
+            eur(-50),
+            eur(10_000 - 195 - 50),
+            Some(format!("did:{}", n.e164).as_str()),
+            format!("release fee for {}", n.e164).as_str()
+        )
+    );
+
+    // An imported number is never charged it.
+    let r = h
+        .post(
+            "/v1/phone/import",
+            &key,
+            json!({"phone_number": "+34932000007"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let imported = format!("/v1/phone/{}", r.body["id"].as_str().unwrap());
+    assert_eq!(
+        h.delete(&imported, &key).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(h.get(&imported, &key).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(h.balance(&acme).await, eur(10_000 - 195 - 50));
+    assert_eq!(h.ledger(&acme).await, ledger);
+}
+
+async fn binding_agents_and_changing_sip_settings_are_audited_and_a_nickname_is_not(h: H) {
+    let acme = h.account("Acme").await;
+    let key = h.key(&acme, None).await;
+    let n = h.buy(&acme, &madrid(33)).await;
+    let e164 = n.e164.to_string();
+    let phone = format!("/v1/phone/{}", n.id);
+    let mut trail = vec!["stocked", "purchased"];
+    assert_eq!(h.audit(&e164).await, trail);
+
+    let steps = [
+        (json!({"nickname": "Recepción"}), None),
+        (
+            json!({"inbound_version_id": AGENT_IN}),
+            Some("agents_changed"),
+        ),
+        // The same binding again changes nothing.
+        (json!({"inbound_version_id": AGENT_IN}), None),
+        (
+            json!({"nickname": "Sede", "outbound_version_id": AGENT_OUT}),
+            Some("agents_changed"),
+        ),
+        (json!({"nickname": null}), None),
+        (json!({"inbound_version_id": null}), Some("agents_changed")),
+        (
+            json!({"outbound_version_id": AGENT_IN, "inbound_version_id": AGENT_OUT}),
+            Some("agents_changed"),
+        ),
+    ];
+    for (body, event) in steps {
+        let r = h.patch(&phone, &key, body.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{body}: {}", r.body);
+        trail.extend(event);
+        assert_eq!(h.audit(&e164).await, trail, "after {body}");
+    }
+    let r = h
+        .get(
+            &format!("/admin/v1/numbers/{}/audit", e164.replacen('+', "%2B", 1)),
+            "unused",
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "the operator's only");
+
+    let r = h
+        .post(
+            "/v1/phone/import",
+            &key,
+            json!({"phone_number": "+34932000008", "nickname": "BYO",
+                   "outbound_config": {"termination_uri": "byo.example.com"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let imported = format!("/v1/phone/{}", r.body["id"].as_str().unwrap());
+    let mut trail = vec!["imported"];
+    let steps = [
+        (
+            format!("{imported}/sip-config"),
+            json!({"outbound_config": {"termination_uri": "trunk.example.com"}}),
+            Some("sip_config_changed"),
+        ),
+        // Nothing to change.
+        (
+            format!("{imported}/sip-config"),
+            json!({"outbound_config": {"termination_uri": "trunk.example.com"}}),
+            None,
+        ),
+        (
+            format!("{imported}/sip-config"),
+            json!({"outbound_config": {"password": "new-secret"}}),
+            Some("sip_config_changed"),
+        ),
+        (
+            format!("{imported}/sip-config"),
+            json!({"inbound_config": {"allowed_addresses": ["198.51.100.7"]}}),
+            Some("sip_config_changed"),
+        ),
+        (imported.clone(), json!({"nickname": "Renamed"}), None),
+        (
+            imported.clone(),
+            json!({"inbound_version_id": AGENT_IN}),
+            Some("agents_changed"),
+        ),
+    ];
+    for (path, body, event) in steps {
+        let r = h.patch(&path, &key, body.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{path} {body}: {}", r.body);
+        trail.extend(event);
+        assert_eq!(h.audit("+34932000008").await, trail, "after {path} {body}");
+    }
+}
+
+async fn a_phone_taken_back_from_a_sub_account_loses_the_agents_the_sub_account_bound(h: H) {
+    let (acme, token) = h.account_with_token("Acme", None).await;
+    let (team, _) = h.account_with_token("Team", Some(&acme)).await;
+    let acme_key = h.key(&acme, None).await;
+    let team_key = h.key(&team, None).await;
+    let n = h.buy(&acme, &madrid(34)).await;
+    let phone = format!("/v1/phone/{}", n.id);
+    let assign = format!(
+        "/numbers/{}/assign-subaccount",
+        n.e164.as_str().replacen('+', "%2B", 1)
+    );
+    let r = h
+        .vobiz(
+            Method::POST,
+            &assign,
+            (&acme, &token),
+            Some(json!({"sub_account_id": team.id.to_string()})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+
+    // The sub-account binds its agents; its parent sees them.
+    let r = h
+        .patch(
+            &phone,
+            &team_key,
+            json!({"nickname": "Team line", "inbound_version_id": AGENT_IN,
+                   "outbound_version_id": AGENT_OUT}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = h.get(&phone, &acme_key).await;
+    assert_eq!(
+        (&r.body["inbound_agent_id"], &r.body["outbound_agent_id"]),
+        (&json!(AGENT_IN), &json!(AGENT_OUT))
+    );
+
+    // Taken back: the agents leave with the sub-account.
+    let r = h
+        .vobiz(Method::DELETE, &assign, (&acme, &token), None)
+        .await;
+    assert!(r.status.is_success(), "{}: {}", r.status, r.body);
+    let mut expected = assigned(&n);
+    expected["nickname"] = json!(null);
+    assert_eq!(
+        sb(&h.get(&phone, &acme_key).await),
+        (StatusCode::OK, expected)
+    );
+    assert_eq!(
+        sb(&h.get(&phone, &team_key).await),
+        (StatusCode::NOT_FOUND, not_found(&n.id.to_string()))
+    );
+    assert!(ids(&h
+        .get(
+            &format!("/v1/phone/?inbound_agent_id={AGENT_IN}"),
+            &acme_key
+        )
+        .await
+        .body)
+    .is_empty());
+    assert_eq!(
+        h.audit(&n.e164.to_string())
+            .await
+            .last()
+            .map(String::as_str),
+        Some("unassigned_from_sub_account")
+    );
+}
+
+/// What Diga answers on a phone, read and edited (nickname, agents); none of it writes.
+async fn answers(h: &H, key: &str, phone: &str) -> [(StatusCode, Value); 3] {
+    [
+        sb(&h.get(phone, key).await),
+        sb(&h.patch(phone, key, json!({"nickname": "x"})).await),
+        sb(&h
+            .patch(phone, key, json!({"outbound_version_id": AGENT_OUT}))
+            .await),
+    ]
+}
+
+async fn a_due_release_reads_and_refuses_edits_the_same_before_and_after_the_scheduler_runs(h: H) {
+    let acme = h.account("Acme").await;
+    let key = h.key(&acme, None).await;
+    let n = h.buy(&acme, &madrid(35)).await;
+    let phone = format!("/v1/phone/{}", n.id);
+    let r = h
+        .patch(&phone, &key, json!({"inbound_version_id": AGENT_IN}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    h.at("2026-06-10T08:00:00Z").await;
+    assert_eq!(h.delete(&phone, &key).await.status, StatusCode::NO_CONTENT);
+
+    let not_editable = |status: &str| {
+        (
+            StatusCode::CONFLICT,
+            app_error(
+                "PHONE_NUMBER_NOT_EDITABLE",
+                &format!("Phone {} in status {status} cannot be edited", n.id),
+            ),
+        )
+    };
+
+    // The cycle ends; the scheduler has not run yet.
+    h.clock.set("2026-07-01T10:00:00Z".parse().unwrap());
+    let before = answers(&h, &key, &phone).await;
+    let released = json!({
+        "id": n.id.to_string(),
+        "nickname": null,
+        "number": n.e164.to_string(),
+        "telephony_provider": "netelip",
+        "status": "released",
+        "released_at": "2026-07-01T10:00:00Z",
+        "scheduled_release_at": null,
+        "assigned_at": null,
+        "inbound_agent_id": null,
+        "outbound_agent_id": null,
+        "sip_config": null,
+        "checkout_url": null,
+        "reservation_expires_at": null,
+        "region_codes": ["MD"]
+    });
+    assert_eq!(
+        before,
+        [
+            (StatusCode::OK, released),
+            not_editable("released"),
+            not_editable("released")
+        ]
+    );
+    assert_eq!(
+        h.stored(&n.id.to_string()).await.state,
+        didpool_core::NumberState::Quarantined,
+        "the engine shows the number as it stands at its clock"
+    );
+    // Now it runs: the same answers.
+    assert_eq!(h.engine.run_due().await.unwrap(), 1);
+    assert_eq!(answers(&h, &key, &phone).await, before);
+
+    // 30 days on, the scheduler not run again: finished; then it runs: the same.
+    h.clock.set("2026-07-31T10:00:00Z".parse().unwrap());
+    let before = answers(&h, &key, &phone).await;
+    assert_eq!(before[0].1["status"], "finished");
+    assert_eq!(
+        before[1..],
+        [not_editable("finished"), not_editable("finished")]
+    );
+    assert_eq!(h.engine.run_due().await.unwrap(), 1);
+    assert_eq!(answers(&h, &key, &phone).await, before);
+    assert_eq!(
+        sb(&h.delete(&phone, &key).await),
+        (StatusCode::NOT_FOUND, not_found(&n.id.to_string()))
+    );
 }

@@ -76,6 +76,7 @@ macro_rules! race {
 race!(one_number_many_buyers);
 race!(distinct_numbers_small_balance);
 race!(release_against_trunk_and_sub_account);
+race!(two_sip_config_changes_at_once);
 
 async fn run(scenario: impl std::future::Future<Output = ()>) {
     tokio::time::timeout(SCENARIO_DEADLINE, scenario)
@@ -723,5 +724,232 @@ async fn release_against_trunk_and_sub_account(backend: Backend, topology: Topol
         c.label,
         ROUNDS * PER_ROUND,
         seen.len()
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Two SIP-config changes at once, on the Diga face.
+
+/// The SIP settings of an imported number, as the test expects them.
+#[derive(Debug, Clone, PartialEq)]
+struct Sip {
+    termination_uri: String,
+    username: String,
+    password: String,
+    allowed_addresses: Vec<String>,
+    inbound_media_encryption: &'static str,
+    outbound_media_encryption: &'static str,
+}
+
+impl Sip {
+    /// `sip_config` as `GET /v1/phone/{id}` shows it (never the password).
+    fn shown(&self) -> Value {
+        json!({
+            "termination_uri": self.termination_uri,
+            "username": self.username,
+            "inbound_media_encryption": self.inbound_media_encryption,
+            "outbound_media_encryption": self.outbound_media_encryption,
+            "allowed_addresses": self.allowed_addresses,
+        })
+    }
+}
+
+/// One client's change: a single setting.
+#[derive(Debug, Clone)]
+enum SipChange {
+    TerminationUri(String),
+    AllowedAddresses(Vec<String>),
+    Username(String),
+    Password(String),
+    InboundEncryption(&'static str),
+    OutboundEncryption(&'static str),
+}
+
+impl SipChange {
+    /// The `PATCH /v1/phone/{id}/sip-config` body that makes it, and nothing else.
+    fn body(&self) -> Value {
+        match self {
+            Self::TerminationUri(v) => json!({"outbound_config": {"termination_uri": v}}),
+            Self::AllowedAddresses(v) => json!({"inbound_config": {"allowed_addresses": v}}),
+            Self::Username(v) => json!({"outbound_config": {"username": v}}),
+            Self::Password(v) => json!({"outbound_config": {"password": v}}),
+            Self::InboundEncryption(v) => json!({"inbound_config": {"media_encryption": v}}),
+            Self::OutboundEncryption(v) => json!({"outbound_config": {"media_encryption": v}}),
+        }
+    }
+
+    fn apply(&self, mut s: Sip) -> Sip {
+        match self {
+            Self::TerminationUri(v) => s.termination_uri.clone_from(v),
+            Self::AllowedAddresses(v) => s.allowed_addresses.clone_from(v),
+            Self::Username(v) => s.username.clone_from(v),
+            Self::Password(v) => s.password.clone_from(v),
+            Self::InboundEncryption(v) => s.inbound_media_encryption = v,
+            Self::OutboundEncryption(v) => s.outbound_media_encryption = v,
+        }
+        s
+    }
+}
+
+/// The two changes of a round: settings of one number that neither change touches twice, each a
+/// new value (the outbound trunk against the inbound allow-list, username against password,
+/// inbound against outbound encryption).
+fn sip_changes(round: usize, number: usize) -> [SipChange; 2] {
+    let tag = format!("{round}-{number}");
+    let flip = (round / 3).is_multiple_of(2);
+    match round % 3 {
+        0 => [
+            SipChange::TerminationUri(format!("sip-{tag}.example.com")),
+            SipChange::AllowedAddresses(vec![format!("10.{round}.{number}.0/24")]),
+        ],
+        1 => [
+            SipChange::Username(format!("user-{tag}")),
+            SipChange::Password(format!("secret-{tag}")),
+        ],
+        _ => [
+            SipChange::InboundEncryption(if flip { "require" } else { "disable" }),
+            SipChange::OutboundEncryption(if flip { "disable" } else { "require" }),
+        ],
+    }
+}
+
+/// Two clients change different SIP settings of the same imported number at the same instant
+/// (`PATCH /v1/phone/{id}/sip-config`), on several numbers at once, round after round: every
+/// answer is 200 with its own change made (and the other's, if that went first), and afterwards
+/// `GET /v1/phone/{id}` shows both changes (the password, never shown, is read from the store).
+/// Each change writes its one `sip_config_changed` event.
+async fn two_sip_config_changes_at_once(backend: Backend, topology: Topology) {
+    const NUMBERS: usize = 4;
+    const ROUNDS: usize = 12;
+
+    let Some(c) = Cluster::start(backend, topology, "two_sip_config_changes_at_once").await else {
+        return;
+    };
+    let admin = c.client(0);
+    let owner = admin.master("brings its own numbers", 0).await;
+    let key = admin.diga_key(&owner).await;
+    let start = Sip {
+        termination_uri: "start.example.com".into(),
+        username: "start".into(),
+        password: "start-secret".into(),
+        allowed_addresses: vec!["192.0.2.1".into()],
+        inbound_media_encryption: "allow",
+        outbound_media_encryption: "allow",
+    };
+    let mut phones = Vec::new();
+    for i in 0..NUMBERS {
+        let e164 = blr(3000 + i as u32);
+        let r = admin
+            .diga(
+                reqwest::Method::POST,
+                "/v1/phone/import",
+                &key,
+                Some(json!({
+                    "phone_number": e164,
+                    "inbound_config": {"allowed_addresses": start.allowed_addresses},
+                    "outbound_config": {"termination_uri": start.termination_uri,
+                                        "username": start.username, "password": start.password},
+                })),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "importing {e164}: {}", r.body);
+        assert_eq!(r.body["sip_config"], start.shown());
+        let id = r.body["id"].as_str().expect("an id").to_owned();
+        phones.push((e164, id, start.clone()));
+    }
+    let clients: Vec<Api> = (0..2 * NUMBERS).map(|i| c.client(i)).collect();
+
+    let mut both_orders = BTreeSet::new();
+    for round in 0..ROUNDS {
+        let barrier = Arc::new(Barrier::new(2 * NUMBERS));
+        let mut tasks = Vec::new();
+        for (k, (_, id, _)) in phones.iter().enumerate() {
+            for (side, change) in sip_changes(round, k).into_iter().enumerate() {
+                let api = clients[2 * k + side].clone();
+                let (barrier, key, id) = (barrier.clone(), key.clone(), id.clone());
+                tasks.push(tokio::spawn(async move {
+                    barrier.wait().await;
+                    let path = format!("/v1/phone/{id}/sip-config");
+                    let r = api
+                        .diga(reqwest::Method::PATCH, &path, &key, Some(change.body()))
+                        .await;
+                    (k, side, r)
+                }));
+            }
+        }
+        let mut answers: Vec<[Option<Reply>; 2]> = vec![[None, None]; NUMBERS];
+        for t in tasks {
+            let (k, side, r) = t.await.expect("a client task");
+            answers[k][side] = Some(r);
+        }
+
+        for (k, (e164, id, sip)) in phones.iter_mut().enumerate() {
+            let changes = sip_changes(round, k);
+            let both = changes[1].apply(changes[0].apply(sip.clone()));
+            // Each answer shows its own change, made on the settings as they stood: before the
+            // other change or after it.
+            for side in 0..2 {
+                let r = answers[k][side].take().expect("an answer");
+                assert_eq!(
+                    r.status,
+                    StatusCode::OK,
+                    "{}: round {round}, {e164}, {:?}: {}",
+                    c.label,
+                    changes[side],
+                    r.body
+                );
+                let alone = changes[side].apply(sip.clone());
+                let shown = &r.body["sip_config"];
+                let went_first = *shown == alone.shown();
+                assert!(
+                    went_first || *shown == both.shown(),
+                    "{}: round {round}, {e164}: the answer to {:?} shows {shown}, neither {} nor {}",
+                    c.label,
+                    changes[side],
+                    alone.shown(),
+                    both.shown()
+                );
+                if went_first && alone.shown() != both.shown() {
+                    both_orders.insert(side);
+                }
+            }
+            let r = admin
+                .diga(reqwest::Method::GET, &format!("/v1/phone/{id}"), &key, None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            assert_eq!(
+                r.body["sip_config"],
+                both.shown(),
+                "{}: round {round}, {e164}: both changes kept ({changes:?})",
+                c.label
+            );
+            let stored = c.number(e164).await.sip_config.expect("a SIP config");
+            assert_eq!(
+                stored.password.as_deref(),
+                Some(both.password.as_str()),
+                "{}: round {round}, {e164}: the password",
+                c.label
+            );
+            *sip = both;
+        }
+    }
+
+    // One event per change, none lost, none doubled.
+    for (e164, _, _) in &phones {
+        let changed = admin
+            .events(e164)
+            .await
+            .iter()
+            .filter(|e| e["action"] == "sip_config_changed")
+            .count();
+        assert_eq!(changed, 2 * ROUNDS, "{}: {e164}", c.label);
+    }
+    c.assert_consistent().await;
+    summary(&format!(
+        "RACE {}: {ROUNDS} rounds x {NUMBERS} numbers x 2 concurrent SIP-config changes: every \
+         answer 200 and serial, both changes kept every time ({} of 2 sides seen going first); \
+         check ok",
+        c.label,
+        both_orders.len()
     ));
 }

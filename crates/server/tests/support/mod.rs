@@ -54,6 +54,13 @@ pub struct Reply {
     pub body: Value,
 }
 
+/// How a request authenticates: a Vobiz account's pair, or a bearer token (the operator's, or a
+/// Diga key).
+enum Auth<'a> {
+    Vobiz(&'a Acct),
+    Bearer(&'a str),
+}
+
 /// One HTTP client (its own connection pool) talking to one server.
 #[derive(Clone)]
 pub struct Api {
@@ -83,14 +90,32 @@ impl Api {
         auth: Option<&Acct>,
         body: Option<Value>,
     ) -> Result<Reply, reqwest::Error> {
+        let auth = auth.map_or(Auth::Bearer(ADMIN_TOKEN), Auth::Vobiz);
+        self.exchange(method, path, auth, body).await
+    }
+
+    /// A request on the Diga face, with a Diga key.
+    pub async fn diga(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Reply {
+        self.exchange(method.clone(), path, Auth::Bearer(key), body)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {}{path}: {e}", self.base))
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<Value>,
+    ) -> Result<Reply, reqwest::Error> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         match auth {
-            Some(a) => {
+            Auth::Vobiz(a) => {
                 req = req
                     .header("X-Auth-ID", &a.id)
                     .header("X-Auth-Token", &a.token);
             }
-            None => req = req.bearer_auth(ADMIN_TOKEN),
+            Auth::Bearer(token) => req = req.bearer_auth(token),
         }
         if let Some(b) = body {
             req = req.json(&b);
@@ -137,6 +162,20 @@ impl Api {
                 .expect("auth_token")
                 .to_owned(),
         }
+    }
+
+    /// A new Diga key for the account, through `POST /admin/v1/accounts/{id}/keys`.
+    pub async fn diga_key(&self, who: &Acct) -> String {
+        let r = self
+            .send(
+                Method::POST,
+                &format!("/admin/v1/accounts/{}/keys", who.id),
+                None,
+                Some(json!({"kind": "diga"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "a Diga key: {}", r.body);
+        r.body["key"].as_str().expect("key").to_owned()
     }
 
     /// Stocks `numbers` at these fees (INR) through `POST /admin/v1/inventory`.
