@@ -403,6 +403,7 @@ on_both_backends!(
     binding_agents_and_changing_sip_settings_are_audited_and_a_nickname_is_not,
     a_phone_taken_back_from_a_sub_account_loses_the_agents_the_sub_account_bound,
     a_due_release_reads_and_refuses_edits_the_same_before_and_after_the_scheduler_runs,
+    a_list_shows_a_due_release_as_released_before_the_scheduler_runs,
 );
 
 // ---- reading -----------------------------------------------------------------------------
@@ -1986,4 +1987,29 @@ async fn a_due_release_reads_and_refuses_edits_the_same_before_and_after_the_sch
         sb(&h.delete(&phone, &key).await),
         (StatusCode::NOT_FOUND, not_found(&n.id.to_string()))
     );
+}
+
+/// A list does what is due before it reads: a page does not depend on whether the scheduler ran.
+async fn a_list_shows_a_due_release_as_released_before_the_scheduler_runs(h: H) {
+    let acme = h.account("Acme").await;
+    let key = h.key(&acme, None).await;
+    let n = h.buy(&acme, &madrid(36)).await;
+    let phone = format!("/v1/phone/{}", n.id);
+    h.at("2026-06-10T08:00:00Z").await;
+    assert_eq!(h.delete(&phone, &key).await.status, StatusCode::NO_CONTENT);
+    // The cycle ends; the scheduler has not run.
+    h.clock.set("2026-07-01T10:00:00Z".parse().unwrap());
+    let r = h.get("/v1/phone/?status=released", &key).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ids: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [n.id.to_string()]);
+    assert_eq!(r.body["data"][0]["status"], "released");
+    let r = h.get("/v1/phone/?status=assigned", &key).await;
+    assert_eq!(r.body["data"], json!([]));
+    assert_eq!(h.engine.run_due().await.unwrap(), 0, "the list did it");
 }
