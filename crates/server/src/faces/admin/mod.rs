@@ -532,10 +532,13 @@ async fn rotate_auth_token(
 ) -> Result<(StatusCode, Json<RotatedToken>), AdminError> {
     let account = account_id(&id)?;
     let body = body?;
+    // No body, `null` and `{}` all mean the defaults.
     let body: RotateAuthToken = if body.trim().is_empty() {
         RotateAuthToken::default()
     } else {
-        serde_json::from_str(&body).map_err(|e| bad(format!("invalid JSON body: {e}")))?
+        serde_json::from_str::<Option<RotateAuthToken>>(&body)
+            .map_err(|e| bad(format!("invalid JSON body: {e}")))?
+            .unwrap_or_default()
     };
     let grace = i64::try_from(body.grace_seconds.unwrap_or(0))
         .ok()
