@@ -218,8 +218,9 @@ impl Engine {
         self.store().credentials_of(account).await
     }
 
-    /// The sandbox clock's time as last set ([`Command::SetClock`](crate::lifecycle::Command::SetClock)),
-    /// if it ever was (operator): `serve --sandbox` resumes from it.
+    /// The sandbox clock's time as last set
+    /// ([`Command::SetClock`](crate::lifecycle::Command::SetClock)), if it ever was (operator):
+    /// `serve --sandbox` resumes from it.
     pub async fn saved_sandbox_clock(&self, by: &By) -> Result<Option<DateTime<Utc>>, EngineError> {
         Self::operator_only(by)?;
         Ok(self

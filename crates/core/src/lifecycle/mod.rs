@@ -167,8 +167,9 @@ pub enum Command {
         token_hash: TokenHash,
         grace: Duration,
     },
-    /// Moves the sandbox clock (operator), never backwards and never to [`MAX_TIME`](crate::clock::MAX_TIME)
-    /// or beyond, and keeps its time in the store for the next start.
+    /// Moves the sandbox clock (operator), never backwards and never to
+    /// [`MAX_TIME`](crate::clock::MAX_TIME) or beyond, and keeps its time in the store for the
+    /// next start.
     SetClock {
         to: ClockMove,
     },
