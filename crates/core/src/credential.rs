@@ -1,6 +1,6 @@
 //! Credentials are high-entropy random tokens; only their SHA-256 is stored.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -47,8 +47,22 @@ pub struct Credential {
     /// Optional restriction, such as Diga's per-resource `phones:read`.
     pub scope: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When it stops working: `None` while it works; a future time during a rotation's grace
+    /// period (see [`Credential::is_live_at`]).
     pub revoked_at: Option<DateTime<Utc>>,
 }
+
+impl Credential {
+    /// Whether it authenticates at `now`: never revoked, or revoked from a time still to come
+    /// (a rotated token during its grace period).
+    pub fn is_live_at(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none_or(|r| r > now)
+    }
+}
+
+/// The longest grace period a rotated token keeps working for: 30 days. A grace period is
+/// for rolling the new token out to every client, not a second long-lived token.
+pub const MAX_ROTATION_GRACE: Duration = Duration::days(30);
 
 /// The SHA-256 of a token, hex-encoded. Never the token itself.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

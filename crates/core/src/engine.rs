@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use crate::account::{Account, NewAccount};
 use crate::audit::Actor;
@@ -10,8 +10,9 @@ use crate::clock::Clock;
 use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
 use crate::error::EngineError;
 use crate::ids::AccountId;
-use crate::lifecycle::{Command, Context, Outcome};
+use crate::lifecycle::{ClockMove, Command, Context, Outcome, Write};
 use crate::policy::ReleasePolicy;
+use crate::setting::Setting;
 use crate::store::Store;
 
 /// Who is asking: an authenticated account, or the operator.
@@ -211,8 +212,51 @@ impl Engine {
         Ok((credential, token))
     }
 
-    /// The live, enabled account a token of `kind` belongs to. With `account_id` (Vobiz's
-    /// `X-Auth-ID`), the token must belong to that account.
+    /// Issues an account's new Vobiz auth token, returned in clear this once, and revokes the
+    /// ones it had from `now + grace` ([`Command::RotateAuthToken`]). Returns the new credential,
+    /// its token, and the earlier tokens as the rotation left them.
+    pub async fn rotate_auth_token(
+        &self,
+        by: &By,
+        account: AccountId,
+        grace: Duration,
+    ) -> Result<(Credential, String, Vec<Credential>), EngineError> {
+        let token = generate_token("");
+        let cmd = Command::RotateAuthToken {
+            account,
+            token_hash: TokenHash::of(&token),
+            grace,
+        };
+        let outcome = self.run(by, cmd).await?;
+        let mut new = None;
+        let mut revoked = Vec::new();
+        for w in outcome.changes.credentials {
+            match w {
+                Write::Insert(c) => new = Some(c),
+                w => revoked.push(w.row().clone()),
+            }
+        }
+        let new = new.ok_or(EngineError::CredentialNotFound)?;
+        Ok((new, token, revoked))
+    }
+
+    /// Moves the sandbox clock's stored time ([`Command::SetClock`]) and returns it; the caller
+    /// moves its [`ManualClock`](crate::clock::ManualClock) there.
+    pub async fn set_sandbox_clock(
+        &self,
+        by: &By,
+        to: ClockMove,
+    ) -> Result<DateTime<Utc>, EngineError> {
+        let outcome = self.run(by, Command::SetClock { to }).await?;
+        match outcome.changes.settings.first() {
+            Some(Setting::SandboxClock(t)) => Ok(*t),
+            None => Err(EngineError::invalid("the clock did not move")),
+        }
+    }
+
+    /// The live, enabled account a token of `kind` belongs to, while the token is live at the
+    /// engine's clock ([`Credential::is_live_at`]: a rotated token works until its grace period
+    /// ends). With `account_id` (Vobiz's `X-Auth-ID`), the token must belong to that account.
     pub async fn authenticate(
         &self,
         kind: CredentialKind,
@@ -223,6 +267,7 @@ impl Engine {
             return Ok(None);
         };
         if !credential.token_hash.matches(token)
+            || !credential.is_live_at(self.now())
             || account_id.is_some_and(|id| *id != credential.account_id)
         {
             return Ok(None);

@@ -19,6 +19,7 @@ pub mod money;
 pub mod number;
 pub mod policy;
 pub mod queries;
+pub mod setting;
 pub mod store;
 pub mod trunk;
 

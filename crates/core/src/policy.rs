@@ -31,6 +31,26 @@ impl Default for ReleasePolicy {
     }
 }
 
+impl ReleasePolicy {
+    /// Refuses a duration that is negative or longer than [`MAX_POLICY_DURATION`], naming it:
+    /// a time plus it must stay inside what the store holds (see [`crate::clock::MAX_TIME`]).
+    pub fn check(&self) -> Result<(), String> {
+        for (name, d) in [
+            ("the release window", self.window),
+            ("the quarantine", self.quarantine),
+            ("the verification deadline", self.verification_deadline),
+        ] {
+            if d < Duration::zero() || d > MAX_POLICY_DURATION {
+                return Err(format!("{name} is at most 100 years"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The longest release window, quarantine or verification deadline: 100 years (36 500 days).
+pub const MAX_POLICY_DURATION: Duration = Duration::days(36_500);
+
 /// How long a paid number waits for its company's verification unless configured otherwise.
 pub const DEFAULT_VERIFICATION_DEADLINE: Duration = Duration::hours(24);
 

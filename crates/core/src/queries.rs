@@ -3,14 +3,18 @@
 //! engine's clock (one number: what is due on it is applied, as the next command would; a list:
 //! what is due is done first), so a read does not depend on whether the scheduler has run yet.
 
+use chrono::{DateTime, Utc};
+
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};
+use crate::clock::check_time;
 use crate::credential::Credential;
 use crate::engine::{By, Engine};
 use crate::error::EngineError;
 use crate::ids::{AccountId, TrunkId};
 use crate::lifecycle::{controls, schedule, visible_to, Snapshot};
 use crate::number::{Number, NumberRef, NumberState};
+use crate::setting::{Setting, SettingKey};
 use crate::store::{
     Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
 };
@@ -96,7 +100,16 @@ impl Engine {
     /// A page of numbers, as they stand at the engine's clock (what is due is done first, see
     /// [`Engine::settle_due`]). An account lists only its own: inventory, the numbers it holds,
     /// those it pays for (a master account), or those it may see; anything else is forbidden.
+    ///
+    /// A `purchased_from`/`purchased_to` outside what the store holds is `Invalid`
+    /// ([`check_time`]): compared with the stored times it would match wrongly, not fail.
     pub async fn numbers(&self, by: &By, query: &NumberQuery) -> Result<Page<Number>, EngineError> {
+        for t in [query.purchased_from, query.purchased_to]
+            .into_iter()
+            .flatten()
+        {
+            check_time("a purchase time filter", t)?;
+        }
         if let Some(caller) = by.caller() {
             let allowed = match &query.holder {
                 Holder::Nobody => true,
@@ -143,8 +156,12 @@ impl Engine {
     }
 
     /// Ledger entries: the operator's any account's; an account only its own master account's,
-    /// and a sub-account none (see [`Engine::balance`]).
+    /// and a sub-account none (see [`Engine::balance`]). A `from`/`to` outside what the store
+    /// holds is `Invalid` ([`check_time`]).
     pub async fn ledger(&self, by: &By, query: &LedgerQuery) -> Result<LedgerPage, EngineError> {
+        for t in [query.from, query.to].into_iter().flatten() {
+            check_time("a date filter", t)?;
+        }
         if let Some(caller) = by.caller() {
             if &query.account != caller || by.billing() != Some(caller) {
                 return Err(EngineError::Forbidden(
@@ -194,14 +211,28 @@ impl Engine {
         self.store().sub_accounts(caller, query).await
     }
 
-    /// An account's credentials, secrets never included (operator).
+    /// An account's credentials of every kind, revoked ones included, oldest first (operator);
+    /// each holds its token's hash, never the token. `AccountNotFound` for an unknown account.
     pub async fn credentials(
         &self,
         by: &By,
         account: &AccountId,
     ) -> Result<Vec<Credential>, EngineError> {
         Self::operator_only(by)?;
+        self.account(by, account).await?;
         self.store().credentials_of(account).await
+    }
+
+    /// The sandbox clock's time as last set
+    /// ([`Command::SetClock`](crate::lifecycle::Command::SetClock)), if it ever was (operator):
+    /// `serve --sandbox` resumes from it.
+    pub async fn saved_sandbox_clock(&self, by: &By) -> Result<Option<DateTime<Utc>>, EngineError> {
+        Self::operator_only(by)?;
+        Ok(self
+            .store()
+            .setting(SettingKey::SandboxClock)
+            .await?
+            .map(|Setting::SandboxClock(t)| t))
     }
 
     /// The audit trail of a number (operator): by E.164, the events of every row that number

@@ -14,6 +14,7 @@ use crate::ledger::{EntryKind, LedgerEntry};
 use crate::lifecycle::{Command, Context, Outcome};
 use crate::money::Decimal;
 use crate::number::{Number, NumberRef, NumberState};
+use crate::setting::{Setting, SettingKey};
 use crate::trunk::Trunk;
 
 #[async_trait]
@@ -24,13 +25,17 @@ pub trait Store: Send + Sync + 'static {
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError>;
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError>;
-    /// A live credential of this kind with this hash (revoked ones are not found).
+    /// The credential of this kind with this hash, revoked or not: whether it still works is the
+    /// engine's rule ([`Credential::is_live_at`]).
     async fn credential(
         &self,
         kind: CredentialKind,
         hash: &TokenHash,
     ) -> Result<Option<Credential>, EngineError>;
+    /// Every credential of an account, revoked ones included, by `created_at` then id.
     async fn credentials_of(&self, account: &AccountId) -> Result<Vec<Credential>, EngineError>;
+    /// A deployment-wide setting, if it is set.
+    async fn setting(&self, key: SettingKey) -> Result<Option<Setting>, EngineError>;
     /// The live (not deleted) number with this E.164.
     async fn number_by_e164(&self, e164: &E164) -> Result<Option<Number>, EngineError>;
     async fn number(&self, id: NumberId) -> Result<Option<Number>, EngineError>;

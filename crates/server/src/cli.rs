@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _};
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use didpool_core::account::{AccountProfile, NewAccount, Role};
-use didpool_core::credential::{generate_token, CredentialKind};
+use didpool_core::credential::{generate_token, Credential, CredentialKind};
 use didpool_core::engine::By;
 use didpool_core::ids::CredentialId;
 use didpool_core::lifecycle::Command;
@@ -78,7 +78,8 @@ pub enum Cmd {
     /// One number, as the operator acts on it.
     #[command(subcommand)]
     Number(NumberCmd),
-    /// API keys for the Agni (X-Api-Key) and Diga (Bearer) faces.
+    /// Credentials: Vobiz auth tokens (X-Auth-Token), and API keys for the Agni (X-Api-Key) and
+    /// Diga (Bearer) faces.
     #[command(subcommand)]
     Key(KeyCmd),
 }
@@ -121,12 +122,14 @@ impl ServeArgs {
         let duration =
             |d: std::time::Duration| chrono::Duration::from_std(d).context("duration out of range");
         let fee = Decimal::from_str(&self.release_fee).context("--release-fee is not a number")?;
-        Ok(ReleasePolicy {
+        let policy = ReleasePolicy {
             window: duration(self.release_window)?,
             quarantine: duration(self.quarantine)?,
             fee: didpool_core::money::parse_amount(fee).map_err(anyhow::Error::msg)?,
             verification_deadline: duration(self.verification_deadline)?,
-        })
+        };
+        policy.check().map_err(anyhow::Error::msg)?;
+        Ok(policy)
     }
 }
 
@@ -232,7 +235,25 @@ pub enum KeyCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a key by its id.
+    /// List an account's credentials of every kind, revoked ones included (never a secret).
+    List {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue an account's new Vobiz auth token (shown only this once) and revoke the ones it
+    /// had, at once or after --grace.
+    Rotate {
+        #[arg(long)]
+        account: String,
+        /// How long the replaced tokens keep working (e.g. 10m; at most 30days). 0: none.
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a credential of any kind (an auth token or a key) by its id, at once.
     Revoke { id: String },
 }
 
@@ -273,6 +294,11 @@ impl Cli {
                 None => Arc::new(SystemClock),
             };
             let engine = self.engine(clock, args.policy()?).await?;
+            if let Some(clock) = &sandbox {
+                if let Some(t) = crate::faces::admin::resume_clock(&engine, clock).await? {
+                    tracing::info!(now = %t, "the sandbox clock resumes where it was set");
+                }
+            }
             serve(engine, args, sandbox).await?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -489,6 +515,60 @@ impl Cli {
                     );
                 }
             }
+            Cmd::Key(KeyCmd::List { account, json }) => {
+                let account = AccountId::parse(&account)?;
+                let now = engine.now();
+                let keys = engine.credentials(&op, &account).await?;
+                if json {
+                    let keys: Vec<_> = keys.iter().map(|c| key_json(c, now)).collect();
+                    println!("{}", json!({"account_id": account, "keys": keys}));
+                } else {
+                    for c in &keys {
+                        println!(
+                            "{}  {:<5}  {}  created {}  {}",
+                            c.id,
+                            c.kind.as_str(),
+                            c.scope.as_deref().unwrap_or("-"),
+                            c.created_at.to_rfc3339(),
+                            match c.revoked_at {
+                                None => "live".to_owned(),
+                                Some(t) if c.is_live_at(now) => {
+                                    format!("live until {}", t.to_rfc3339())
+                                }
+                                Some(t) => format!("revoked {}", t.to_rfc3339()),
+                            }
+                        );
+                    }
+                }
+            }
+            Cmd::Key(KeyCmd::Rotate {
+                account,
+                grace,
+                json,
+            }) => {
+                let account = AccountId::parse(&account)?;
+                let grace = chrono::Duration::from_std(grace).context("--grace is out of range")?;
+                let (credential, token, revoked) =
+                    engine.rotate_auth_token(&op, account, grace).await?;
+                if json {
+                    let now = engine.now();
+                    let revoked: Vec<_> = revoked.iter().map(|c| key_json(c, now)).collect();
+                    println!(
+                        "{}",
+                        json!({"auth_id": credential.account_id, "auth_token": token,
+                               "id": credential.id, "revoked": revoked})
+                    );
+                } else {
+                    println!(
+                        "auth_id:    {}\nauth_token: {token}\nid:         {}\n(the token is shown only this once)",
+                        credential.account_id, credential.id
+                    );
+                    for c in &revoked {
+                        let at = c.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                        println!("revoked {} from {at}", c.id);
+                    }
+                }
+            }
             Cmd::Key(KeyCmd::Revoke { id }) => {
                 let id = CredentialId::parse(&id)?;
                 engine.run(&op, Command::RevokeCredential { id }).await?;
@@ -497,6 +577,18 @@ impl Cli {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// A credential as `key list --json` prints it: never its secret nor its hash.
+fn key_json(c: &Credential, now: DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "id": c.id,
+        "kind": c.kind.as_str(),
+        "scope": c.scope,
+        "created_at": c.created_at.to_rfc3339(),
+        "revoked_at": c.revoked_at.map(|t| t.to_rfc3339()),
+        "live": c.is_live_at(now),
+    })
 }
 
 async fn serve(

@@ -1,10 +1,11 @@
 //! `serve --demo`: a demo master account with a balance, an admin-role account and a stock of
-//! inventory numbers, created once and reused on every later run.
+//! inventory numbers, created once and reused on every later run; each run rotates the demo
+//! accounts' auth tokens, so only the ones it printed last work.
 
 use std::str::FromStr;
 
+use chrono::Duration;
 use didpool_core::account::{AccountProfile, NewAccount, Role};
-use didpool_core::credential::CredentialKind;
 use didpool_core::engine::By;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
@@ -20,8 +21,9 @@ pub struct DemoCredentials {
     pub stocked: usize,
 }
 
-/// Ensures the demo data exists and issues a fresh auth token for each demo account (earlier
-/// tokens keep working; tokens are stored hashed and cannot be shown again).
+/// Ensures the demo data exists and gives each demo account a fresh auth token (tokens are stored
+/// hashed and cannot be shown again). The tokens of earlier runs are revoked (a rotation with no
+/// grace period), so restarts do not pile up live tokens.
 pub async fn ensure(engine: &Engine) -> Result<DemoCredentials, EngineError> {
     let op = By::operator(Some("demo".into()));
     let master = account(
@@ -67,8 +69,8 @@ async fn account(
 ) -> Result<(AccountId, String), EngineError> {
     let id = AccountId::parse(id).expect("demo ids are valid");
     if engine.account(op, &id).await.is_ok() {
-        let (_, token) = engine
-            .create_key(op, id.clone(), CredentialKind::Vobiz, None)
+        let (_, token, _) = engine
+            .rotate_auth_token(op, id.clone(), Duration::zero())
             .await?;
         return Ok((id, token));
     }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::lifecycle::{Command, Context, Outcome};
+use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Store, Trunk, TrunkId, E164,
@@ -82,6 +83,10 @@ impl<B: Backend> Store for DbStore<B> {
 
     async fn credentials_of(&self, account: &AccountId) -> Result<Vec<Credential>, EngineError> {
         ops::credentials_of(self.0.reader()?.as_mut(), account).await
+    }
+
+    async fn setting(&self, key: SettingKey) -> Result<Option<Setting>, EngineError> {
+        ops::setting(self.0.reader()?.as_mut(), key).await
     }
 
     async fn number_by_e164(&self, e164: &E164) -> Result<Option<Number>, EngineError> {

@@ -6,6 +6,7 @@ use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
 use didpool_core::money::Decimal;
+use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{
     Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
     Violation,
@@ -17,7 +18,7 @@ use didpool_core::{
 use crate::codec::corrupt;
 use crate::rows::{
     self, ACCOUNT_COLS, AUDIT_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS,
-    TRUNK_COLS,
+    SETTING_COLS, TRUNK_COLS,
 };
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
@@ -323,6 +324,14 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         let sql = format!("SELECT {CREDENTIAL_COLS} FROM credentials WHERE id = $1{lock}");
         snap.credentials = fetch(db, &sql, &[id.to_string().into()], rows::credential).await?;
     }
+    if !needs.settings.is_empty() {
+        let sql = format!(
+            "SELECT {SETTING_COLS} FROM settings WHERE key IN ({}) ORDER BY key{lock}",
+            placeholders(needs.settings.len())
+        );
+        let keys: Vec<Val> = needs.settings.iter().map(|k| k.as_str().into()).collect();
+        snap.settings = fetch(db, &sql, &keys, rows::setting).await?;
+    }
     Ok(snap)
 }
 
@@ -427,6 +436,18 @@ pub async fn apply(
             a.id.to_string(),
         ));
     }
+    for s in &changes.settings {
+        // A setting is one row per key, written whether or not it was set before.
+        let mut stmt = insert(
+            "settings",
+            SETTING_COLS,
+            rows::setting_values(s),
+            s.key().as_str().into(),
+        );
+        stmt.q
+            .push(" ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        stmts.push(stmt);
+    }
     run_writes(db, stmts).await
 }
 
@@ -464,9 +485,8 @@ pub async fn credential(
     kind: CredentialKind,
     hash: &TokenHash,
 ) -> Result<Option<Credential>, EngineError> {
-    let sql = format!(
-        "SELECT {CREDENTIAL_COLS} FROM credentials WHERE token_hash = $1 AND kind = $2 AND revoked_at IS NULL"
-    );
+    let sql =
+        format!("SELECT {CREDENTIAL_COLS} FROM credentials WHERE token_hash = $1 AND kind = $2");
     fetch_one(
         db,
         &sql,
@@ -484,6 +504,11 @@ pub async fn credentials_of(
         "SELECT {CREDENTIAL_COLS} FROM credentials WHERE account_id = $1 ORDER BY created_at, id"
     );
     fetch(db, &sql, &[account.as_str().into()], rows::credential).await
+}
+
+pub async fn setting(db: &mut dyn Sql, key: SettingKey) -> Result<Option<Setting>, EngineError> {
+    let sql = format!("SELECT {SETTING_COLS} FROM settings WHERE key = $1");
+    fetch_one(db, &sql, &[key.as_str().into()], rows::setting).await
 }
 
 pub async fn number_by_e164(db: &mut dyn Sql, e164: &E164) -> Result<Option<Number>, EngineError> {

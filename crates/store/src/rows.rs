@@ -6,18 +6,20 @@ use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ids::{CredentialId, EntryId, EventId};
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::money::Currency;
+use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::{
     AccountId, EngineError, Number, NumberId, NumberState, Origin, Trunk, TrunkId, E164,
 };
 
-use crate::codec::corrupt;
+use crate::codec::{corrupt, parse_ts, ts};
 use crate::sql::{DbRow, Val};
 
 pub const ACCOUNT_COLS: &str =
     "id, parent_id, name, role, currency, balance, enabled, verification, \
     profile, created_at, updated_at, deleted_at";
 pub const CREDENTIAL_COLS: &str = "id, account_id, kind, token_hash, scope, created_at, revoked_at";
+pub const SETTING_COLS: &str = "key, value";
 pub const TRUNK_COLS: &str = "id, account_id, name, settings, created_at, updated_at";
 pub const NUMBER_COLS: &str = "id, e164, country, region, capabilities, origin, provider, setup_fee, \
     monthly_fee, currency, state, owner_id, billing_id, trunk_id, application_id, tags, is_blocked, \
@@ -345,4 +347,20 @@ pub fn audit_values(a: &AssignmentAudit) -> Vec<Val> {
         a.cool_off_until.into(),
         a.created_at.into(),
     ]
+}
+
+pub fn setting(row: &DbRow) -> Result<Setting, EngineError> {
+    let key = row.text("key")?;
+    let value = row.text("value")?;
+    match SettingKey::parse(&key) {
+        Some(SettingKey::SandboxClock) => Ok(Setting::SandboxClock(parse_ts(&value)?)),
+        None => Err(corrupt(format!("unknown setting {key:?}"))),
+    }
+}
+
+pub fn setting_values(s: &Setting) -> Vec<Val> {
+    let value = match s {
+        Setting::SandboxClock(t) => ts(*t),
+    };
+    vec![s.key().as_str().into(), value.into()]
 }

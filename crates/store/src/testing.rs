@@ -54,6 +54,25 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs one SQL statement on the database behind the store's back, on a connection of its
+    /// own: for tests that break a row on purpose (a store never writes one it cannot read).
+    pub async fn execute_raw(&self, sql: &str) {
+        use sqlx::Connection as _;
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("a second SQLite connection");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("a second PostgreSQL connection");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        }
+    }
+}
+
 /// Whether PostgreSQL tests can run here; prints the skip when not (and panics under `CI`).
 pub fn postgres_configured(test: &str) -> bool {
     if std::env::var(POSTGRES_URL_VAR).is_ok_and(|u| !u.is_empty()) {

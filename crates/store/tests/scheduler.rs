@@ -1,5 +1,6 @@
-//! Two schedulers (two nodes: two store handles on one database) run at once, month after month:
-//! each renewal is charged once and each release done once, on SQLite and on PostgreSQL.
+//! The scheduler on SQLite and on PostgreSQL: two schedulers (two nodes: two store handles on one
+//! database) run at once, month after month, and each renewal is charged once and each release
+//! done once; and a number whose row cannot be read is skipped, never a stop for the others.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -149,6 +150,126 @@ async fn two_schedulers_do_each_due_item_exactly_once(backend: Backend, test: &s
         + Decimal::from_str("300.5").unwrap()
             * Decimal::from((NUMBERS + NUMBERS / 2 * MONTHS as usize) as u32);
     assert_eq!(balance, Decimal::from(1_000_000) - spent);
+}
+
+/// Four numbers due for renewal; two of them broken behind the store's back: one with a column
+/// no read decodes (both backends), one as the sandbox clock at 9999-12-15 used to leave it (its
+/// next billing date a month later written as `+10000-…`, SQLite's text) or, on PostgreSQL, with
+/// a currency that is not one. The scheduler renews the other two, and says so, on every run.
+async fn an_unreadable_number_does_not_stop_the_scheduler_for_the_others(
+    backend: Backend,
+    test: &str,
+) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 31, 12, 0, 0).unwrap());
+    let engine = Engine::new(
+        Arc::clone(&db.store),
+        Arc::new(clock.clone()),
+        ReleasePolicy::default(),
+    );
+    let op = By::operator(None);
+    let new = NewAccount {
+        id: None,
+        name: "Renewals".into(),
+        role: Role::Customer,
+        currency: Currency::parse("INR").unwrap(),
+        opening_balance: Decimal::from(100_000),
+        enabled: true,
+        profile: AccountProfile::default(),
+    };
+    let (account, _) = engine.create_account(&op, new, None).await.unwrap();
+    let by = By::account(&account, None);
+    let numbers: Vec<E164> = (0..4)
+        .map(|i| E164::parse(&format!("+9180411{:05}", 20_000 + i)).unwrap())
+        .collect();
+    for e164 in &numbers {
+        let number = NewNumber {
+            e164: e164.clone(),
+            country: "IN".into(),
+            region: None,
+            capabilities: Capabilities::VOICE,
+            provider: String::new(),
+            setup_fee: Decimal::ZERO,
+            monthly_fee: Decimal::from(300),
+            currency: Currency::parse("INR").unwrap(),
+        };
+        let stock = Command::AddInventory {
+            numbers: vec![number],
+        };
+        engine.run(&op, stock).await.unwrap();
+        let buy = Command::Purchase {
+            number: e164.clone().into(),
+            currency: None,
+            quoted_monthly_fee: None,
+        };
+        engine.run(&by, buy).await.unwrap();
+    }
+    db.execute_raw(&format!(
+        "UPDATE numbers SET tags = 'not json' WHERE e164 = '{}'",
+        numbers[1]
+    ))
+    .await;
+    let broken = match backend {
+        Backend::Sqlite => "next_billing_date = '+10000-01-15T00:00:00.000000Z'",
+        Backend::Postgres => "currency = 'not a currency'",
+    };
+    db.execute_raw(&format!(
+        "UPDATE numbers SET {broken} WHERE e164 = '{}'",
+        numbers[2]
+    ))
+    .await;
+
+    clock.advance(Duration::days(31));
+    assert_eq!(engine.run_due().await.expect("a scheduler run"), 2);
+    for i in [0, 3] {
+        let n = db.store.number_by_e164(&numbers[i]).await.unwrap().unwrap();
+        assert_eq!(
+            n.next_billing_date,
+            Some(Utc.with_ymd_and_hms(2026, 3, 31, 12, 0, 0).unwrap()),
+            "{} is renewed",
+            numbers[i]
+        );
+    }
+    for i in [1, 2] {
+        assert!(
+            db.store.number_by_e164(&numbers[i]).await.is_err(),
+            "{} stays unreadable",
+            numbers[i]
+        );
+    }
+    let balance = db
+        .store
+        .account(&account.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .balance;
+    assert_eq!(balance, Decimal::from(100_000 - 4 * 300 - 2 * 300));
+
+    // The next runs skip them again, without an error.
+    assert_eq!(engine.run_due().await.expect("a second run"), 0);
+    clock.advance(Duration::days(31));
+    assert_eq!(engine.run_due().await.expect("a month later"), 2);
+}
+
+#[tokio::test]
+async fn an_unreadable_number_does_not_stop_the_scheduler_on_sqlite() {
+    an_unreadable_number_does_not_stop_the_scheduler_for_the_others(
+        Backend::Sqlite,
+        "unreadable_number_sqlite",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreadable_number_does_not_stop_the_scheduler_on_postgres() {
+    an_unreadable_number_does_not_stop_the_scheduler_for_the_others(
+        Backend::Postgres,
+        "unreadable_number_postgres",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

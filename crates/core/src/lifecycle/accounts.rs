@@ -1,8 +1,10 @@
 //! Accounts, sub-accounts and credentials.
 
+use chrono::Duration;
+
 use crate::account::{validate_name, Account, AccountPatch, NewAccount, Verification};
 use crate::audit::Actor;
-use crate::credential::{Credential, CredentialKind, TokenHash};
+use crate::credential::{Credential, CredentialKind, TokenHash, MAX_ROTATION_GRACE};
 use crate::error::EngineError;
 use crate::ids::{AccountId, AccountKind, CredentialId};
 use crate::ledger::EntryKind;
@@ -178,7 +180,7 @@ pub(super) fn delete_sub_account(
         accounts: vec![Write::Update(sub)],
         ..Changes::default()
     };
-    for c in snap.credentials.iter().filter(|c| c.revoked_at.is_none()) {
+    for c in snap.credentials.iter().filter(|c| c.is_live_at(now)) {
         let mut c = c.clone();
         c.revoked_at = Some(now);
         changes.credentials.push(Write::Update(c));
@@ -232,7 +234,8 @@ pub(super) fn create_credential(
     })
 }
 
-/// Revokes a credential (operator); revoking again changes nothing.
+/// Revokes a credential of any kind (operator) at once, cutting short a rotation's grace
+/// period; revoking one that no longer works changes nothing.
 pub(super) fn revoke_credential(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
     require_operator(ctx)?;
     let mut c = snap
@@ -241,9 +244,61 @@ pub(super) fn revoke_credential(ctx: &Context, snap: &Snapshot) -> Result<Change
         .cloned()
         .ok_or(EngineError::CredentialNotFound)?;
     let mut changes = Changes::default();
-    if c.revoked_at.is_none() {
+    if c.is_live_at(ctx.now) {
         c.revoked_at = Some(ctx.now);
         changes.credentials.push(Write::Update(c));
+    }
+    Ok(changes)
+}
+
+pub(super) fn rotate_auth_token_needs(account: &AccountId) -> Needs {
+    Needs {
+        accounts: vec![account.clone()],
+        credentials_of: Some(account.clone()),
+        ..Needs::default()
+    }
+}
+
+/// A new Vobiz auth token for a live account (operator), written first; every Vobiz token of it
+/// that still works is revoked from `now + grace`, or earlier if an earlier rotation already
+/// said so. Agni and Diga keys are untouched (each is issued and revoked on its own).
+pub(super) fn rotate_auth_token(
+    ctx: &Context,
+    snap: &Snapshot,
+    account: &AccountId,
+    token_hash: &TokenHash,
+    grace: Duration,
+) -> Result<Changes, EngineError> {
+    require_operator(ctx)?;
+    let acc = snap.account(account).ok_or(EngineError::AccountNotFound)?;
+    if grace < Duration::zero() || grace > MAX_ROTATION_GRACE {
+        return Err(EngineError::invalid(
+            "the grace period is between 0 and 30 days",
+        ));
+    }
+    let now = ctx.now;
+    let until = now + grace;
+    let mut changes = Changes::default();
+    changes.credentials.push(Write::Insert(Credential {
+        id: CredentialId::new(),
+        account_id: acc.id.clone(),
+        kind: CredentialKind::Vobiz,
+        token_hash: token_hash.clone(),
+        scope: None,
+        created_at: now,
+        revoked_at: None,
+    }));
+    for c in snap
+        .credentials
+        .iter()
+        .filter(|c| c.kind == CredentialKind::Vobiz && c.is_live_at(now))
+    {
+        let revoked_at = c.revoked_at.map_or(until, |r| r.min(until));
+        if c.revoked_at != Some(revoked_at) {
+            let mut c = c.clone();
+            c.revoked_at = Some(revoked_at);
+            changes.credentials.push(Write::Update(c));
+        }
     }
     Ok(changes)
 }

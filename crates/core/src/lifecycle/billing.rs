@@ -3,6 +3,7 @@
 use chrono::{DateTime, Datelike, Months, Utc};
 
 use crate::account::{Account, Verification};
+use crate::clock::check_time;
 use crate::e164::E164;
 use crate::error::EngineError;
 use crate::ids::{AccountId, EntryId};
@@ -314,6 +315,7 @@ pub(super) fn reserve(
         return Err(EngineError::Blocked);
     }
     let holder = snap.account(account).ok_or(EngineError::AccountNotFound)?;
+    let until = check_time("a reservation's end", until)?;
     if until <= ctx.now {
         return Err(EngineError::invalid("a reservation must end in the future"));
     }

@@ -6,6 +6,7 @@ use crate::credential::Credential;
 use crate::ids::EventId;
 use crate::ledger::LedgerEntry;
 use crate::number::Number;
+use crate::setting::Setting;
 use crate::trunk::Trunk;
 
 use super::{Context, Snapshot};
@@ -47,6 +48,8 @@ pub struct Changes {
     pub ledger: Vec<LedgerEntry>,
     pub events: Vec<NumberEvent>,
     pub assignment_audits: Vec<AssignmentAudit>,
+    /// Settings to store (each replaces the key's value).
+    pub settings: Vec<Setting>,
 }
 
 impl Changes {
@@ -122,6 +125,7 @@ impl Changes {
         self.ledger.extend(later.ledger);
         self.events.extend(later.events);
         self.assignment_audits.extend(later.assignment_audits);
+        self.settings.extend(later.settings);
         self
     }
 }

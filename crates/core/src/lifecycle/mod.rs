@@ -6,11 +6,12 @@
 //! The rules sit by area, each command's `needs` beside its `decide`:
 //! [`accounts`] (accounts, sub-accounts, credentials), [`numbers`] (inventory, imports, settings,
 //! calls), [`billing`] (purchase, checkout, top-ups, fees, billing cycles), [`routing`] (trunks
-//! and sub-account hand-over), [`release`] (release and its cancellation) and [`schedule`] (what
-//! falls due with time). Before any command decides, the number it locked is brought up to the
-//! command's clock ([`schedule::settle`]), so no answer depends on whether the scheduler has run.
+//! and sub-account hand-over), [`release`] (release and its cancellation), [`schedule`] (what
+//! falls due with time) and [`sandbox`] (the sandbox clock). Before any command decides, the
+//! number it locked is brought up to the command's clock ([`schedule::settle`]), so no answer
+//! depends on whether the scheduler has run.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::account::{Account, AccountPatch, NewAccount, Verification};
 use crate::audit::Actor;
@@ -20,6 +21,7 @@ use crate::ids::{AccountId, CredentialId, NumberId, TrunkId};
 use crate::money::{Currency, Decimal};
 use crate::number::{NewNumber, Number, NumberRef, NumberState, SipConfig, SipConfigPatch};
 use crate::policy::ReleasePolicy;
+use crate::setting::{Setting, SettingKey};
 use crate::trunk::{Trunk, TrunkPatch};
 
 pub mod accounts;
@@ -28,11 +30,13 @@ mod changes;
 pub mod numbers;
 pub mod release;
 pub mod routing;
+pub mod sandbox;
 pub mod schedule;
 
 use changes::event;
 pub use changes::{Changes, Outcome, Write};
 pub use release::ReleaseMode;
+pub use sandbox::ClockMove;
 pub use schedule::{cool_off, renewal_due};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -153,8 +157,24 @@ pub enum Command {
         token_hash: TokenHash,
         scope: Option<String>,
     },
+    /// Revokes a credential of any kind (operator) at once, a rotated token in its grace
+    /// period included; one already revoked stays as it was.
     RevokeCredential {
         id: CredentialId,
+    },
+    /// Issues an account's new Vobiz auth token (operator) and revokes every live one it had,
+    /// from `now + grace` (at most [`MAX_ROTATION_GRACE`](crate::credential::MAX_ROTATION_GRACE);
+    /// zero: at once).
+    RotateAuthToken {
+        account: AccountId,
+        token_hash: TokenHash,
+        grace: Duration,
+    },
+    /// Moves the sandbox clock (operator), never backwards and never to
+    /// [`MAX_TIME`](crate::clock::MAX_TIME) or beyond, and keeps its time in the store for the
+    /// next start.
+    SetClock {
+        to: ClockMove,
     },
 }
 
@@ -205,6 +225,7 @@ pub struct Needs {
     pub holdings_of: Option<AccountId>,
     pub credentials_of: Option<AccountId>,
     pub credential: Option<CredentialId>,
+    pub settings: Vec<SettingKey>,
 }
 
 impl Needs {
@@ -232,12 +253,19 @@ pub struct Snapshot {
     pub numbers_on_trunk: Vec<Number>,
     pub holdings: u64,
     pub credentials: Vec<Credential>,
+    /// The settings [`Needs::settings`] named that are set.
+    pub settings: Vec<Setting>,
 }
 
 impl Snapshot {
     /// A live (not deleted) account the command loaded.
     pub fn account(&self, id: &AccountId) -> Option<&Account> {
         self.accounts.iter().find(|a| &a.id == id && a.is_live())
+    }
+
+    /// A setting the command loaded, if it is set.
+    pub fn setting(&self, key: SettingKey) -> Option<&Setting> {
+        self.settings.iter().find(|s| s.key() == key)
     }
 }
 
@@ -337,6 +365,8 @@ impl Command {
                 credential: Some(*id),
                 ..Needs::default()
             },
+            Command::RotateAuthToken { account, .. } => accounts::rotate_auth_token_needs(account),
+            Command::SetClock { .. } => sandbox::set_clock_needs(),
         };
         if needs.number.is_some() {
             // Settling a number may charge its payer or release it: its accounts come with it.
@@ -360,6 +390,8 @@ impl Command {
         ctx: &Context,
         snap: &Snapshot,
     ) -> Result<(Changes, Changes), EngineError> {
+        // A clock outside what the store holds would write rows no read can decode.
+        crate::clock::check_time("the clock", ctx.now)?;
         if self.number().is_none() || matches!(self, Command::Tick { .. }) {
             return Ok((Changes::default(), self.decide_settled(ctx, snap)?));
         }
@@ -428,6 +460,12 @@ impl Command {
                 scope,
             } => accounts::create_credential(ctx, snap, account, *kind, token_hash, scope),
             Command::RevokeCredential { .. } => accounts::revoke_credential(ctx, snap),
+            Command::RotateAuthToken {
+                account,
+                token_hash,
+                grace,
+            } => accounts::rotate_auth_token(ctx, snap, account, token_hash, *grace),
+            Command::SetClock { to } => sandbox::set_clock(ctx, snap, *to),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::clock::check_time;
 use crate::error::EngineError;
 use crate::money::Decimal;
 use crate::number::{NewNumber, Number, NumberRef, NumberState, Origin, SipConfig, SipConfigPatch};
@@ -153,13 +154,14 @@ pub(super) fn set_sip_config(
 }
 
 /// A call the edge (or the operator) reports: `last_call_at` only moves forward. A call is not
-/// a state change, so it writes no event.
+/// a state change, so it writes no event. Its time must be one the store holds ([`check_time`]).
 pub(super) fn report_call(
     ctx: &Context,
     snap: &Snapshot,
     at: DateTime<Utc>,
 ) -> Result<Changes, EngineError> {
     require_operator(ctx)?;
+    let at = check_time("the call's time", at)?;
     let n = locked(snap, EngineError::NumberNotFound)?;
     let mut after = n.clone();
     after.last_call_at = Some(n.last_call_at.map_or(at, |prev| prev.max(at)));

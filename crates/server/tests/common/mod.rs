@@ -11,6 +11,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use didpool::AppState;
 use didpool_core::account::{AccountProfile, NewAccount, Role};
+use didpool_core::credential::CredentialKind;
 use didpool_core::engine::By;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
@@ -119,6 +120,8 @@ pub struct TestApp {
     pub engine: Engine,
     /// The engine's clock: move it to test time-based rules; nothing sleeps.
     pub clock: ManualClock,
+    /// Whether the admin API may move the clock (`serve --sandbox`).
+    sandbox: bool,
     _db: didpool_store::testing::TestDb,
 }
 
@@ -139,24 +142,65 @@ impl TestApp {
 
     /// The same, with the admin API's token configured as given (`None`: the API is off).
     pub async fn spawn_with(admin_token: Option<&str>) -> Self {
-        let backend = BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite);
-        let db = didpool_store::testing::TestDb::new(backend, "http test")
+        let db = Self::fresh_db().await;
+        let store = Arc::clone(&db.store);
+        Self::on(db, store, admin_token, false).await
+    }
+
+    /// The service as `serve --sandbox` runs it: the admin API moves the clock.
+    pub async fn spawn_sandbox() -> Self {
+        let db = Self::fresh_db().await;
+        let store = Arc::clone(&db.store);
+        Self::on(db, store, Some(ADMIN_TOKEN), true).await
+    }
+
+    /// The service stopped and started again on the same database (a new store handle, engine
+    /// and clock, which starts at [`start`]; a sandbox resumes its clock as `serve` does).
+    pub async fn restart(self) -> Self {
+        let Self { sandbox, _db, .. } = self;
+        let store = didpool_store::open(&_db.url, &didpool_store::Options::default())
             .await
-            .expect("the test database is configured");
-        let store = std::sync::Arc::clone(&db.store);
+            .expect("the test database opens again");
+        Self::on(_db, store, Some(ADMIN_TOKEN), sandbox).await
+    }
+
+    async fn fresh_db() -> didpool_store::testing::TestDb {
+        let backend = BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite);
+        didpool_store::testing::TestDb::new(backend, "http test")
+            .await
+            .expect("the test database is configured")
+    }
+
+    async fn on(
+        db: didpool_store::testing::TestDb,
+        store: Arc<dyn didpool_core::Store>,
+        admin_token: Option<&str>,
+        sandbox: bool,
+    ) -> Self {
         let clock = ManualClock::new(start());
         let engine = Engine::new(store, Arc::new(clock.clone()), ReleasePolicy::default());
+        if sandbox {
+            didpool::faces::admin::resume_clock(&engine, &clock)
+                .await
+                .expect("the sandbox clock resumes");
+        }
         let state = AppState {
             engine: engine.clone(),
             admin_token: admin_token.map(Into::into),
-            sandbox_clock: None,
+            sandbox_clock: sandbox.then(|| clock.clone()),
         };
         Self {
             app: didpool::app(state),
             engine,
             clock,
+            sandbox,
             _db: db,
         }
+    }
+
+    /// The URL a `didpool` process opens this test's database with.
+    pub fn database_url(&self) -> &str {
+        &self._db.url
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -311,6 +355,26 @@ impl TestApp {
     /// A sub-account (`SA_…`) of `parent`.
     pub async fn sub(&self, parent: &Acct, id: &str) -> Acct {
         self.account(id, Role::Customer, "0", Some(parent)).await
+    }
+
+    /// Issues an Agni or Diga key for an account; returns its id and the key.
+    pub async fn key(
+        &self,
+        who: &Acct,
+        kind: CredentialKind,
+        scope: Option<&str>,
+    ) -> (String, String) {
+        let (credential, key) = self
+            .engine
+            .create_key(
+                &By::operator(None),
+                who.account_id(),
+                kind,
+                scope.map(Into::into),
+            )
+            .await
+            .expect("the key is issued");
+        (credential.id.to_string(), key)
     }
 
     /// Stocks an inventory number in INR, its country read from the number.

@@ -1,15 +1,20 @@
-//! Credentials: found by kind and hash while live; a hash belongs to one credential.
+//! Credentials: found by kind and hash (revoked ones too: whether one works is the engine's rule);
+//! a hash belongs to one credential; a rotation's writes read back; settings are kept by key.
 
 use std::sync::Arc;
 
 use chrono::Duration;
+use didpool_core::account::Role;
 use didpool_core::credential::{CredentialKind, TokenHash};
-use didpool_core::lifecycle::Command;
+use didpool_core::lifecycle::{ClockMove, Command};
+use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::{EngineError, Store};
 
-use crate::support::World;
+use crate::support::{new_account, World};
 
-pub async fn a_credential_is_found_by_kind_and_hash_only_while_live(store: Arc<dyn Store>) {
+pub async fn a_credential_is_found_by_kind_and_hash_and_authenticates_only_while_live(
+    store: Arc<dyn Store>,
+) {
     let w = World::new(store);
     let acc = w.master("Keyholder", "0").await;
     let other = w.master("Other", "0").await;
@@ -89,7 +94,7 @@ pub async fn a_credential_is_found_by_kind_and_hash_only_while_live(store: Arc<d
             .credential(CredentialKind::Agni, &hash)
             .await
             .unwrap(),
-        None
+        Some(revoked.clone())
     );
     assert!(w
         .engine
@@ -156,4 +161,90 @@ pub async fn a_credential_whose_hash_is_taken_is_refused_and_writes_nothing(stor
             .unwrap(),
         Some(taken)
     );
+}
+
+pub async fn a_rotated_auth_token_reads_back_and_works_until_its_grace_period_ends(
+    store: Arc<dyn Store>,
+) {
+    let w = World::new(store);
+    let (acc, old_token) = w
+        .engine
+        .create_account(
+            &w.operator(),
+            new_account("Rotated", Role::Customer, "0"),
+            None,
+        )
+        .await
+        .unwrap();
+    let first = w.store.credentials_of(&acc.id).await.unwrap();
+    let old = first[0].clone();
+    let works = |token: String| {
+        let engine = w.engine.clone();
+        let id = acc.id.clone();
+        async move {
+            engine
+                .authenticate(CredentialKind::Vobiz, &token, Some(&id))
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    w.clock.advance(Duration::minutes(1));
+    let (new, new_token, revoked) = w
+        .engine
+        .rotate_auth_token(&w.operator(), acc.id.clone(), Duration::minutes(10))
+        .await
+        .unwrap();
+    let ends = w.engine.now() + Duration::minutes(10);
+    assert_eq!(revoked.len(), 1);
+    assert_eq!((revoked[0].id, revoked[0].revoked_at), (old.id, Some(ends)));
+    assert_eq!(
+        w.store.credentials_of(&acc.id).await.unwrap(),
+        vec![revoked[0].clone(), new.clone()]
+    );
+    assert_eq!(
+        w.store
+            .credential(CredentialKind::Vobiz, &new.token_hash)
+            .await
+            .unwrap(),
+        Some(new.clone())
+    );
+
+    // The old token keeps working through the grace period, the new one from the start.
+    assert!(works(new_token.clone()).await);
+    assert!(works(old_token.clone()).await);
+    w.clock
+        .advance(Duration::minutes(10) - Duration::microseconds(1));
+    assert!(works(old_token.clone()).await);
+    w.clock.advance(Duration::microseconds(1));
+    assert!(!works(old_token).await);
+    assert!(works(new_token).await);
+}
+
+pub async fn a_setting_reads_back_as_last_written(store: Arc<dyn Store>) {
+    let w = World::new(store);
+    assert_eq!(
+        w.engine.saved_sandbox_clock(&w.operator()).await.unwrap(),
+        None
+    );
+    // The engine's own clock stays put (the sandbox moves it after the command): each advance
+    // counts from the stored time.
+    let mut expected = w.engine.now();
+    for days in [1, 40] {
+        let t = w
+            .engine
+            .set_sandbox_clock(&w.operator(), ClockMove::Advance(Duration::days(days)))
+            .await
+            .unwrap();
+        expected += Duration::days(days);
+        assert_eq!(t, expected);
+        assert_eq!(
+            w.engine.saved_sandbox_clock(&w.operator()).await.unwrap(),
+            Some(t)
+        );
+        assert_eq!(
+            w.store.setting(SettingKey::SandboxClock).await.unwrap(),
+            Some(Setting::SandboxClock(t))
+        );
+    }
 }

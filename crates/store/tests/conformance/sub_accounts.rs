@@ -200,8 +200,9 @@ pub async fn deleting_a_sub_account_hides_it_and_revokes_its_credentials(store: 
             w.store
                 .credential(kind, &TokenHash::of(token))
                 .await
-                .unwrap(),
-            None
+                .unwrap()
+                .and_then(|c| c.revoked_at),
+            Some(w.engine.now())
         );
         assert!(w
             .engine

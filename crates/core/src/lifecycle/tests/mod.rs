@@ -105,6 +105,7 @@ fn ledger_sum(entries: &[LedgerEntry]) -> Decimal {
 }
 
 mod buying;
+mod credentials_and_clock;
 mod edges;
 mod properties;
 mod releasing;

@@ -113,7 +113,7 @@ fn unassign(force: bool) -> Command {
     }
 }
 
-fn used_by_child(last_call: DateTime<Utc>) -> Number {
+pub(super) fn used_by_child(last_call: DateTime<Utc>) -> Number {
     let mut n = owned_by(&sa());
     n.last_call_at = Some(last_call);
     n

@@ -13,7 +13,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use didpool_core::account::{Account, AccountProfile, NewAccount, Role, Verification};
-use didpool_core::credential::CredentialKind;
+use didpool_core::credential::{Credential, CredentialKind};
 use didpool_core::engine::By;
 use didpool_core::ids::CredentialId;
 use didpool_core::lifecycle::Command;
@@ -31,13 +31,16 @@ use uuid::Uuid;
 
 mod sandbox;
 
+pub use sandbox::resume_clock;
+
 /// The admin routes; the clock and scheduler routes exist only in sandbox mode.
 pub fn router(sandbox: bool) -> Router<AppState> {
     let r = Router::new()
         .route("/accounts", post(create_account))
         .route("/accounts/{id}", get(get_account))
         .route("/accounts/{id}/top-up", post(top_up))
-        .route("/accounts/{id}/keys", post(create_key))
+        .route("/accounts/{id}/keys", post(create_key).get(list_keys))
+        .route("/accounts/{id}/auth-token/rotate", post(rotate_auth_token))
         .route("/keys/{id}", delete(revoke_key))
         .route("/inventory", post(import_inventory))
         .route("/calls", post(report_call))
@@ -426,14 +429,143 @@ async fn create_key(
     ))
 }
 
+/// One credential of an account: never its secret nor its hash.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct KeyObject {
+    /// The credential's id, to revoke it.
+    id: Uuid,
+    /// `vobiz` (an auth token, `X-Auth-Token`), `agni` (`X-Api-Key`) or `diga` (Bearer).
+    kind: &'static str,
+    /// The key's restriction, such as `phones:read`.
+    #[schema(required = true)]
+    scope: Option<String>,
+    created_at: String,
+    /// When it stopped working, or stops (a rotated token in its grace period); `null` while
+    /// nothing ends it.
+    #[schema(required = true)]
+    revoked_at: Option<String>,
+    /// Whether it authenticates now.
+    live: bool,
+}
+
+impl KeyObject {
+    fn new(c: &Credential, now: DateTime<Utc>) -> Self {
+        Self {
+            id: c.id.0,
+            kind: c.kind.as_str(),
+            scope: c.scope.clone(),
+            created_at: time(c.created_at),
+            revoked_at: c.revoked_at.map(time),
+            live: c.is_live_at(now),
+        }
+    }
+}
+
+/// An account's credentials, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct KeyList {
+    account_id: String,
+    keys: Vec<KeyObject>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/accounts/{id}/keys",
+    tag = "admin",
+    operation_id = "admin_list_keys",
+    summary = "List an account's credentials",
+    description = "Every Vobiz auth token, Agni key and Diga key of the account, revoked ones included, oldest first; never a secret or its hash.",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
+    responses((status = 200, description = "the credentials", body = KeyList), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
+)]
+async fn list_keys(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(id): Path<String>,
+) -> Result<Json<KeyList>, AdminError> {
+    let account = account_id(&id)?;
+    let credentials = st.engine.credentials(&by, &account).await?;
+    let now = st.engine.now();
+    Ok(Json(KeyList {
+        account_id: account.to_string(),
+        keys: credentials.iter().map(|c| KeyObject::new(c, now)).collect(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+struct RotateAuthToken {
+    /// How long the tokens it replaces keep working, 0 (the default: at once) to 2 592 000
+    /// (30 days).
+    #[serde(default)]
+    grace_seconds: Option<u64>,
+}
+
+/// A new auth token, shown once, and the tokens it replaces.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RotatedToken {
+    auth_id: String,
+    auth_token: String,
+    /// The new token's credential id.
+    id: Uuid,
+    /// The tokens it replaces, with the time each stops working.
+    revoked: Vec<KeyObject>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/admin/v1/accounts/{id}/auth-token/rotate",
+    tag = "admin",
+    operation_id = "admin_rotate_auth_token",
+    summary = "Rotate an account's Vobiz auth token",
+    description = "Issues a new `X-Auth-Token` (shown once) and revokes every auth token the account had, at once or after `grace_seconds` (during which the old ones still work). The body is optional.",
+    security(("admin_bearer" = [])),
+    params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
+    request_body(content = Option<RotateAuthToken>, content_type = "application/json"),
+    responses((status = 201, description = "rotated; the new token is shown once", body = RotatedToken), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AdminErrorBody))
+)]
+async fn rotate_auth_token(
+    State(st): State<AppState>,
+    Operator(by): Operator,
+    Path(id): Path<String>,
+    body: Result<String, StringRejection>,
+) -> Result<(StatusCode, Json<RotatedToken>), AdminError> {
+    let account = account_id(&id)?;
+    let body = body?;
+    // No body, `null` and `{}` all mean the defaults.
+    let body: RotateAuthToken = if body.trim().is_empty() {
+        RotateAuthToken::default()
+    } else {
+        serde_json::from_str::<Option<RotateAuthToken>>(&body)
+            .map_err(|e| bad(format!("invalid JSON body: {e}")))?
+            .unwrap_or_default()
+    };
+    let grace = i64::try_from(body.grace_seconds.unwrap_or(0))
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| bad("grace_seconds is out of range"))?;
+    let (credential, token, revoked) = st.engine.rotate_auth_token(&by, account, grace).await?;
+    let now = st.engine.now();
+    Ok((
+        StatusCode::CREATED,
+        Json(RotatedToken {
+            auth_id: credential.account_id.to_string(),
+            auth_token: token,
+            id: credential.id.0,
+            revoked: revoked.iter().map(|c| KeyObject::new(c, now)).collect(),
+        }),
+    ))
+}
+
 #[utoipa::path(
     delete,
     path = "/admin/v1/keys/{id}",
     tag = "admin",
     operation_id = "admin_revoke_key",
-    summary = "Revoke a key",
+    summary = "Revoke a credential",
+    description = "Any kind: a Vobiz auth token, an Agni or a Diga key (ids from `GET /admin/v1/accounts/{id}/keys`). It stops working at once, also a rotated token in its grace period; revoking again changes nothing.",
     security(("admin_bearer" = [])),
-    params(("id" = String, Path, description = "key id")),
+    params(("id" = String, Path, description = "credential id")),
     responses((status = 204, description = "revoked"), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))
 )]
 async fn revoke_key(
@@ -850,6 +982,8 @@ async fn cancel_release(
     get_account,
     top_up,
     create_key,
+    list_keys,
+    rotate_auth_token,
     revoke_key,
     import_inventory,
     report_call,

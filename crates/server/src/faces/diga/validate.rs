@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use didpool_core::clock;
 use didpool_core::number::MediaEncryption;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -143,10 +144,34 @@ impl Checker {
         None
     }
 
-    /// A date-time from a query string, as pydantic (speedate) reads one.
+    /// A date-time from a query string, as pydantic (speedate) reads one, inside the times
+    /// didpool holds ([`clock::in_range`]). Outside them it is the issue pydantic gives a bounded
+    /// field (`greater_than_equal` / `less_than`, with the bound in `ctx`): compared with the
+    /// stored times it would otherwise match wrongly (a filter that silently finds nothing).
     pub fn datetime(&mut self, loc: Vec<Loc>, raw: &str) -> Option<DateTime<Utc>> {
         match parse_datetime(raw) {
-            Ok(t) => Some(t),
+            Ok(t) if clock::in_range(t) => Some(t),
+            Ok(t) => {
+                let (kind, op, key, bound) = if t < clock::MIN_TIME {
+                    (
+                        "greater_than_equal",
+                        "greater than or equal to",
+                        "ge",
+                        clock::MIN_TIME,
+                    )
+                } else {
+                    ("less_than", "less than", "lt", clock::MAX_TIME)
+                };
+                let bound = bound.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                self.issue(
+                    kind,
+                    loc,
+                    format!("Input should be {op} {bound}"),
+                    raw.into(),
+                    Some(json!({ key: bound })),
+                );
+                None
+            }
             Err(error) => {
                 self.issue(
                     "datetime_from_date_parsing",

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use didpool_core::account::{AccountPatch, AccountProfile, NewAccount, Permissions, Role};
+use didpool_core::clock::check_time;
 use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
@@ -292,7 +293,8 @@ pub async fn balance(
     Ok(Json(Balance::new(&payer, &wanted)))
 }
 
-/// `YYYY-MM-DD` or RFC 3339; a bare date as an upper bound means the end of that day.
+/// `YYYY-MM-DD` or RFC 3339; a bare date as an upper bound means the end of that day. A time
+/// outside what didpool holds ([`check_time`]) is a 400 naming the parameter.
 fn date_param(
     params: &Params,
     name: &str,
@@ -301,18 +303,23 @@ fn date_param(
     let Some(v) = params.get(name) else {
         return Ok(None);
     };
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(Some(t.with_timezone(&Utc)));
-    }
-    let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-        VobizError::bad_request(format!("{name} must be YYYY-MM-DD or an RFC 3339 time"))
-    })?;
-    let at = if end_of_day {
-        NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid time")
-    } else {
-        NaiveTime::MIN
+    let t = match DateTime::parse_from_rfc3339(v) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => {
+            let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                VobizError::bad_request(format!("{name} must be YYYY-MM-DD or an RFC 3339 time"))
+            })?;
+            let at = if end_of_day {
+                NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid time")
+            } else {
+                NaiveTime::MIN
+            };
+            day.and_time(at).and_utc()
+        }
     };
-    Ok(Some(day.and_time(at).and_utc()))
+    check_time(name, t)
+        .map(Some)
+        .map_err(|e| VobizError::from_engine(Op::Balance, e))
 }
 
 #[utoipa::path(
