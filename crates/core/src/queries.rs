@@ -1,7 +1,8 @@
 //! What a face may read, and only this way: each read applies the tenancy rules here, once, so
-//! faces never read the store to decide an answer. A number is shown as it stands at the
-//! engine's clock (what is due on it is applied, as the next command would), so a read never
-//! depends on whether the scheduler has run yet.
+//! faces never read the store to decide an answer. A number read one by one is shown as it stands
+//! at the engine's clock (what is due on it is applied, as the next command would), so that read
+//! never depends on whether the scheduler has run yet. Lists ([`Engine::numbers`]) show the rows
+//! as stored: what fell due since the scheduler's last pass shows in them after its next.
 
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};

@@ -50,11 +50,12 @@ pub async fn run_tracked(
         wrote: false,
     };
     let snapshot = ops::load(db, &cmd.needs(ctx)).await.map_err(refused)?;
-    let changes = cmd.decide(ctx, &snapshot).map_err(refused)?;
-    ops::apply(db, &snapshot, &changes)
+    let (due, own) = cmd.decide_parts(ctx, &snapshot).map_err(refused)?;
+    let outcome = Outcome::new(&snapshot, due, own);
+    ops::apply(db, &snapshot, &outcome.changes)
         .await
         .map_err(|error| Failure { error, wrote: true })?;
-    Ok(Outcome::new(&snapshot, changes))
+    Ok(outcome)
 }
 
 /// A [`Store`] over a SQL backend.

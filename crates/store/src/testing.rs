@@ -52,6 +52,23 @@ impl TestDb {
             _dir: dir,
         })
     }
+
+    /// Runs one SQL statement on the database behind the store's back, on a connection of its
+    /// own: for tests that must break an invariant no command would (to see `check` catch it).
+    pub async fn execute(&self, statement: &str) -> Result<u64, sqlx::Error> {
+        use sqlx::Connection as _;
+        if self.url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+            let done = sqlx::query(statement).execute(&mut conn).await?;
+            conn.close().await?;
+            Ok(done.rows_affected())
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            let done = sqlx::query(statement).execute(&mut conn).await?;
+            conn.close().await?;
+            Ok(done.rows_affected())
+        }
+    }
 }
 
 /// Whether PostgreSQL tests can run here; prints the skip when not (and panics under `CI`).

@@ -353,14 +353,20 @@ impl Changes {
 /// it changed nothing), so a face renders its answer without reading the store again.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
+    /// Everything written: what fell due on the number first, then the command's own changes.
     pub changes: Changes,
     pub number: Option<Number>,
+    /// Whether the command itself changed anything (what fell due on its number aside).
+    pub acted: bool,
 }
 
 impl Outcome {
-    /// Pairs `changes` with the number they leave: the locked row as written, or as loaded; for
-    /// a command that inserts a number (an import), that number.
-    pub fn new(snapshot: &Snapshot, changes: Changes) -> Self {
+    /// Pairs what fell due (`due`) and the command's own changes (`own`, see
+    /// [`Command::decide_parts`]) with the number they leave: the locked row as written, or as
+    /// loaded; for a command that inserts a number (an import), that number.
+    pub fn new(snapshot: &Snapshot, due: Changes, own: Changes) -> Self {
+        let acted = !own.is_empty();
+        let changes = if due.is_empty() { own } else { due.then(own) };
         let number = match &snapshot.number {
             Some(locked) => Some(
                 changes
@@ -377,12 +383,17 @@ impl Outcome {
                 .find(|w| matches!(w, Write::Insert(_)))
                 .map(|w| w.row().clone()),
         };
-        Outcome { changes, number }
+        Outcome {
+            changes,
+            number,
+            acted,
+        }
     }
 
-    /// The command found everything already as asked (a repeated release, say).
+    /// The command found everything already as asked (a repeated release, say), whether or not
+    /// something fell due on its number first.
     pub fn unchanged(&self) -> bool {
-        self.changes.is_empty()
+        !self.acted
     }
 
     /// The (first) account the command wrote.
@@ -516,16 +527,29 @@ impl Command {
         needs
     }
 
-    /// Decides what the command changes, on the rows `needs` named (locked). The number is first
-    /// brought up to `ctx.now` (a due release, renewal, expiry …), and the command decides on
-    /// that; both are written together.
+    /// Decides what the command changes, on the rows `needs` named (locked): what fell due on
+    /// its number first, then the command's own changes, as one (see [`Command::decide_parts`]).
     pub fn decide(&self, ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
+        let (due, own) = self.decide_parts(ctx, snap)?;
+        Ok(if due.is_empty() { own } else { due.then(own) })
+    }
+
+    /// Decides what the command changes, on the rows `needs` named (locked), in two parts: the
+    /// number is first brought up to `ctx.now` (a due release, renewal, expiry …: the first
+    /// part), and the command decides on that (the second). Both are written together; apart,
+    /// they tell a command that found its work already done (a repeated release) from one that
+    /// did it, whether or not the scheduler came first.
+    pub fn decide_parts(
+        &self,
+        ctx: &Context,
+        snap: &Snapshot,
+    ) -> Result<(Changes, Changes), EngineError> {
         if self.number().is_none() || matches!(self, Command::Tick { .. }) {
-            return self.decide_settled(ctx, snap);
+            return Ok((Changes::default(), self.decide_settled(ctx, snap)?));
         }
         match schedule::settle(ctx, snap)? {
-            None => self.decide_settled(ctx, snap),
-            Some((settled, due)) => Ok(due.then(self.decide_settled(ctx, &settled)?)),
+            None => Ok((Changes::default(), self.decide_settled(ctx, snap)?)),
+            Some((settled, due)) => Ok((due, self.decide_settled(ctx, &settled)?)),
         }
     }
 

@@ -79,7 +79,9 @@ pub(super) fn release(
         _ => policy.quarantine,
     };
     let takes_effect = release_at.unwrap_or(now);
-    after.quarantine_until = (quarantine > Duration::zero()).then(|| takes_effect + quarantine);
+    // An imported number is deleted when its release takes effect: it never ages in quarantine.
+    after.quarantine_until = (n.origin == Origin::Stock && quarantine > Duration::zero())
+        .then(|| takes_effect + quarantine);
     match (release_at, mode) {
         (Some(at), ReleaseMode::Policy) => {
             after.state = NumberState::PendingRelease;
@@ -129,6 +131,7 @@ pub fn complete_release(n: &mut Number, at: DateTime<Utc>) {
     n.released_at = Some(at);
     if n.origin == Origin::Imported {
         n.state = NumberState::Deleted;
+        n.quarantine_until = None;
         return;
     }
     let cool_off_end = n.last_call_at.map(|t| t + COOL_OFF);

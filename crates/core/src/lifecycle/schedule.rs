@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::account::Verification;
+use crate::audit::Actor;
 use crate::error::EngineError;
 use crate::ids::NumberId;
 use crate::ledger::EntryKind;
@@ -48,7 +49,16 @@ pub fn renewal_due(n: &Number, now: DateTime<Utc>) -> bool {
 
 /// Everything due on the snapshot's number at `ctx.now`, in order: the snapshot as it leaves
 /// it, and the changes to write. `None` when nothing is due.
+///
+/// What falls due is the system's doing, not the caller's: its events name the `system` actor
+/// (and no request), the same whether the scheduler or a command came to the number first.
 pub fn settle(ctx: &Context, snap: &Snapshot) -> Result<Option<(Snapshot, Changes)>, EngineError> {
+    let ctx = &Context {
+        actor: Actor::System,
+        caller_billing: None,
+        request_id: None,
+        ..ctx.clone()
+    };
     let first = step(ctx, snap)?;
     if first.is_empty() {
         return Ok(None);

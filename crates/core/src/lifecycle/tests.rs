@@ -542,6 +542,74 @@ fn a_release_window_makes_the_release_pending_and_charges_the_fee() {
 }
 
 #[test]
+fn a_repeat_release_after_the_window_finds_its_work_done_by_the_clock() {
+    let owner = ma();
+    let mut ctx = ctx_for(&owner, t0());
+    ctx.policy = ReleasePolicy {
+        window: Duration::hours(24),
+        ..ReleasePolicy::default()
+    };
+    let release = Command::Release {
+        number: e164().into(),
+        mode: ReleaseMode::Policy,
+    };
+    let pending = release
+        .decide(&ctx, &snap(Some(owned_by(&owner)), vec![owner.clone()]))
+        .unwrap()
+        .number()
+        .unwrap()
+        .clone();
+
+    // The window is over and no scheduler has run: the repeat's own part is empty (a face
+    // answers a repeat), the release that fell due is written, as the system's doing.
+    ctx.now = t0() + Duration::hours(24);
+    ctx.request_id = Some("req-2".into());
+    let (due, own) = release
+        .decide_parts(&ctx, &snap(Some(pending), vec![owner.clone()]))
+        .unwrap();
+    assert!(own.is_empty(), "{own:?}");
+    let released = due.number().unwrap();
+    assert_eq!(released.state, NumberState::Available);
+    assert_eq!(released.released_at, Some(t0() + Duration::hours(24)));
+    assert_eq!(due.events.len(), 1);
+    assert_eq!(due.events[0].action, "released");
+    assert_eq!(due.events[0].actor, Actor::System);
+    assert_eq!(due.events[0].request_id, None);
+}
+
+#[test]
+fn an_imported_number_pending_release_is_never_quarantined() {
+    let owner = ma();
+    let mut ctx = ctx_for(&owner, t0());
+    ctx.policy = ReleasePolicy {
+        window: Duration::hours(24),
+        quarantine: Duration::days(45),
+        fee: dec!(7),
+        ..ReleasePolicy::default()
+    };
+    let mut n = owned_by(&owner);
+    n.origin = Origin::Imported;
+    let c = Command::Release {
+        number: e164().into(),
+        mode: ReleaseMode::Policy,
+    };
+    let ch = c.decide(&ctx, &snap(Some(n), vec![owner.clone()])).unwrap();
+    let pending = ch.number().unwrap().clone();
+    assert_eq!(pending.state, NumberState::PendingRelease);
+    assert_eq!(pending.quarantine_until, None);
+    assert_eq!(pending.release_fee, None);
+    assert!(ch.ledger.is_empty());
+
+    ctx.now = t0() + Duration::hours(24);
+    let (_, due) = schedule::settle(&ctx, &snap(Some(pending), vec![owner.clone()]))
+        .unwrap()
+        .expect("the release is due");
+    let gone = due.number().unwrap();
+    assert_eq!(gone.state, NumberState::Deleted);
+    assert_eq!(gone.quarantine_until, None);
+}
+
+#[test]
 fn assign_to_trunk_needs_an_unassigned_number_and_the_owners_trunk() {
     let owner = ma();
     let trunk = Trunk {
