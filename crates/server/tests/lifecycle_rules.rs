@@ -393,6 +393,51 @@ async fn a_repeat_release_after_the_window_is_403_whether_or_not_the_scheduler_r
     t.assert_sound().await;
 }
 
+async fn a_vobiz_release_of_a_number_diga_scheduled_for_its_cycle_end_is_the_pending_release() {
+    let t = TestApp::spawn_with_policy(ReleasePolicy {
+        fee: fee(700),
+        ..window()
+    })
+    .await;
+    let alice = alice_with_a_number(&t).await;
+    let id = t.admin_number(&blr(1)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let diga = vec![(
+        "Authorization",
+        format!("Bearer {}", t.key(&alice, "diga").await),
+    )];
+    let (status, body) = t.delete(&format!("/v1/phone/{id}"), &diga).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    t.advance(Duration::days(3));
+
+    // Alice still holds it: the window's release is pending (sooner than the cycle's end), and
+    // the fee Diga charged is not charged again.
+    let (status, body) = t.release(&alice, &blr(1), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pending_release");
+    assert_eq!(
+        body["cooldown_ends_at"],
+        micros(t.now() + Duration::hours(24))
+    );
+    assert_eq!(body["release_fee"], 700.0);
+    let (status, again) = t.release(&alice, &blr(1), "").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again, body);
+    assert_eq!(
+        kinds(&t.transactions(&alice).await),
+        ["payment", "did_purchase", "did_rental", "release_fee"]
+    );
+    let n = t.admin_number(&blr(1)).await;
+    assert_eq!(n["state"], "pending_release");
+    assert_eq!(n["release_at"], micros(t.now() + Duration::hours(24)));
+    t.advance(Duration::hours(24));
+    assert_eq!(t.run_scheduler().await, 1);
+    assert_eq!(t.admin_number(&blr(1)).await["state"], "available");
+    t.assert_sound().await;
+}
+
 // ---- (5) ?immediate=true ----------------------------------------------------------------------
 
 async fn an_immediate_release_skips_the_window_and_cannot_be_cancelled() {
@@ -582,6 +627,26 @@ async fn a_reservation_past_its_ttl_cannot_be_checked_out_even_before_the_schedu
     let (status, _) = t.post(&checkout, &TestApp::admin_auth(), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(t.balance(&alice).await, 10000.0);
+    t.assert_sound().await;
+}
+
+async fn a_sub_account_whose_last_release_took_effect_can_be_deleted_before_the_scheduler_runs() {
+    let t = TestApp::spawn_with_policy(window()).await;
+    let (parent, _child) = handed_to_child(&t).await;
+    // The parent releases the child's number; the window passes, the scheduler has not run.
+    assert_eq!(t.release(&parent, &blr(1), "").await.0, StatusCode::OK);
+    t.advance(Duration::hours(24));
+
+    let (status, body) = t
+        .delete(
+            &format!("/api/v1/accounts/{}/sub-accounts/SA_CHILD", parent.id),
+            &parent.auth(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    t.run_scheduler().await;
+    let n = t.admin_number(&blr(1)).await;
+    assert_eq!(n["state"], "available");
     t.assert_sound().await;
 }
 
@@ -1084,6 +1149,8 @@ on_every_backend!(
     a_repeat_release_by_the_former_owner_is_403_with_the_seed_body,
     a_repeat_release_during_the_window_answers_the_same_pending_body_without_a_second_fee,
     a_repeat_release_after_the_window_is_403_whether_or_not_the_scheduler_ran,
+    a_vobiz_release_of_a_number_diga_scheduled_for_its_cycle_end_is_the_pending_release,
+    a_sub_account_whose_last_release_took_effect_can_be_deleted_before_the_scheduler_runs,
     an_immediate_release_skips_the_window_and_cannot_be_cancelled,
     an_immediate_release_is_quarantined_at_once_when_the_policy_quarantines,
     an_immediate_release_completes_a_pending_one_without_a_second_fee,

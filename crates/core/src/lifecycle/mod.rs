@@ -201,6 +201,9 @@ pub struct Needs {
     pub numbers_on_trunk: Option<TrunkId>,
     /// Count the numbers this account holds.
     pub holdings_of: Option<AccountId>,
+    /// Also load (locked, right after the number) those of the numbers this account holds that
+    /// may have something due at this time, for the command to settle them first.
+    pub due_holdings_of: Option<(AccountId, DateTime<Utc>)>,
     pub credentials_of: Option<AccountId>,
     pub credential: Option<CredentialId>,
 }
@@ -229,6 +232,8 @@ pub struct Snapshot {
     pub trunk: Option<Trunk>,
     pub numbers_on_trunk: Vec<Number>,
     pub holdings: u64,
+    /// The held numbers `due_holdings_of` found.
+    pub due_holdings: Vec<Number>,
     pub credentials: Vec<Credential>,
 }
 
@@ -483,7 +488,7 @@ impl Command {
         let mut needs = match self {
             Command::CreateAccount { parent, .. } => accounts::create_account_needs(parent),
             Command::UpdateSubAccount { id, .. } => Needs::accounts(vec![id.clone()]),
-            Command::DeleteSubAccount { id } => accounts::delete_sub_account_needs(id),
+            Command::DeleteSubAccount { id } => accounts::delete_sub_account_needs(id, ctx),
             Command::TopUp { account, .. } => Needs::accounts(vec![account.clone()]),
             Command::AddInventory { .. } => Needs::default(),
             Command::Purchase { number, .. } => billing::purchase_needs(number, ctx),

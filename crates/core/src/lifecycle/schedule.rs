@@ -89,6 +89,38 @@ pub fn settle(ctx: &Context, snap: &Snapshot) -> Result<Option<(Snapshot, Change
     Ok(Some((settled, all)))
 }
 
+/// Settles each of `numbers` in turn (rows the command loaded besides its own number), each
+/// against the accounts as the ones before left them: the changes to write, and the numbers as
+/// they stand now.
+pub(super) fn settle_each(
+    ctx: &Context,
+    snap: &Snapshot,
+    numbers: &[Number],
+) -> Result<(Changes, Vec<Number>), EngineError> {
+    let mut all = Changes::default();
+    let mut accounts = snap.accounts.clone();
+    let mut settled_numbers = Vec::with_capacity(numbers.len());
+    for n in numbers {
+        let one = Snapshot {
+            number: Some(n.clone()),
+            accounts,
+            ..Snapshot::default()
+        };
+        match settle(ctx, &one)? {
+            None => {
+                accounts = one.accounts;
+                settled_numbers.push(n.clone());
+            }
+            Some((settled, changes)) => {
+                accounts = settled.accounts;
+                settled_numbers.extend(settled.number);
+                all = all.then(changes);
+            }
+        }
+    }
+    Ok((all, settled_numbers))
+}
+
 pub(super) fn tick_needs(id: NumberId) -> Needs {
     Needs {
         number: Some(NumberRef::Id(id)),

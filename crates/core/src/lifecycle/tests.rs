@@ -921,6 +921,93 @@ fn a_sub_account_with_numbers_cannot_be_deleted() {
     assert!(ch.account().unwrap().deleted_at.is_some());
 }
 
+#[test]
+fn a_sub_account_whose_numbers_have_left_by_the_clock_can_be_deleted() {
+    let (parent, child) = (ma(), sa());
+    let c = Command::DeleteSubAccount {
+        id: child.id.clone(),
+    };
+    // The child's number, released with a window that is over; a second one it still holds.
+    let mut gone = owned_by(&child);
+    gone.state = NumberState::PendingRelease;
+    gone.release_at = Some(t0() - Duration::seconds(1));
+    let mut kept = owned_by(&child);
+    kept.id = NumberId::new();
+    kept.next_billing_date = Some(t0() - Duration::seconds(1));
+    let mut s = snap(None, vec![child.clone(), parent.clone()]);
+    s.holdings = 1;
+    s.due_holdings = vec![gone.clone()];
+    let ch = c.decide(&ctx_for(&parent, t0()), &s).unwrap();
+    let released = ch.numbers.iter().map(Write::row).find(|n| n.id == gone.id);
+    assert_eq!(released.unwrap().state, NumberState::Available);
+    assert_eq!(ch.events[0].action, "released");
+    assert_eq!(ch.events[0].actor, Actor::System);
+    let deleted = ch
+        .accounts
+        .iter()
+        .map(Write::row)
+        .find(|a| a.id == child.id);
+    assert!(deleted.unwrap().deleted_at.is_some());
+
+    // A renewal falls due on the other, which stays held: still refused, nothing written.
+    s.holdings = 2;
+    s.due_holdings = vec![gone, kept];
+    assert!(matches!(
+        c.decide(&ctx_for(&parent, t0()), &s).unwrap_err(),
+        EngineError::StillHoldsNumbers
+    ));
+}
+
+#[test]
+fn a_window_release_of_a_number_scheduled_for_its_cycle_end_becomes_pending() {
+    let owner = ma();
+    let mut ctx = ctx_for(&owner, t0());
+    ctx.policy = ReleasePolicy {
+        window: Duration::hours(24),
+        fee: dec!(7),
+        ..ReleasePolicy::default()
+    };
+    let mut n = owned_by(&owner);
+    n.next_billing_date = Some(t0() + Duration::days(20));
+    let diga = Command::Release {
+        number: e164().into(),
+        mode: ReleaseMode::AtCycleEnd {
+            quarantine: Duration::days(30),
+        },
+    };
+    let scheduled = diga
+        .decide(&ctx, &snap(Some(n), vec![owner.clone()]))
+        .unwrap()
+        .number()
+        .unwrap()
+        .clone();
+    assert_eq!(scheduled.release_at, Some(t0() + Duration::days(20)));
+    assert_eq!(scheduled.release_fee, Some(dec!(7)));
+
+    let vobiz = Command::Release {
+        number: e164().into(),
+        mode: ReleaseMode::Policy,
+    };
+    let ch = vobiz
+        .decide(&ctx, &snap(Some(scheduled.clone()), vec![owner.clone()]))
+        .unwrap();
+    let pending = ch.number().unwrap();
+    assert_eq!(pending.state, NumberState::PendingRelease);
+    assert_eq!(pending.release_at, Some(t0() + Duration::hours(24)));
+    assert_eq!(pending.release_fee, Some(dec!(7)));
+    assert!(ch.ledger.is_empty(), "no second fee");
+
+    // A cycle end sooner than the window stays the moment it takes effect.
+    let mut soon = scheduled;
+    soon.release_at = Some(t0() + Duration::hours(2));
+    let ch = vobiz
+        .decide(&ctx, &snap(Some(soon), vec![owner.clone()]))
+        .unwrap();
+    let pending = ch.number().unwrap();
+    assert_eq!(pending.state, NumberState::PendingRelease);
+    assert_eq!(pending.release_at, Some(t0() + Duration::hours(2)));
+}
+
 mod properties {
     use proptest::prelude::*;
 
