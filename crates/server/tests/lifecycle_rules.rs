@@ -653,7 +653,11 @@ async fn a_sub_account_whose_last_release_took_effect_can_be_deleted_before_the_
 // ---- (7) The operator undoes a scheduled Diga release ------------------------------------------
 
 async fn the_operator_cancels_a_scheduled_diga_release() {
-    let t = TestApp::spawn_with_policy(ReleasePolicy::default()).await;
+    let t = TestApp::spawn_with_policy(ReleasePolicy {
+        fee: fee(700),
+        ..ReleasePolicy::default()
+    })
+    .await;
     let alice = alice_with_a_number(&t).await;
     let bought = t.now();
     let id = t.admin_number(&blr(1)).await["id"]
@@ -696,22 +700,33 @@ async fn the_operator_cancels_a_scheduled_diga_release() {
         json!({"error": "conflict", "message": "number is not pending release"})
     );
 
-    // The number lives on past the cycle's end, billed its next month.
+    // The fee Diga charged is refunded; the number lives on past the cycle's end, billed its
+    // next month.
     t.clock.set(cycle_end);
     t.run_scheduler().await;
     let n = t.admin_number(&blr(1)).await;
     assert_eq!(n["state"], "active");
     assert_eq!(n["account_id"], "MA_ALICE");
+    let ledger = t.transactions(&alice).await;
     assert_eq!(
-        kinds(&t.transactions(&alice).await),
-        ["payment", "did_purchase", "did_rental", "did_rental"]
+        kinds(&ledger),
+        [
+            "payment",
+            "did_purchase",
+            "did_rental",
+            "release_fee",
+            "refund",
+            "did_rental"
+        ]
     );
+    assert_eq!((ledger[3].1, ledger[4].1), (-700.0, 700.0));
+    assert_eq!(t.balance(&alice).await, 10000.0 - 400.0 - 300.0);
     t.assert_sound().await;
 }
 
 // ---- (9) One release fee -----------------------------------------------------------------------
 
-async fn agni_charges_the_same_release_fee_as_vobiz() {
+async fn every_face_charges_the_same_release_fee() {
     let t = TestApp::spawn_with_policy(ReleasePolicy {
         fee: fee(700),
         ..ReleasePolicy::default()
@@ -720,7 +735,13 @@ async fn agni_charges_the_same_release_fee_as_vobiz() {
     let alice = alice_with_a_number(&t).await;
     t.stock(&blr(2), "100", "300").await;
     t.buy(&alice, &blr(2)).await;
+    t.stock(&blr(3), "100", "300").await;
+    t.buy(&alice, &blr(3)).await;
     let agni = vec![("X-Api-Key", t.key(&alice, "agni").await)];
+    let diga = vec![(
+        "Authorization",
+        format!("Bearer {}", t.key(&alice, "diga").await),
+    )];
 
     let (status, body) = t.release(&alice, &blr(1), "").await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -732,6 +753,13 @@ async fn agni_charges_the_same_release_fee_as_vobiz() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["success"], true);
+    // Diga schedules the release for the cycle's end, and charges the fee when asked.
+    let id = t.admin_number(&blr(3)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = t.delete(&format!("/v1/phone/{id}"), &diga).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 
     let ledger = t.transactions(&alice).await;
     let fees: Vec<f64> = ledger
@@ -739,8 +767,8 @@ async fn agni_charges_the_same_release_fee_as_vobiz() {
         .filter(|(k, _)| k == "release_fee")
         .map(|(_, a)| *a)
         .collect();
-    assert_eq!(fees, [-700.0, -700.0], "{ledger:?}");
-    assert_eq!(t.balance(&alice).await, 10000.0 - 800.0 - 1400.0);
+    assert_eq!(fees, [-700.0, -700.0, -700.0], "{ledger:?}");
+    assert_eq!(t.balance(&alice).await, 10000.0 - 1200.0 - 2100.0);
     // A repeat on Agni answers the same and charges nothing more.
     let (status, _) = t
         .delete(
@@ -977,6 +1005,30 @@ async fn buying_a_usd_number_from_an_inr_account_is_400_naming_both_currencies()
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(answer, mismatch, "{body}");
     }
+    // The same rule on Agni, and for the operator's reservation.
+    let agni = vec![("X-Api-Key", t.key(&alice, "agni").await)];
+    let (status, answer) = t
+        .post(
+            "/api/v1/phone-numbers/buy",
+            &agni,
+            json!({"phone_number": "+14155552671", "price": 1.15}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["success"], false);
+    assert_eq!(answer["message"], mismatch["message"]);
+    let (status, answer) = t
+        .post(
+            &format!("/admin/v1/numbers/{}/reserve", enc("+14155552671")),
+            &TestApp::admin_auth(),
+            json!({"account": "MA_ALICE"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"error": "invalid_request", "message": mismatch["message"]})
+    );
     assert_eq!(t.admin_number("+14155552671").await["state"], "available");
     assert_eq!(t.balance(&alice).await, 10000.0);
     t.assert_sound().await;
@@ -1158,7 +1210,7 @@ on_every_backend!(
     cancel_release_of_another_accounts_number_is_403_and_of_an_unheld_one_404,
     a_reservation_past_its_ttl_cannot_be_checked_out_even_before_the_scheduler_runs,
     the_operator_cancels_a_scheduled_diga_release,
-    agni_charges_the_same_release_fee_as_vobiz,
+    every_face_charges_the_same_release_fee,
     an_imported_number_is_never_charged_the_release_fee_and_its_note_says_it_is_deleted,
     a_release_fee_the_balance_cannot_cover_is_charged_as_far_as_it_goes,
     an_agni_release_with_an_empty_balance_is_never_refused,

@@ -922,6 +922,27 @@ fn a_sub_account_with_numbers_cannot_be_deleted() {
 }
 
 #[test]
+fn a_number_in_another_currency_cannot_be_reserved() {
+    let holder = ma();
+    let mut n = stock();
+    n.currency = Currency::parse("USD").unwrap();
+    let c = Command::Reserve {
+        number: e164().into(),
+        account: holder.id.clone(),
+        until: t0() + Duration::minutes(30),
+    };
+    let mut ctx = ctx_for(&holder, t0());
+    ctx.actor = Actor::Operator;
+    let err = c
+        .decide(&ctx, &snap(Some(n), vec![holder.clone()]))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "currency mismatch: the number is priced in USD, not INR"
+    );
+}
+
+#[test]
 fn a_sub_account_whose_numbers_have_left_by_the_clock_can_be_deleted() {
     let (parent, child) = (ma(), sa());
     let c = Command::DeleteSubAccount {
