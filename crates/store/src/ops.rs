@@ -277,6 +277,19 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         }
         None => {}
     }
+    if let Some((id, now)) = &needs.due_holdings_of {
+        // As `due` finds them, among the numbers this account holds; locked before any account,
+        // as every command locks its number before its accounts.
+        let sql = format!(
+            "SELECT {NUMBER_COLS} FROM numbers WHERE owner_id = $1 \
+             AND state IN ('reserved', 'pending_verification', 'active', 'pending_release') \
+             AND (release_at <= $2 OR reservation_expires_at <= $2 OR next_billing_date <= $2 \
+                  OR state IN ('reserved', 'pending_verification')) \
+             ORDER BY e164{lock}"
+        );
+        let args = [id.as_str().into(), (*now).into()];
+        snap.due_holdings = fetch(db, &sql, &args, rows::number).await?;
+    }
     let mut accounts = needs.accounts.clone();
     if needs.number_accounts {
         if let Some(n) = &snap.number {
@@ -387,6 +400,7 @@ pub async fn apply(
         let number_before = |n: &Number| {
             (snapshot.number.iter())
                 .chain(&snapshot.numbers_on_trunk)
+                .chain(&snapshot.due_holdings)
                 .find(|b| b.id == n.id)
         };
         write_all(

@@ -52,23 +52,21 @@ impl TestDb {
             _dir: dir,
         })
     }
-}
 
-impl TestDb {
     /// Runs one SQL statement on the database behind the store's back, on a connection of its
-    /// own: for tests that break a row on purpose (a store never writes one it cannot read).
-    pub async fn execute_raw(&self, sql: &str) {
+    /// own: for tests that must break an invariant no command would (to see `check` catch it).
+    pub async fn execute(&self, statement: &str) -> Result<u64, sqlx::Error> {
         use sqlx::Connection as _;
         if self.url.starts_with("sqlite:") {
-            let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                .await
-                .expect("a second SQLite connection");
-            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+            let done = sqlx::query(statement).execute(&mut conn).await?;
+            conn.close().await?;
+            Ok(done.rows_affected())
         } else {
-            let mut conn = sqlx::PgConnection::connect(&self.url)
-                .await
-                .expect("a second PostgreSQL connection");
-            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            let done = sqlx::query(statement).execute(&mut conn).await?;
+            conn.close().await?;
+            Ok(done.rows_affected())
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::ledger::EntryKind;
 use crate::money::Decimal;
 
 use super::billing::post;
-use super::{require_caller, require_operator, Changes, Context, Needs, Snapshot, Write};
+use super::{require_caller, require_operator, schedule, Changes, Context, Needs, Snapshot, Write};
 
 pub(super) fn create_account_needs(parent: &Option<AccountId>) -> Needs {
     Needs::accounts(parent.iter().cloned().collect())
@@ -152,16 +152,22 @@ pub(super) fn update_sub_account(
     })
 }
 
-pub(super) fn delete_sub_account_needs(id: &AccountId) -> Needs {
+pub(super) fn delete_sub_account_needs(id: &AccountId, ctx: &Context) -> Needs {
+    // The payer (the caller) comes too: settling a held number may charge or refund it.
+    let mut accounts = vec![id.clone()];
+    accounts.extend(ctx.caller().filter(|c| *c != id).cloned());
     Needs {
-        accounts: vec![id.clone()],
+        accounts,
         holdings_of: Some(id.clone()),
+        due_holdings_of: Some((id.clone(), ctx.now)),
         credentials_of: Some(id.clone()),
         ..Needs::default()
     }
 }
 
-/// Deletes (soft) a sub-account that holds no numbers, revoking its credentials.
+/// Deletes (soft) a sub-account that holds no numbers, revoking its credentials. What fell due
+/// on its numbers is applied first (see [`schedule::settle_each`]): a number whose release has
+/// taken effect is not held any more, whether or not the scheduler has run.
 pub(super) fn delete_sub_account(
     ctx: &Context,
     snap: &Snapshot,
@@ -169,17 +175,22 @@ pub(super) fn delete_sub_account(
 ) -> Result<Changes, EngineError> {
     let caller = require_caller(ctx)?;
     let mut sub = own_sub_account(snap, caller, id)?.clone();
-    if snap.holdings > 0 {
+    let (due, settled) = schedule::settle_each(ctx, snap, &snap.due_holdings)?;
+    let gone = settled
+        .iter()
+        .filter(|n| n.owner_id.as_ref() != Some(id) || !n.state.is_owned())
+        .count() as u64;
+    if snap.holdings > gone {
         return Err(EngineError::StillHoldsNumbers);
     }
     let now = ctx.now;
     sub.enabled = false;
     sub.deleted_at = Some(now);
     sub.updated_at = now;
-    let mut changes = Changes {
+    let mut changes = due.then(Changes {
         accounts: vec![Write::Update(sub)],
         ..Changes::default()
-    };
+    });
     for c in snap.credentials.iter().filter(|c| c.is_live_at(now)) {
         let mut c = c.clone();
         c.revoked_at = Some(now);

@@ -299,7 +299,8 @@ pub(super) fn reserve_needs(number: &NumberRef, account: &AccountId) -> Needs {
     }
 }
 
-/// Holds an available number for `account` (operator) until `until`.
+/// Holds an available number for `account` (operator) until `until`; a number priced in another
+/// currency than the account pays in is refused here, not only at checkout.
 pub(super) fn reserve(
     ctx: &Context,
     snap: &Snapshot,
@@ -316,6 +317,8 @@ pub(super) fn reserve(
     }
     let holder = snap.account(account).ok_or(EngineError::AccountNotFound)?;
     let until = check_time("a reservation's end", until)?;
+    // A sub-account keeps its parent's currency: the holder's is the payer's.
+    same_currency(n, holder, None)?;
     if until <= ctx.now {
         return Err(EngineError::invalid("a reservation must end in the future"));
     }

@@ -223,6 +223,9 @@ pub struct Needs {
     pub numbers_on_trunk: Option<TrunkId>,
     /// Count the numbers this account holds.
     pub holdings_of: Option<AccountId>,
+    /// Also load (locked, right after the number) those of the numbers this account holds that
+    /// may have something due at this time, for the command to settle them first.
+    pub due_holdings_of: Option<(AccountId, DateTime<Utc>)>,
     pub credentials_of: Option<AccountId>,
     pub credential: Option<CredentialId>,
     pub settings: Vec<SettingKey>,
@@ -252,6 +255,8 @@ pub struct Snapshot {
     pub trunk: Option<Trunk>,
     pub numbers_on_trunk: Vec<Number>,
     pub holdings: u64,
+    /// The held numbers `due_holdings_of` found.
+    pub due_holdings: Vec<Number>,
     pub credentials: Vec<Credential>,
     /// The settings [`Needs::settings`] named that are set.
     pub settings: Vec<Setting>,
@@ -329,7 +334,7 @@ impl Command {
         let mut needs = match self {
             Command::CreateAccount { parent, .. } => accounts::create_account_needs(parent),
             Command::UpdateSubAccount { id, .. } => Needs::accounts(vec![id.clone()]),
-            Command::DeleteSubAccount { id } => accounts::delete_sub_account_needs(id),
+            Command::DeleteSubAccount { id } => accounts::delete_sub_account_needs(id, ctx),
             Command::TopUp { account, .. } => Needs::accounts(vec![account.clone()]),
             Command::AddInventory { .. } => Needs::default(),
             Command::Purchase { number, .. } => billing::purchase_needs(number, ctx),
@@ -375,9 +380,8 @@ impl Command {
         needs
     }
 
-    /// Decides what the command changes, on the rows `needs` named (locked). The number is first
-    /// brought up to `ctx.now` (a due release, renewal, expiry …), and the command decides on
-    /// that; both are written together.
+    /// Decides what the command changes, on the rows `needs` named (locked): what fell due on
+    /// its number first, then the command's own changes, as one (see [`Command::decide_parts`]).
     pub fn decide(&self, ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
         let (due, own) = self.decide_parts(ctx, snap)?;
         Ok(due.then(own))

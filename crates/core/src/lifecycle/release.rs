@@ -32,7 +32,9 @@ pub(super) fn release_needs(number: &NumberRef) -> Needs {
 /// release, on every face.
 ///
 /// Already released by this account (or its release already requested, for a mode that would
-/// not hasten it): nothing changes, and each face answers a repeat its own documented way.
+/// not hasten it): nothing changes, and each face answers a repeat its own documented way. A
+/// release scheduled for the cycle's end (Diga) that the policy's window release (Vobiz) meets
+/// becomes that pending release, taking effect at the sooner of the two, with no second fee.
 /// Another account's number: [`EngineError::NotOwner`] (seed 000's 403).
 pub(super) fn release(
     ctx: &Context,
@@ -58,7 +60,8 @@ pub(super) fn release(
     let window = policy.window > Duration::zero();
     let hastens = match mode {
         ReleaseMode::Immediate => true,
-        ReleaseMode::Policy => !window,
+        // A pending window is not hastened by another; a cycle-end schedule becomes one.
+        ReleaseMode::Policy => !window || n.state == NumberState::Active,
         ReleaseMode::AtCycleEnd { .. } => false,
     };
     if requested && !hastens {
@@ -71,7 +74,10 @@ pub(super) fn release(
     let release_at = match mode {
         ReleaseMode::AtCycleEnd { .. } if n.origin == Origin::Imported => None,
         ReleaseMode::AtCycleEnd { .. } => n.next_billing_date.filter(|d| *d > now),
-        ReleaseMode::Policy if window => Some(now + policy.window),
+        ReleaseMode::Policy if window => {
+            let end = now + policy.window;
+            Some(n.release_at.map_or(end, |scheduled| scheduled.min(end)))
+        }
         ReleaseMode::Policy | ReleaseMode::Immediate => None,
     };
     let quarantine = match mode {
@@ -79,7 +85,9 @@ pub(super) fn release(
         _ => policy.quarantine,
     };
     let takes_effect = release_at.unwrap_or(now);
-    after.quarantine_until = (quarantine > Duration::zero()).then(|| takes_effect + quarantine);
+    // An imported number is deleted when its release takes effect: it never ages in quarantine.
+    after.quarantine_until = (n.origin == Origin::Stock && quarantine > Duration::zero())
+        .then(|| takes_effect + quarantine);
     match (release_at, mode) {
         (Some(at), ReleaseMode::Policy) => {
             after.state = NumberState::PendingRelease;
@@ -129,6 +137,7 @@ pub fn complete_release(n: &mut Number, at: DateTime<Utc>) {
     n.released_at = Some(at);
     if n.origin == Origin::Imported {
         n.state = NumberState::Deleted;
+        n.quarantine_until = None;
         return;
     }
     let cool_off_end = n.last_call_at.map(|t| t + COOL_OFF);

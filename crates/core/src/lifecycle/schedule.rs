@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::account::Verification;
+use crate::audit::Actor;
 use crate::error::EngineError;
 use crate::ids::NumberId;
 use crate::ledger::EntryKind;
@@ -48,7 +49,16 @@ pub fn renewal_due(n: &Number, now: DateTime<Utc>) -> bool {
 
 /// Everything due on the snapshot's number at `ctx.now`, in order: the snapshot as it leaves
 /// it, and the changes to write. `None` when nothing is due.
+///
+/// What falls due is the system's doing, not the caller's: its events name the `system` actor
+/// (and no request), the same whether the scheduler or a command came to the number first.
 pub fn settle(ctx: &Context, snap: &Snapshot) -> Result<Option<(Snapshot, Changes)>, EngineError> {
+    let ctx = &Context {
+        actor: Actor::System,
+        caller_billing: None,
+        request_id: None,
+        ..ctx.clone()
+    };
     let first = step(ctx, snap)?;
     if first.is_empty() {
         return Ok(None);
@@ -77,6 +87,38 @@ pub fn settle(ctx: &Context, snap: &Snapshot) -> Result<Option<(Snapshot, Change
         next = step(ctx, &settled)?;
     }
     Ok(Some((settled, all)))
+}
+
+/// Settles each of `numbers` in turn (rows the command loaded besides its own number), each
+/// against the accounts as the ones before left them: the changes to write, and the numbers as
+/// they stand now.
+pub(super) fn settle_each(
+    ctx: &Context,
+    snap: &Snapshot,
+    numbers: &[Number],
+) -> Result<(Changes, Vec<Number>), EngineError> {
+    let mut all = Changes::default();
+    let mut accounts = snap.accounts.clone();
+    let mut settled_numbers = Vec::with_capacity(numbers.len());
+    for n in numbers {
+        let one = Snapshot {
+            number: Some(n.clone()),
+            accounts,
+            ..Snapshot::default()
+        };
+        match settle(ctx, &one)? {
+            None => {
+                accounts = one.accounts;
+                settled_numbers.push(n.clone());
+            }
+            Some((settled, changes)) => {
+                accounts = settled.accounts;
+                settled_numbers.extend(settled.number);
+                all = all.then(changes);
+            }
+        }
+    }
+    Ok((all, settled_numbers))
 }
 
 pub(super) fn tick_needs(id: NumberId) -> Needs {

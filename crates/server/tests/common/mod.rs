@@ -144,24 +144,33 @@ impl TestApp {
     pub async fn spawn_with(admin_token: Option<&str>) -> Self {
         let db = Self::fresh_db().await;
         let store = Arc::clone(&db.store);
-        Self::on(db, store, admin_token, false).await
+        Self::on(db, store, admin_token, false, ReleasePolicy::default()).await
+    }
+
+    /// The service under a release policy (window, quarantine, fee, verification deadline), in
+    /// sandbox mode: the admin API also runs the scheduler (`run_scheduler`) and reads the clock.
+    pub async fn spawn_with_policy(policy: ReleasePolicy) -> Self {
+        let db = Self::fresh_db().await;
+        let store = Arc::clone(&db.store);
+        Self::on(db, store, Some(ADMIN_TOKEN), true, policy).await
     }
 
     /// The service as `serve --sandbox` runs it: the admin API moves the clock.
     pub async fn spawn_sandbox() -> Self {
         let db = Self::fresh_db().await;
         let store = Arc::clone(&db.store);
-        Self::on(db, store, Some(ADMIN_TOKEN), true).await
+        Self::on(db, store, Some(ADMIN_TOKEN), true, ReleasePolicy::default()).await
     }
 
     /// The service stopped and started again on the same database (a new store handle, engine
     /// and clock, which starts at [`start`]; a sandbox resumes its clock as `serve` does).
     pub async fn restart(self) -> Self {
+        let policy = self.engine.policy().clone();
         let Self { sandbox, _db, .. } = self;
         let store = didpool_store::open(&_db.url, &didpool_store::Options::default())
             .await
             .expect("the test database opens again");
-        Self::on(_db, store, Some(ADMIN_TOKEN), sandbox).await
+        Self::on(_db, store, Some(ADMIN_TOKEN), sandbox, policy).await
     }
 
     async fn fresh_db() -> didpool_store::testing::TestDb {
@@ -176,9 +185,10 @@ impl TestApp {
         store: Arc<dyn didpool_core::Store>,
         admin_token: Option<&str>,
         sandbox: bool,
+        policy: ReleasePolicy,
     ) -> Self {
         let clock = ManualClock::new(start());
-        let engine = Engine::new(store, Arc::new(clock.clone()), ReleasePolicy::default());
+        let engine = Engine::new(store, Arc::new(clock.clone()), policy);
         if sandbox {
             didpool::faces::admin::resume_clock(&engine, &clock)
                 .await
@@ -437,7 +447,120 @@ impl TestApp {
         body
     }
 
+    /// Runs the scheduler through the sandbox route (needs `spawn_with_policy`); returns how
+    /// many numbers it changed.
+    pub async fn run_scheduler(&self) -> u64 {
+        let (status, body) = self
+            .post("/admin/v1/scheduler/run", &Self::admin_auth(), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["done"].as_u64().expect("a count")
+    }
+
+    /// `GET /admin/v1/check`: `{"ok": …, "violations": [...]}`.
+    pub async fn check(&self) -> Value {
+        let (status, body) = self.get("/admin/v1/check", &Self::admin_auth()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Asserts the database keeps every invariant `check` knows.
+    pub async fn assert_sound(&self) {
+        let report = self.check().await;
+        assert_eq!(report["violations"], json!([]), "{report}");
+        assert_eq!(report["ok"], true);
+    }
+
+    /// Runs one SQL statement behind the service's back (to break an invariant on purpose).
+    pub async fn sql(&self, statement: &str) -> u64 {
+        self._db
+            .execute(statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"))
+    }
+
+    /// Issues an API key of `kind` (`agni` or `diga`) for `who` through the admin API.
+    pub async fn api_key(&self, who: &Acct, kind: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/admin/v1/accounts/{}/keys", who.id),
+                &Self::admin_auth(),
+                json!({"kind": kind}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["key"].as_str().expect("a key").to_owned()
+    }
+
+    /// Stocks an inventory number priced in `currency`.
+    pub async fn stock_in(&self, e164: &str, setup_fee: &str, monthly_fee: &str, currency: &str) {
+        let e164 = E164::parse(e164).unwrap_or_else(|_| panic!("{e164} is not a valid number"));
+        let number = NewNumber {
+            country: e164.country().expect("the number has a country"),
+            e164,
+            region: None,
+            capabilities: Capabilities::VOICE,
+            provider: String::new(),
+            setup_fee: Decimal::from_str(setup_fee).expect("a fee"),
+            monthly_fee: Decimal::from_str(monthly_fee).expect("a fee"),
+            currency: Currency::parse(currency).expect("a currency"),
+        };
+        self.engine
+            .run(
+                &By::operator(None),
+                Command::AddInventory {
+                    numbers: vec![number],
+                },
+            )
+            .await
+            .expect("the number is stocked");
+    }
+
     // ---- Shortcuts through the Vobiz face ---------------------------------------------------
+
+    /// `DELETE …/numbers/{e164}{query}` as `who`.
+    pub async fn release(&self, who: &Acct, e164: &str, query: &str) -> (StatusCode, Value) {
+        self.delete(
+            &format!("{}/numbers/{}{query}", who.base_cap(), enc(e164)),
+            &who.auth(),
+        )
+        .await
+    }
+
+    /// `POST …/numbers/{e164}/cancel-release` as `who`.
+    pub async fn cancel_release(&self, who: &Acct, e164: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("{}/numbers/{}/cancel-release", who.base(), enc(e164)),
+            &who.auth(),
+            json!({}),
+        )
+        .await
+    }
+
+    /// The master account's ledger, oldest first, as `(reference_type, amount)` pairs.
+    pub async fn transactions(&self, who: &Acct) -> Vec<(String, f64)> {
+        let (status, body) = self
+            .get(
+                &format!("{}/transactions?per_page=1000", who.base()),
+                &who.auth(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut out: Vec<(String, f64)> = body["transactions"]
+            .as_array()
+            .expect("a transactions array")
+            .iter()
+            .map(|t| {
+                let sign = if t["type"] == "debit" { -1.0 } else { 1.0 };
+                (
+                    t["reference_type"].as_str().expect("a kind").to_owned(),
+                    sign * t["amount"].as_f64().expect("an amount"),
+                )
+            })
+            .collect();
+        out.reverse();
+        out
+    }
 
     /// Buys `e164` as `who`, asserting success; returns the purchased number.
     pub async fn buy(&self, who: &Acct, e164: &str) -> Value {

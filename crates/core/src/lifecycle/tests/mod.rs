@@ -106,6 +106,7 @@ fn ledger_sum(entries: &[LedgerEntry]) -> Decimal {
 
 mod buying;
 mod credentials_and_clock;
+mod due_first;
 mod edges;
 mod properties;
 mod releasing;

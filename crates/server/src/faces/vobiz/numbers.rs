@@ -4,10 +4,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Command, ReleaseMode};
 use didpool_core::money::Currency;
+use didpool_core::number::Origin;
 use didpool_core::store::{Holder, NumberQuery};
-use didpool_core::{AccountId, EngineError, NumberState, Sight, TrunkId, E164};
+use didpool_core::{
+    AccountId, EngineError, Number, NumberState, ReleasePolicy, Sight, TrunkId, E164,
+};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
@@ -306,16 +310,6 @@ pub async fn release(
         }
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let policy = st.engine.policy();
-    let hours = policy.window.num_minutes() as f64 / 60.0;
-    let note = if policy.quarantine > chrono::Duration::zero() {
-        format!(
-            "Number will be in pending_release for {hours} hours (cancellable), then quarantined for {} days before becoming available.",
-            policy.quarantine.num_days()
-        )
-    } else {
-        format!("Number will be in pending_release for {hours} hours (cancellable), then returned to inventory.")
-    };
     Ok(Json(ReleasePending {
         cancel_url: format!(
             "/api/v1/account/{}/numbers/{}/cancel-release",
@@ -323,11 +317,28 @@ pub async fn release(
         ),
         cooldown_ends_at: n.release_at.map(time),
         message: "number release initiated",
-        note,
+        note: pending_note(st.engine.policy(), n),
         release_fee: amount(n.release_fee.unwrap_or_default()),
         status: "pending_release",
     })
     .into_response())
+}
+
+/// What becomes of a number whose release is pending, as the G3 body's `note` says it: stock goes
+/// back to inventory (through the policy's quarantine, if any); an imported number is deleted.
+fn pending_note(policy: &ReleasePolicy, n: &Number) -> String {
+    let hours = policy.window.num_minutes() as f64 / 60.0;
+    let then = match n.origin {
+        Origin::Imported => {
+            "then deleted: an imported number does not return to inventory".to_owned()
+        }
+        Origin::Stock if policy.quarantine > chrono::Duration::zero() => format!(
+            "then quarantined for {} days before becoming available",
+            policy.quarantine.num_days()
+        ),
+        Origin::Stock => "then returned to inventory".to_owned(),
+    };
+    format!("Number will be in pending_release for {hours} hours (cancellable), {then}.")
 }
 
 /// Takes back a pending release inside its window and refunds the release fee (Vobiz G3).
@@ -360,7 +371,7 @@ pub async fn cancel_release(
         EngineError::NumberNotFound => only(StatusCode::NOT_FOUND, "number not found"),
         e => VobizError::from_engine(Op::Release, e),
     })?;
-    let refund = outcome.changes.ledger.first();
+    let refund = (outcome.changes.ledger.iter()).find(|e| e.kind == EntryKind::Refund);
     Ok(Json(ReleaseCancelled {
         message: "release cancelled, number restored to active status",
         status: "active",
