@@ -158,7 +158,10 @@ pub(super) fn start_billing(n: &mut Number, now: DateTime<Utc>) -> Result<(), En
 }
 
 pub(super) fn beyond_calendar() -> EngineError {
-    EngineError::invalid("the time is beyond what didpool can bill (the year 9999)")
+    EngineError::invalid(format!(
+        "the time is beyond what didpool can bill (before {})",
+        crate::clock::MAX_TIME.format("%Y-%m-%d")
+    ))
 }
 
 /// Debits a number's setup fee and first month from its payer.

@@ -962,7 +962,7 @@ fn number_answer(
     responses((status = 200, description = "the number, active again (a charged release fee refunded)", body = AdminNumber), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody), (status = 409, description = "no release is pending or scheduled", body = crate::openapi::AdminErrorBody))
 )]
 /// Takes back any release that has not taken effect: a Vobiz pending window, or a Diga
-/// end-of-cycle release (which no customer can undo). Audited as `release_cancelled` by the
+/// end-of-cycle release (which the Diga API itself cannot undo). Audited as `release_cancelled` by the
 /// operator.
 async fn cancel_release(
     State(st): State<AppState>,
