@@ -290,6 +290,13 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         let args = [id.as_str().into(), (*now).into()];
         snap.due_holdings = fetch(db, &sql, &args, rows::number).await?;
     }
+    if let Some(id) = &needs.awaiting_verification_of {
+        let sql = format!(
+            "SELECT {NUMBER_COLS} FROM numbers WHERE billing_id = $1 \
+             AND state IN ('reserved', 'pending_verification') ORDER BY e164{lock}"
+        );
+        snap.due_holdings = fetch(db, &sql, &[id.as_str().into()], rows::number).await?;
+    }
     let mut accounts = needs.accounts.clone();
     if needs.number_accounts {
         if let Some(n) = &snap.number {

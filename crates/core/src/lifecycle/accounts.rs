@@ -199,7 +199,15 @@ pub(super) fn delete_sub_account(
     Ok(changes)
 }
 
-/// Records a company's verification outcome (operator); its numbers move on when next touched.
+pub(super) fn set_verification_needs(account: &AccountId) -> Needs {
+    Needs {
+        accounts: vec![account.clone()],
+        awaiting_verification_of: Some(account.clone()),
+        ..Needs::default()
+    }
+}
+
+/// Records a company's verification outcome (operator), and moves its numbers waiting for it on.
 pub(super) fn set_verification(
     ctx: &Context,
     snap: &Snapshot,
@@ -214,10 +222,18 @@ pub(super) fn set_verification(
         .clone();
     acc.verification = status;
     acc.updated_at = ctx.now;
+    // Its waiting numbers move on in the same transaction: verified, they are usable from now;
+    // rejected, refunded and back in inventory.
+    let mut verified = snap.clone();
+    if let Some(a) = verified.accounts.iter_mut().find(|a| a.id == acc.id) {
+        *a = acc.clone();
+    }
+    let (moved, _) = schedule::settle_each(ctx, &verified, &snap.due_holdings)?;
     Ok(Changes {
         accounts: vec![Write::Update(acc)],
         ..Changes::default()
-    })
+    }
+    .then(moved))
 }
 
 /// Issues a credential of `kind` (operator); the token's hash is stored, never the token.

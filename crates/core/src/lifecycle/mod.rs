@@ -114,7 +114,8 @@ pub enum Command {
     Checkout {
         number: NumberRef,
     },
-    /// Records the outcome of a company's verification; its numbers move on when next touched.
+    /// Records the outcome of a company's verification, and moves on the numbers waiting for it
+    /// (verified: active, billed from now; rejected: refunded, back in inventory).
     SetVerification {
         account: AccountId,
         status: Verification,
@@ -226,6 +227,9 @@ pub struct Needs {
     /// Also load (locked, right after the number) those of the numbers this account holds that
     /// may have something due at this time, for the command to settle them first.
     pub due_holdings_of: Option<(AccountId, DateTime<Utc>)>,
+    /// Also load (locked) the numbers this master account pays for that wait in checkout or for
+    /// its verification, into [`Snapshot::due_holdings`].
+    pub awaiting_verification_of: Option<AccountId>,
     pub credentials_of: Option<AccountId>,
     pub credential: Option<CredentialId>,
     pub settings: Vec<SettingKey>,
@@ -354,7 +358,7 @@ impl Command {
                 number, account, ..
             } => billing::reserve_needs(number, account),
             Command::Checkout { number } => billing::checkout_needs(number),
-            Command::SetVerification { account, .. } => Needs::accounts(vec![account.clone()]),
+            Command::SetVerification { account, .. } => accounts::set_verification_needs(account),
             Command::UpdateNumber { number, .. } | Command::SetSipConfig { number, .. } => {
                 Needs::number(number)
             }

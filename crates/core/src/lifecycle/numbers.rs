@@ -7,6 +7,7 @@ use crate::clock::check_time;
 use crate::error::EngineError;
 use crate::money::Decimal;
 use crate::number::{NewNumber, Number, NumberRef, NumberState, Origin, SipConfig, SipConfigPatch};
+use crate::policy::COOL_OFF;
 
 use super::{
     controls, event, locked, require_caller, require_operator, visible_to, Changes, Context, Needs,
@@ -153,8 +154,15 @@ pub(super) fn set_sip_config(
     Ok(changes)
 }
 
-/// A call the edge (or the operator) reports: `last_call_at` only moves forward. A call is not
-/// a state change, so it writes no event. Its time must be one the store holds ([`check_time`]).
+/// How far ahead of the engine's clock a reported call may be (the edge's clock may run a little
+/// fast); later ones are refused.
+const CALL_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A call the edge (or the operator) reports: `last_call_at` only moves forward; a call is not a
+/// state change, so it writes no event. Its time must be one the store holds ([`check_time`]) and
+/// not in the future. A call its last holder made before releasing the number, reported after
+/// the release, still holds the number back for the cool-off (seed 004): it is quarantined until
+/// the call's 15 days are over (`quarantined_after_call`).
 pub(super) fn report_call(
     ctx: &Context,
     snap: &Snapshot,
@@ -162,10 +170,27 @@ pub(super) fn report_call(
 ) -> Result<Changes, EngineError> {
     require_operator(ctx)?;
     let at = check_time("the call's time", at)?;
+    if at > ctx.now + CALL_CLOCK_SKEW {
+        return Err(EngineError::invalid(
+            "a call's time cannot be in the future",
+        ));
+    }
+    let at = at.min(ctx.now);
     let n = locked(snap, EngineError::NumberNotFound)?;
     let mut after = n.clone();
     after.last_call_at = Some(n.last_call_at.map_or(at, |prev| prev.max(at)));
     let mut changes = Changes::default();
+    let held_back = at + COOL_OFF;
+    let made_by_last_holder = n.released_at.is_some_and(|released| at <= released);
+    let unheld = matches!(n.state, NumberState::Available | NumberState::Quarantined);
+    if unheld && made_by_last_holder && n.origin == Origin::Stock && held_back > ctx.now {
+        after.state = NumberState::Quarantined;
+        after.quarantine_until = after.quarantine_until.max(Some(held_back));
+        if after.quarantine_until != n.quarantine_until || after.state != n.state {
+            changes.number_change(ctx, "quarantined_after_call", n, after);
+            return Ok(changes);
+        }
+    }
     changes.number_update(ctx, after);
     Ok(changes)
 }

@@ -20,8 +20,10 @@ use super::billing::{cycle_end_after, post, post_to_payer, start_billing};
 use super::release::{complete_release, detach};
 use super::{require_operator, Changes, Context, Needs, Snapshot, Write};
 
-/// The most steps one number takes at once (a clock moved years ahead: one renewal a month).
-const MAX_STEPS: usize = 1_200;
+/// The most steps one number takes at once: enough for a renewal a month across every time
+/// didpool takes in (a sandbox clock moved centuries ahead), so a number is always settled
+/// whole.
+const MAX_STEPS: usize = 12 * 9_000 + 100;
 
 /// The end of the cool-off and the whole seconds left of it (rounded up: a number still in
 /// cool-off never reports 0), if the number is in it at `now` (seed 004: 15 days after the
@@ -174,13 +176,6 @@ fn step(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
             after.state = NumberState::Available;
             changes.number_change(ctx, action, n, after);
         }
-        NumberState::PendingVerification if verification == Some(Verification::Verified) => {
-            // Usable from now: the paid first month starts now, and renewals follow it.
-            after.state = NumberState::Active;
-            after.reservation_expires_at = None;
-            start_billing(&mut after, now)?;
-            changes.number_change(ctx, "verified", n, after);
-        }
         NumberState::PendingVerification
             if verification == Some(Verification::Rejected)
                 || n.reservation_expires_at.is_some_and(|t| t <= now) =>
@@ -199,6 +194,15 @@ fn step(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
             detach(&mut after);
             after.state = NumberState::Available;
             changes.number_change(ctx, action, n, after);
+        }
+        // The deadline passed first (checked above); a company verified in time had its numbers
+        // moved on by the verification itself.
+        NumberState::PendingVerification if verification == Some(Verification::Verified) => {
+            // Usable from now: the paid first month starts now, and renewals follow it.
+            after.state = NumberState::Active;
+            after.reservation_expires_at = None;
+            start_billing(&mut after, now)?;
+            changes.number_change(ctx, "verified", n, after);
         }
         NumberState::Active if renewal_due(n, now) => {
             let due = n.next_billing_date.unwrap_or(now);
@@ -221,10 +225,11 @@ fn step(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
                     changes.number_update(ctx, after);
                 }
                 Err(EngineError::InsufficientBalance { .. }) => {
-                    // The renewal lapses: billing stops and the number is released.
+                    // The renewal lapses: billing stops and the number is released, as of the
+                    // day the unpaid month would have started, whenever this runs.
                     after.quarantine_until = (ctx.policy.quarantine > chrono::Duration::zero())
-                        .then(|| now + ctx.policy.quarantine);
-                    complete_release(&mut after, now);
+                        .then(|| due + ctx.policy.quarantine);
+                    complete_release(&mut after, due);
                     changes.number_change(ctx, "released_unpaid", n, after);
                 }
                 Err(e) => return Err(e),

@@ -3,7 +3,6 @@
 
 use chrono::{Datelike, Duration};
 
-use super::scheduling::system;
 use super::world::*;
 use super::*;
 use crate::account::Verification;
@@ -299,23 +298,26 @@ fn a_verification_that_does_not_come_in_time_refunds_and_frees_the_number() {
 #[test]
 fn billing_starts_when_the_number_becomes_usable_and_no_renewal_is_charged_before() {
     let (mut w, owner) = paid_awaiting_verification();
-    // A month passes while the company is being verified (the deadline set long).
+    // A month passes while the company is being verified (a deadline set long).
+    w.number.reservation_expires_at = Some(t0() + Duration::days(60));
     let verified_at = t0() + Duration::days(40);
-    let mut verified = w.account(&owner.id).clone();
-    verified.verification = Verification::Verified;
-    w.accounts = vec![verified];
-    let mut ctx = system(verified_at);
-    ctx.policy.verification_deadline = Duration::days(60);
-    let ch = w.run(&Command::Tick { id: w.number.id }, &ctx).unwrap();
+    let verify = Command::SetVerification {
+        account: owner.id.clone(),
+        status: Verification::Verified,
+    };
+    let mut snap = w.snapshot(&verify, &operator(verified_at));
+    snap.due_holdings = vec![w.number.clone()];
+    let ch = verify.decide(&operator(verified_at), &snap).unwrap();
     assert_eq!(ch.events[0].action, "verified");
     assert!(
         ch.ledger.is_empty(),
         "no renewal for the month it could not be used"
     );
-    assert_eq!(w.number.state, NumberState::Active);
-    assert_eq!(w.number.purchased_at, Some(verified_at));
+    let n = ch.number().unwrap();
+    assert_eq!(n.state, NumberState::Active);
+    assert_eq!(n.purchased_at, Some(verified_at));
     assert_eq!(
-        w.number.next_billing_date,
+        n.next_billing_date,
         verified_at.checked_add_months(Months::new(1))
     );
 }
@@ -397,4 +399,97 @@ fn a_confirmed_price_that_is_not_the_numbers_is_refused() {
     assert!(ok
         .decide(&ctx_for(&buyer, t0()), &snap(Some(stock()), vec![buyer]))
         .is_ok());
+}
+
+// Found by a new user trying the work.
+
+#[test]
+fn a_verification_after_the_deadline_does_not_revive_a_refunded_number() {
+    let (mut w, owner) = paid_awaiting_verification();
+    let late = t0() + ReleasePolicy::default().verification_deadline + Duration::hours(1);
+    let verify = Command::SetVerification {
+        account: owner.id.clone(),
+        status: Verification::Verified,
+    };
+    // The deadline passed before anyone (scheduler or command) touched the number.
+    let mut snap = w.snapshot(&verify, &operator(late));
+    snap.due_holdings = vec![w.number.clone()];
+    let ch = verify.decide(&operator(late), &snap).unwrap();
+    let n = ch.number().unwrap();
+    assert_eq!(n.state, NumberState::Available);
+    assert_eq!(ch.events[0].action, "verification_timed_out");
+    let acc = ch.account().unwrap();
+    assert_eq!(acc.verification, Verification::Verified);
+    assert_eq!(acc.balance, dec!(1000), "refunded, not billed");
+    w.number = n.clone();
+}
+
+#[test]
+fn a_verification_in_time_moves_the_waiting_numbers_on_in_the_same_command() {
+    let (w, owner) = paid_awaiting_verification();
+    let when = t0() + Duration::hours(2);
+    for (status, state, balance) in [
+        (Verification::Verified, NumberState::Active, dec!(600)),
+        (Verification::Rejected, NumberState::Available, dec!(1000)),
+    ] {
+        let cmd = Command::SetVerification {
+            account: owner.id.clone(),
+            status,
+        };
+        let mut snap = w.snapshot(&cmd, &operator(when));
+        snap.due_holdings = vec![w.number.clone()];
+        let ch = cmd.decide(&operator(when), &snap).unwrap();
+        assert_eq!(ch.number().unwrap().state, state, "{status:?}");
+        assert_eq!(ch.account().unwrap().balance, balance, "{status:?}");
+        assert_eq!(ch.accounts.len(), 1, "one write of the account");
+    }
+}
+
+#[test]
+fn a_call_reported_after_the_release_still_holds_the_number_for_its_cool_off() {
+    let owner = ma();
+    let mut w = World::new(owned_by(&owner), vec![owner.clone()], vec![]);
+    let call_at = t0() - Duration::minutes(10);
+    w.run(&release(ReleaseMode::Policy), &ctx_for(&owner, t0()))
+        .unwrap();
+    assert_eq!(w.number.state, NumberState::Available);
+    let report = |at| Command::ReportCall {
+        number: e164().into(),
+        at,
+    };
+    let ch = w
+        .run(&report(call_at), &operator(t0() + Duration::minutes(1)))
+        .unwrap();
+    assert_eq!(ch.events[0].action, "quarantined_after_call");
+    assert_eq!(w.number.state, NumberState::Quarantined);
+    assert_eq!(w.number.quarantine_until, Some(call_at + COOL_OFF));
+    // A call from the future is refused.
+    let err = w
+        .run(&report(t0() + Duration::days(1)), &operator(t0()))
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Invalid(_)), "{err}");
+}
+
+#[test]
+fn an_unpaid_renewal_releases_the_number_as_of_its_due_date() {
+    let poor = account("MA_POOR", None, Role::Customer, dec!(0));
+    let mut n = owned_by(&poor);
+    let due = t0() + Duration::days(30);
+    n.next_billing_date = Some(due);
+    let mut w = World::new(n, vec![poor], vec![]);
+    let ch = w.tick(due + Duration::days(4));
+    assert_eq!(ch.events[0].action, "released_unpaid");
+    assert_eq!(w.number.released_at, Some(due));
+}
+
+#[test]
+fn a_clock_moved_centuries_ahead_settles_a_number_whole() {
+    let owner = account("MA_RICH", None, Role::Customer, dec!(100000000));
+    let mut w = World::new(stock(), vec![owner.clone()], vec![]);
+    w.run(&purchase(), &ctx_for(&owner, t0())).unwrap();
+    let later = t0() + Duration::days(365 * 300);
+    w.tick(later);
+    assert!(w.number.next_billing_date.unwrap() > later);
+    assert!(w.number.last_billing_date.unwrap() <= later);
+    assert!(w.ledger.len() > 12 * 299, "every month charged");
 }

@@ -247,7 +247,11 @@ fn a_reported_call_only_moves_last_call_at_forward() {
         number: e164().into(),
         at: t0() + Duration::days(3),
     };
-    let ch = later.decide(&op, &snap(Some(n), vec![])).unwrap();
+    let op_later = Context {
+        now: t0() + Duration::days(3),
+        ..op.clone()
+    };
+    let ch = later.decide(&op_later, &snap(Some(n), vec![])).unwrap();
     assert_eq!(
         ch.number().unwrap().last_call_at,
         Some(t0() + Duration::days(3))

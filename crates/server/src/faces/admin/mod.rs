@@ -871,7 +871,6 @@ async fn set_verification(
         status,
     };
     let outcome = st.engine.run(&by, cmd).await?;
-    st.engine.run_due().await?;
     Ok(Json(
         outcome
             .changes
