@@ -11,11 +11,12 @@
 //!   is defined fails it); and when a `NAME=$(…)` command left `NAME` set to something other
 //!   than `null`.
 //! - Every other block is skipped and listed: building and testing (`cargo test`, `cargo build`,
-//!   the benchmark), PostgreSQL set-up and the `didpool` CLI examples, which name placeholder ids
-//!   (`MA_…`) and files, and which the CLI tests cover.
+//!   the benchmark), PostgreSQL set-up, and the `didpool` command line's examples, which name
+//!   placeholder ids (`MA_…`) and files (the same operations run here on the admin API).
 //!
 //! Between the two demo runs it also checks what a restart promises: the credentials the first
-//! run printed are refused, and the demo customer holds one live credential of each kind.
+//! run printed are refused, and the demo customer holds one live credential of each kind. At the
+//! end, `didpool check` finds the database sound.
 
 mod support;
 
@@ -164,7 +165,7 @@ fn commands(block: &Block) -> Vec<ShellCommand> {
         match c {
             '\n' => {
                 line += 1;
-                if single || double || depth > 0 || text.ends_with('\\') {
+                if single || double || depth > 0 {
                     text.push(c);
                     continue;
                 }
@@ -298,9 +299,8 @@ async fn run_readme() {
         match step(&block) {
             Step::Skip(why) => skipped.push(format!("README.md:{} ({why})", block.line)),
             Step::Serve(args) => {
-                let before = server.take().map(Server::stop);
-                let before = match before {
-                    Some(stopping) => Some(stopping.await),
+                let before = match server.take() {
+                    Some(running) => Some(running.stop().await),
                     None => None,
                 };
                 let started = Server::start(&database_url, dir.path(), &args).await;
@@ -332,6 +332,8 @@ async fn run_readme() {
     if let Some(server) = server {
         server.stop().await;
     }
+    let (sound, report) = support::didpool_check(&database_url).await;
+    assert!(sound, "the examples left a broken database:\n{report}");
 }
 
 /// A `didpool serve` process and what its demo printed.
@@ -424,7 +426,7 @@ impl Server {
         }
     }
 
-    /// Stops it (as Ctrl-C would not wait for: at once) and keeps what it printed.
+    /// Stops it at once (every answer it gave is on disk already) and keeps what it printed.
     async fn stop(mut self) -> Printed {
         let _ = self.child.kill().await;
         Printed {
