@@ -627,17 +627,7 @@ async fn serve(
 }
 
 fn print_demo(addr: SocketAddr, demo: &crate::demo::DemoCredentials, admin_token: &str) {
-    let (ma, ma_token) = &demo.master;
-    let (admin, admin_auth) = &demo.admin;
-    println!(
-        "\ndidpool demo on http://{addr} ({} inventory numbers added this run)\n\n\
-         customer account   X-Auth-ID: {ma}\n                   X-Auth-Token: {ma_token}\n\
-         admin-role account X-Auth-ID: {admin}\n                   X-Auth-Token: {admin_auth}\n\
-         operator API       Authorization: Bearer {admin_token}\n\n\
-         try:\n  curl -s 'http://{addr}/api/v1/Account/{ma}/inventory/numbers?country=IN&per_page=5' \\\n    \
-         -H 'X-Auth-ID: {ma}' -H 'X-Auth-Token: {ma_token}'\n",
-        demo.stocked
-    );
+    print!("{}", demo.shell_lines(addr, admin_token));
 }
 
 async fn shutdown_signal() {

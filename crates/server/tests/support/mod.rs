@@ -385,7 +385,7 @@ pub struct Proc {
 }
 
 /// The address in didpool's `didpool listening addr=…` log line, if this is that line.
-fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
+pub fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
     // Strip colour codes, in case the log is coloured after all.
     let mut plain = String::with_capacity(line.len());
     let mut chars = line.chars();
