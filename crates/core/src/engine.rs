@@ -83,6 +83,14 @@ impl Engine {
         }
     }
 
+    /// The same engine (store, policy) on another clock.
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            ..self.clone()
+        }
+    }
+
     /// The store, for the engine's own reads ([`crate::queries`]); faces read through those.
     pub(crate) fn store(&self) -> &dyn Store {
         self.store.as_ref()

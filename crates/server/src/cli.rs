@@ -302,9 +302,16 @@ impl Cli {
             serve(engine, args, sandbox).await?;
             return Ok(ExitCode::SUCCESS);
         }
+        // A database a sandbox has set the clock of keeps that clock for the operator's commands
+        // too: its numbers live in sandbox time.
+        let clock = ManualClock::new(chrono::Utc::now());
         let engine = self
-            .engine(Arc::new(SystemClock), ReleasePolicy::default())
+            .engine(Arc::new(clock.clone()), ReleasePolicy::default())
             .await?;
+        let engine = match crate::faces::admin::resume_clock(&engine, &clock).await? {
+            Some(_) => engine,
+            None => engine.with_clock(Arc::new(SystemClock)),
+        };
         let op = By::operator(None);
         match self.command {
             Cmd::Serve(_) | Cmd::Openapi => unreachable!("handled above"),
