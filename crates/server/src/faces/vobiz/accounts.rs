@@ -1,6 +1,6 @@
 //! Sub-accounts, `auth/me`, balance and transactions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -18,7 +18,7 @@ use super::dto::{
     amount, AuthCredentials, Balance, Me, Message, ReferenceTypeTotal, SubAccountObject,
     Transaction, TransactionList, TransactionSummary,
 };
-use super::error::{Op, VJson, VobizError};
+use super::error::{Op, VJson, VPath, VobizError};
 use crate::app::AppState;
 use crate::http::Params;
 
@@ -172,7 +172,7 @@ pub async fn list_sub_accounts(
 pub async fn get_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<SubAccountObject>, VobizError> {
     let id = sub_id(&raw)?;
     let sub = st
@@ -200,7 +200,7 @@ pub async fn get_sub_account(
 pub async fn update_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
     VJson(body): VJson<SubAccountBody>,
 ) -> Result<Json<SubAccountObject>, VobizError> {
     let id = sub_id(&raw)?;
@@ -235,7 +235,7 @@ pub async fn update_sub_account(
 pub async fn delete_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<Message>, VobizError> {
     let id = sub_id(&raw)?;
     st.engine
@@ -273,7 +273,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
 pub async fn balance(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<Balance>, VobizError> {
     let payer = st
         .engine
