@@ -31,9 +31,10 @@ use crate::app::{self, AppState};
 pub struct Cli {
     #[command(flatten)]
     pub db: DbArgs,
-    /// How the phone numbers clients give are checked, on every face and by `inventory import`:
-    /// strict (libphonenumber's metadata must know the number's range) or e164 (`+` and 8 to 15
-    /// digits). Default: strict, except for `serve --sandbox` and `serve --demo` (e164).
+    /// How the phone numbers clients give are checked, on every face and by `inventory import`,
+    /// `calls report` and `number cancel-release`: strict (libphonenumber's metadata must know the
+    /// number's range) or e164 (`+` and 8 to 15 digits). Default: strict, except for
+    /// `serve --sandbox` and `serve --demo` (e164).
     #[arg(long, global = true, env = "DIDPOOL_NUMBER_VALIDATION", value_enum)]
     pub number_validation: Option<NumberValidationArg>,
     #[command(subcommand)]
@@ -697,4 +698,54 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(args: &[&str]) -> NumberValidation {
+        let cli = Cli::try_parse_from(std::iter::once("didpool").chain(args.iter().copied()))
+            .expect("the arguments parse");
+        cli.number_validation()
+    }
+
+    #[test]
+    fn numbers_are_checked_strictly_unless_a_sandbox_or_demo_or_the_flag_says_otherwise() {
+        // The flags read the environment too: a shell that sets them decides for itself.
+        if ["DIDPOOL_NUMBER_VALIDATION", "DIDPOOL_SANDBOX"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+        {
+            return;
+        }
+        assert_eq!(rule(&["serve"]), NumberValidation::Strict);
+        assert_eq!(rule(&["serve", "--sandbox"]), NumberValidation::E164);
+        assert_eq!(rule(&["serve", "--demo"]), NumberValidation::E164);
+        assert_eq!(
+            rule(&["serve", "--demo", "--number-validation", "strict"]),
+            NumberValidation::Strict
+        );
+        assert_eq!(
+            rule(&["--number-validation", "e164", "serve"]),
+            NumberValidation::E164
+        );
+        assert_eq!(
+            rule(&[
+                "inventory",
+                "import",
+                "f.csv",
+                "--number-validation",
+                "e164"
+            ]),
+            NumberValidation::E164
+        );
+        assert_eq!(
+            rule(&["inventory", "import", "f.csv"]),
+            NumberValidation::Strict
+        );
+        assert!(
+            Cli::try_parse_from(["didpool", "--number-validation", "loose", "migrate"]).is_err()
+        );
+    }
 }

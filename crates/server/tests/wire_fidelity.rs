@@ -31,6 +31,7 @@ on_every_backend!(
     agni_available_numbers_pages_through_the_whole_stock,
     a_number_the_metadata_does_not_know_is_refused_for_its_country_on_every_face,
     under_e164_validation_made_up_numbers_work_on_every_face_and_the_import,
+    the_cli_import_follows_the_number_validation_flag_or_its_environment_variable,
     an_oversized_body_is_each_faces_413_with_connection_close,
     a_declared_oversized_body_is_refused_unread,
     a_declared_oversized_body_is_refused_before_100_continue_on_a_real_socket,
@@ -661,6 +662,60 @@ async fn under_e164_validation_made_up_numbers_work_on_every_face_and_the_import
         }
         t.assert_sound().await;
     }
+}
+
+/// `didpool inventory import FILE --json` on the test's database, with `flags` before the
+/// command and `env` set: whether it succeeded, and its report.
+async fn cli_import(t: &TestApp, csv: &str, flags: &[&str], env: Option<&str>) -> (bool, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("numbers.csv");
+    std::fs::write(&file, csv).unwrap();
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"));
+    command
+        .args(["--database-url", t.database_url()])
+        .args(flags)
+        .args(["inventory", "import", "--json"])
+        .arg(&file)
+        .env("DIDPOOL_LOG", "error")
+        .env_remove("DIDPOOL_NUMBER_VALIDATION");
+    if let Some(rule) = env {
+        command.env("DIDPOOL_NUMBER_VALIDATION", rule);
+    }
+    let out = command.output().await.expect("didpool runs");
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), report)
+}
+
+/// The command line's import takes the same rule: strict unless `--number-validation e164` (or
+/// `DIDPOOL_NUMBER_VALIDATION=e164`) says otherwise.
+async fn the_cli_import_follows_the_number_validation_flag_or_its_environment_variable() {
+    let t = TestApp::spawn().await;
+    let (ok, report) = cli_import(&t, "+1234567890,US,,1,1,INR\n", &[], None).await;
+    assert!(!ok);
+    assert_eq!(
+        report["errors"][0]["error"],
+        "not a valid number for its country"
+    );
+    let (ok, report) = cli_import(
+        &t,
+        "+1234567890,US,,1,1,INR\n",
+        &["--number-validation", "e164"],
+        None,
+    )
+    .await;
+    assert!(ok, "{report}");
+    assert_eq!(report["imported"], 1);
+    let (ok, report) = cli_import(&t, "+12005550100,US,,1,1,INR\n", &[], Some("e164")).await;
+    assert!(ok, "{report}");
+    assert_eq!(report["imported"], 1);
+    let alice = t.master("MA_ALICE", "0").await;
+    assert_eq!(t.inventory(&alice).await, ["+12005550100", "+1234567890"]);
 }
 
 /// A request to one face: its method, path and credentials, and the 413 body it gets.
