@@ -392,6 +392,27 @@ async fn a_raw_plus_in_a_number_filter_is_a_prefix_of_the_e164() {
     let owned = format!("{}/numbers", alice.base());
     assert_eq!(list(format!("{owned}?search=+9180")).await, [blr(1)]);
     assert_eq!(list(format!("{owned}?search=+1415")).await, [us]);
+
+    // A time's offset is no number filter: a raw `+` there is refused, saying how to send it.
+    let tx = format!("{}/transactions", alice.base());
+    let (status, body) = t
+        .get(
+            &format!("{tx}?from_date=2026-06-01T00:00:00+05:30"),
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body["message"],
+        "from_date must be YYYY-MM-DD or an RFC 3339 time (send the + of an offset as %2B)"
+    );
+    let (status, body) = t
+        .get(
+            &format!("{tx}?from_date=2026-06-01T00:00:00%2B05:30"),
+            &alice.auth(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// Stocks `count` US numbers, `+1415555` and four digits, in one command.

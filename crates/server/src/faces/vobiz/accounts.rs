@@ -307,7 +307,15 @@ fn date_param(
         Ok(t) => t.with_timezone(&Utc),
         Err(_) => {
             let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-                VobizError::bad_request(format!("{name} must be YYYY-MM-DD or an RFC 3339 time"))
+                // A raw `+` (a time's offset) arrives form-decoded as a space: say how to send it.
+                let hint = if v.contains(' ') {
+                    " (send the + of an offset as %2B)"
+                } else {
+                    ""
+                };
+                VobizError::bad_request(format!(
+                    "{name} must be YYYY-MM-DD or an RFC 3339 time{hint}"
+                ))
             })?;
             let at = if end_of_day {
                 NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid time")

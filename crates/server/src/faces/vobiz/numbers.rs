@@ -87,7 +87,7 @@ fn query(holder: Holder, states: Vec<NumberState>, page: u32, per_page: u32) -> 
     operation_id = "vobiz_list_owned",
     summary = "Owned numbers",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
-    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("include_subaccounts" = Option<bool>, Query, description = "include sub-accounts' numbers (default true)"), ("search" = Option<String>, Query, description = "substring of the number"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("include_subaccounts" = Option<bool>, Query, description = "include sub-accounts' numbers (default true)"), ("search" = Option<String>, Query, description = "digits anywhere in the number; after a `+` (raw or `%2B`), a prefix of it"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
     responses((status = 200, description = "owned numbers", body = NumberList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn list_owned(
@@ -120,7 +120,7 @@ pub async fn list_owned(
     operation_id = "vobiz_list_inventory",
     summary = "Inventory numbers",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
-    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("country" = Option<String>, Query, description = "ISO country"), ("search" = Option<String>, Query, description = "substring of the number"), ("exclude" = Option<String>, Query, description = "prefixes to leave out, comma-separated"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("country" = Option<String>, Query, description = "ISO country"), ("search" = Option<String>, Query, description = "digits anywhere in the number; after a `+` (raw or `%2B`), a prefix of it"), ("exclude" = Option<String>, Query, description = "E.164 prefixes to leave out (country code included, `+` optional), comma-separated or repeated"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
     responses((status = 200, description = "purchasable numbers", body = NumberList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn list_inventory(
