@@ -8,6 +8,7 @@ use crate::account::{Account, NewAccount};
 use crate::audit::Actor;
 use crate::clock::Clock;
 use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
+use crate::e164::{InvalidNumber, NumberValidation, E164};
 use crate::error::EngineError;
 use crate::ids::AccountId;
 use crate::lifecycle::{ClockMove, Command, Context, Outcome, Write};
@@ -72,14 +73,17 @@ pub struct Engine {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     policy: ReleasePolicy,
+    numbers: NumberValidation,
 }
 
 impl Engine {
+    /// An engine checking numbers strictly; see [`Engine::with_number_validation`].
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, policy: ReleasePolicy) -> Self {
         Self {
             store,
             clock,
             policy,
+            numbers: NumberValidation::Strict,
         }
     }
 
@@ -89,6 +93,23 @@ impl Engine {
             clock,
             ..self.clone()
         }
+    }
+
+    /// The same engine, checking the numbers clients give under `rule`.
+    pub fn with_number_validation(mut self, rule: NumberValidation) -> Self {
+        self.numbers = rule;
+        self
+    }
+
+    /// The deployment's rule for the numbers clients give.
+    pub fn number_validation(&self) -> NumberValidation {
+        self.numbers
+    }
+
+    /// A phone number a client gave (in a path, a body, a CSV row, a command-line argument),
+    /// under the deployment's rule: every face and import parses through here.
+    pub fn parse_number(&self, input: &str) -> Result<E164, InvalidNumber> {
+        self.numbers.parse_number(input)
     }
 
     /// The store, for the engine's own reads ([`crate::queries`]); faces read through those.

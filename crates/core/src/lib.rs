@@ -25,7 +25,7 @@ pub mod trunk;
 
 pub use account::{Account, AccountProfile, Role};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use e164::E164;
+pub use e164::{InvalidNumber, NumberValidation, E164};
 pub use engine::Engine;
 pub use error::EngineError;
 pub use ids::{AccountId, AccountKind, NumberId, TrunkId};

@@ -4,8 +4,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, StatusCode, Uri};
-use axum::response::IntoResponse;
+use axum::http::header::{CONNECTION, CONTENT_LENGTH};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, ServiceExt};
 use didpool_core::{Engine, ManualClock};
@@ -16,7 +18,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::faces;
 
-/// Bodies larger than this are refused before they are read.
+/// Bodies larger than this are refused (see [`limit_bodies`]).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -44,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(limit_bodies))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .headers()
@@ -55,6 +58,28 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(state)
+}
+
+/// A body over [`BODY_LIMIT`] is a `413` in the shape of the face it was sent to. One whose
+/// `Content-Length` says so is refused at once, unread, so a client waiting on `Expect:
+/// 100-continue` never gets the go-ahead; one without is refused by the extractor that reads past
+/// the limit. Either way the rest of the body is never read, so the answer closes the connection.
+async fn limit_bodies(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let mut res = if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        faces::too_large(req.uri().path())
+    } else {
+        next.run(req).await
+    };
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        res.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -14,7 +14,9 @@ use didpool_core::engine::By;
 use didpool_core::ids::CredentialId;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
-use didpool_core::{AccountId, Clock, Engine, ManualClock, ReleasePolicy, SystemClock, E164};
+use didpool_core::{
+    AccountId, Clock, Engine, ManualClock, NumberValidation, ReleasePolicy, SystemClock, E164,
+};
 use didpool_store::{Durability, Options};
 use serde_json::json;
 
@@ -29,8 +31,30 @@ use crate::app::{self, AppState};
 pub struct Cli {
     #[command(flatten)]
     pub db: DbArgs,
+    /// How the phone numbers clients give are checked, on every face and by `inventory import`,
+    /// `calls report` and `number cancel-release`: strict (libphonenumber's metadata must know the
+    /// number's range) or e164 (`+` and 8 to 15 digits). Default: strict, except for
+    /// `serve --sandbox` and `serve --demo` (e164).
+    #[arg(long, global = true, env = "DIDPOOL_NUMBER_VALIDATION", value_enum)]
+    pub number_validation: Option<NumberValidationArg>,
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+/// The values of `--number-validation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NumberValidationArg {
+    Strict,
+    E164,
+}
+
+impl From<NumberValidationArg> for NumberValidation {
+    fn from(a: NumberValidationArg) -> Self {
+        match a {
+            NumberValidationArg::Strict => NumberValidation::Strict,
+            NumberValidationArg::E164 => NumberValidation::E164,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +291,16 @@ pub fn init_tracing() {
 }
 
 impl Cli {
+    /// The number validation the command runs with: the flag's, else strict, except that a
+    /// sandbox or demo server takes what its clients' made-up numbers need.
+    pub fn number_validation(&self) -> NumberValidation {
+        match (self.number_validation, &self.command) {
+            (Some(rule), _) => rule.into(),
+            (None, Cmd::Serve(args)) if args.sandbox || args.demo => NumberValidation::E164,
+            (None, _) => NumberValidation::Strict,
+        }
+    }
+
     async fn engine(&self, clock: Arc<dyn Clock>, policy: ReleasePolicy) -> anyhow::Result<Engine> {
         let options = Options {
             durability: if self.db.relaxed_durability {
@@ -279,7 +313,7 @@ impl Cli {
         let store = didpool_store::open(&self.db.database_url, &options)
             .await
             .with_context(|| format!("opening {}", self.db.database_url))?;
-        Ok(Engine::new(store, clock, policy))
+        Ok(Engine::new(store, clock, policy).with_number_validation(self.number_validation()))
     }
 
     pub async fn run(self) -> anyhow::Result<ExitCode> {
@@ -474,7 +508,7 @@ impl Cli {
                 );
             }
             Cmd::Calls(CallsCmd::Report { e164, at }) => {
-                let e164 = E164::parse(&e164)?;
+                let e164 = engine.parse_number(&e164).with_context(|| e164.clone())?;
                 let at = match at {
                     Some(s) => DateTime::parse_from_rfc3339(&s)
                         .context("--at is not an RFC 3339 time")?
@@ -494,8 +528,9 @@ impl Cli {
                 );
             }
             Cmd::Number(NumberCmd::CancelRelease { e164 }) => {
+                let number = engine.parse_number(&e164).with_context(|| e164.clone())?;
                 let cmd = Command::CancelRelease {
-                    number: E164::parse(&e164)?.into(),
+                    number: number.into(),
                 };
                 let n = engine.run(&op, cmd).await?.number.context("no number")?;
                 println!("{} is {} again", n.e164, n.state.as_str());
@@ -626,7 +661,12 @@ async fn serve(
         args.scheduler_interval,
         stopped,
     ));
-    tracing::info!(%addr, sandbox = state.sandbox_clock.is_some(), "didpool listening");
+    tracing::info!(
+        %addr,
+        sandbox = state.sandbox_clock.is_some(),
+        numbers = %state.engine.number_validation(),
+        "didpool listening"
+    );
     app::serve(listener, state, shutdown_signal()).await?;
     let _ = stop.send(true);
     let _ = scheduler.await;
@@ -655,4 +695,54 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(args: &[&str]) -> NumberValidation {
+        let cli = Cli::try_parse_from(std::iter::once("didpool").chain(args.iter().copied()))
+            .expect("the arguments parse");
+        cli.number_validation()
+    }
+
+    #[test]
+    fn numbers_are_checked_strictly_unless_a_sandbox_or_demo_or_the_flag_says_otherwise() {
+        // The flags read the environment too: a shell that sets them decides for itself.
+        if ["DIDPOOL_NUMBER_VALIDATION", "DIDPOOL_SANDBOX"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+        {
+            return;
+        }
+        assert_eq!(rule(&["serve"]), NumberValidation::Strict);
+        assert_eq!(rule(&["serve", "--sandbox"]), NumberValidation::E164);
+        assert_eq!(rule(&["serve", "--demo"]), NumberValidation::E164);
+        assert_eq!(
+            rule(&["serve", "--demo", "--number-validation", "strict"]),
+            NumberValidation::Strict
+        );
+        assert_eq!(
+            rule(&["--number-validation", "e164", "serve"]),
+            NumberValidation::E164
+        );
+        assert_eq!(
+            rule(&[
+                "inventory",
+                "import",
+                "f.csv",
+                "--number-validation",
+                "e164"
+            ]),
+            NumberValidation::E164
+        );
+        assert_eq!(
+            rule(&["inventory", "import", "f.csv"]),
+            NumberValidation::Strict
+        );
+        assert!(
+            Cli::try_parse_from(["didpool", "--number-validation", "loose", "migrate"]).is_err()
+        );
+    }
 }

@@ -1,10 +1,14 @@
-//! Request helpers every face shares: the request id, and query parameters read the tolerant
-//! way real clients need (repeated keys, `True`/`true`).
+//! Request helpers every face shares: the request id, the one rule for what a URL may carry,
+//! and query parameters read the tolerant way real clients need (repeated keys, `True`/`true`,
+//! a raw `+` in a number filter).
 
 use std::convert::Infallible;
 
-use axum::extract::FromRequestParts;
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
+use axum::http::Uri;
+use serde::de::DeserializeOwned;
 
 use crate::app::REQUEST_ID;
 
@@ -23,6 +27,90 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         ))
+    }
+}
+
+/// A URL that breaks the rule of [`check_url`]; each face words it in its own error shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadUrl(pub String);
+
+/// The rule for what a path or a query may carry, on every face. Each is percent-decoded exactly
+/// once: `%2B` is `+`, and `%252B` is the three characters `%2B` (so never a number). Every `%`
+/// must start an escape of two hex digits, and what the escapes decode to must be UTF-8 text; a
+/// URL that breaks either is refused before anything in it is read (an `{auth_id}` that does not
+/// decode is not compared with the caller's and let through). In a query, `+` is a space
+/// (form encoding, as every client library sends it); see [`number_filter`].
+pub fn check_url(uri: &Uri) -> Result<(), BadUrl> {
+    check_part("path", uri.path())?;
+    check_part("query", uri.query().unwrap_or(""))
+}
+
+fn check_part(part: &str, raw: &str) -> Result<(), BadUrl> {
+    let b = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            decoded.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+        let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2)) else {
+            return Err(BadUrl(format!(
+                "the {part} has a % that is not followed by two hex digits"
+            )));
+        };
+        decoded.push((h * 16 + l) as u8);
+        i += 3;
+    }
+    if std::str::from_utf8(&decoded).is_err() {
+        return Err(BadUrl(format!(
+            "the {part}'s percent-escapes do not decode to UTF-8 text"
+        )));
+    }
+    Ok(())
+}
+
+/// The route's path parameters, decoded, under [`check_url`]'s rule. A route without parameters
+/// has none; a path that does not decode is an error, never "no parameters".
+pub async fn path_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Vec<(String, String)>, BadUrl> {
+    check_url(&parts.uri)?;
+    match RawPathParams::from_request_parts(parts, state).await {
+        Ok(params) => Ok(params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()),
+        Err(RawPathParamsRejection::MissingPathParams(_)) => Ok(Vec::new()),
+        Err(e) => Err(BadUrl(e.body_text())),
+    }
+}
+
+/// The route's path parameters deserialized as `T`, under [`check_url`]'s rule: what each face's
+/// path extractor reads, so that its rejection can be worded in the face's own shape.
+pub async fn path<T, S>(parts: &mut Parts, state: &S) -> Result<T, BadUrl>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    check_url(&parts.uri)?;
+    Path::<T>::from_request_parts(parts, state)
+        .await
+        .map(|Path(t)| t)
+        .map_err(|e| BadUrl(e.body_text()))
+}
+
+/// A number filter from a query (a `search`, an `exclude` prefix) as the client meant it. A raw
+/// `+` in a query is form-decoded to a space, so a leading space stands for the `+` that starts
+/// an E.164 number (`search=+9180` is the prefix `+9180`, not the digits `9180` anywhere).
+pub fn number_filter(value: &str) -> String {
+    let s = value.trim_end();
+    match s.strip_prefix(' ') {
+        Some(rest) => format!("+{rest}"),
+        None => s.trim_start().to_owned(),
     }
 }
 
@@ -122,6 +210,38 @@ mod tests {
         let p = Params::parse("exclude=%2B91&exclude=44&page=1&page=2");
         assert_eq!(p.all("exclude").collect::<Vec<_>>(), ["+91", "44"]);
         assert_eq!(p.get("page"), Some("2"));
+    }
+
+    #[test]
+    fn a_url_is_decoded_once_and_its_escapes_must_be_utf8() {
+        for ok in [
+            "/api/v1/Account/MA_X/numbers/%2B918041100000",
+            "/api/v1/Account/MA_X/numbers/+918041100000",
+            "/api/v1/Account/MA_X/numbers/%252B918041100000",
+            "/v1/phone/?after=%C3%A9&x=+1",
+        ] {
+            assert_eq!(check_url(&ok.parse().unwrap()), Ok(()), "{ok}");
+        }
+        for bad in [
+            "/api/v1/Account/MA_X%FF/trunks",
+            "/api/v1/Account/MA_X%C0%AF/trunks",
+            "/api/v1/Account/MA_X%G1/trunks",
+            "/api/v1/Account/MA_X%2",
+            "/api/v1/phone-numbers/?region=%E9",
+            "/admin/v1/numbers/x?y=%",
+        ] {
+            assert!(check_url(&bad.parse().unwrap()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_leading_space_in_a_number_filter_is_the_plus_a_raw_plus_became() {
+        let p = Params::parse("search=+9180&a=%2B9180&b=9180&c=+&d=9180+");
+        assert_eq!(number_filter(p.get("search").unwrap()), "+9180");
+        assert_eq!(number_filter(p.get("a").unwrap()), "+9180");
+        assert_eq!(number_filter(p.get("b").unwrap()), "9180");
+        assert_eq!(number_filter(p.get("c").unwrap()), "");
+        assert_eq!(number_filter(p.get("d").unwrap()), "9180");
     }
 
     #[test]

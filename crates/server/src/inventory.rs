@@ -8,7 +8,7 @@ use didpool_core::engine::By;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{parse_amount, Currency, Decimal};
 use didpool_core::number::NewNumber;
-use didpool_core::{Capabilities, Engine, EngineError, E164};
+use didpool_core::{Capabilities, Engine, EngineError, NumberValidation};
 use serde::Serialize;
 
 /// A row that was not loaded.
@@ -29,14 +29,14 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
-/// Reads one CSV record into a number, checking it against libphonenumber's metadata.
-pub fn parse_row(fields: &[&str]) -> Result<NewNumber, String> {
+/// Reads one CSV record into a number, its `e164` checked under `rule` (the deployment's).
+pub fn parse_row(rule: NumberValidation, fields: &[&str]) -> Result<NewNumber, String> {
     if fields.len() < 6 {
         return Err(
             "expected e164,country,region,setup_fee,monthly_fee,currency[,capabilities…]".into(),
         );
     }
-    let e164 = E164::parse(fields[0]).map_err(|e| e.to_string())?;
+    let e164 = rule.parse_number(fields[0]).map_err(|e| e.to_string())?;
     let country = fields[1].trim().to_ascii_uppercase();
     match e164.country() {
         Some(actual) if actual != country => {
@@ -111,7 +111,7 @@ pub async fn import_csv(engine: &Engine, by: &By, csv: &str) -> Result<ImportRep
             continue;
         }
         let e164 = fields.first().copied().unwrap_or_default().to_owned();
-        let number = match parse_row(&fields) {
+        let number = match parse_row(engine.number_validation(), &fields) {
             Ok(n) => n,
             Err(error) => {
                 report.errors.push(RowError { row, e164, error });
@@ -146,16 +146,19 @@ mod tests {
 
     #[test]
     fn a_full_row_parses_with_capabilities() {
-        let n = parse_row(&[
-            "+919876543210",
-            "in",
-            "Karnataka",
-            "100",
-            "300.50",
-            "INR",
-            "voice",
-            "sms",
-        ])
+        let n = parse_row(
+            NumberValidation::Strict,
+            &[
+                "+919876543210",
+                "in",
+                "Karnataka",
+                "100",
+                "300.50",
+                "INR",
+                "voice",
+                "sms",
+            ],
+        )
         .unwrap();
         assert_eq!(n.country, "IN");
         assert_eq!(n.monthly_fee, Decimal::new(30050, 2));
@@ -164,7 +167,11 @@ mod tests {
 
     #[test]
     fn rows_without_capabilities_are_voice_numbers() {
-        let n = parse_row(&["919876543210", "IN", "", "0", "1", "inr"]).unwrap();
+        let n = parse_row(
+            NumberValidation::Strict,
+            &["919876543210", "IN", "", "0", "1", "inr"],
+        )
+        .unwrap();
         assert_eq!(n.capabilities, Capabilities::VOICE);
         assert_eq!(n.region, None);
     }
@@ -194,9 +201,21 @@ mod tests {
                 "capability",
             ),
             (vec!["+919876543210", "IN"], "expected"),
+            (
+                vec!["+12005550100", "US", "", "1", "1", "USD"],
+                "not a valid number for its country",
+            ),
         ] {
-            let err = parse_row(&row).unwrap_err();
+            let err = parse_row(NumberValidation::Strict, &row).unwrap_err();
             assert!(err.contains(needle), "{row:?}: {err}");
         }
+    }
+
+    #[test]
+    fn under_the_e164_rule_a_made_up_number_loads_with_the_country_its_row_gives() {
+        let row = ["+1234567890", "US", "", "1", "1", "USD"];
+        assert!(parse_row(NumberValidation::Strict, &row).is_err());
+        let n = parse_row(NumberValidation::E164, &row).unwrap();
+        assert_eq!((n.e164.as_str(), n.country.as_str()), ("+1234567890", "US"));
     }
 }

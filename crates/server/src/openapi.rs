@@ -201,6 +201,7 @@ pub fn document() -> Document {
     doc.merge(crate::faces::diga::DigaApi::openapi());
     doc.merge(crate::faces::admin::AdminApi::openapi());
     document_internal_errors(&mut doc);
+    document_body_limit(&mut doc);
     document_links(&mut doc);
     document_lowercase_account_paths(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
@@ -255,33 +256,62 @@ pub fn document() -> Document {
     doc
 }
 
+/// The error schema of the face an operation belongs to (by its tag).
+fn face_error_schema(op: &Operation) -> Option<&'static str> {
+    match op.tags.as_ref().and_then(|t| t.first()).map(String::as_str) {
+        Some("vobiz") => Some("VobizError"),
+        Some("agni") => Some("AgniError"),
+        Some("diga") => Some("DigaError"),
+        Some("admin") => Some("AdminError"),
+        _ => None,
+    }
+}
+
+/// Documents `status` with the face's error body on `op`, unless the handler already does.
+fn document_face_error(op: &mut Operation, status: &str, description: &str) {
+    let Some(schema) = face_error_schema(op) else {
+        return;
+    };
+    op.responses
+        .responses
+        .entry(status.into())
+        .or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(schema)))
+                        .build(),
+                )
+                .build()
+                .into()
+        });
+}
+
 /// Every operation of a face, whatever its handler, can meet a database failure: a 500 with the
 /// face's error body.
 fn document_internal_errors(doc: &mut Document) {
     for item in doc.paths.paths.values_mut() {
         for op in operations(item) {
-            let schema = match op.tags.as_ref().and_then(|t| t.first()).map(String::as_str) {
-                Some("vobiz") => "VobizError",
-                Some("agni") => "AgniError",
-                Some("diga") => "DigaError",
-                Some("admin") => "AdminError",
-                _ => continue,
-            };
-            op.responses
-                .responses
-                .entry("500".into())
-                .or_insert_with(|| {
-                    ResponseBuilder::new()
-                        .description("internal error (the database failed)")
-                        .content(
-                            "application/json",
-                            ContentBuilder::new()
-                                .schema(Some(Ref::from_schema_name(schema)))
-                                .build(),
-                        )
-                        .build()
-                        .into()
-                });
+            document_face_error(op, "500", "internal error (the database failed)");
+        }
+    }
+}
+
+/// Every operation that takes a body refuses one over 64 KiB (`crate::app::BODY_LIMIT`) with a
+/// 413 in the face's shape, whichever extractor reads it (or none: a declared length over it is
+/// refused unread).
+fn document_body_limit(doc: &mut Document) {
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            if op.request_body.is_some() {
+                document_face_error(
+                    op,
+                    "413",
+                    "body over 64 KiB (refused unread when Content-Length says so; the connection is closed)",
+                );
+            }
         }
     }
 }

@@ -150,7 +150,7 @@ const ROUTES: &[(&str, &str, &[&str])] = &[
     (
         "GET",
         "/api/v1/phone-numbers/available-numbers/{n}",
-        &["page_size", "region"],
+        &["page_size", "limit", "offset", "page", "region"],
     ),
     (
         "GET",

@@ -9,6 +9,11 @@ use chrono::Duration;
 use common::{blr, e164s, enc, micros, Acct, Snap, TestApp};
 use serde_json::{json, Value};
 
+/// A number in a path that is not E.164.
+const FORMAT: &str = "The phone number format is invalid. Ensure it is URL-encoded correctly.";
+/// A well-formed number that is no number of its country (strict validation, the default).
+const COUNTRY: &str = "The phone number is not a valid number for its country.";
+
 /// Alice (customer role, 10 000 INR) owning `blr(1)`.
 async fn alice_with_a_number(t: &TestApp) -> Acct {
     let alice = t.master("MA_ALICE", "10000").await;
@@ -275,14 +280,20 @@ async fn releasing_a_number_the_account_does_not_own_is_403_and_changes_nothing(
 async fn releasing_a_malformed_number_is_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
-    for raw in ["abc", "%2B1234567890", "+1234567890", "12"] {
+    for (raw, message) in [
+        ("abc", FORMAT),
+        ("%2B1234567890", COUNTRY),
+        ("+1234567890", COUNTRY),
+        ("12", FORMAT),
+        ("%252B918041100001", FORMAT),
+    ] {
         let (status, body) = t
             .delete(&format!("{}/numbers/{raw}", alice.base()), &alice.auth())
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{raw}");
         assert_eq!(
             body,
-            json!({"error": "invalid request", "message": "The phone number format is invalid. Ensure it is URL-encoded correctly."}),
+            json!({"error": "invalid request", "message": message}),
             "{raw}"
         );
     }
@@ -514,7 +525,12 @@ async fn unassigning_a_number_that_is_on_no_trunk_is_404() {
 async fn unassigning_a_malformed_number_from_a_trunk_is_400() {
     let t = TestApp::spawn().await;
     let alice = t.master("MA_ALICE", "0").await;
-    for raw in ["%2B1234567890", "+1234567890", "not-a-number", "%2B91%2080"] {
+    for (raw, message) in [
+        ("%2B1234567890", COUNTRY),
+        ("+1234567890", COUNTRY),
+        ("not-a-number", FORMAT),
+        ("%2B91%2080", FORMAT),
+    ] {
         let (status, body) = t
             .delete(
                 &format!("{}/numbers/{raw}/assign", alice.base()),
@@ -524,7 +540,7 @@ async fn unassigning_a_malformed_number_from_a_trunk_is_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{raw}");
         assert_eq!(
             body,
-            json!({"error": "invalid request", "message": "The phone number format is invalid. Ensure it is URL-encoded correctly."}),
+            json!({"error": "invalid request", "message": message}),
             "{raw}"
         );
     }

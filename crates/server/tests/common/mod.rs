@@ -16,7 +16,9 @@ use didpool_core::engine::By;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::number::NewNumber;
-use didpool_core::{AccountId, Capabilities, Engine, ManualClock, ReleasePolicy, E164};
+use didpool_core::{
+    AccountId, Capabilities, Engine, ManualClock, NumberValidation, ReleasePolicy, E164,
+};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -144,7 +146,31 @@ impl TestApp {
     pub async fn spawn_with(admin_token: Option<&str>) -> Self {
         let db = Self::fresh_db().await;
         let store = Arc::clone(&db.store);
-        Self::on(db, store, admin_token, false, ReleasePolicy::default()).await
+        let policy = ReleasePolicy::default();
+        Self::on(
+            db,
+            store,
+            admin_token,
+            false,
+            policy,
+            NumberValidation::Strict,
+        )
+        .await
+    }
+
+    /// The service (not in sandbox mode) checking the numbers clients give under `rule`.
+    pub async fn spawn_validating(rule: NumberValidation) -> Self {
+        let db = Self::fresh_db().await;
+        let store = Arc::clone(&db.store);
+        Self::on(
+            db,
+            store,
+            Some(ADMIN_TOKEN),
+            false,
+            ReleasePolicy::default(),
+            rule,
+        )
+        .await
     }
 
     /// The service under a release policy (window, quarantine, fee, verification deadline), in
@@ -152,25 +178,44 @@ impl TestApp {
     pub async fn spawn_with_policy(policy: ReleasePolicy) -> Self {
         let db = Self::fresh_db().await;
         let store = Arc::clone(&db.store);
-        Self::on(db, store, Some(ADMIN_TOKEN), true, policy).await
+        Self::on(
+            db,
+            store,
+            Some(ADMIN_TOKEN),
+            true,
+            policy,
+            NumberValidation::Strict,
+        )
+        .await
     }
 
-    /// The service as `serve --sandbox` runs it: the admin API moves the clock.
+    /// The service as `serve --sandbox` runs it: the admin API moves the clock, and numbers are
+    /// checked by their E.164 shape only.
     pub async fn spawn_sandbox() -> Self {
         let db = Self::fresh_db().await;
         let store = Arc::clone(&db.store);
-        Self::on(db, store, Some(ADMIN_TOKEN), true, ReleasePolicy::default()).await
+        let policy = ReleasePolicy::default();
+        Self::on(
+            db,
+            store,
+            Some(ADMIN_TOKEN),
+            true,
+            policy,
+            NumberValidation::E164,
+        )
+        .await
     }
 
     /// The service stopped and started again on the same database (a new store handle, engine
     /// and clock, which starts at [`start`]; a sandbox resumes its clock as `serve` does).
     pub async fn restart(self) -> Self {
         let policy = self.engine.policy().clone();
+        let rule = self.engine.number_validation();
         let Self { sandbox, _db, .. } = self;
         let store = didpool_store::open(&_db.url, &didpool_store::Options::default())
             .await
             .expect("the test database opens again");
-        Self::on(_db, store, Some(ADMIN_TOKEN), sandbox, policy).await
+        Self::on(_db, store, Some(ADMIN_TOKEN), sandbox, policy, rule).await
     }
 
     async fn fresh_db() -> didpool_store::testing::TestDb {
@@ -186,9 +231,11 @@ impl TestApp {
         admin_token: Option<&str>,
         sandbox: bool,
         policy: ReleasePolicy,
+        rule: NumberValidation,
     ) -> Self {
         let clock = ManualClock::new(start());
-        let engine = Engine::new(store, Arc::new(clock.clone()), policy);
+        let engine =
+            Engine::new(store, Arc::new(clock.clone()), policy).with_number_validation(rule);
         if sandbox {
             didpool::faces::admin::resume_clock(&engine, &clock)
                 .await

@@ -4,7 +4,7 @@
 use std::str::FromStr;
 
 use axum::extract::rejection::{JsonRejection, StringRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,7 +25,7 @@ use subtle::ConstantTimeEq;
 
 use crate::app::AppState;
 use crate::faces::vobiz::dto::{time, PhoneNumber};
-use crate::http::RequestId;
+use crate::http::{check_url, BadUrl, RequestId};
 use crate::inventory::ImportReport;
 use uuid::Uuid;
 
@@ -113,7 +113,7 @@ impl From<EngineError> for AdminError {
 }
 
 /// A body over the limit is a 413 with the admin error body (axum's own is plain text).
-fn too_large() -> AdminError {
+pub fn too_large() -> AdminError {
     AdminError(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
@@ -142,6 +142,28 @@ impl From<StringRejection> for AdminError {
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(AdminError))]
 pub struct AJson<T>(pub T);
+
+impl From<BadUrl> for AdminError {
+    fn from(BadUrl(message): BadUrl) -> Self {
+        bad(message)
+    }
+}
+
+/// Path parameters under the URL rule, whose rejections use the admin error body.
+#[derive(Debug)]
+pub struct APath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for APath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(APath(crate::http::path(parts, state).await?))
+    }
+}
 
 /// The operator, authenticated by the bearer token.
 pub struct Operator(pub By);
@@ -173,6 +195,7 @@ impl FromRequestParts<AppState> for Operator {
                 "invalid operator token".into(),
             ));
         }
+        check_url(&parts.uri)?;
         let RequestId(id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
@@ -328,7 +351,7 @@ async fn create_account(
 async fn get_account(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(id): Path<String>,
+    APath(id): APath<String>,
 ) -> Result<Json<AccountObject>, AdminError> {
     let account = st.engine.account(&by, &account_id(&id)?).await?;
     Ok(Json((&account).into()))
@@ -356,7 +379,7 @@ struct TopUp {
 async fn top_up(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(id): Path<String>,
+    APath(id): APath<String>,
     AJson(body): AJson<TopUp>,
 ) -> Result<Json<AccountObject>, AdminError> {
     let account = account_id(&id)?;
@@ -407,7 +430,7 @@ struct CreatedKey {
 async fn create_key(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(id): Path<String>,
+    APath(id): APath<String>,
     AJson(body): AJson<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
     let kind = CredentialKind::parse(&body.kind)
@@ -482,7 +505,7 @@ struct KeyList {
 async fn list_keys(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(id): Path<String>,
+    APath(id): APath<String>,
 ) -> Result<Json<KeyList>, AdminError> {
     let account = account_id(&id)?;
     let credentials = st.engine.credentials(&by, &account).await?;
@@ -527,7 +550,7 @@ struct RotatedToken {
 async fn rotate_auth_token(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(id): Path<String>,
+    APath(id): APath<String>,
     body: Result<String, StringRejection>,
 ) -> Result<(StatusCode, Json<RotatedToken>), AdminError> {
     let account = account_id(&id)?;
@@ -571,7 +594,7 @@ async fn rotate_auth_token(
 async fn revoke_key(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(id): Path<String>,
+    APath(id): APath<String>,
 ) -> Result<StatusCode, AdminError> {
     let id = CredentialId::parse(&id).map_err(|_| EngineError::CredentialNotFound)?;
     st.engine.run(&by, Command::RevokeCredential { id }).await?;
@@ -636,7 +659,10 @@ async fn report_call(
     Operator(by): Operator,
     AJson(body): AJson<CallReport>,
 ) -> Result<Json<CallRecorded>, AdminError> {
-    let e164 = E164::parse(&body.e164).map_err(|e| bad(e.to_string()))?;
+    let e164 = st
+        .engine
+        .parse_number(&body.e164)
+        .map_err(|e| bad(format!("e164 is {e}")))?;
     let at = body.at.unwrap_or_else(|| st.engine.now());
     let cmd = Command::ReportCall {
         number: e164.into(),
@@ -654,8 +680,10 @@ async fn report_call(
     }))
 }
 
-fn path_number(raw: &str) -> Result<E164, AdminError> {
-    E164::parse(raw).map_err(|e| bad(e.to_string()))
+/// A number in a path, percent-decoded once (`%2B91…` is `+91…`; `%252B91…` is refused), under
+/// the deployment's number validation.
+fn path_number(st: &AppState, raw: &str) -> Result<E164, AdminError> {
+    st.engine.parse_number(raw).map_err(|e| bad(e.to_string()))
 }
 
 #[utoipa::path(
@@ -671,9 +699,9 @@ fn path_number(raw: &str) -> Result<E164, AdminError> {
 async fn get_number(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(raw): Path<String>,
+    APath(raw): APath<String>,
 ) -> Result<Json<AdminNumber>, AdminError> {
-    let number = NumberRef::E164(path_number(&raw)?);
+    let number = NumberRef::E164(path_number(&st, &raw)?);
     let n = st.engine.number(&by, &number, Sight::Held).await?;
     Ok(Json((&n).into()))
 }
@@ -772,9 +800,9 @@ struct Audit {
 async fn audit(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(raw): Path<String>,
+    APath(raw): APath<String>,
 ) -> Result<Json<Audit>, AdminError> {
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     let (events, audits) = st.engine.audit(&by, &NumberRef::E164(e164.clone())).await?;
     let latest = events.last().ok_or(EngineError::NumberNotFound)?;
     Ok(Json(Audit {
@@ -861,7 +889,7 @@ struct SetVerification {
 async fn set_verification(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(id): Path<String>,
+    APath(id): APath<String>,
     AJson(body): AJson<SetVerification>,
 ) -> Result<Json<AccountObject>, AdminError> {
     let status = Verification::parse(&body.status)
@@ -905,7 +933,7 @@ struct Reserve {
 async fn reserve(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(raw): Path<String>,
+    APath(raw): APath<String>,
     AJson(body): AJson<Reserve>,
 ) -> Result<Json<AdminNumber>, AdminError> {
     let until = match (body.expires_at, body.ttl_seconds) {
@@ -913,7 +941,7 @@ async fn reserve(
         (None, ttl) => st.engine.now() + chrono::Duration::seconds(i64::from(ttl.unwrap_or(1800))),
     };
     let cmd = Command::Reserve {
-        number: path_number(&raw)?.into(),
+        number: path_number(&st, &raw)?.into(),
         account: account_id(&body.account)?,
         until,
     };
@@ -934,10 +962,10 @@ async fn reserve(
 async fn checkout(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(raw): Path<String>,
+    APath(raw): APath<String>,
 ) -> Result<Json<AdminNumber>, AdminError> {
     let cmd = Command::Checkout {
-        number: path_number(&raw)?.into(),
+        number: path_number(&st, &raw)?.into(),
     };
     number_answer(st.engine.run(&by, cmd).await?)
 }
@@ -966,10 +994,10 @@ fn number_answer(
 async fn cancel_release(
     State(st): State<AppState>,
     Operator(by): Operator,
-    Path(raw): Path<String>,
+    APath(raw): APath<String>,
 ) -> Result<Json<AdminNumber>, AdminError> {
     let cmd = Command::CancelRelease {
-        number: path_number(&raw)?.into(),
+        number: path_number(&st, &raw)?.into(),
     };
     number_answer(st.engine.run(&by, cmd).await?)
 }

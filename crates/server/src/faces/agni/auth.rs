@@ -9,7 +9,7 @@ use didpool_core::Account;
 
 use super::error::AgniError;
 use crate::app::AppState;
-use crate::http::RequestId;
+use crate::http::{check_url, RequestId};
 
 /// The account the key belongs to.
 pub struct Caller {
@@ -36,6 +36,8 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(AgniError::internal)?
             .ok_or_else(AgniError::unauthorized)?;
+        // The URL rule, checked once the key is: nothing in a URL that does not decode is read.
+        check_url(&parts.uri)?;
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));

@@ -2,15 +2,16 @@
 //! success envelope, `{"success": false, "message": …, "data": null}`, with the HTTP status
 //! carrying the class (reference §1.5).
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use didpool_core::{EngineError, E164};
 use serde_json::json;
 
-use crate::http::BadParam;
+use crate::http::{BadParam, BadUrl};
 
 #[derive(Debug)]
 pub struct AgniError {
@@ -45,6 +46,17 @@ impl AgniError {
 
     pub fn no_route() -> Self {
         Self::new(StatusCode::NOT_FOUND, "Not found")
+    }
+
+    /// A body over [`crate::app::BODY_LIMIT`] (refused unread when its length is declared).
+    pub fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The body could not be read (at most {} bytes)",
+                crate::app::BODY_LIMIT
+            ),
+        )
     }
 
     pub fn method_not_allowed() -> Self {
@@ -108,13 +120,8 @@ impl From<JsonRejection> for AgniError {
             JsonRejection::MissingJsonContentType(_) => {
                 Self::bad_request("Expected a JSON body with Content-Type: application/json")
             }
-            JsonRejection::BytesRejection(_) => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "The body could not be read (at most {} bytes)",
-                    crate::app::BODY_LIMIT
-                ),
-            ),
+            _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::too_large(),
+            JsonRejection::BytesRejection(_) => Self::bad_request("The body could not be read"),
             JsonRejection::JsonSyntaxError(_) => Self::bad_request("The body is not valid JSON"),
             // Bodies are read as JSON objects; anything else fails here.
             JsonRejection::JsonDataError(_) => Self::bad_request("The body must be a JSON object"),
@@ -123,9 +130,9 @@ impl From<JsonRejection> for AgniError {
     }
 }
 
-impl From<PathRejection> for AgniError {
-    fn from(_: PathRejection) -> Self {
-        Self::bad_request("The path is not valid")
+impl From<BadUrl> for AgniError {
+    fn from(BadUrl(message): BadUrl) -> Self {
+        Self::bad_request(format!("The URL is not valid: {message}"))
     }
 }
 
@@ -134,7 +141,18 @@ impl From<PathRejection> for AgniError {
 #[from_request(via(axum::Json), rejection(AgniError))]
 pub struct AJson<T>(pub T);
 
-/// A path parameter whose rejection uses Agni's error envelope.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(AgniError))]
+/// A path parameter under the URL rule, whose rejection uses Agni's error envelope.
+#[derive(Debug)]
 pub struct APath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for APath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AgniError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(APath(crate::http::path(parts, state).await?))
+    }
+}

@@ -8,7 +8,7 @@ use didpool_core::lifecycle::{Command, ReleaseMode};
 use didpool_core::money::Decimal;
 use didpool_core::number::NewNumber;
 use didpool_core::store::{Holder, NumberQuery};
-use didpool_core::{Capabilities, EngineError, NumberState, E164};
+use didpool_core::{Capabilities, EngineError, InvalidNumber, NumberState, E164};
 use serde_json::{Map, Value};
 
 use super::auth::Caller;
@@ -20,19 +20,45 @@ use crate::http::Params;
 type Answer<T> = Result<Json<Envelope<T>>, AgniError>;
 
 const E164_HINT: &str = "in E.164 format, e.g. +14157774444";
-/// `page_size` of the available-numbers search when the client sends none, and its ceiling.
+/// The available-numbers page size when the client sends none, and its ceiling.
 const DEFAULT_PAGE_SIZE: u32 = 20;
 const MAX_PAGE_SIZE: u32 = 100;
 
-/// E.164 exactly as sent: a `+`, the digits, nothing around them (reference §1.5).
-fn strict_e164(s: &str) -> Option<E164> {
-    E164::parse(s).ok().filter(|e| e.as_str() == s)
+/// A `phone_number`: E.164 exactly as sent, a `+` and the digits, nothing around them (reference
+/// §1.5), under the deployment's number validation.
+fn phone_number(st: &AppState, s: &str) -> Result<E164, AgniError> {
+    match st.engine.parse_number(s) {
+        Ok(e) if e.as_str() == s => Ok(e),
+        // Written as E.164, and still no number of its country.
+        Err(InvalidNumber::Country) if s.starts_with('+') && s.trim() == s => Err(
+            AgniError::bad_request("phone_number is not a valid number for its country"),
+        ),
+        _ => Err(AgniError::bad_request(format!(
+            "phone_number must be {E164_HINT}"
+        ))),
+    }
 }
 
-/// The `{phone_number}` path segment, already percent-decoded (`%2B` → `+`) by the router.
-fn path_number(raw: &str) -> Result<E164, AgniError> {
-    strict_e164(raw)
-        .ok_or_else(|| AgniError::bad_request(format!("phone_number must be {E164_HINT}")))
+/// The available-numbers page: `limit` items (`page_size` is the same; default 20, at most 100)
+/// from `offset`, or from page `page` (from 1). Naming both of a pair is refused: they could
+/// disagree.
+fn available_page(params: &Params) -> Result<(u32, u64), AgniError> {
+    let size = match (params.number("limit", 1)?, params.number("page_size", 1)?) {
+        (Some(_), Some(_)) => {
+            return Err(AgniError::bad_request(
+                "Give limit or page_size, not both (they are the same)",
+            ))
+        }
+        (a, b) => a.or(b).unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE),
+    };
+    let offset = match (params.number("offset", 0)?, params.number("page", 1)?) {
+        (Some(_), Some(_)) => {
+            return Err(AgniError::bad_request("Give offset or page, not both"));
+        }
+        (Some(offset), None) => u64::from(offset),
+        (None, page) => u64::from(page.unwrap_or(1) - 1) * u64::from(size),
+    };
+    Ok((size, offset))
 }
 
 fn iso_country(raw: &str) -> Result<String, AgniError> {
@@ -73,11 +99,10 @@ fn field<'b>(body: &'b Body, name: &str) -> Option<&'b Value> {
 }
 
 /// A body's `phone_number`: required, a string, E.164.
-fn body_number(v: Option<&Value>) -> Result<E164, AgniError> {
+fn body_number(st: &AppState, v: Option<&Value>) -> Result<E164, AgniError> {
     match v {
         None => Err(AgniError::bad_request("phone_number is required")),
-        Some(Value::String(s)) => strict_e164(s)
-            .ok_or_else(|| AgniError::bad_request(format!("phone_number must be {E164_HINT}"))),
+        Some(Value::String(s)) => phone_number(st, s),
         Some(_) => Err(AgniError::bad_request(format!(
             "phone_number must be a string {E164_HINT}"
         ))),
@@ -116,7 +141,7 @@ fn body_text<'v>(v: Option<&'v Value>, name: &str) -> Result<Option<&'v str>, Ag
     operation_id = "agni_available",
     summary = "Available numbers of a country",
     security(("agni_api_key" = [])),
-    params(("iso_country" = String, Path, description = "ISO 3166 alpha-2"), ("page_size" = Option<u32>, Query, description = "default 20, at most 100"), ("region" = Option<String>, Query, description = "exact region name, as stocked")),
+    params(("iso_country" = String, Path, description = "ISO 3166 alpha-2"), ("limit" = Option<u32>, Query, description = "page size: default 20, at most 100 (a shorter page is the last)"), ("page_size" = Option<u32>, Query, description = "the same as limit (not both)"), ("offset" = Option<u32>, Query, description = "items to skip (default 0)"), ("page" = Option<u32>, Query, description = "page from 1, instead of offset (not both)"), ("region" = Option<String>, Query, description = "exact region name, as stocked")),
     responses((status = 200, description = "numbers in stock", body = Envelope<Vec<AvailableNumber>>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody))
 )]
 pub async fn available(
@@ -128,10 +153,7 @@ pub async fn available(
     let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
     q.country = Some(iso_country(&country)?);
     q.region = region(&params)?;
-    q.limit = params
-        .number("page_size", 1)?
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .min(MAX_PAGE_SIZE);
+    (q.limit, q.offset) = available_page(&params)?;
     let found = st
         .engine
         .numbers(&caller.by, &q)
@@ -197,7 +219,7 @@ pub async fn buy(
     caller: Caller,
     AJson(body): AJson<Body>,
 ) -> Answer<PhoneNumber> {
-    let e164 = body_number(field(&body, "phone_number"))?;
+    let e164 = body_number(&st, field(&body, "phone_number"))?;
     // `price` confirms the monthly price the available-numbers search quoted: the engine refuses
     // a purchase at another price (reference §1.5: "price changed").
     let quoted = body_price(field(&body, "price"), "price", true)?;
@@ -234,7 +256,7 @@ pub async fn add_twilio(
     caller: Caller,
     AJson(body): AJson<Body>,
 ) -> Answer<PhoneNumber> {
-    let e164 = body_number(field(&body, "phone_number"))?;
+    let e164 = body_number(&st, field(&body, "phone_number"))?;
     if body_text(field(&body, "number_sid"), "number_sid")?.is_none_or(|s| s.trim().is_empty()) {
         return Err(AgniError::bad_request("number_sid is required"));
     }
@@ -286,7 +308,8 @@ pub async fn release(
     caller: Caller,
     APath(raw): APath<String>,
 ) -> Answer<Released> {
-    let e164 = path_number(&raw)?;
+    // Percent-decoded once by the router: `%2B1…` is `+1…`; `%252B1…` is `%2B1…`, refused.
+    let e164 = phone_number(&st, &raw)?;
     let cmd = Command::Release {
         number: e164.clone().into(),
         mode: ReleaseMode::Immediate,

@@ -62,6 +62,16 @@ impl DigaError {
         )
     }
 
+    /// A body over [`crate::app::BODY_LIMIT`] (refused unread when its length is declared). Diga
+    /// documents no such answer; the code follows its `<WHAT>_<PROBLEM>` pattern.
+    pub fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("The body is over {} bytes", crate::app::BODY_LIMIT),
+        )
+    }
+
     pub fn not_valid_field(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "NOT_VALID_FIELD", message)
     }

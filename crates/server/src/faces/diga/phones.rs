@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -12,13 +11,15 @@ use didpool_core::lifecycle::{Command, Outcome, ReleaseMode};
 use didpool_core::money::Decimal;
 use didpool_core::number::{NewNumber, SipConfig, SipConfigPatch};
 use didpool_core::store::{Holder, NumberOrder, NumberQuery};
-use didpool_core::{Capabilities, EngineError, Number, NumberId, NumberState, Sight, E164};
+use didpool_core::{
+    Capabilities, EngineError, InvalidNumber, Number, NumberId, NumberState, Sight,
+};
 use serde_json::{Map, Value};
 
 use super::auth::{Access, Caller};
 use super::dto::{Phone, PhonePage};
 use super::error::{DigaError, Failure, Loc};
-use super::validate::{at, read_body, Checker, Query};
+use super::validate::{at, read_body, Checker, Query, RawBody};
 use crate::app::AppState;
 
 /// How long a number released through this face stays `released` before it is `finished`.
@@ -292,7 +293,7 @@ pub async fn update(
     caller: Caller,
     Segment(raw): Segment,
     headers: HeaderMap,
-    bytes: Bytes,
+    RawBody(bytes): RawBody,
 ) -> Result<Json<Phone>, Failure> {
     caller.require(Access::Write)?;
     let body = read_body(&headers, &bytes)?;
@@ -349,7 +350,7 @@ pub async fn update_sip_config(
     caller: Caller,
     Segment(raw): Segment,
     headers: HeaderMap,
-    bytes: Bytes,
+    RawBody(bytes): RawBody,
 ) -> Result<Json<Phone>, Failure> {
     caller.require(Access::Write)?;
     let body = read_body(&headers, &bytes)?;
@@ -416,7 +417,7 @@ pub async fn import(
     State(st): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    bytes: Bytes,
+    RawBody(bytes): RawBody,
 ) -> Result<Json<Phone>, Failure> {
     caller.require(Access::Write)?;
     let body = read_body(&headers, &bytes)?;
@@ -482,10 +483,15 @@ pub async fn import(
     }
     c.finish()?;
     let raw = phone_number.unwrap_or_default();
-    let e164 = E164::parse(&raw).map_err(|_| {
-        DigaError::not_valid_field(format!(
-            "Phone number {raw} is not a valid E.164 phone number"
-        ))
+    let e164 = st.engine.parse_number(&raw).map_err(|e| {
+        DigaError::not_valid_field(match e {
+            InvalidNumber::Format => {
+                format!("Phone number {raw} is not a valid E.164 phone number")
+            }
+            InvalidNumber::Country => {
+                format!("Phone number {raw} is not a valid number for its country")
+            }
+        })
     })?;
     let number = NewNumber {
         country: e164.country().unwrap_or_else(|| "ZZ".into()),

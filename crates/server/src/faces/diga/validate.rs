@@ -3,6 +3,7 @@
 //! with pydantic's `type`, `loc`, `msg`, `input` and `ctx`. Auth runs before any of this.
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -11,7 +12,7 @@ use didpool_core::number::MediaEncryption;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::error::{Failure, Invalid, Issue, Loc};
+use super::error::{DigaError, Failure, Invalid, Issue, Loc};
 use super::pyjson;
 
 /// Collects the issues of one request.
@@ -454,6 +455,30 @@ pub fn parse_datetime(raw: &str) -> Result<DateTime<Utc>, &'static str> {
         .and_hms_micro_opt(hour, minute, second, micros)
         .ok_or("input is too large")?;
     Ok(Utc.from_utc_datetime(&(naive - chrono::Duration::seconds(i64::from(offset)))))
+}
+
+/// The raw request body, its rejections in this face's shapes: a body over the limit is the
+/// `413 PAYLOAD_TOO_LARGE` app error, one that cannot be read FastAPI's `400 {"detail": …}`.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|r| {
+                if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    DigaError::too_large().into()
+                } else {
+                    Failure::Detail(
+                        StatusCode::BAD_REQUEST,
+                        "There was an error parsing the body",
+                    )
+                }
+            })
+    }
 }
 
 /// A request body as FastAPI reads it for a model parameter: `None` when empty or `null`

@@ -1,6 +1,6 @@
 //! Sub-accounts, `auth/me`, balance and transactions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -18,7 +18,7 @@ use super::dto::{
     amount, AuthCredentials, Balance, Me, Message, ReferenceTypeTotal, SubAccountObject,
     Transaction, TransactionList, TransactionSummary,
 };
-use super::error::{Op, VJson, VobizError};
+use super::error::{Op, VJson, VPath, VobizError};
 use crate::app::AppState;
 use crate::http::Params;
 
@@ -172,7 +172,7 @@ pub async fn list_sub_accounts(
 pub async fn get_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<SubAccountObject>, VobizError> {
     let id = sub_id(&raw)?;
     let sub = st
@@ -200,7 +200,7 @@ pub async fn get_sub_account(
 pub async fn update_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
     VJson(body): VJson<SubAccountBody>,
 ) -> Result<Json<SubAccountObject>, VobizError> {
     let id = sub_id(&raw)?;
@@ -235,7 +235,7 @@ pub async fn update_sub_account(
 pub async fn delete_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<Message>, VobizError> {
     let id = sub_id(&raw)?;
     st.engine
@@ -273,7 +273,7 @@ pub async fn me(caller: Caller) -> Json<Me> {
 pub async fn balance(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<Balance>, VobizError> {
     let payer = st
         .engine
@@ -307,7 +307,15 @@ fn date_param(
         Ok(t) => t.with_timezone(&Utc),
         Err(_) => {
             let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-                VobizError::bad_request(format!("{name} must be YYYY-MM-DD or an RFC 3339 time"))
+                // A raw `+` (a time's offset) arrives form-decoded as a space: say how to send it.
+                let hint = if v.contains(' ') {
+                    " (send the + of an offset as %2B)"
+                } else {
+                    ""
+                };
+                VobizError::bad_request(format!(
+                    "{name} must be YYYY-MM-DD or an RFC 3339 time{hint}"
+                ))
             })?;
             let at = if end_of_day {
                 NaiveTime::from_hms_micro_opt(23, 59, 59, 999_999).expect("valid time")

@@ -1,7 +1,8 @@
 //! Vobiz authentication: `X-Auth-ID` + `X-Auth-Token` (or HTTP Basic with the same pair), and
-//! the rule that a path's `auth_id` must be the caller's own.
+//! the rule that a path's `auth_id` must be the caller's own. The URL is checked here, after the
+//! credentials and before any handler reads it (`crate::http::check_url`).
 
-use axum::extract::{FromRequestParts, RawPathParams};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
@@ -11,7 +12,7 @@ use didpool_core::{Account, AccountId};
 
 use super::error::VobizError;
 use crate::app::AppState;
-use crate::http::RequestId;
+use crate::http::{path_params, RequestId};
 
 /// The authenticated account, checked against the path's `auth_id` when there is one.
 pub struct Caller {
@@ -57,11 +58,11 @@ impl FromRequestParts<AppState> for Caller {
             .map_err(|e| VobizError::internal(&e))?
             .ok_or_else(VobizError::unauthorized)?;
 
-        if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
-            let path_id = params.iter().find(|(k, _)| *k == "auth_id").map(|(_, v)| v);
-            if path_id.is_some_and(|p| p != account.id.as_str()) {
-                return Err(VobizError::account_mismatch());
-            }
+        // A path that does not decode is refused here: it must never skip the comparison below.
+        let params = path_params(parts, state).await?;
+        let path_id = params.iter().find(|(k, _)| k == "auth_id").map(|(_, v)| v);
+        if path_id.is_some_and(|p| p != account.id.as_str()) {
+            return Err(VobizError::account_mismatch());
         }
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await

@@ -2,15 +2,16 @@
 //! (the nested 401/403 object and the 409 cool-off fields).
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, SecondsFormat, SubsecRound, Utc};
-use didpool_core::EngineError;
+use didpool_core::{EngineError, InvalidNumber};
 use serde_json::{json, Value};
 
-use crate::http::BadParam;
+use crate::http::{BadParam, BadUrl};
 
 #[derive(Debug)]
 pub struct VobizError {
@@ -67,9 +68,26 @@ impl VobizError {
         }
     }
 
-    /// A malformed phone number in a path.
-    pub fn bad_number() -> Self {
-        Self::bad_request("The phone number format is invalid. Ensure it is URL-encoded correctly.")
+    /// A phone number in a path that is malformed, or (strict validation) not a number of its
+    /// country.
+    pub fn bad_number(e: InvalidNumber) -> Self {
+        match e {
+            InvalidNumber::Format => Self::bad_request(
+                "The phone number format is invalid. Ensure it is URL-encoded correctly.",
+            ),
+            InvalidNumber::Country => {
+                Self::bad_request("The phone number is not a valid number for its country.")
+            }
+        }
+    }
+
+    /// A body over [`crate::app::BODY_LIMIT`], refused unread when its length is declared.
+    pub fn too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is over {} bytes", crate::app::BODY_LIMIT),
+        )
     }
 
     pub fn internal(e: &EngineError) -> Self {
@@ -223,25 +241,45 @@ impl From<BadParam> for VobizError {
     }
 }
 
+impl From<BadUrl> for VobizError {
+    fn from(BadUrl(message): BadUrl) -> Self {
+        Self::bad_request(message)
+    }
+}
+
 impl From<JsonRejection> for VobizError {
     fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Self::too_large();
+        }
         let message = match &r {
             JsonRejection::MissingJsonContentType(_) => {
                 "expected a JSON body with Content-Type: application/json".to_owned()
             }
-            JsonRejection::BytesRejection(_) => {
-                format!(
-                    "the body could not be read (at most {} bytes)",
-                    crate::app::BODY_LIMIT
-                )
-            }
+            JsonRejection::BytesRejection(_) => "the body could not be read".to_owned(),
             other => other.body_text(),
         };
         Self::bad_request(message)
     }
 }
 
-/// JSON bodies whose rejections use Vobiz's 400 body instead of axum's plain text.
+/// JSON bodies whose rejections use Vobiz's error body instead of axum's plain text.
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(VobizError))]
 pub struct VJson<T>(pub T);
+
+/// Path parameters under the URL rule, whose rejections use Vobiz's 400 body.
+#[derive(Debug)]
+pub struct VPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for VPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = VobizError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(VPath(crate::http::path(parts, state).await?))
+    }
+}

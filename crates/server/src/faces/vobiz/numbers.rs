@@ -1,6 +1,6 @@
 //! Phone numbers: inventory, purchase, owned list, release, trunk and sub-account assignment.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,15 +10,15 @@ use didpool_core::money::Currency;
 use didpool_core::number::Origin;
 use didpool_core::store::{Holder, NumberQuery};
 use didpool_core::{
-    AccountId, EngineError, Number, NumberState, ReleasePolicy, Sight, TrunkId, E164,
+    AccountId, EngineError, InvalidNumber, Number, NumberState, ReleasePolicy, Sight, TrunkId, E164,
 };
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::dto::{amount, time, NumberList, PhoneNumber, ReleaseCancelled, ReleasePending};
-use super::error::{Op, VJson, VobizError};
+use super::error::{Op, VJson, VPath, VobizError};
 use crate::app::AppState;
-use crate::http::Params;
+use crate::http::{number_filter, Params};
 
 const OWNED: [NumberState; 4] = [
     NumberState::Reserved,
@@ -27,13 +27,11 @@ const OWNED: [NumberState; 4] = [
     NumberState::PendingRelease,
 ];
 
-/// A number as a path segment: `%2B91…` (decoded by the router), `+91…` or `91…`.
-pub fn path_number(raw: &str) -> Result<E164, VobizError> {
-    let raw = raw
-        .strip_prefix("%2B")
-        .or_else(|| raw.strip_prefix("%2b"))
-        .map_or_else(|| raw.to_owned(), |rest| format!("+{rest}"));
-    E164::parse(&raw).map_err(|_| VobizError::bad_number())
+/// A number as a path segment, percent-decoded once by the router: `%2B91…` and `+91…` arrive as
+/// `+91…`, `91…` as it is. `%252B91…` arrives as `%2B91…`, which is not a number (the URL rule,
+/// `crate::http::check_url`: one decoding, on every face).
+pub fn path_number(st: &AppState, raw: &str) -> Result<E164, VobizError> {
+    st.engine.parse_number(raw).map_err(VobizError::bad_number)
 }
 
 /// Page and page size: `page` from 1, `per_page` from 1, at most 100.
@@ -43,22 +41,23 @@ fn paging(params: &Params) -> Result<(u32, u32), VobizError> {
     Ok((page, per_page))
 }
 
-/// A `search` value: digits, optionally after `+` (a raw `+` arrives as a space).
+/// A `search` value: digits, anywhere in the number; after a `+`, a prefix of it (a raw `+`
+/// arrives as a space, which [`number_filter`] turns back into the `+`).
 fn search(params: &Params) -> Result<Option<String>, VobizError> {
     let Some(s) = params
         .get("search")
-        .map(str::trim)
+        .map(number_filter)
         .filter(|s| !s.is_empty())
     else {
         return Ok(None);
     };
-    let digits = s.strip_prefix('+').unwrap_or(s);
+    let digits = s.strip_prefix('+').unwrap_or(&s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || s.len() > 16 {
         return Err(VobizError::bad_request(
             "search must be digits of a phone number, such as +9180",
         ));
     }
-    Ok(Some(s.to_owned()))
+    Ok(Some(s))
 }
 
 fn list(
@@ -88,7 +87,7 @@ fn query(holder: Holder, states: Vec<NumberState>, page: u32, per_page: u32) -> 
     operation_id = "vobiz_list_owned",
     summary = "Owned numbers",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
-    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("include_subaccounts" = Option<bool>, Query, description = "include sub-accounts' numbers (default true)"), ("search" = Option<String>, Query, description = "substring of the number"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("include_subaccounts" = Option<bool>, Query, description = "include sub-accounts' numbers (default true)"), ("search" = Option<String>, Query, description = "digits anywhere in the number; after a `+` (raw or `%2B`), a prefix of it"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
     responses((status = 200, description = "owned numbers", body = NumberList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn list_owned(
@@ -121,7 +120,7 @@ pub async fn list_owned(
     operation_id = "vobiz_list_inventory",
     summary = "Inventory numbers",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
-    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("country" = Option<String>, Query, description = "ISO country"), ("search" = Option<String>, Query, description = "substring of the number"), ("exclude" = Option<String>, Query, description = "prefixes to leave out, comma-separated"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
+    params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("country" = Option<String>, Query, description = "ISO country"), ("search" = Option<String>, Query, description = "digits anywhere in the number; after a `+` (raw or `%2B`), a prefix of it"), ("exclude" = Option<String>, Query, description = "E.164 prefixes to leave out (country code included, `+` optional), comma-separated or repeated"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
     responses((status = 200, description = "purchasable numbers", body = NumberList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn list_inventory(
@@ -142,8 +141,8 @@ pub async fn list_inventory(
         q.country = Some(c);
     }
     for item in params.all("exclude").flat_map(|v| v.split(',')) {
-        let p = item.trim();
-        let digits = p.strip_prefix('+').unwrap_or(p);
+        let p = number_filter(item);
+        let digits = p.strip_prefix('+').unwrap_or(&p);
         if digits.is_empty() {
             continue;
         }
@@ -192,10 +191,13 @@ pub async fn purchase(
     caller: Caller,
     VJson(body): VJson<PurchaseBody>,
 ) -> Result<Json<Purchased>, VobizError> {
-    let e164 = E164::parse(&body.e164).map_err(|_| {
-        VobizError::bad_request(
-            "e164 must be a valid phone number in E.164 form, such as +919876543210",
-        )
+    let e164 = st.engine.parse_number(&body.e164).map_err(|e| {
+        VobizError::bad_request(match e {
+            InvalidNumber::Format => {
+                "e164 must be a valid phone number in E.164 form, such as +919876543210"
+            }
+            InvalidNumber::Country => "e164 is not a valid number for its country",
+        })
     })?;
     let currency = body
         .currency
@@ -234,9 +236,9 @@ pub async fn purchase(
 pub async fn get_number(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<PhoneNumber>, VobizError> {
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     let n = st
         .engine
         .number(&caller.by, &e164.into(), Sight::Held)
@@ -281,10 +283,10 @@ async fn run_on_number(
 pub async fn release(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
     params: Params,
 ) -> Result<Response, VobizError> {
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     let mode = if params.bool("immediate")?.unwrap_or(false) {
         ReleaseMode::Immediate
     } else {
@@ -356,10 +358,10 @@ fn pending_note(policy: &ReleasePolicy, n: &Number) -> String {
 pub async fn cancel_release(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<ReleaseCancelled>, VobizError> {
     let only = |status: StatusCode, error: &str| VobizError::bare(status, error);
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     let cmd = Command::CancelRelease {
         number: e164.into(),
     };
@@ -399,10 +401,10 @@ pub struct AssignTrunkBody {
 pub async fn assign_trunk(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
     VJson(body): VJson<AssignTrunkBody>,
 ) -> Result<StatusCode, VobizError> {
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     let trunk = TrunkId::parse(body.trunk_group_id.trim()).map_err(|_| {
         VobizError::from_engine(Op::AssignTrunk, didpool_core::EngineError::TrunkNotFound)
     })?;
@@ -431,9 +433,9 @@ pub async fn assign_trunk(
 pub async fn unassign_trunk(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<StatusCode, VobizError> {
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     run_on_number(
         &st,
         &caller,
@@ -464,10 +466,10 @@ pub struct AssignSubAccountBody {
 pub async fn assign_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
     VJson(body): VJson<AssignSubAccountBody>,
 ) -> Result<StatusCode, VobizError> {
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     let sub = AccountId::parse(body.sub_account_id.trim()).map_err(|_| {
         VobizError::from_engine(
             Op::AssignSubAccount,
@@ -499,10 +501,10 @@ pub async fn assign_sub_account(
 pub async fn unassign_sub_account(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
     params: Params,
 ) -> Result<StatusCode, VobizError> {
-    let e164 = path_number(&raw)?;
+    let e164 = path_number(&st, &raw)?;
     let force = params.bool("force")?.unwrap_or(false);
     run_on_number(
         &st,

@@ -1,7 +1,7 @@
 //! SIP trunk CRUD. Both of Vobiz's vocabularies are accepted (`trunk_type`/`trunk_direction`,
 //! `max_concurrent_calls`/`concurrent_calls_limit`, `enabled`/`trunk_status`).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use didpool_core::lifecycle::Command;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::dto::TrunkObject;
-use super::error::{Op, VJson, VobizError};
+use super::error::{Op, VJson, VPath, VobizError};
 use crate::app::AppState;
 use crate::http::Params;
 
@@ -204,7 +204,7 @@ pub async fn create(
 pub async fn get(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<Json<TrunkObject>, VobizError> {
     let id = trunk_id(&raw)?;
     let trunk = st
@@ -229,7 +229,7 @@ pub async fn get(
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
     VJson(body): VJson<TrunkBody>,
 ) -> Result<Json<TrunkObject>, VobizError> {
     let id = trunk_id(&raw)?;
@@ -255,7 +255,7 @@ pub async fn update(
 pub async fn delete(
     State(st): State<AppState>,
     caller: Caller,
-    Path((_, raw)): Path<(String, String)>,
+    VPath((_, raw)): VPath<(String, String)>,
 ) -> Result<StatusCode, VobizError> {
     let id = trunk_id(&raw)?;
     st.engine
