@@ -221,8 +221,10 @@ pub struct InventoryList {
     pub total: u64,
 }
 
-/// A SIP trunk (reference §4.2, the G3 trunk object). The optional ids and settings are always
-/// present, `null` when unset.
+/// A SIP trunk (reference §4.2, the G3 trunk object). The optional ids and settings
+/// (`webhook_url` … `pii_entity_types`) appear when set, as in Vobiz's examples (the trunk-object
+/// example has none of them, the list example a `credential_uuid` on the trunk that has one):
+/// Vobiz's generated client refuses them on a created or retrieved trunk that has none.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrunkObject {
     /// A UUID.
@@ -250,19 +252,26 @@ pub struct TrunkObject {
     /// `POST` or `GET`.
     pub webhook_method: String,
     pub recording_webhook_enabled: bool,
-    #[schema(required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub webhook_url: Option<String>,
-    #[schema(required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub inbound_destination: Option<String>,
-    #[schema(required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub credential_uuid: Option<String>,
-    #[schema(required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub ipacl_uuid: Option<String>,
-    #[schema(required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub primary_uri_uuid: Option<String>,
-    #[schema(required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub fallback_uri_uuid: Option<String>,
-    #[schema(required = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub pii_entity_types: Option<String>,
     pub created_at: String,
     pub updated_at: String,
