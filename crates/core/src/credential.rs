@@ -17,6 +17,11 @@ pub enum CredentialKind {
     Agni,
     /// Diga `Authorization: Bearer`.
     Diga,
+    /// A session of Vobiz access and refresh tokens (JWTs, `Authorization: Bearer` on the Vobiz
+    /// face): the tokens carry its id and work while it is live, so revoking it ends them all.
+    /// Its row holds no secret (the tokens are signed instead); its `token_hash` is that of its
+    /// own id, which is how [`Engine::session`](crate::Engine::session) finds it.
+    VobizSession,
 }
 
 impl CredentialKind {
@@ -25,7 +30,14 @@ impl CredentialKind {
             CredentialKind::Vobiz => "vobiz",
             CredentialKind::Agni => "agni",
             CredentialKind::Diga => "diga",
+            CredentialKind::VobizSession => "vobiz_session",
         }
+    }
+
+    /// Agni and Diga keys: the kinds the operator issues one by one (a Vobiz auth token comes
+    /// with its account, a session with the sub-account that opens it).
+    pub fn is_api_key(self) -> bool {
+        matches!(self, CredentialKind::Agni | CredentialKind::Diga)
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -33,6 +45,7 @@ impl CredentialKind {
             "vobiz" => Some(CredentialKind::Vobiz),
             "agni" => Some(CredentialKind::Agni),
             "diga" => Some(CredentialKind::Diga),
+            "vobiz_session" => Some(CredentialKind::VobizSession),
             _ => None,
         }
     }

@@ -10,10 +10,10 @@ use crate::clock::Clock;
 use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
 use crate::e164::{InvalidNumber, NumberValidation, E164};
 use crate::error::EngineError;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, CredentialId};
 use crate::lifecycle::{ClockMove, Command, Context, Outcome, Write};
 use crate::policy::ReleasePolicy;
-use crate::setting::Setting;
+use crate::setting::{Setting, SettingKey, SigningKey};
 use crate::store::Store;
 
 /// Who is asking: an authenticated account, or the operator.
@@ -197,11 +197,39 @@ impl Engine {
         account: NewAccount,
         parent: Option<AccountId>,
     ) -> Result<(Account, String), EngineError> {
+        let (account, token, _) = self.open_account(by, account, parent, false).await?;
+        Ok((account, token))
+    }
+
+    /// [`Engine::create_account`], with a live session for the account's first access and
+    /// refresh tokens ([`CredentialKind::VobizSession`]), opened in the same transaction.
+    pub async fn create_account_with_session(
+        &self,
+        by: &By,
+        account: NewAccount,
+        parent: Option<AccountId>,
+    ) -> Result<(Account, String, Credential), EngineError> {
+        let (account, token, session) = self.open_account(by, account, parent, true).await?;
+        Ok((
+            account,
+            token,
+            session.ok_or(EngineError::CredentialNotFound)?,
+        ))
+    }
+
+    async fn open_account(
+        &self,
+        by: &By,
+        account: NewAccount,
+        parent: Option<AccountId>,
+        session: bool,
+    ) -> Result<(Account, String, Option<Credential>), EngineError> {
         let token = generate_token("");
         let cmd = Command::CreateAccount {
             account,
             parent,
             token_hash: TokenHash::of(&token),
+            session,
         };
         let outcome = self.run(by, cmd).await?;
         let account = outcome
@@ -209,7 +237,14 @@ impl Engine {
             .account()
             .cloned()
             .ok_or(EngineError::AccountNotFound)?;
-        Ok((account, token))
+        let session = outcome
+            .changes
+            .credentials
+            .iter()
+            .map(Write::row)
+            .find(|c| c.kind == CredentialKind::VobizSession)
+            .cloned();
+        Ok((account, token, session))
     }
 
     /// Issues an API key of `kind` for an account, returned in clear this once.
@@ -221,7 +256,7 @@ impl Engine {
         scope: Option<String>,
     ) -> Result<(Credential, String), EngineError> {
         let prefix = match kind {
-            CredentialKind::Vobiz => "",
+            CredentialKind::Vobiz | CredentialKind::VobizSession => "",
             CredentialKind::Agni => "agni_",
             CredentialKind::Diga => "diga_",
         };
@@ -279,8 +314,53 @@ impl Engine {
         let outcome = self.run(by, Command::SetClock { to }).await?;
         match outcome.changes.settings.first() {
             Some(Setting::SandboxClock(t)) => Ok(*t),
-            None => Err(EngineError::invalid("the clock did not move")),
+            _ => Err(EngineError::invalid("the clock did not move")),
         }
+    }
+
+    /// The live session `id` ([`CredentialKind::VobizSession`]) and the live, enabled account it
+    /// belongs to: what a Vobiz access or refresh token naming it may act as, until the session
+    /// is revoked (by its account, its main account, the operator, or the sub-account's deletion).
+    pub async fn session(
+        &self,
+        id: &CredentialId,
+    ) -> Result<Option<(Account, Credential)>, EngineError> {
+        self.authenticate(CredentialKind::VobizSession, &id.to_string(), None)
+            .await
+    }
+
+    /// Ends the session `id` of `account` at once ([`Command::RevokeSession`]); returns whether
+    /// it was live until now.
+    pub async fn revoke_session(
+        &self,
+        by: &By,
+        id: CredentialId,
+        account: AccountId,
+    ) -> Result<bool, EngineError> {
+        let outcome = self.run(by, Command::RevokeSession { id, account }).await?;
+        Ok(!outcome.changes.credentials.is_empty())
+    }
+
+    /// The deployment's token signing key: the one kept in the store, or, the first time, a new
+    /// random one, kept ([`Command::InitTokenKey`]: when servers race, every one of them gets the
+    /// key the first wrote).
+    pub async fn token_key(&self) -> Result<SigningKey, EngineError> {
+        if let Some(key) = self.stored_token_key().await? {
+            return Ok(key);
+        }
+        let key = SigningKey::generate();
+        self.run(&By::system(), Command::InitTokenKey { key })
+            .await?;
+        self.stored_token_key()
+            .await?
+            .ok_or_else(|| EngineError::invalid("the token signing key was not kept"))
+    }
+
+    async fn stored_token_key(&self) -> Result<Option<SigningKey>, EngineError> {
+        Ok(match self.store.setting(SettingKey::TokenKey).await? {
+            Some(Setting::TokenKey(key)) => Some(key),
+            _ => None,
+        })
     }
 
     /// The live, enabled account a token of `kind` belongs to, while the token is live at the

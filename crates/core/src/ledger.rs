@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::e164::E164;
 use crate::ids::{AccountId, EntryId};
 use crate::money::{Currency, Decimal};
 
@@ -55,9 +56,33 @@ pub struct LedgerEntry {
     pub balance_after: Decimal,
     pub currency: Currency,
     pub kind: EntryKind,
-    pub reference: Option<String>,
+    /// What the money moved for, always set (Vobiz's `reference`): see [`Source::reference`].
+    pub reference: String,
     pub description: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// What a ledger entry is about, which names its `reference`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// A number's fee or refund: `did:<e164>` (e.g. `did:+919876543210`), the form Vobiz's
+    /// reference recommends for DID billing rows (reference §8.3). Every charge and refund of one
+    /// number shares it, so a `reference` filter finds the number's whole bill.
+    Number(&'a E164),
+    /// Money the operator adds (an opening balance, a top-up): `payment:<entry id>`. The payment
+    /// is recorded nowhere else, so its entry names itself; the id is the entry's own (a UUID),
+    /// stable and unique.
+    Payment,
+}
+
+impl Source<'_> {
+    /// The `reference` of the entry `id` about this source.
+    pub fn reference(self, id: &EntryId) -> String {
+        match self {
+            Source::Number(e164) => format!("did:{e164}"),
+            Source::Payment => format!("payment:{id}"),
+        }
+    }
 }
 
 impl LedgerEntry {

@@ -232,7 +232,10 @@ impl Engine {
             .store()
             .setting(SettingKey::SandboxClock)
             .await?
-            .map(|Setting::SandboxClock(t)| t))
+            .and_then(|s| match s {
+                Setting::SandboxClock(t) => Some(t),
+                _ => None,
+            }))
     }
 
     /// The audit trail of a number (operator): by E.164, the events of every row that number

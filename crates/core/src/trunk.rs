@@ -53,6 +53,10 @@ pub struct TrunkSettings {
     pub ipacl_uuid: Option<String>,
     pub primary_uri_uuid: Option<String>,
     pub fallback_uri_uuid: Option<String>,
+    /// Which kinds of personal data `pii_redaction` removes, as the client wrote them (Vobiz
+    /// documents the field, not its vocabulary). Absent from trunks stored before it existed.
+    #[serde(default)]
+    pub pii_entity_types: Option<String>,
 }
 
 impl Default for TrunkSettings {
@@ -78,6 +82,7 @@ impl Default for TrunkSettings {
             ipacl_uuid: None,
             primary_uri_uuid: None,
             fallback_uri_uuid: None,
+            pii_entity_types: None,
         }
     }
 }
@@ -105,6 +110,7 @@ pub struct TrunkPatch {
     pub ipacl_uuid: Option<String>,
     pub primary_uri_uuid: Option<String>,
     pub fallback_uri_uuid: Option<String>,
+    pub pii_entity_types: Option<String>,
 }
 
 impl TrunkPatch {
@@ -161,7 +167,8 @@ impl TrunkPatch {
             credential_uuid,
             ipacl_uuid,
             primary_uri_uuid,
-            fallback_uri_uuid
+            fallback_uri_uuid,
+            pii_entity_types
         );
         Ok(())
     }

@@ -30,6 +30,9 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Set in sandbox mode: the clock the admin API may move.
     pub sandbox_clock: Option<ManualClock>,
+    /// The key the Vobiz face signs access and refresh tokens with (default: the one the store
+    /// keeps, generated at the first token).
+    pub tokens: faces::vobiz::tokens::TokenKeys,
 }
 
 /// Every face and the admin API, with request ids, tracing and the body limit.

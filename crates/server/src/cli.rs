@@ -14,6 +14,7 @@ use didpool_core::engine::By;
 use didpool_core::ids::CredentialId;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
+use didpool_core::setting::SigningKey;
 use didpool_core::{
     AccountId, Clock, Engine, ManualClock, NumberValidation, ReleasePolicy, SystemClock, E164,
 };
@@ -21,6 +22,7 @@ use didpool_store::{Durability, Options};
 use serde_json::json;
 
 use crate::app::{self, AppState};
+use crate::faces::vobiz::tokens::TokenKeys;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -118,6 +120,11 @@ pub struct ServeArgs {
     /// The operator's bearer token for /admin/v1. With --demo and none set, one is generated.
     #[arg(long, env = "DIDPOOL_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The key the Vobiz face signs access and refresh tokens with (HS256; at least 32
+    /// characters). Unset: one is generated at the first token and kept in the database, so
+    /// tokens outlive restarts. Changing it ends every outstanding token.
+    #[arg(long, env = "DIDPOOL_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
     /// Vobiz releases wait this long in pending_release, cancellable (e.g. 24h). 0: immediate.
     #[arg(long, env = "DIDPOOL_RELEASE_WINDOW", default_value = "0s", value_parser = humantime::parse_duration)]
     pub release_window: std::time::Duration,
@@ -542,9 +549,7 @@ impl Cli {
                 json,
             }) => {
                 let account = AccountId::parse(&account)?;
-                let Some(kind) =
-                    CredentialKind::parse(&kind).filter(|k| *k != CredentialKind::Vobiz)
-                else {
+                let Some(kind) = CredentialKind::parse(&kind).filter(|k| k.is_api_key()) else {
                     bail!("--kind is agni or diga");
                 };
                 let (credential, key) = engine.create_key(&op, account, kind, scope).await?;
@@ -650,10 +655,17 @@ async fn serve(
         let demo = crate::demo::ensure(&engine).await?;
         print_demo(addr, &demo, &token);
     }
+    let tokens = match args.token_secret.as_deref().filter(|s| !s.is_empty()) {
+        Some(secret) => TokenKeys::configured(
+            SigningKey::parse(secret).map_err(|e| anyhow::anyhow!("--token-secret: {e}"))?,
+        ),
+        None => TokenKeys::default(),
+    };
     let state = AppState {
         engine: engine.clone(),
         admin_token: admin_token.map(Arc::from),
         sandbox_clock: sandbox,
+        tokens,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(crate::scheduler::run(

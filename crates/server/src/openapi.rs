@@ -203,6 +203,7 @@ pub fn document() -> Document {
     document_internal_errors(&mut doc);
     document_body_limit(&mut doc);
     document_links(&mut doc);
+    document_vobiz_bearer(&mut doc);
     document_lowercase_account_paths(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -215,6 +216,18 @@ pub fn document() -> Document {
     components.add_security_scheme(
         "vobiz_auth_token",
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Auth-Token"))),
+    );
+    components.add_security_scheme(
+        "vobiz_bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(
+                    "a Vobiz access token (30 minutes; from a sub-account's creation or `POST /api/v1/auth/refresh`); at the refresh route, a refresh token",
+                ))
+                .build(),
+        ),
     );
     components.add_security_scheme(
         "agni_api_key",
@@ -311,6 +324,27 @@ fn document_body_limit(doc: &mut Document) {
                     "413",
                     "body over 64 KiB (refused unread when Content-Length says so; the connection is closed)",
                 );
+            }
+        }
+    }
+}
+
+/// Every Vobiz route that takes the auth headers also takes an access token as
+/// `Authorization: Bearer` (one more security alternative).
+fn document_vobiz_bearer(doc: &mut Document) {
+    use utoipa::openapi::security::SecurityRequirement;
+    for item in doc.paths.paths.values_mut() {
+        for op in operations(item) {
+            let Some(security) = op.security.as_mut() else {
+                continue;
+            };
+            let takes_headers = serde_json::to_value(&*security)
+                .is_ok_and(|v| v.to_string().contains("vobiz_auth_token"));
+            if takes_headers {
+                security.push(SecurityRequirement::new(
+                    "vobiz_bearer",
+                    Vec::<String>::new(),
+                ));
             }
         }
     }

@@ -17,6 +17,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod wire;
+
 const ADMIN_TOKEN: &str = "agni-test-admin";
 
 /// Stocked in the harness: three US numbers (two in California), one Canadian, one Indian.
@@ -123,6 +125,7 @@ impl TestApp {
             engine,
             admin_token: Some(ADMIN_TOKEN.into()),
             sandbox_clock: None,
+            tokens: Default::default(),
         })
     }
 
@@ -154,6 +157,7 @@ impl TestApp {
             None => req.body(Body::empty()),
         }
         .unwrap();
+        let (method, uri) = (req.method().to_string(), req.uri().to_string());
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -164,6 +168,7 @@ impl TestApp {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
+        wire::check(&method, &uri, status.as_u16(), &body);
         Resp {
             status,
             headers,
@@ -380,6 +385,16 @@ fn not_found(e164: &str) -> Value {
 
 fn not_available(e164: &str) -> Value {
     error(&format!("Phone number {e164} is not available"))
+}
+
+/// The `data` of a purchase at the start time (the documented buy object).
+fn purchased(e164: &str, price: f64) -> Value {
+    json!({
+        "phone_number": e164,
+        "price": price,
+        "status": "active",
+        "purchased_at": "2026-06-01T10:00:00Z",
+    })
 }
 
 /// The list item of a number bought at the start time for the fixtures' prices.
@@ -680,8 +695,11 @@ async fn buying_a_number_charges_setup_and_monthly_fee_and_answers_the_envelope(
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["message"], "Request completed successfully");
+    // The documented purchase object (R2/R4), not the list item.
+    assert_eq!(r.body["data"], purchased(SF_1, 1.15));
+    let r = t.get("/api/v1/phone-numbers", &a.agni()).await;
     assert_eq!(
-        redact_id(r.body["data"].clone()),
+        redact_id(r.body["data"][0].clone()),
         bought_item(SF_1, 1.15, "US", "California")
     );
     assert_eq!(t.balance(&a).await, 97.85, "1.00 setup + 1.15 monthly");
@@ -718,10 +736,7 @@ async fn buy_answers_without_the_trailing_slash_too_and_takes_integer_prices() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(
-        redact_id(r.body["data"].clone()),
-        bought_item(SF_2, 1.99, "US", "California"),
-    );
+    assert_eq!(r.body["data"], purchased(SF_2, 1.99));
     assert_eq!(t.balance(&a).await, 98.01);
 }
 

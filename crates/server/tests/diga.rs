@@ -25,6 +25,8 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+mod wire;
+
 // ---- harness -----------------------------------------------------------------------------
 
 /// 2026-06-01T10:00:00Z: purchases made then renew, and are released, on 2026-07-01T10:00:00Z.
@@ -70,6 +72,7 @@ impl H {
             engine: engine.clone(),
             admin_token: Some("test-admin".into()),
             sandbox_clock: None,
+            tokens: Default::default(),
         });
         (engine, app)
     }
@@ -265,6 +268,7 @@ impl H {
     }
 
     async fn send(&self, req: Request<Body>) -> Resp {
+        let (method, uri) = (req.method().to_string(), req.uri().to_string());
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
@@ -275,6 +279,7 @@ impl H {
             serde_json::from_slice(&raw)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()))
         };
+        wire::check(&method, &uri, status.as_u16(), &body);
         Resp {
             status,
             headers,
@@ -1714,7 +1719,7 @@ async fn the_release_fee_is_charged_for_a_bought_phone_and_never_for_an_imported
             fee.kind,
             fee.amount,
             fee.balance_after,
-            fee.reference.as_deref(),
+            Some(fee.reference.as_str()),
             fee.description.as_str()
         ),
         (

@@ -7,8 +7,8 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::TestApp;
-use serde_json::Value;
+use common::{blr, wire, TestApp};
+use serde_json::{json, Value};
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.json");
 
@@ -82,7 +82,7 @@ fn every_route_of_every_face_is_documented() {
         }
     }
     let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(ops, 72, "operations documented (17 Vobiz ones twice)");
+    assert_eq!(ops, 74, "operations documented (17 Vobiz ones twice)");
     // The lowercase spelling the router also serves is documented, each with its own id.
     for (path, item) in paths {
         let Some(rest) = path.strip_prefix("/api/v1/Account/") else {
@@ -192,3 +192,99 @@ async fn the_document_and_its_page_are_served() {
         }
     }
 }
+
+/// Whether the wire check refuses `body` as the answer `status` of `method uri`.
+fn refused(method: &str, uri: &str, status: u16, body: &Value) -> bool {
+    std::panic::catch_unwind(|| wire::check(method, uri, status, body)).is_err()
+}
+
+/// The wire check every HTTP suite runs on every answer refuses a field the documented object
+/// does not have, and one it requires that is missing: the faults a strict generated client
+/// found (inventory items with `trunk_group_id`/`source`/`released_at`, `meta.total_count`,
+/// `auth/me`'s `parent_auth_id`, a number without `region`, a transaction without `reference`).
+async fn the_wire_check_refuses_a_field_too_many_or_too_few() {
+    let t = TestApp::spawn().await;
+    let alice = t.master("MA_ALICE", "1000").await;
+    t.stock(&blr(1), "1", "1").await;
+    t.stock(&blr(2), "1", "1").await;
+    t.buy(&alice, &blr(1)).await;
+    t.trunk(&alice, "edge").await;
+    let get = |path: String| {
+        let headers = alice.auth();
+        let t = &t;
+        async move {
+            let (status, body) = t.get(&path, &headers).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            (path, body)
+        }
+    };
+    type Case = (String, Value, fn(&mut Value));
+    let cases: Vec<Case> = vec![
+        {
+            let (p, b) = get(format!("{}/inventory/numbers", alice.base())).await;
+            (p, b, |b| b["items"][0]["released_at"] = Value::Null)
+        },
+        {
+            let (p, b) = get(format!("{}/inventory/numbers", alice.base())).await;
+            (p, b, |b| b["items"][0]["source"] = json!("inventory"))
+        },
+        {
+            let (p, b) = get(format!("{}/numbers", alice.base())).await;
+            (p, b, |b| {
+                b["items"][0].as_object_mut().unwrap().remove("region");
+            })
+        },
+        {
+            let (p, b) = get(format!("{}/trunks", alice.base())).await;
+            (p, b, |b| b["meta"]["total_count"] = json!(1))
+        },
+        {
+            let (p, b) = get("/api/v1/auth/me".to_owned()).await;
+            (p, b, |b| b["parent_auth_id"] = Value::Null)
+        },
+        {
+            let (p, b) = get(format!("{}/transactions", alice.base())).await;
+            (p, b, |b| {
+                b["transactions"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("reference");
+            })
+        },
+    ];
+    for (path, body, break_it) in cases {
+        assert!(!refused("GET", &path, 200, &body), "{path}: {body}");
+        let mut broken = body.clone();
+        break_it(&mut broken);
+        assert!(refused("GET", &path, 200, &broken), "{path}: {broken}");
+    }
+    // An undocumented success is refused; an undocumented error must be the face's error body.
+    assert!(refused("GET", "/api/v1/auth/me", 202, &json!({})));
+    assert!(refused(
+        "GET",
+        "/api/v1/auth/me",
+        418,
+        &json!({"detail": "teapot"})
+    ));
+    assert!(!refused(
+        "GET",
+        "/api/v1/auth/me",
+        418,
+        &json!({"error": "teapot", "message": "short and stout"})
+    ));
+    // The same on the other faces.
+    assert!(refused(
+        "GET",
+        "/v1/phone/",
+        200,
+        &json!({"data": [], "has_more": false, "first_id": null, "last_id": null, "current_page": null, "total_pages": null, "total": 0})
+    ));
+    assert!(refused(
+        "DELETE",
+        "/api/v1/phone-numbers/+14155552671/release",
+        404,
+        &json!({"success": false, "message": "gone", "data": null, "code": 404})
+    ));
+}
+
+on_every_backend!(the_wire_check_refuses_a_field_too_many_or_too_few);

@@ -80,6 +80,8 @@ async fn creating_a_sub_account_is_201_with_credentials_that_authenticate_as_it(
         ".sub_account.resource_uri" => "[resource uri]",
         ".auth_credentials.auth_id" => "[SA_ auth id]",
         ".auth_credentials.auth_token" => "[token]",
+        ".tokens.access_token" => "[jwt]",
+        ".tokens.refresh_token" => "[jwt]",
     });
 
     let sub = Acct {
@@ -89,7 +91,7 @@ async fn creating_a_sub_account_is_201_with_credentials_that_authenticate_as_it(
     let (status, me) = t.get("/api/v1/auth/me", &sub.auth()).await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["auth_id"], auth_id);
-    assert_eq!(me["parent_auth_id"], "MA_PARENT");
+    assert_eq!(me["account_type"], "sub_account");
     assert_eq!(me["role"], "customer");
 }
 
@@ -548,7 +550,21 @@ async fn transactions_list_the_ledger_newest_first_with_a_summary() {
     assert_eq!(body["summary"]["total_debit"], 450.0);
     assert_eq!(body["summary"]["total_credit"], 1000.0);
     assert_eq!(body["summary"]["net_amount"], 550.0);
-    insta::assert_json_snapshot!("transactions_list_the_ledger_newest_first_with_a_summary", Snap(&body), { ".transactions[].id" => "[uuid]" });
+    // Every entry names what it is about; a payment names its own entry.
+    let opening = &body["transactions"][3];
+    assert_eq!(
+        opening["reference"],
+        format!("payment:{}", opening["id"].as_str().unwrap())
+    );
+    insta::assert_json_snapshot!("transactions_list_the_ledger_newest_first_with_a_summary", Snap(&body), {
+        ".transactions[].id" => "[uuid]",
+        ".transactions[].reference" => insta::dynamic_redaction(|value, _| {
+            match value.as_str() {
+                Some(r) if r.starts_with("payment:") => "payment:[entry id]".into(),
+                _ => value,
+            }
+        }),
+    });
 }
 
 async fn transactions_filter_by_type_and_reference_type() {

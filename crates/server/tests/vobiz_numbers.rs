@@ -202,8 +202,8 @@ async fn releasing_a_number_is_204_and_returns_it_to_inventory_with_billing_stop
     assert_eq!(n["billing_account_id"], Value::Null);
     assert_eq!(n["trunk_group_id"], Value::Null);
     assert_eq!(n["released_at"], micros(t.now()));
-    assert_eq!(n.get("next_billing_date"), None);
-    assert_eq!(n.get("purchased_at"), None);
+    assert_eq!(n["next_billing_date"], Value::Null);
+    assert_eq!(n["purchased_at"], Value::Null);
     assert_eq!(n["source"], "inventory");
 
     // No fee, no refund: the ledger and the balance are as they were.
@@ -222,7 +222,7 @@ async fn releasing_a_number_is_204_and_returns_it_to_inventory_with_billing_stop
     let again = t.buy(&bob, &blr(1)).await;
     assert_eq!(again["account_id"], "MA_BOB");
     assert_eq!(again["trunk_group_id"], Value::Null);
-    assert_eq!(again.get("released_at"), None);
+    assert_eq!(again["released_at"], Value::Null);
 }
 
 async fn a_release_path_may_spell_the_number_encoded_raw_or_bare_in_either_casing_and_slashed() {

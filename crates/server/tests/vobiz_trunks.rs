@@ -143,26 +143,17 @@ async fn trunks_list_in_the_documented_envelope_by_limit_and_offset_or_page_and_
     };
 
     let body = list("").await;
-    assert_eq!(
-        body["meta"],
-        json!({"limit": 20, "offset": 0, "total": 3, "total_count": 3})
-    );
+    assert_eq!(body["meta"], json!({"limit": 20, "offset": 0, "total": 3}));
     assert_eq!(names(&body), ["one", "two", "three"]);
     assert_eq!(body["objects"][0]["trunk_id"], ids[0].as_str());
 
     let body = list("?limit=2&offset=1").await;
-    assert_eq!(
-        body["meta"],
-        json!({"limit": 2, "offset": 1, "total": 3, "total_count": 3})
-    );
+    assert_eq!(body["meta"], json!({"limit": 2, "offset": 1, "total": 3}));
     assert_eq!(names(&body), ["two", "three"]);
 
     // The Python SDK's page/size.
     let body = list("?page=2&size=2").await;
-    assert_eq!(
-        body["meta"],
-        json!({"limit": 2, "offset": 2, "total": 3, "total_count": 3})
-    );
+    assert_eq!(body["meta"], json!({"limit": 2, "offset": 2, "total": 3}));
     assert_eq!(names(&body), ["three"]);
 
     let body = list("?limit=500").await;

@@ -465,8 +465,11 @@ pub async fn apply(
             rows::setting_values(s),
             s.key().as_str().into(),
         );
-        stmt.q
-            .push(" ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        stmt.q.push(if s.key().is_write_once() {
+            " ON CONFLICT (key) DO NOTHING"
+        } else {
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        });
         stmts.push(stmt);
     }
     run_writes(db, stmts).await

@@ -6,7 +6,7 @@ use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ids::{CredentialId, EntryId, EventId};
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::money::Currency;
-use didpool_core::setting::{Setting, SettingKey};
+use didpool_core::setting::{Setting, SettingKey, SigningKey};
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::{
     AccountId, EngineError, Number, NumberId, NumberState, Origin, Trunk, TrunkId, E164,
@@ -266,7 +266,7 @@ pub fn entry(row: &DbRow) -> Result<LedgerEntry, EngineError> {
         balance_after: row.money("balance_after")?,
         currency: currency(row, "currency")?,
         kind: EntryKind::parse(&kind).ok_or_else(|| corrupt(format!("bad kind {kind:?}")))?,
-        reference: row.opt_text("reference")?,
+        reference: row.text("reference")?,
         description: row.text("description")?,
         created_at: row.time("created_at")?,
     })
@@ -280,7 +280,7 @@ pub fn entry_values(e: &LedgerEntry) -> Vec<Val> {
         e.balance_after.into(),
         e.currency.as_str().into(),
         e.kind.as_str().into(),
-        e.reference.clone().into(),
+        e.reference.as_str().into(),
         e.description.as_str().into(),
         e.created_at.into(),
     ]
@@ -354,6 +354,9 @@ pub fn setting(row: &DbRow) -> Result<Setting, EngineError> {
     let value = row.text("value")?;
     match SettingKey::parse(&key) {
         Some(SettingKey::SandboxClock) => Ok(Setting::SandboxClock(parse_ts(&value)?)),
+        Some(SettingKey::TokenKey) => SigningKey::parse(&value)
+            .map(Setting::TokenKey)
+            .map_err(corrupt),
         None => Err(corrupt(format!("unknown setting {key:?}"))),
     }
 }
@@ -361,6 +364,7 @@ pub fn setting(row: &DbRow) -> Result<Setting, EngineError> {
 pub fn setting_values(s: &Setting) -> Vec<Val> {
     let value = match s {
         Setting::SandboxClock(t) => ts(*t),
+        Setting::TokenKey(k) => k.expose().to_owned(),
     };
     vec![s.key().as_str().into(), value.into()]
 }

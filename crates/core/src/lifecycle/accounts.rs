@@ -7,8 +7,9 @@ use crate::audit::Actor;
 use crate::credential::{Credential, CredentialKind, TokenHash, MAX_ROTATION_GRACE};
 use crate::error::EngineError;
 use crate::ids::{AccountId, AccountKind, CredentialId};
-use crate::ledger::EntryKind;
+use crate::ledger::{EntryKind, Source};
 use crate::money::Decimal;
+use crate::setting::{Setting, SettingKey, SigningKey};
 
 use super::billing::post;
 use super::{require_caller, require_operator, schedule, Changes, Context, Needs, Snapshot, Write};
@@ -18,13 +19,16 @@ pub(super) fn create_account_needs(parent: &Option<AccountId>) -> Needs {
 }
 
 /// A master account (operator only) or a sub-account of `parent` (its own master account, or the
-/// operator), with an opening balance for a master account and its first Vobiz credential.
+/// operator), with an opening balance for a master account and its first Vobiz credential; with
+/// `session`, a live session for its first access and refresh tokens (written after the auth
+/// token, so [`Changes::credential`] is still the auth token).
 pub(super) fn create_account(
     ctx: &Context,
     snap: &Snapshot,
     account: &NewAccount,
     parent: Option<&AccountId>,
     token_hash: &TokenHash,
+    session: bool,
 ) -> Result<Changes, EngineError> {
     let now = ctx.now;
     let mut changes = Changes::default();
@@ -83,7 +87,7 @@ pub(super) fn create_account(
             &mut new,
             opening,
             EntryKind::Payment,
-            None,
+            Source::Payment,
             "opening balance".into(),
             now,
         )?;
@@ -98,8 +102,71 @@ pub(super) fn create_account(
         created_at: now,
         revoked_at: None,
     }));
+    if session {
+        changes
+            .credentials
+            .push(Write::Insert(new_session(&new.id, now)));
+    }
     changes.accounts.insert(0, Write::Insert(new));
     Ok(changes)
+}
+
+/// A live session of `account`: its row is found by the hash of its own id (the tokens that
+/// name it are signed, so it holds no secret).
+fn new_session(account: &AccountId, now: chrono::DateTime<chrono::Utc>) -> Credential {
+    let id = CredentialId::new();
+    Credential {
+        id,
+        account_id: account.clone(),
+        kind: CredentialKind::VobizSession,
+        token_hash: TokenHash::of(&id.to_string()),
+        scope: None,
+        created_at: now,
+        revoked_at: None,
+    }
+}
+
+/// Ends a session of `account` at once, asked by that account or its main account; any other
+/// caller, another account's session, or a credential of another kind is not found. Ending one
+/// already ended changes nothing.
+pub(super) fn revoke_session(
+    ctx: &Context,
+    snap: &Snapshot,
+    account: &AccountId,
+) -> Result<Changes, EngineError> {
+    let caller = require_caller(ctx)?;
+    let owner = snap
+        .account(account)
+        .filter(|a| &a.id == caller || a.parent_id.as_ref() == Some(caller))
+        .ok_or(EngineError::CredentialNotFound)?;
+    let mut c = snap
+        .credentials
+        .first()
+        .filter(|c| c.kind == CredentialKind::VobizSession && c.account_id == owner.id)
+        .cloned()
+        .ok_or(EngineError::CredentialNotFound)?;
+    let mut changes = Changes::default();
+    if c.is_live_at(ctx.now) {
+        c.revoked_at = Some(ctx.now);
+        changes.credentials.push(Write::Update(c));
+    }
+    Ok(changes)
+}
+
+/// Keeps `key` as the token signing key (operator) unless one is kept already.
+pub(super) fn init_token_key(
+    ctx: &Context,
+    snap: &Snapshot,
+    key: &SigningKey,
+) -> Result<Changes, EngineError> {
+    require_operator(ctx)?;
+    if snap.setting(SettingKey::TokenKey).is_some() {
+        return Ok(Changes::default());
+    }
+    Ok(Changes {
+        settings: vec![Setting::TokenKey(key.clone())],
+        ..Changes::default()
+    })
 }
 
 /// A sub-account of the caller.

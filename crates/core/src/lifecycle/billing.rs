@@ -4,10 +4,9 @@ use chrono::{DateTime, Datelike, Months, Utc};
 
 use crate::account::{Account, Verification};
 use crate::clock::check_time;
-use crate::e164::E164;
 use crate::error::EngineError;
 use crate::ids::{AccountId, EntryId};
-use crate::ledger::{EntryKind, LedgerEntry};
+use crate::ledger::{EntryKind, LedgerEntry, Source};
 use crate::money::{Currency, Decimal, MAX_AMOUNT};
 use crate::number::{Number, NumberRef, NumberState};
 
@@ -19,7 +18,7 @@ pub(super) fn post(
     account: &mut Account,
     amount: Decimal,
     kind: EntryKind,
-    reference: Option<String>,
+    source: Source<'_>,
     description: String,
     now: DateTime<Utc>,
 ) -> Result<LedgerEntry, EngineError> {
@@ -40,21 +39,18 @@ pub(super) fn post(
     }
     account.balance = balance_after;
     account.updated_at = now;
+    let id = EntryId::new();
     Ok(LedgerEntry {
-        id: EntryId::new(),
+        reference: source.reference(&id),
+        id,
         account_id: account.id.clone(),
         amount,
         balance_after,
         currency: account.currency.clone(),
         kind,
-        reference,
         description,
         created_at: now,
     })
-}
-
-fn did_reference(e164: &E164) -> Option<String> {
-    Some(format!("did:{e164}"))
 }
 
 /// The account paying for `n`, as this command will write it (a settled renewal may already
@@ -87,7 +83,7 @@ pub(super) fn post_to_payer(
         &mut payer,
         amount,
         kind,
-        did_reference(&n.e164),
+        Source::Number(&n.e164),
         description,
         now,
     )?;
@@ -184,7 +180,7 @@ fn charge_first_month(
     ] {
         if !fee.is_zero() {
             let description = format!("{what} for {}", n.e164);
-            let entry = post(payer, -fee, kind, did_reference(&n.e164), description, now)?;
+            let entry = post(payer, -fee, kind, Source::Number(&n.e164), description, now)?;
             changes.ledger.push(entry);
         }
     }
@@ -283,7 +279,7 @@ pub(super) fn top_up(
         &mut acc,
         amount,
         EntryKind::Payment,
-        None,
+        Source::Payment,
         description.to_owned(),
         ctx.now,
     )?;

@@ -41,11 +41,14 @@ pub use schedule::{cool_off, renewal_due};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// A master account (operator) or a sub-account of the caller, with its first Vobiz token.
+    /// A master account (operator) or a sub-account of the caller, with its first Vobiz token;
+    /// with `session`, also a live [`CredentialKind::VobizSession`] for its first access and
+    /// refresh tokens (Vobiz's sub-account create answers them).
     CreateAccount {
         account: NewAccount,
         parent: Option<AccountId>,
         token_hash: TokenHash,
+        session: bool,
     },
     UpdateSubAccount {
         id: AccountId,
@@ -170,6 +173,18 @@ pub enum Command {
         account: AccountId,
         token_hash: TokenHash,
         grace: Duration,
+    },
+    /// Ends a session of Vobiz access and refresh tokens at once: asked by the account it
+    /// belongs to (`account`, the tokens' subject) or by that account's main account. A session
+    /// of another account is not found; one already ended stays as it was.
+    RevokeSession {
+        id: CredentialId,
+        account: AccountId,
+    },
+    /// Keeps `key` as the deployment's token signing key (operator), unless one is kept already
+    /// (then nothing changes: the first key stays, see [`Setting::TokenKey`]).
+    InitTokenKey {
+        key: crate::setting::SigningKey,
     },
     /// Moves the sandbox clock (operator), never backwards and never to
     /// [`MAX_TIME`](crate::clock::MAX_TIME) or beyond, and keeps its time in the store for the
@@ -375,6 +390,15 @@ impl Command {
                 ..Needs::default()
             },
             Command::RotateAuthToken { account, .. } => accounts::rotate_auth_token_needs(account),
+            Command::RevokeSession { id, account } => Needs {
+                credential: Some(*id),
+                accounts: vec![account.clone()],
+                ..Needs::default()
+            },
+            Command::InitTokenKey { .. } => Needs {
+                settings: vec![SettingKey::TokenKey],
+                ..Needs::default()
+            },
             Command::SetClock { .. } => sandbox::set_clock_needs(),
         };
         if needs.number.is_some() {
@@ -415,7 +439,10 @@ impl Command {
                 account,
                 parent,
                 token_hash,
-            } => accounts::create_account(ctx, snap, account, parent.as_ref(), token_hash),
+                session,
+            } => {
+                accounts::create_account(ctx, snap, account, parent.as_ref(), token_hash, *session)
+            }
             Command::UpdateSubAccount { id, patch } => {
                 accounts::update_sub_account(ctx, snap, id, patch)
             }
@@ -473,6 +500,8 @@ impl Command {
                 token_hash,
                 grace,
             } => accounts::rotate_auth_token(ctx, snap, account, token_hash, *grace),
+            Command::RevokeSession { account, .. } => accounts::revoke_session(ctx, snap, account),
+            Command::InitTokenKey { key } => accounts::init_token_key(ctx, snap, key),
             Command::SetClock { to } => sandbox::set_clock(ctx, snap, *to),
         }
     }

@@ -36,7 +36,10 @@ pub(super) fn set_clock(
     require_operator(ctx)?;
     let stored = snap
         .setting(SettingKey::SandboxClock)
-        .map(|Setting::SandboxClock(t)| *t);
+        .and_then(|s| match s {
+            Setting::SandboxClock(t) => Some(*t),
+            _ => None,
+        });
     let current = stored.map_or(ctx.now, |t| t.max(ctx.now));
     let target = match to {
         ClockMove::To(t) => t,

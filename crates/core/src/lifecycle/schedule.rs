@@ -12,7 +12,7 @@ use crate::account::Verification;
 use crate::audit::Actor;
 use crate::error::EngineError;
 use crate::ids::NumberId;
-use crate::ledger::EntryKind;
+use crate::ledger::{EntryKind, Source};
 use crate::number::{Number, NumberRef, NumberState, Origin};
 use crate::policy::COOL_OFF;
 
@@ -211,7 +211,7 @@ fn step(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
                 &mut payer,
                 -n.monthly_fee,
                 EntryKind::DidRental,
-                Some(format!("did:{}", n.e164)),
+                Source::Number(&n.e164),
                 format!("monthly fee for {} from {}", n.e164, due.format("%Y-%m-%d")),
                 now,
             ) {

@@ -25,6 +25,9 @@ use tower::ServiceExt;
 
 pub use didpool_store::testing::Backend;
 
+#[path = "../wire/mod.rs"]
+pub mod wire;
+
 tokio::task_local! {
     /// The backend the running test's `TestApp`s use (set by `on_every_backend!`).
     pub static BACKEND: Backend;
@@ -245,6 +248,7 @@ impl TestApp {
             engine: engine.clone(),
             admin_token: admin_token.map(Into::into),
             sandbox_clock: sandbox.then(|| clock.clone()),
+            tokens: Default::default(),
         };
         Self {
             app: didpool::app(state),
@@ -270,8 +274,10 @@ impl TestApp {
 
     // ---- HTTP ------------------------------------------------------------------------------
 
-    /// Sends any request through the whole service.
+    /// Sends any request through the whole service; a provider face's answer must be the object
+    /// it documents ([`wire::check`]).
     pub async fn send(&self, req: Request<Body>) -> Resp {
+        let (method, uri) = (req.method().to_string(), req.uri().to_string());
         let res = self
             .app
             .clone()
@@ -293,6 +299,7 @@ impl TestApp {
             serde_json::from_slice(&raw)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&raw).into_owned()))
         };
+        wire::check(&method, &uri, status.as_u16(), &body);
         Resp {
             status,
             headers,

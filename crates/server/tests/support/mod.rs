@@ -14,6 +14,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
+#[path = "../wire/mod.rs"]
+pub mod wire;
+
 /// The operator token every server here is started with.
 pub const ADMIN_TOKEN: &str = "races-and-crashes-admin";
 
@@ -108,7 +111,9 @@ impl Api {
         auth: Auth<'_>,
         body: Option<Value>,
     ) -> Result<Reply, reqwest::Error> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
         match auth {
             Auth::Vobiz(a) => {
                 req = req
@@ -129,6 +134,7 @@ impl Api {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
+        wire::check(method.as_str(), path, status.as_u16(), &body);
         Ok(Reply { status, body })
     }
 
@@ -351,6 +357,7 @@ impl InProcess {
             engine: Engine::new(store, Arc::new(SystemClock), ReleasePolicy::default()),
             admin_token: Some(Arc::from(ADMIN_TOKEN)),
             sandbox_clock: None,
+            tokens: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {

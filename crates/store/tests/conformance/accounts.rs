@@ -31,6 +31,7 @@ pub async fn a_created_master_account_reads_back_exactly_as_execute_returned_it(
                 },
                 parent: None,
                 token_hash: TokenHash::of(token),
+                session: false,
             },
         )
         .await
@@ -81,6 +82,7 @@ pub async fn a_created_sub_account_reads_back_exactly_and_takes_its_parents_curr
                 account: asked,
                 parent: Some(parent.id.clone()),
                 token_hash: TokenHash::of("child-token"),
+                session: false,
             },
         )
         .await
@@ -119,6 +121,7 @@ pub async fn an_account_with_a_chosen_id_that_is_taken_is_refused_and_writes_not
                 account: second,
                 parent: None,
                 token_hash: TokenHash::of("second-token"),
+                session: false,
             },
         )
         .await;

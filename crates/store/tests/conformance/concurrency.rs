@@ -123,12 +123,14 @@ pub async fn a_failing_command_in_a_concurrent_batch_does_not_affect_the_others(
             account: new_account(&format!("twin {i}"), Role::Customer, "0"),
             parent: Some(rich.id.clone()),
             token_hash: TokenHash::of(&rich_token),
+            session: false,
         };
         batch.add(Expect::AlreadyExists, &by_rich, twin);
         let sub = Command::CreateAccount {
             account: new_account(&format!("sub {i}"), Role::Customer, "0"),
             parent: Some(rich.id.clone()),
             token_hash: TokenHash::of(&format!("fresh token {i}")),
+            session: false,
         };
         batch.add(Expect::Ok, &by_rich, sub);
     }

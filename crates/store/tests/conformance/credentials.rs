@@ -7,7 +7,7 @@ use chrono::Duration;
 use didpool_core::account::Role;
 use didpool_core::credential::{CredentialKind, TokenHash};
 use didpool_core::lifecycle::{ClockMove, Command};
-use didpool_core::setting::{Setting, SettingKey};
+use didpool_core::setting::{Setting, SettingKey, SigningKey};
 use didpool_core::{EngineError, Store};
 
 use crate::support::{new_account, World};
@@ -247,4 +247,29 @@ pub async fn a_setting_reads_back_as_last_written(store: Arc<dyn Store>) {
             Some(Setting::SandboxClock(t))
         );
     }
+}
+
+/// The token signing key is written once: a key offered when one is kept (another server
+/// starting on the same database) changes nothing, and servers racing to keep theirs all end up
+/// reading the one that was kept.
+pub async fn the_token_signing_key_is_kept_once(store: Arc<dyn Store>) {
+    let w = World::new(store);
+    assert_eq!(w.store.setting(SettingKey::TokenKey).await.unwrap(), None);
+    let (a, b) = (SigningKey::generate(), SigningKey::generate());
+    let operator = w.operator();
+    let init = |key: &SigningKey| {
+        w.engine
+            .run(&operator, Command::InitTokenKey { key: key.clone() })
+    };
+    let (ra, rb) = tokio::join!(init(&a), init(&b));
+    ra.unwrap();
+    rb.unwrap();
+    let kept = w.engine.token_key().await.unwrap();
+    assert!(kept == a || kept == b);
+    assert_eq!(
+        w.store.setting(SettingKey::TokenKey).await.unwrap(),
+        Some(Setting::TokenKey(kept.clone()))
+    );
+    init(&SigningKey::generate()).await.unwrap();
+    assert_eq!(w.engine.token_key().await.unwrap(), kept);
 }

@@ -53,6 +53,7 @@ macro_rules! conformance {
             credentials::a_credential_whose_hash_is_taken_is_refused_and_writes_nothing,
             credentials::a_rotated_auth_token_reads_back_and_works_until_its_grace_period_ends,
             credentials::a_setting_reads_back_as_last_written,
+            credentials::the_token_signing_key_is_kept_once,
             audits::a_forced_unassign_writes_an_assignment_audit_row,
             audits::an_unassign_inside_the_cool_off_is_refused_and_writes_no_audit,
             concurrency::a_failing_command_in_a_concurrent_batch_does_not_affect_the_others,

@@ -63,7 +63,7 @@ pub async fn a_purchase_debits_the_balance_and_lists_ledger_entries_newest_first
         ]
     );
     assert_eq!(
-        ledger.entries[0].reference.as_deref(),
+        Some(ledger.entries[0].reference.as_str()),
         Some("did:+919876543210")
     );
     assert_eq!(ledger.total, 3);

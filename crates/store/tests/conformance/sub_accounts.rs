@@ -261,6 +261,7 @@ pub async fn a_command_that_fails_after_writing_some_rows_leaves_none_of_them(
                 account,
                 parent: None,
                 token_hash: TokenHash::of(&parent_token),
+                session: false,
             },
         )
         .await;
@@ -284,6 +285,7 @@ pub async fn a_command_that_fails_after_writing_some_rows_leaves_none_of_them(
                 account: new_account("Twin", Role::Customer, "0"),
                 parent: Some(parent.id.clone()),
                 token_hash: TokenHash::of(&parent_token),
+                session: false,
             },
         )
         .await;

@@ -285,3 +285,41 @@ fn a_named_import_of_a_number_didpool_knows_is_refused() {
         .unwrap_err();
     assert!(matches!(err, EngineError::AlreadyExists(_)), "{err}");
 }
+
+#[test]
+fn every_ledger_entry_names_what_it_is_about() {
+    let op = Context {
+        actor: Actor::Operator,
+        caller_billing: None,
+        now: t0(),
+        request_id: None,
+        policy: ReleasePolicy::default(),
+    };
+    let ch = Command::TopUp {
+        account: ma().id,
+        amount: dec!(10),
+        description: "top-up".into(),
+    }
+    .decide(&op, &snap(None, vec![ma()]))
+    .unwrap();
+    let [payment] = ch.ledger.as_slice() else {
+        panic!("one entry, not {:?}", ch.ledger);
+    };
+    assert_eq!(payment.reference, format!("payment:{}", payment.id));
+
+    let buyer = ma();
+    let ch = Command::Purchase {
+        number: e164().into(),
+        currency: None,
+        quoted_monthly_fee: None,
+    }
+    .decide(
+        &ctx_for(&buyer, t0()),
+        &snap(Some(stock()), vec![buyer.clone()]),
+    )
+    .unwrap();
+    assert!(!ch.ledger.is_empty());
+    for entry in &ch.ledger {
+        assert_eq!(entry.reference, "did:+919876543210", "{entry:?}");
+    }
+}

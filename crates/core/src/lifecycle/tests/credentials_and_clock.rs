@@ -198,3 +198,104 @@ fn revoking_a_token_in_its_grace_period_ends_it_at_once() {
         .unwrap()
         .is_empty());
 }
+
+fn session_of(account: &Account) -> Credential {
+    let mut c = vobiz_token(account, None);
+    c.kind = CredentialKind::VobizSession;
+    c.token_hash = TokenHash::of(&c.id.to_string());
+    c
+}
+
+#[test]
+fn a_sub_account_opened_with_a_session_gets_one_live_session_after_its_auth_token() {
+    let parent = ma();
+    let new = NewAccount {
+        id: None,
+        name: "Support".into(),
+        role: Role::Customer,
+        currency: parent.currency.clone(),
+        opening_balance: Decimal::ZERO,
+        enabled: true,
+        profile: Default::default(),
+    };
+    let create = |session| Command::CreateAccount {
+        account: new.clone(),
+        parent: Some(parent.id.clone()),
+        token_hash: TokenHash::of("auth"),
+        session,
+    };
+    let s = snap(None, vec![parent.clone()]);
+    let ch = create(true).decide(&ctx_for(&parent, t0()), &s).unwrap();
+    let sub = ch.account().unwrap().clone();
+    let kinds: Vec<_> = ch.credentials.iter().map(|w| w.row().kind).collect();
+    assert_eq!(kinds, [CredentialKind::Vobiz, CredentialKind::VobizSession]);
+    assert_eq!(ch.credential().unwrap().token_hash, TokenHash::of("auth"));
+    let session = ch.credentials[1].row();
+    assert_eq!(session.account_id, sub.id);
+    assert_eq!(session.token_hash, TokenHash::of(&session.id.to_string()));
+    assert!(session.is_live_at(t0()));
+    let ch = create(false).decide(&ctx_for(&parent, t0()), &s).unwrap();
+    assert_eq!(ch.credentials.len(), 1);
+}
+
+#[test]
+fn a_session_is_revoked_by_its_account_or_its_main_account_only() {
+    let (parent, sub) = (ma(), sa());
+    let stranger = account("MA_STRANGER", None, Role::Admin, Decimal::ZERO);
+    let session = session_of(&sub);
+    let revoke = Command::RevokeSession {
+        id: session.id,
+        account: sub.id.clone(),
+    };
+    let mut s = snap(None, vec![sub.clone()]);
+    s.credentials = vec![session.clone()];
+    for who in [&sub, &parent] {
+        let ch = revoke.decide(&ctx_for(who, t0()), &s).unwrap();
+        assert_eq!(
+            ch.credential().unwrap().revoked_at,
+            Some(t0()),
+            "{}",
+            who.id
+        );
+    }
+    // Anyone else, even an admin-role account, or the operator (it has its own route): not found.
+    let err = revoke.decide(&ctx_for(&stranger, t0()), &s).unwrap_err();
+    assert!(matches!(err, EngineError::CredentialNotFound), "{err}");
+    let err = revoke.decide(&operator_at(t0()), &s).unwrap_err();
+    assert!(matches!(err, EngineError::Forbidden(_)), "{err}");
+    // Another account's session named as this one's, or an auth token: not found.
+    let mut other = s.clone();
+    other.credentials = vec![session_of(&parent)];
+    let err = revoke.decide(&ctx_for(&parent, t0()), &other).unwrap_err();
+    assert!(matches!(err, EngineError::CredentialNotFound), "{err}");
+    other.credentials = vec![vobiz_token(&sub, None)];
+    let err = revoke.decide(&ctx_for(&sub, t0()), &other).unwrap_err();
+    assert!(matches!(err, EngineError::CredentialNotFound), "{err}");
+    // Ended already: nothing changes.
+    s.credentials = vec![Credential {
+        revoked_at: Some(t0() - Duration::minutes(1)),
+        ..session
+    }];
+    assert!(revoke.decide(&ctx_for(&sub, t0()), &s).unwrap().is_empty());
+}
+
+#[test]
+fn the_first_token_signing_key_kept_stays() {
+    let op = operator_at(t0());
+    let first = crate::setting::SigningKey::generate();
+    let second = crate::setting::SigningKey::generate();
+    assert_ne!(first, second);
+    let keep = |key: &crate::setting::SigningKey| Command::InitTokenKey { key: key.clone() };
+    let ch = keep(&first).decide(&op, &Snapshot::default()).unwrap();
+    assert_eq!(ch.settings, vec![Setting::TokenKey(first.clone())]);
+    let mut s = Snapshot::default();
+    s.settings.push(Setting::TokenKey(first.clone()));
+    assert!(keep(&second).decide(&op, &s).unwrap().is_empty());
+    let err = keep(&second)
+        .decide(&ctx_for(&ma(), t0()), &Snapshot::default())
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Forbidden(_)), "{err}");
+    assert_eq!(format!("{first:?}"), "SigningKey(..)", "never shown");
+    assert!(crate::setting::SigningKey::parse("too short").is_err());
+    assert!(crate::setting::SettingKey::TokenKey.is_write_once());
+}

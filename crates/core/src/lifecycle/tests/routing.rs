@@ -286,6 +286,7 @@ fn a_new_master_account_gets_its_opening_balance_through_the_ledger() {
         },
         parent: None,
         token_hash: TokenHash::of("secret"),
+        session: false,
     };
     let ch = c.decide(&op, &Snapshot::default()).unwrap();
     let acc = ch.account().unwrap();

@@ -434,7 +434,7 @@ async fn create_key(
     AJson(body): AJson<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
     let kind = CredentialKind::parse(&body.kind)
-        .filter(|k| *k != CredentialKind::Vobiz)
+        .filter(|k| k.is_api_key())
         .ok_or_else(|| bad("kind is agni or diga"))?;
     printable("scope", body.scope.as_deref())?;
     let (credential, key) = st
@@ -457,7 +457,8 @@ async fn create_key(
 struct KeyObject {
     /// The credential's id, to revoke it.
     id: Uuid,
-    /// `vobiz` (an auth token, `X-Auth-Token`), `agni` (`X-Api-Key`) or `diga` (Bearer).
+    /// `vobiz` (an auth token, `X-Auth-Token`), `vobiz_session` (a session of Vobiz access and
+    /// refresh tokens), `agni` (`X-Api-Key`) or `diga` (Bearer).
     kind: &'static str,
     /// The key's restriction, such as `phones:read`.
     #[schema(required = true)]
@@ -497,7 +498,7 @@ struct KeyList {
     tag = "admin",
     operation_id = "admin_list_keys",
     summary = "List an account's credentials",
-    description = "Every Vobiz auth token, Agni key and Diga key of the account, revoked ones included, oldest first; never a secret or its hash.",
+    description = "Every Vobiz auth token, Vobiz token session (`vobiz_session`), Agni key and Diga key of the account, revoked ones included, oldest first; never a secret or its hash.",
     security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
     responses((status = 200, description = "the credentials", body = KeyList), (status = 400, description = "invalid request", body = crate::openapi::AdminErrorBody), (status = 401, description = "missing or wrong operator token", body = crate::openapi::AdminErrorBody), (status = 404, description = "not found", body = crate::openapi::AdminErrorBody))

@@ -149,6 +149,30 @@ impl From<&Number> for PhoneNumber {
     }
 }
 
+/// The `data` of a purchase, as documented (R2/R4): the number, its monthly price, `active`,
+/// and when it was bought. Nothing else: the list shows the rest.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AgniPurchased)]
+pub struct Purchased {
+    pub phone_number: String,
+    /// The monthly price charged (with the setup fee) at purchase.
+    pub price: f64,
+    /// Always `active`.
+    pub status: &'static str,
+    pub purchased_at: String,
+}
+
+impl From<&Number> for Purchased {
+    fn from(n: &Number) -> Self {
+        Self {
+            phone_number: n.e164.to_string(),
+            price: amount(n.monthly_fee),
+            status: status(n.state),
+            purchased_at: time(n.purchased_at.unwrap_or(n.updated_at)),
+        }
+    }
+}
+
 /// The `data` of a release (seed 001). Its `status` is `released` whatever became of the row
 /// (back to inventory, quarantined, or an imported number deleted): it is no longer the caller's.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -12,7 +12,7 @@ use didpool_core::{Capabilities, EngineError, InvalidNumber, NumberState, E164};
 use serde_json::{Map, Value};
 
 use super::auth::Caller;
-use super::dto::{ok, AvailableNumber, Envelope, PhoneNumber, Released};
+use super::dto::{ok, AvailableNumber, Envelope, PhoneNumber, Purchased, Released};
 use super::error::{AJson, APath, AgniError};
 use crate::app::AppState;
 use crate::http::Params;
@@ -212,13 +212,13 @@ pub async fn list(
     summary = "Buy a number",
     security(("agni_api_key" = [])),
     request_body = crate::faces::agni::dto::BuyBody,
-    responses((status = 200, description = "bought", body = Envelope<PhoneNumber>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody), (status = 402, description = "balance too low", body = crate::openapi::AgniErrorBody), (status = 404, description = "unknown number, or not yours", body = crate::openapi::AgniErrorBody), (status = 409, description = "not available, or already known", body = crate::openapi::AgniErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AgniErrorBody))
+    responses((status = 200, description = "bought", body = Envelope<Purchased>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody), (status = 402, description = "balance too low", body = crate::openapi::AgniErrorBody), (status = 404, description = "unknown number, or not yours", body = crate::openapi::AgniErrorBody), (status = 409, description = "not available, or already known", body = crate::openapi::AgniErrorBody), (status = 413, description = "body over 64 KiB", body = crate::openapi::AgniErrorBody))
 )]
 pub async fn buy(
     State(st): State<AppState>,
     caller: Caller,
     AJson(body): AJson<Body>,
-) -> Answer<PhoneNumber> {
+) -> Answer<Purchased> {
     let e164 = body_number(&st, field(&body, "phone_number"))?;
     // `price` confirms the monthly price the available-numbers search quoted: the engine refuses
     // a purchase at another price (reference §1.5: "price changed").

@@ -1,7 +1,7 @@
 //! Sub-accounts, `auth/me`, balance and transactions.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use didpool_core::account::{AccountPatch, AccountProfile, NewAccount, Permissions, Role};
@@ -13,12 +13,13 @@ use didpool_core::store::{LedgerQuery, SubAccountQuery};
 use didpool_core::{AccountId, EngineError};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::auth::Caller;
+use super::auth::{bearer, Caller};
 use super::dto::{
-    amount, AuthCredentials, Balance, Me, Message, ReferenceTypeTotal, SubAccountObject,
+    amount, AuthCredentials, Balance, Me, Message, ReferenceTypeTotal, SubAccountObject, Tokens,
     Transaction, TransactionList, TransactionSummary,
 };
 use super::error::{Op, VJson, VPath, VobizError};
+use super::tokens::Kind;
 use crate::app::AppState;
 use crate::http::Params;
 
@@ -58,6 +59,8 @@ pub struct Created {
     message: &'static str,
     sub_account: SubAccountObject,
     auth_credentials: AuthCredentials,
+    /// The sub-account's first access and refresh tokens.
+    tokens: Tokens,
 }
 
 #[utoipa::path(
@@ -94,11 +97,18 @@ pub async fn create_sub_account(
             permissions: body.permissions,
         },
     };
-    let (account, token) = st
+    let internal = |e: EngineError| VobizError::internal(&e);
+    st.tokens.ready(&st.engine).await.map_err(internal)?;
+    let (account, token, session) = st
         .engine
-        .create_account(&caller.by, new, Some(caller.account.id.clone()))
+        .create_account_with_session(&caller.by, new, Some(caller.account.id.clone()))
         .await
         .map_err(|e| VobizError::from_engine(Op::SubAccount, e))?;
+    let tokens = st
+        .tokens
+        .issue(&st.engine, &account.id, &session.id, session.created_at)
+        .await
+        .map_err(internal)?;
     Ok((
         StatusCode::CREATED,
         Json(Created {
@@ -108,6 +118,7 @@ pub async fn create_sub_account(
                 auth_id: account.id.to_string(),
                 auth_token: token,
             },
+            tokens,
         }),
     ))
 }
@@ -257,7 +268,89 @@ pub async fn delete_sub_account(
     responses((status = 200, description = "the account", body = Me), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn me(caller: Caller) -> Json<Me> {
-    Json(Me::from(&caller.account))
+    Json(Me::new(&caller.account, caller.token_expires_at))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/refresh",
+    tag = "vobiz",
+    operation_id = "vobiz_refresh_token",
+    summary = "A new pair of tokens for a refresh token",
+    description = "Send the refresh token as `Authorization: Bearer` (not in the body), as Vobiz documents `POST /auth/refresh`. Answers a new access token (30 minutes) and a new refresh token (7 days) of the same session; the refresh token sent keeps working until its own expiry, and revoking the session ends them all.",
+    security(("vobiz_bearer" = [])),
+    responses((status = 200, description = "a new pair", body = Tokens), (status = 401, description = "no refresh token, or one expired, revoked or not didpool's (the nested error object)", body = crate::openapi::VobizErrorBody))
+)]
+pub async fn refresh(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Tokens>, VobizError> {
+    let token = bearer(&headers).ok_or_else(VobizError::unauthorized)?;
+    let (account, claims) = st
+        .tokens
+        .authenticate(&st.engine, token, Kind::Refresh)
+        .await
+        .map_err(|e| VobizError::internal(&e))?
+        .ok_or_else(VobizError::unauthorized)?;
+    let sid = claims.session().ok_or_else(VobizError::unauthorized)?;
+    let tokens = st
+        .tokens
+        .issue(&st.engine, &account.id, &sid, st.engine.now())
+        .await
+        .map_err(|e| VobizError::internal(&e))?;
+    Ok(Json(tokens))
+}
+
+/// `POST /api/v1/auth/revoke`: the token whose session ends.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct RevokeBody {
+    /// An access or a refresh token (expired ones too).
+    token: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/revoke",
+    tag = "vobiz",
+    operation_id = "vobiz_revoke_token",
+    summary = "End a session of access and refresh tokens",
+    description = "Authenticated as the account the token belongs to, or as its main account (`X-Auth-ID` + `X-Auth-Token`, or a live access token). Ends the token's session at once: its access and refresh tokens, and every pair refreshed from them. Revoking again answers the same.",
+    security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
+    request_body = RevokeBody,
+    responses((status = 200, description = "revoked (or already)", body = Message), (status = 400, description = "no token, or not one didpool signed", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 404, description = "the token is neither the caller's nor a sub-account's of it", body = crate::openapi::VobizErrorBody))
+)]
+pub async fn revoke(
+    State(st): State<AppState>,
+    caller: Caller,
+    VJson(body): VJson<RevokeBody>,
+) -> Result<Json<Message>, VobizError> {
+    let token = body
+        .token
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| VobizError::bad_request("token is required: an access or refresh token"))?;
+    let claims = st
+        .tokens
+        .claims(&st.engine, token.trim())
+        .await
+        .map_err(|e| VobizError::internal(&e))?;
+    let (sid, account) = claims
+        .as_ref()
+        .and_then(|c| c.session().zip(c.account()))
+        .ok_or_else(|| {
+            VobizError::bad_request("token is not an access or refresh token didpool issued")
+        })?;
+    st.engine
+        .revoke_session(&caller.by, sid, account)
+        .await
+        .map_err(|e| match e {
+            EngineError::CredentialNotFound => {
+                VobizError::new(StatusCode::NOT_FOUND, "not_found", "token not found")
+            }
+            e => VobizError::from_engine(Op::SubAccount, e),
+        })?;
+    Ok(Json(Message {
+        message: "token revoked",
+    }))
 }
 
 #[utoipa::path(

@@ -1,13 +1,14 @@
 //! Vobiz's objects, as its documentation shows them.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use didpool_core::account::Permissions;
+use didpool_core::account::{Permissions, Verification};
 use didpool_core::ledger::LedgerEntry;
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::trunk::{Direction, Transport};
 use didpool_core::{Account, Capabilities, Number, NumberState, Origin, Trunk};
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 pub fn time(t: DateTime<Utc>) -> String {
@@ -27,49 +28,57 @@ pub fn derived_uuid(seed: &str, salt: u64) -> Uuid {
     Uuid::from_u64_pair(h, h.rotate_left(29) ^ salt)
 }
 
+/// A number an account holds: the list item of `GET …/numbers`, the `number` of a purchase
+/// (reference §4.1, the G3 list item with `trunk_group_id` and `released_at` from the object page).
+/// Every field is always present: a documented string didpool does not know is `""` (`region`,
+/// `provider`), an optional one that does not apply is `null` (`application_id`,
+/// `trunk_group_id`, the billing dates, `released_at`; `purchased_at` before a checkout is paid).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PhoneNumber {
+    /// A UUID.
     pub id: String,
-    /// The owner; empty for inventory numbers.
+    /// The holder (`MA_…` or `SA_…`); `""` for a number nobody holds (the admin view).
     pub account_id: String,
     pub e164: String,
+    /// ISO 3166-1 alpha-2.
     pub country: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub region: Option<String>,
+    /// `""` when the stock did not say.
+    pub region: String,
     #[schema(value_type = crate::openapi::CapabilitiesSchema)]
     pub capabilities: Capabilities,
+    /// `active`, `pending_purchase`, `pending_release`, `released` or `blocked`.
     pub status: &'static str,
     pub provider: String,
+    /// In `currency`, as a JSON number.
     pub setup_fee: f64,
+    /// In `currency`, as a JSON number.
     pub monthly_fee: f64,
     pub currency: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(required = true)]
     pub application_id: Option<String>,
+    /// The trunk it routes to; `null` when on none.
     #[schema(required = true)]
     pub trunk_group_id: Option<String>,
     pub voice_enabled: bool,
     pub tags: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(required = true)]
     pub purchased_at: Option<String>,
     pub is_blocked: bool,
     pub created_at: String,
     pub updated_at: String,
     pub is_trial_number: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(required = true)]
     pub last_billing_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    #[schema(required = true)]
     pub next_billing_date: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
+    /// Set when it was released and nobody holds it since.
+    #[schema(required = true)]
     pub released_at: Option<String>,
     pub minimum_commitment_months: i32,
     pub aadhaar_verification_required: bool,
     pub aadhaar_verified: bool,
+    /// `purchased` (bought from stock), `inventory` (nobody holds it) or `imported` (brought by
+    /// its holder through another face).
     pub source: &'static str,
 }
 
@@ -97,7 +106,7 @@ impl From<&Number> for PhoneNumber {
                 .unwrap_or_default(),
             e164: n.e164.to_string(),
             country: n.country.clone(),
-            region: n.region.clone(),
+            region: n.region.clone().unwrap_or_default(),
             capabilities: n.capabilities,
             status: status(n),
             provider: n.provider.clone(),
@@ -128,32 +137,119 @@ impl From<&Number> for PhoneNumber {
     }
 }
 
+/// `GET …/numbers`: a page of the numbers an account holds.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NumberList {
     pub items: Vec<PhoneNumber>,
+    /// From 1.
     pub page: u32,
     pub per_page: u32,
+    /// Every match, not only this page's.
     pub total: u64,
 }
 
+/// A number in stock, as `GET …/inventory/numbers` lists it: the documented inventory object
+/// (reference §5.2, the G3 schema), nothing about who held it before or how it is routed. Its
+/// `account_id` is always `""` (the schema requires it; nobody holds the number) and `region` is
+/// `""` when the stock did not say.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InventoryNumber {
+    /// A UUID.
+    pub id: String,
+    /// Always `""`.
+    pub account_id: String,
+    pub e164: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub region: String,
+    #[schema(value_type = crate::openapi::CapabilitiesSchema)]
+    pub capabilities: Capabilities,
+    /// Always `active` (or `blocked`).
+    pub status: &'static str,
+    pub provider: String,
+    /// What a purchase charges once, in `currency`.
+    pub setup_fee: f64,
+    /// What a purchase charges for the first month, then every month, in `currency`.
+    pub monthly_fee: f64,
+    pub currency: String,
+    pub voice_enabled: bool,
+    pub tags: Vec<String>,
+    pub is_blocked: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub is_trial_number: bool,
+    pub minimum_commitment_months: i32,
+    pub aadhaar_verification_required: bool,
+    pub aadhaar_verified: bool,
+}
+
+impl From<&Number> for InventoryNumber {
+    fn from(n: &Number) -> Self {
+        Self {
+            id: n.id.to_string(),
+            account_id: String::new(),
+            e164: n.e164.to_string(),
+            country: n.country.clone(),
+            region: n.region.clone().unwrap_or_default(),
+            capabilities: n.capabilities,
+            status: status(n),
+            provider: n.provider.clone(),
+            setup_fee: amount(n.setup_fee),
+            monthly_fee: amount(n.monthly_fee),
+            currency: n.currency.to_string(),
+            voice_enabled: n.capabilities.voice,
+            tags: n.tags.clone(),
+            is_blocked: n.is_blocked,
+            created_at: time(n.created_at),
+            updated_at: time(n.updated_at),
+            is_trial_number: n.is_trial_number,
+            minimum_commitment_months: n.minimum_commitment_months,
+            aadhaar_verification_required: n.aadhaar_verification_required,
+            aadhaar_verified: n.aadhaar_verified,
+        }
+    }
+}
+
+/// `GET …/inventory/numbers`: a page of the numbers in stock.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InventoryList {
+    pub items: Vec<InventoryNumber>,
+    /// From 1.
+    pub page: u32,
+    pub per_page: u32,
+    /// Every match, not only this page's.
+    pub total: u64,
+}
+
+/// A SIP trunk (reference §4.2, the G3 trunk object). The optional ids and settings
+/// (`webhook_url` … `pii_entity_types`) appear when set, as in Vobiz's examples (the trunk-object
+/// example has none of them, the list example a `credential_uuid` on the trunk that has one):
+/// Vobiz's generated client refuses them on a created or retrieved trunk that has none.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TrunkObject {
+    /// A UUID.
     pub trunk_id: String,
     pub account_id: String,
     pub name: String,
+    /// `<trunk_id>.sip.vobiz.ai` unless one was given.
     pub trunk_domain: String,
+    /// `active` or `inactive`.
     pub trunk_status: &'static str,
     pub secure: bool,
+    /// `inbound`, `outbound` or `both`.
     #[schema(value_type = String, example = "inbound")]
     pub trunk_direction: Direction,
     pub concurrent_calls_limit: i64,
+    /// Calls per second.
     pub cps_limit: i64,
     pub description: String,
+    /// `udp`, `tcp` or `tls`.
     #[schema(value_type = String, example = "udp")]
     pub transport: Transport,
     pub recording: bool,
     pub enable_transcription: bool,
     pub pii_redaction: bool,
+    /// `POST` or `GET`.
     pub webhook_method: String,
     pub recording_webhook_enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -174,6 +270,9 @@ pub struct TrunkObject {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub fallback_uri_uuid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub pii_entity_types: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -207,6 +306,7 @@ impl From<&Trunk> for TrunkObject {
             ipacl_uuid: s.ipacl_uuid.clone(),
             primary_uri_uuid: s.primary_uri_uuid.clone(),
             fallback_uri_uuid: s.fallback_uri_uuid.clone(),
+            pii_entity_types: s.pii_entity_types.clone(),
             created_at: time(t.created_at),
             updated_at: time(t.updated_at),
         }
@@ -286,9 +386,10 @@ pub struct Transaction {
     pub amount: f64,
     pub currency: String,
     pub description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub reference: Option<String>,
+    /// What the money moved for, on every entry: `did:<e164>` for a number's fees and refunds,
+    /// `payment:<entry id>` for money the operator added (an opening balance, a top-up).
+    pub reference: String,
+    /// `did_purchase`, `did_rental`, `release_fee`, `refund` or `payment`.
     pub reference_type: &'static str,
     pub status: &'static str,
     pub processed_at: String,
@@ -320,62 +421,193 @@ pub fn balance_id(account: &str) -> String {
     derived_uuid(account, 2).to_string()
 }
 
-/// `GET /api/v1/auth/me`: the calling account.
+/// `GET /api/v1/auth/me`: the calling account, the G2/G3 object of reference §8.1 (G1's
+/// `MASTER`/`ADMIN` spelling is not used). Every documented field is present. Settings didpool
+/// does not keep are constant: strings it does not know are `""` (`country`, `timezone`, the
+/// address, `last_login`), documented-`null` ones are `null`; the call limits are the documented
+/// trunk defaults (2 calls per second, 10 at once; didpool carries no calls and enforces none);
+/// the account is prepaid (`postpaid` false, `credit_limit` 0) on one flat pricing tier in its
+/// currency.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     /// Always `account`.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// The numeric id (`auth_id` without its prefix).
     pub id: String,
     pub api_id: Uuid,
     pub name: String,
-    #[schema(required = true)]
-    pub email: Option<String>,
-    #[schema(required = true)]
-    pub phone: Option<String>,
-    #[schema(required = true)]
-    pub description: Option<String>,
+    pub email: String,
+    pub phone: String,
+    pub description: String,
     pub auth_id: String,
     /// Never shown: always `<redacted>`.
     pub auth_secret: &'static str,
-    /// The main account of a sub-account; `null` for a main account.
+    /// When the `X-Auth-Token` this request used stops working (a rotated token in its grace
+    /// period); `null` for a token without an end, or a request not authenticated by one.
     #[schema(required = true)]
-    pub parent_auth_id: Option<String>,
-    /// `standard` or `sub_account`.
+    pub auth_token_expire_time: Option<String>,
+    pub country: String,
+    pub timezone: String,
+    pub city: String,
+    pub state: String,
+    pub address: String,
+    pub zip_code: String,
+    pub company: String,
+    /// `standard` for a main account, `sub_account` for a sub-account.
     pub account_type: &'static str,
+    /// Always `false`.
     pub postpaid: bool,
+    /// Always `false`.
+    pub auto_recharge: bool,
+    /// Always `null`.
+    #[schema(value_type = Option<Object>, required = true)]
+    pub auto_recharge_config: Option<Value>,
     pub enabled: bool,
-    /// `admin` or `customer`.
+    /// Always `null`.
+    #[schema(value_type = Option<String>, required = true)]
+    pub carrier_type: Option<Value>,
+    /// Always `null`.
+    #[schema(value_type = Option<String>, required = true)]
+    pub customer_type: Option<Value>,
+    /// Always 0.
+    pub credit_limit: i64,
+    pub cps_limit: i64,
+    pub concurrent_calls_limit: i64,
+    pub base_cps_limit: i64,
+    pub base_concurrent_calls_limit: i64,
+    /// Always 0.
+    pub purchased_cps: i64,
+    /// Always 0.
+    pub purchased_concurrent_calls: i64,
+    /// Always 0.
+    pub risk_rating: i64,
+    /// Always `null`.
+    #[schema(value_type = Option<String>, required = true)]
+    pub risk_status: Option<Value>,
+    pub features: Features,
+    /// Always `false`.
+    pub ip_auth_enabled: bool,
+    /// Always `{}`.
+    #[schema(value_type = Object)]
+    pub ip_whitelist_rules: serde_json::Map<String, Value>,
+    /// Always `false`.
+    pub allow_aws_ips: bool,
+    /// `admin` or `customer`: an admin may force a number back from a sub-account.
     pub role: &'static str,
     pub is_active: bool,
+    /// Whether the company's verification passed (Diga's purchase verification).
+    pub is_verified: bool,
+    /// Always `false`.
+    pub is_trial_account: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// Always `""`: didpool does not record logins.
+    pub last_login: String,
+    /// The id of `pricing_tier`.
+    pub pricing_tier_id: String,
+    pub pricing_tier: PricingTier,
 }
 
-impl From<&Account> for Me {
-    fn from(a: &Account) -> Self {
+/// The account's features: none of them is offered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Features {
+    /// Always `false`.
+    pub call_queue: bool,
+}
+
+/// The calling rates of an account: didpool rates no calls, so one flat tier at 0.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PricingTier {
+    pub id: String,
+    /// Always `Standard`.
+    pub name: &'static str,
+    /// Always `""`.
+    pub description: &'static str,
+    /// The account's currency.
+    pub currency: String,
+    /// Always 0.
+    pub rate_per_minute: f64,
+    /// Always 60.
+    pub billing_increment_seconds: i64,
+    /// Always 0.
+    pub minimum_duration_seconds: i64,
+    /// Always `true`.
+    pub is_active: bool,
+    /// Always `true`.
+    pub is_default: bool,
+}
+
+/// The documented trunk defaults, reported as the account's limits.
+const CPS_LIMIT: i64 = 2;
+const CONCURRENT_CALLS_LIMIT: i64 = 10;
+
+impl Me {
+    /// `account` as the request authenticated it; `token_expires_at` is when the auth token it
+    /// used stops working, if it does.
+    pub fn new(a: &Account, token_expires_at: Option<DateTime<Utc>>) -> Self {
+        let tier = derived_uuid(a.id.as_str(), 3).to_string();
         Self {
             kind: "account",
             id: a.id.numeric().to_string(),
             api_id: derived_uuid(a.id.as_str(), 1),
             name: a.name.clone(),
-            email: a.profile.email.clone(),
-            phone: a.profile.phone.clone(),
-            description: a.profile.description.clone(),
+            email: a.profile.email.clone().unwrap_or_default(),
+            phone: a.profile.phone.clone().unwrap_or_default(),
+            description: a.profile.description.clone().unwrap_or_default(),
             auth_id: a.id.to_string(),
             auth_secret: REDACTED,
-            parent_auth_id: a.parent_id.as_ref().map(ToString::to_string),
+            auth_token_expire_time: token_expires_at.map(time),
+            country: String::new(),
+            timezone: String::new(),
+            city: String::new(),
+            state: String::new(),
+            address: String::new(),
+            zip_code: String::new(),
+            company: String::new(),
             account_type: if a.is_master() {
                 "standard"
             } else {
                 "sub_account"
             },
             postpaid: false,
+            auto_recharge: false,
+            auto_recharge_config: None,
             enabled: a.enabled,
+            carrier_type: None,
+            customer_type: None,
+            credit_limit: 0,
+            cps_limit: CPS_LIMIT,
+            concurrent_calls_limit: CONCURRENT_CALLS_LIMIT,
+            base_cps_limit: CPS_LIMIT,
+            base_concurrent_calls_limit: CONCURRENT_CALLS_LIMIT,
+            purchased_cps: 0,
+            purchased_concurrent_calls: 0,
+            risk_rating: 0,
+            risk_status: None,
+            features: Features { call_queue: false },
+            ip_auth_enabled: false,
+            ip_whitelist_rules: serde_json::Map::new(),
+            allow_aws_ips: false,
             role: a.role.as_str(),
             is_active: a.enabled,
+            is_verified: a.verification == Verification::Verified,
+            is_trial_account: false,
             created_at: time(a.created_at),
             updated_at: time(a.updated_at),
+            last_login: String::new(),
+            pricing_tier_id: tier.clone(),
+            pricing_tier: PricingTier {
+                id: tier,
+                name: "Standard",
+                description: "",
+                currency: a.currency.to_string(),
+                rate_per_minute: 0.0,
+                billing_increment_seconds: 60,
+                minimum_duration_seconds: 0,
+                is_active: true,
+                is_default: true,
+            },
         }
     }
 }
@@ -469,18 +701,17 @@ pub struct ReleasePending {
     pub status: &'static str,
 }
 
-/// The `200` of cancel-release; `currency` and `refund_amount` only when a fee was refunded.
+/// The `200` of cancel-release: reference §5.5's first body, the refund made (didpool's refund
+/// cannot fail, so the second body, `refund_status: failed`, never comes).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReleaseCancelled {
     pub message: &'static str,
     /// Always `active`.
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub currency: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(nullable = false)]
-    pub refund_amount: Option<f64>,
+    /// The currency of the refund (the number's).
+    pub currency: String,
+    /// The release fee given back; 0 when none was charged.
+    pub refund_amount: f64,
 }
 
 /// A body with only a message.
@@ -494,4 +725,18 @@ pub struct Message {
 pub struct AuthCredentials {
     pub auth_id: String,
     pub auth_token: String,
+}
+
+/// A pair of tokens (reference §7.1's `tokens`): what a sub-account's creation and
+/// `POST /api/v1/auth/refresh` answer. See `faces::vobiz::tokens` for the claims and lifetimes.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Tokens {
+    /// A JWT for `Authorization: Bearer` on the Vobiz routes, for `expires_in` seconds.
+    pub access_token: String,
+    /// A JWT for `POST /api/v1/auth/refresh` only, for 7 days.
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// The access token's lifetime in seconds: 1800.
+    pub expires_in: i64,
 }

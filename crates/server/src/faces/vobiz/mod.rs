@@ -7,6 +7,7 @@ mod auth;
 pub mod dto;
 pub mod error;
 mod numbers;
+pub mod tokens;
 mod trunks;
 
 use axum::routing::{get, post};
@@ -17,6 +18,8 @@ use crate::app::AppState;
 pub fn router() -> Router<AppState> {
     let mut r = Router::new()
         .route("/api/v1/auth/me", get(accounts::me))
+        .route("/api/v1/auth/refresh", post(accounts::refresh))
+        .route("/api/v1/auth/revoke", post(accounts::revoke))
         .route(
             "/api/v1/accounts/{auth_id}/sub-accounts",
             get(accounts::list_sub_accounts).post(accounts::create_sub_account),
@@ -77,6 +80,8 @@ pub fn router() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     accounts::me,
+    accounts::refresh,
+    accounts::revoke,
     numbers::list_inventory,
     numbers::purchase,
     numbers::list_owned,

@@ -15,7 +15,10 @@ use didpool_core::{
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::dto::{amount, time, NumberList, PhoneNumber, ReleaseCancelled, ReleasePending};
+use super::dto::{
+    amount, time, InventoryList, InventoryNumber, NumberList, PhoneNumber, ReleaseCancelled,
+    ReleasePending,
+};
 use super::error::{Op, VJson, VPath, VobizError};
 use crate::app::AppState;
 use crate::http::{number_filter, Params};
@@ -121,13 +124,13 @@ pub async fn list_owned(
     summary = "Inventory numbers",
     security(("vobiz_auth_id" = [], "vobiz_auth_token" = [])),
     params(("auth_id" = String, Path, description = "your own MA_/SA_ id (`/account/` works too)"), ("country" = Option<String>, Query, description = "ISO country"), ("search" = Option<String>, Query, description = "digits anywhere in the number; after a `+` (raw or `%2B`), a prefix of it"), ("exclude" = Option<String>, Query, description = "E.164 prefixes to leave out (country code included, `+` optional), comma-separated or repeated"), ("page" = Option<u32>, Query, description = "page, from 1"), ("per_page" = Option<u32>, Query, description = "items per page (1–100)")),
-    responses((status = 200, description = "purchasable numbers", body = NumberList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
+    responses((status = 200, description = "purchasable numbers", body = InventoryList), (status = 400, description = "invalid request", body = crate::openapi::VobizErrorBody), (status = 401, description = "invalid credentials (the nested error object)", body = crate::openapi::VobizErrorBody), (status = 403, description = "forbidden (another account's id, or not allowed)", body = crate::openapi::VobizErrorBody))
 )]
 pub async fn list_inventory(
     State(st): State<AppState>,
     caller: Caller,
     params: Params,
-) -> Result<Json<NumberList>, VobizError> {
+) -> Result<Json<InventoryList>, VobizError> {
     let (page, per_page) = paging(&params)?;
     let mut q = query(Holder::Nobody, vec![NumberState::Available], page, per_page);
     q.search = search(&params)?;
@@ -160,7 +163,12 @@ pub async fn list_inventory(
         .numbers(&caller.by, &q)
         .await
         .map_err(|e| VobizError::internal(&e))?;
-    Ok(list(found, page, per_page))
+    Ok(Json(InventoryList {
+        items: found.items.iter().map(InventoryNumber::from).collect(),
+        page,
+        per_page,
+        total: found.total,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -377,8 +385,11 @@ pub async fn cancel_release(
     Ok(Json(ReleaseCancelled {
         message: "release cancelled, number restored to active status",
         status: "active",
-        currency: refund.map(|e| e.currency.to_string()),
-        refund_amount: refund.map(|e| amount(e.amount)),
+        currency: refund
+            .map(|e| e.currency.to_string())
+            .or_else(|| outcome.number.as_ref().map(|n| n.currency.to_string()))
+            .unwrap_or_default(),
+        refund_amount: refund.map_or(0.0, |e| amount(e.amount)),
     }))
 }
 

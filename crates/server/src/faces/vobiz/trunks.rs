@@ -40,6 +40,7 @@ pub struct TrunkBody {
     ipacl_uuid: Option<String>,
     primary_uri_uuid: Option<String>,
     fallback_uri_uuid: Option<String>,
+    pii_entity_types: Option<String>,
 }
 
 impl TrunkBody {
@@ -96,6 +97,7 @@ impl TrunkBody {
             ipacl_uuid: self.ipacl_uuid,
             primary_uri_uuid: self.primary_uri_uuid,
             fallback_uri_uuid: self.fallback_uri_uuid,
+            pii_entity_types: self.pii_entity_types,
         })
     }
 }
@@ -108,8 +110,8 @@ fn trunk_id(raw: &str) -> Result<TrunkId, VobizError> {
 pub struct Meta {
     limit: u32,
     offset: u64,
+    /// Every trunk of the account, not only this page's (G3; G1 called it `total_count`).
     total: u64,
-    total_count: u64,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -155,7 +157,6 @@ pub async fn list(
             limit,
             offset,
             total: page.total,
-            total_count: page.total,
         },
         objects: page.items.iter().map(TrunkObject::from).collect(),
     }))
