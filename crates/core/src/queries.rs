@@ -17,6 +17,7 @@ use crate::number::{Number, NumberRef, NumberState};
 use crate::setting::{Setting, SettingKey};
 use crate::store::{
     Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
+    MAX_EXCLUDED_PREFIXES,
 };
 use crate::trunk::Trunk;
 
@@ -119,6 +120,11 @@ impl Engine {
             if !allowed {
                 return Err(EngineError::Forbidden("another account's numbers"));
             }
+        }
+        if query.exclude_prefixes.len() > MAX_EXCLUDED_PREFIXES {
+            return Err(EngineError::invalid(format!(
+                "at most {MAX_EXCLUDED_PREFIXES} prefixes can be left out"
+            )));
         }
         self.settle_due(LIST_SETTLES).await?;
         self.store().numbers(query).await

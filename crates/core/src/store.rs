@@ -117,6 +117,10 @@ pub enum NumberOrder {
     },
 }
 
+/// The most prefixes a number query leaves out: each is a condition of the statement, and SQLite
+/// refuses a statement nested deeper than 1,000.
+pub const MAX_EXCLUDED_PREFIXES: usize = 100;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumberQuery {
     pub holder: Holder,
@@ -125,7 +129,8 @@ pub struct NumberQuery {
     pub region: Option<String>,
     /// Digits that must appear somewhere in the number.
     pub search: Option<String>,
-    /// Digit prefixes (country code included) the number must not start with.
+    /// Digit prefixes (country code included) the number must not start with; at most
+    /// [`MAX_EXCLUDED_PREFIXES`].
     pub exclude_prefixes: Vec<String>,
     pub inbound_agent_id: Option<String>,
     pub outbound_agent_id: Option<String>,

@@ -463,6 +463,7 @@ async fn purchase_bodies_that_are_not_the_documented_json_are_400_invalid_reques
 }
 
 on_every_backend!(
+    a_thousand_excluded_prefixes_are_a_400_not_a_500,
     the_inventory_lists_only_numbers_nobody_owns,
     the_inventory_filters_by_country_in_any_case,
     the_inventory_search_matches_a_substring_with_an_encoded_or_a_raw_plus,
@@ -477,3 +478,27 @@ on_every_backend!(
     a_purchase_in_another_currency_than_the_numbers_is_400,
     purchase_bodies_that_are_not_the_documented_json_are_400_invalid_request_or_413,
 );
+
+/// SQLite refused a statement with ~1,000 prefixes left out (a 500); the list takes at most 100.
+async fn a_thousand_excluded_prefixes_are_a_400_not_a_500() {
+    let t = TestApp::spawn().await;
+    let alice = t.master("MA_ALICE", "0").await;
+    t.stock(&blr(1), "0", "1").await;
+    let prefixes = |n: usize| {
+        (0..n)
+            .map(|i| format!("%2B9{i}"))
+            .collect::<Vec<_>>()
+            .join("%2C")
+    };
+    let path = |q: String| format!("{}/inventory/numbers?exclude={q}", alice.base());
+    let (status, body) = t.get(&path(prefixes(100)), &alice.auth()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for n in [101, 997, 3000] {
+        let (status, body) = t.get(&path(prefixes(n)), &alice.auth()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{n}: {body}");
+        assert_eq!(
+            body,
+            json!({"error": "invalid request", "message": "exclude takes at most 100 prefixes"})
+        );
+    }
+}

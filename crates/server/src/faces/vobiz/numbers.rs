@@ -8,7 +8,7 @@ use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Command, ReleaseMode};
 use didpool_core::money::Currency;
 use didpool_core::number::Origin;
-use didpool_core::store::{Holder, NumberQuery};
+use didpool_core::store::{Holder, NumberQuery, MAX_EXCLUDED_PREFIXES};
 use didpool_core::{
     AccountId, EngineError, InvalidNumber, Number, NumberState, ReleasePolicy, Sight, TrunkId, E164,
 };
@@ -157,6 +157,11 @@ pub async fn list_inventory(
         if !q.exclude_prefixes.iter().any(|e| e == digits) {
             q.exclude_prefixes.push(digits.to_owned());
         }
+    }
+    if q.exclude_prefixes.len() > MAX_EXCLUDED_PREFIXES {
+        return Err(VobizError::bad_request(format!(
+            "exclude takes at most {MAX_EXCLUDED_PREFIXES} prefixes"
+        )));
     }
     let found = st
         .engine
