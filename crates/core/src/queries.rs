@@ -13,7 +13,7 @@ use crate::engine::{By, Engine};
 use crate::error::EngineError;
 use crate::ids::{AccountId, TrunkId};
 use crate::lifecycle::{controls, schedule, visible_to, Snapshot};
-use crate::number::{Number, NumberRef, NumberState};
+use crate::number::{Number, NumberRef};
 use crate::setting::{Setting, SettingKey};
 use crate::store::{
     Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
@@ -68,21 +68,7 @@ impl Engine {
 
     /// `n` with what is due on it at the engine's clock applied (nothing is written).
     async fn settled(&self, n: Number) -> Result<Number, EngineError> {
-        let now = self.now();
-        let may_be_due = [
-            n.release_at,
-            n.quarantine_until,
-            n.reservation_expires_at,
-            n.next_billing_date,
-        ]
-        .into_iter()
-        .flatten()
-        .any(|t| t <= now)
-            || matches!(
-                n.state,
-                NumberState::Reserved | NumberState::PendingVerification
-            );
-        if !may_be_due {
+        if !schedule::may_fall_due(&n, self.now()) {
             return Ok(n);
         }
         let mut snap = Snapshot::default();

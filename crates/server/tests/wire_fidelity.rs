@@ -53,18 +53,7 @@ async fn send(
     auth: &[(&str, String)],
     body: Option<Value>,
 ) -> Resp {
-    let mut req = Request::builder().method(method).uri(path);
-    for (k, v) in auth {
-        req = req.header(*k, v);
-    }
-    let req = match body {
-        Some(b) => req
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(b.to_string())),
-        None => req.body(Body::empty()),
-    }
-    .expect("a valid request");
-    t.send(req).await
+    t.request(method, path, auth, body).await
 }
 
 fn agni(key: &str) -> Vec<(&'static str, String)> {

@@ -49,6 +49,24 @@ pub fn renewal_due(n: &Number, now: DateTime<Utc>) -> bool {
             .is_some_and(|due| due <= now && n.release_at.is_none_or(|at| at > due))
 }
 
+/// Whether anything could be due on `n` at `now` without reading its payer (a cheap test before
+/// [`settle`]; a verification outcome depends on the payer, so a number waiting for one may be).
+pub fn may_fall_due(n: &Number, now: DateTime<Utc>) -> bool {
+    [
+        n.release_at,
+        n.quarantine_until,
+        n.reservation_expires_at,
+        n.next_billing_date,
+    ]
+    .into_iter()
+    .flatten()
+    .any(|t| t <= now)
+        || matches!(
+            n.state,
+            NumberState::Reserved | NumberState::PendingVerification
+        )
+}
+
 /// Everything due on the snapshot's number at `ctx.now`, in order: the snapshot as it leaves
 /// it, and the changes to write. `None` when nothing is due.
 ///

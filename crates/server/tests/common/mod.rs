@@ -316,6 +316,18 @@ impl TestApp {
         headers: &[(&str, String)],
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let r = self.request(method, path, headers, body).await;
+        (r.status, r.body)
+    }
+
+    /// Sends a request with these headers and, if given, a JSON body; the whole response.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         for (k, v) in headers {
             req = req.header(*k, v);
@@ -327,8 +339,7 @@ impl TestApp {
             None => req.body(Body::empty()),
         }
         .expect("a valid request");
-        let r = self.send(req).await;
-        (r.status, r.body)
+        self.send(req).await
     }
 
     pub async fn get(&self, path: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
