@@ -22,6 +22,9 @@ pub enum CredentialKind {
     /// Its row holds no secret (the tokens are signed instead); its `token_hash` is that of its
     /// own id, which is how [`Engine::session`](crate::Engine::session) finds it.
     VobizSession,
+    /// A SIP edge's key (`Authorization: Bearer` on `/routing/v1`): it asks where a call to a
+    /// number goes and reports the calls it carried, for the numbers its main account pays for.
+    Edge,
 }
 
 impl CredentialKind {
@@ -31,13 +34,17 @@ impl CredentialKind {
             CredentialKind::Agni => "agni",
             CredentialKind::Diga => "diga",
             CredentialKind::VobizSession => "vobiz_session",
+            CredentialKind::Edge => "edge",
         }
     }
 
-    /// Agni and Diga keys: the kinds the operator issues one by one (a Vobiz auth token comes
-    /// with its account, a session with the sub-account that opens it).
+    /// Agni, Diga and edge keys: the kinds the operator issues one by one (a Vobiz auth token
+    /// comes with its account, a session with the sub-account that opens it).
     pub fn is_api_key(self) -> bool {
-        matches!(self, CredentialKind::Agni | CredentialKind::Diga)
+        matches!(
+            self,
+            CredentialKind::Agni | CredentialKind::Diga | CredentialKind::Edge
+        )
     }
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -46,6 +53,7 @@ impl CredentialKind {
             "agni" => Some(CredentialKind::Agni),
             "diga" => Some(CredentialKind::Diga),
             "vobiz_session" => Some(CredentialKind::VobizSession),
+            "edge" => Some(CredentialKind::Edge),
             _ => None,
         }
     }

@@ -190,6 +190,19 @@ impl Engine {
         Ok(done)
     }
 
+    /// Deletes the records of calls that ended more than `retention` ago
+    /// ([`Command::PruneCalls`]; the scheduler, each pass).
+    pub async fn prune_calls(&self, retention: Duration) -> Result<(), EngineError> {
+        let before = self
+            .now()
+            .checked_sub_signed(retention)
+            .unwrap_or(crate::clock::MIN_TIME)
+            .max(crate::clock::MIN_TIME);
+        self.run(&By::system(), Command::PruneCalls { before })
+            .await
+            .map(drop)
+    }
+
     /// Creates an account with a fresh Vobiz auth token, returned in clear this once.
     pub async fn create_account(
         &self,
@@ -259,6 +272,7 @@ impl Engine {
             CredentialKind::Vobiz | CredentialKind::VobizSession => "",
             CredentialKind::Agni => "agni_",
             CredentialKind::Diga => "diga_",
+            CredentialKind::Edge => "edge_",
         };
         let token = generate_token(prefix);
         let cmd = Command::CreateCredential {

@@ -162,6 +162,10 @@ uuid_id!(
     /// An append-only audit event.
     EventId
 );
+uuid_id!(
+    /// A call record (see [`crate::call::CallRecord`]).
+    CallId
+);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod call;
 pub mod clock;
 pub mod credential;
 pub mod e164;
@@ -19,6 +20,7 @@ pub mod money;
 pub mod number;
 pub mod policy;
 pub mod queries;
+pub mod route;
 pub mod setting;
 pub mod store;
 pub mod trunk;

@@ -6,6 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::account::Account;
+use crate::call::{Granularity, Health, MAX_HEALTH_DAYS};
+use crate::e164::E164;
+use crate::route::Route;
 use crate::audit::{AssignmentAudit, NumberEvent};
 use crate::clock::check_time;
 use crate::credential::Credential;
@@ -82,6 +85,50 @@ impl Engine {
             None => snap.number,
         }
         .expect("the snapshot holds the number"))
+    }
+
+    /// Where a call to `e164` goes now ([`Route::of`]), for the operator or the main account
+    /// paying for the number (its SIP edge); `NumberNotFound` when it routes nowhere or is
+    /// another account's. One indexed read; nothing is written (what is due on the number is
+    /// applied to the answer, as on every read).
+    pub async fn route(&self, by: &By, e164: &E164) -> Result<Route, EngineError> {
+        let (n, trunk) = self
+            .store()
+            .route(e164)
+            .await?
+            .ok_or(EngineError::NumberNotFound)?;
+        if by.caller().is_some_and(|c| n.billing_id.as_ref() != Some(c)) {
+            return Err(EngineError::NumberNotFound);
+        }
+        let n = self.settled(n).await?;
+        Route::of(n, trunk).ok_or(EngineError::NumberNotFound)
+    }
+
+    /// A number `by` holds or pays for, with the figures of its calls that started in the last
+    /// `days` (1 to [`MAX_HEALTH_DAYS`]) days, grouped by `granularity` (Vobiz reference §5.10).
+    pub async fn number_health(
+        &self,
+        by: &By,
+        number: &NumberRef,
+        granularity: Granularity,
+        days: u32,
+    ) -> Result<(Number, Health), EngineError> {
+        if !(1..=MAX_HEALTH_DAYS).contains(&days) {
+            return Err(EngineError::invalid(format!(
+                "days is 1 to {MAX_HEALTH_DAYS}"
+            )));
+        }
+        let n = self.number(by, number, Sight::Held).await?;
+        let now = self.now();
+        let since = now - chrono::Duration::days(i64::from(days));
+        let calls: Vec<_> = self
+            .store()
+            .calls(n.id, since)
+            .await?
+            .into_iter()
+            .map(|r| r.call)
+            .collect();
+        Ok((n, Health::of(&calls, granularity, days, now)))
     }
 
     /// A page of numbers, as they stand at the engine's clock (what is due is done first, see

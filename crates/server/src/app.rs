@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/phone-numbers", faces::agni::router())
         .merge(faces::diga::router())
         .nest("/admin/v1", faces::admin::router(state.sandbox_clock.is_some()))
+        .nest("/routing/v1", faces::edge::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

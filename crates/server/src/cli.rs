@@ -142,6 +142,10 @@ pub struct ServeArgs {
     /// How often the scheduler looks for due work (releases, renewals, expiries).
     #[arg(long, env = "DIDPOOL_SCHEDULER_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub scheduler_interval: std::time::Duration,
+    /// How long the records of reported calls (`POST /routing/v1/calls`) are kept, counted from
+    /// each call's end; the scheduler deletes older ones. The Vobiz number health reads them.
+    #[arg(long, env = "DIDPOOL_CALL_RETENTION", default_value = "90days", value_parser = humantime::parse_duration)]
+    pub call_retention: std::time::Duration,
     /// Sandbox mode: a clock the admin API can set and advance, and a run-the-scheduler-now
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
@@ -524,7 +528,7 @@ impl Cli {
                 };
                 let cmd = Command::ReportCall {
                     number: e164.into(),
-                    at,
+                    call: didpool_core::call::Call::at(at),
                 };
                 let outcome = engine.run(&op, cmd).await?;
                 let n = outcome.number.context("no number written")?;
@@ -550,7 +554,7 @@ impl Cli {
             }) => {
                 let account = AccountId::parse(&account)?;
                 let Some(kind) = CredentialKind::parse(&kind).filter(|k| k.is_api_key()) else {
-                    bail!("--kind is agni or diga");
+                    bail!("--kind is agni, diga or edge");
                 };
                 let (credential, key) = engine.create_key(&op, account, kind, scope).await?;
                 if json {
@@ -668,9 +672,12 @@ async fn serve(
         tokens,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let retention =
+        chrono::Duration::from_std(args.call_retention).context("--call-retention is too long")?;
     let scheduler = tokio::spawn(crate::scheduler::run(
         engine,
         args.scheduler_interval,
+        retention,
         stopped,
     ));
     tracing::info!(

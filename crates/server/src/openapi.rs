@@ -200,6 +200,7 @@ pub fn document() -> Document {
     doc.merge(crate::faces::agni::AgniApi::openapi());
     doc.merge(crate::faces::diga::DigaApi::openapi());
     doc.merge(crate::faces::admin::AdminApi::openapi());
+    doc.merge(crate::faces::edge::EdgeApi::openapi());
     document_internal_errors(&mut doc);
     document_body_limit(&mut doc);
     document_links(&mut doc);
@@ -254,12 +255,22 @@ pub fn document() -> Document {
                 .build(),
         ),
     );
+    components.add_security_scheme(
+        "edge_bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("a SIP edge's key (`didpool key create MA_… --kind edge`)"))
+                .build(),
+        ),
+    );
     doc.tags = Some(
         [
             ("vobiz", "The Vobiz-compatible API: `/api/v1/Account/{auth_id}/…` (also `/account/`), sub-accounts, `auth/me`."),
             ("agni", "The Agni-compatible API (Ravan AI `PhoneService`) under `/api/v1/phone-numbers`."),
             ("diga", "The Diga-compatible API (Phones) under `/v1/phone`."),
             ("admin", "The operator's admin API under `/admin/v1`."),
+            ("routing", "The SIP edge's API under `/routing/v1`: where a call to a number goes, and the calls the edge carried."),
             ("health", "Liveness and readiness."),
         ]
         .into_iter()
@@ -275,7 +286,7 @@ fn face_error_schema(op: &Operation) -> Option<&'static str> {
         Some("vobiz") => Some("VobizError"),
         Some("agni") => Some("AgniError"),
         Some("diga") => Some("DigaError"),
-        Some("admin") => Some("AdminError"),
+        Some("admin") | Some("routing") => Some("AdminError"),
         _ => None,
     }
 }

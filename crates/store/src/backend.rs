@@ -4,6 +4,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
+use didpool_core::call::CallRecord;
+use didpool_core::trunk::TrunkSettings;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::setting::{Setting, SettingKey};
@@ -87,6 +89,21 @@ impl<B: Backend> Store for DbStore<B> {
 
     async fn setting(&self, key: SettingKey) -> Result<Option<Setting>, EngineError> {
         ops::setting(self.0.reader()?.as_mut(), key).await
+    }
+
+    async fn route(
+        &self,
+        e164: &E164,
+    ) -> Result<Option<(Number, Option<TrunkSettings>)>, EngineError> {
+        ops::route(self.0.reader()?.as_mut(), e164).await
+    }
+
+    async fn calls(
+        &self,
+        number: NumberId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<CallRecord>, EngineError> {
+        ops::calls(self.0.reader()?.as_mut(), number, since).await
     }
 
     async fn number_by_e164(&self, e164: &E164) -> Result<Option<Number>, EngineError> {

@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
+use didpool_core::call::CallRecord;
+use didpool_core::trunk::TrunkSettings;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
@@ -17,7 +19,7 @@ use didpool_core::{
 
 use crate::codec::corrupt;
 use crate::rows::{
-    self, ACCOUNT_COLS, AUDIT_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS,
+    self, ACCOUNT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS,
     SETTING_COLS, TRUNK_COLS,
 };
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
@@ -449,6 +451,19 @@ pub async fn apply(
     stmts.extend(insert_many("ledger", ENTRY_COLS, entries, "ledger entry"));
     let events = changes.events.iter().map(rows::event_values).collect();
     stmts.extend(insert_many("number_events", EVENT_COLS, events, "event"));
+    let calls = changes.calls.iter().map(rows::call_values).collect();
+    stmts.extend(insert_many("calls", CALL_COLS, calls, "call"));
+    if let Some(before) = changes.prune_calls_before {
+        stmts.push(Stmt {
+            table: "calls",
+            op: WriteOp::Delete,
+            q: Q {
+                sql: "DELETE FROM calls WHERE ended_at < $1".into(),
+                args: vec![before.into()],
+            },
+            what: "calls".into(),
+        });
+    }
     for a in &changes.assignment_audits {
         stmts.push(insert(
             "did_assignment_audit",
@@ -538,6 +553,33 @@ pub async fn setting(db: &mut dyn Sql, key: SettingKey) -> Result<Option<Setting
 pub async fn number_by_e164(db: &mut dyn Sql, e164: &E164) -> Result<Option<Number>, EngineError> {
     let sql = format!("SELECT {NUMBER_COLS} FROM numbers WHERE e164 = $1 AND state <> 'deleted'");
     fetch_one(db, &sql, &[e164.as_str().into()], rows::number).await
+}
+
+/// The number and its trunk's settings in one statement (the trunk's by its primary key).
+pub async fn route(
+    db: &mut dyn Sql,
+    e164: &E164,
+) -> Result<Option<(Number, Option<TrunkSettings>)>, EngineError> {
+    let sql = format!(
+        "SELECT {NUMBER_COLS}, (SELECT t.settings FROM trunks t WHERE t.id = numbers.trunk_id) \
+         AS trunk_settings FROM numbers WHERE e164 = $1 AND state <> 'deleted'"
+    );
+    fetch_one(db, &sql, &[e164.as_str().into()], |row| {
+        Ok((rows::number(row)?, rows::opt_json(row, "trunk_settings")?))
+    })
+    .await
+}
+
+pub async fn calls(
+    db: &mut dyn Sql,
+    number: NumberId,
+    since: DateTime<Utc>,
+) -> Result<Vec<CallRecord>, EngineError> {
+    let sql = format!(
+        "SELECT {CALL_COLS} FROM calls WHERE number_id = $1 AND started_at > $2 \
+         ORDER BY started_at, id"
+    );
+    fetch(db, &sql, &[number.to_string().into(), since.into()], rows::call).await
 }
 
 pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, EngineError> {

@@ -3,7 +3,8 @@
 use didpool_core::account::{Account, AccountProfile, Role, Verification};
 use didpool_core::audit::{Actor, AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
-use didpool_core::ids::{CredentialId, EntryId, EventId};
+use didpool_core::call::{Call, CallDirection, CallRecord};
+use didpool_core::ids::{CallId, CredentialId, EntryId, EventId};
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::money::Currency;
 use didpool_core::setting::{Setting, SettingKey, SigningKey};
@@ -31,6 +32,8 @@ pub const ENTRY_COLS: &str =
     "id, account_id, amount, balance_after, currency, kind, reference, description, created_at";
 pub const EVENT_COLS: &str =
     "id, number_id, e164, action, actor, from_state, to_state, from_owner, to_owner, at, request_id";
+pub const CALL_COLS: &str = "id, number_id, e164, direction, started_at, answered_at, ended_at, \
+    sip_status, reported_at";
 pub const AUDIT_COLS: &str =
     "id, number_id, e164, from_account_id, to_account_id, actor_auth_id, action, \
     last_call_at, cool_off_until, created_at";
@@ -54,6 +57,15 @@ fn e164(row: &DbRow, col: &str) -> Result<E164, EngineError> {
 
 fn json<T: serde::de::DeserializeOwned>(row: &DbRow, col: &str) -> Result<T, EngineError> {
     serde_json::from_str(&row.text(col)?).map_err(|e| corrupt(format!("bad {col}: {e}")))
+}
+
+pub fn opt_json<T: serde::de::DeserializeOwned>(
+    row: &DbRow,
+    col: &str,
+) -> Result<Option<T>, EngineError> {
+    row.opt_text(col)?
+        .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad {col}: {e}"))))
+        .transpose()
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Val {
@@ -367,4 +379,38 @@ pub fn setting_values(s: &Setting) -> Vec<Val> {
         Setting::TokenKey(k) => k.expose().to_owned(),
     };
     vec![s.key().as_str().into(), value.into()]
+}
+
+pub fn call(row: &DbRow) -> Result<CallRecord, EngineError> {
+    let direction = row.text("direction")?;
+    let status = row.int("sip_status")?;
+    Ok(CallRecord {
+        id: CallId(uuid(&row.text("id")?)?),
+        number_id: NumberId(uuid(&row.text("number_id")?)?),
+        e164: e164(row, "e164")?,
+        call: Call {
+            direction: CallDirection::parse(&direction)
+                .ok_or_else(|| corrupt(format!("bad call direction {direction:?}")))?,
+            started_at: row.time("started_at")?,
+            answered_at: row.opt_time("answered_at")?,
+            ended_at: row.time("ended_at")?,
+            sip_status: u16::try_from(status)
+                .map_err(|_| corrupt(format!("bad sip_status {status}")))?,
+        },
+        reported_at: row.time("reported_at")?,
+    })
+}
+
+pub fn call_values(r: &CallRecord) -> Vec<Val> {
+    vec![
+        r.id.to_string().into(),
+        r.number_id.to_string().into(),
+        r.e164.as_str().into(),
+        r.call.direction.as_str().into(),
+        r.call.started_at.into(),
+        r.call.answered_at.into(),
+        r.call.ended_at.into(),
+        i64::from(r.call.sip_status).into(),
+        r.reported_at.into(),
+    ]
 }

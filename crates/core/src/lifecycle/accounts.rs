@@ -314,6 +314,12 @@ pub(super) fn create_credential(
 ) -> Result<Changes, EngineError> {
     require_operator(ctx)?;
     let acc = snap.account(account).ok_or(EngineError::AccountNotFound)?;
+    if kind == CredentialKind::Edge && acc.parent_id.is_some() {
+        // An edge routes every number its main account pays for, its sub-accounts' included.
+        return Err(EngineError::invalid(
+            "an edge key belongs to a main account (MA_…)",
+        ));
+    }
     Ok(Changes {
         credentials: vec![Write::Insert(Credential {
             id: CredentialId::new(),

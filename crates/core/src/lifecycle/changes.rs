@@ -1,7 +1,10 @@
 //! What a command writes ([`Changes`]) and what it answers ([`Outcome`]).
 
+use chrono::{DateTime, Utc};
+
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};
+use crate::call::CallRecord;
 use crate::credential::Credential;
 use crate::ids::EventId;
 use crate::ledger::LedgerEntry;
@@ -50,6 +53,10 @@ pub struct Changes {
     pub assignment_audits: Vec<AssignmentAudit>,
     /// Settings to store (each replaces the key's value).
     pub settings: Vec<Setting>,
+    /// Call records to keep (reported calls).
+    pub calls: Vec<CallRecord>,
+    /// Deletes the call records of calls that ended before this time (the retention).
+    pub prune_calls_before: Option<DateTime<Utc>>,
 }
 
 impl Changes {
@@ -126,6 +133,8 @@ impl Changes {
         self.events.extend(later.events);
         self.assignment_audits.extend(later.assignment_audits);
         self.settings.extend(later.settings);
+        self.calls.extend(later.calls);
+        self.prune_calls_before = later.prune_calls_before.or(self.prune_calls_before);
         self
     }
 }

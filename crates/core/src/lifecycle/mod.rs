@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::account::{Account, AccountPatch, NewAccount, Verification};
 use crate::audit::Actor;
+use crate::call::Call;
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::error::EngineError;
 use crate::ids::{AccountId, CredentialId, NumberId, TrunkId};
@@ -101,9 +102,16 @@ pub enum Command {
         number: NumberRef,
         force: bool,
     },
+    /// A call the number carried, reported by its SIP edge (or typed in by the operator): kept
+    /// as a call record; an answered one moves `last_call_at` to its end (the cool-off's clock).
     ReportCall {
         number: NumberRef,
-        at: DateTime<Utc>,
+        call: Call,
+    },
+    /// Deletes the records of calls that ended before `before` (the scheduler keeps call records
+    /// for the deployment's retention).
+    PruneCalls {
+        before: DateTime<Utc>,
     },
     /// Holds an available number for an account during checkout, until `until`.
     Reserve {
@@ -369,6 +377,7 @@ impl Command {
                 routing::unassign_sub_account_needs(number, ctx)
             }
             Command::ReportCall { number, .. } => Needs::number(number),
+            Command::PruneCalls { .. } => Needs::default(),
             Command::Reserve {
                 number, account, ..
             } => billing::reserve_needs(number, account),
@@ -471,7 +480,8 @@ impl Command {
             Command::UnassignSubAccount { force, .. } => {
                 routing::unassign_sub_account(ctx, snap, *force)
             }
-            Command::ReportCall { at, .. } => numbers::report_call(ctx, snap, *at),
+            Command::ReportCall { call, .. } => numbers::report_call(ctx, snap, call),
+            Command::PruneCalls { before } => numbers::prune_calls(ctx, *before),
             Command::Reserve { account, until, .. } => billing::reserve(ctx, snap, account, *until),
             Command::Checkout { .. } => billing::checkout(ctx, snap),
             Command::SetVerification { account, status } => {

@@ -1,9 +1,12 @@
 //! Numbers: stocking inventory, importing a customer's own number, its settings, and the calls
 //! it carries.
 
+
 use chrono::{DateTime, Utc};
 
+use crate::call::{Call, CallRecord};
 use crate::clock::check_time;
+use crate::ids::CallId;
 use crate::error::EngineError;
 use crate::money::Decimal;
 use crate::number::{NewNumber, Number, NumberRef, NumberState, Origin, SipConfig, SipConfigPatch};
@@ -158,28 +161,61 @@ pub(super) fn set_sip_config(
 /// fast); later ones are refused.
 const CALL_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
-/// A call the edge (or the operator) reports: `last_call_at` only moves forward; a call is not a
-/// state change, so it writes no event. Its time must be one the store holds ([`check_time`]) and
-/// not in the future. A call its last holder made before releasing the number, reported after
-/// the release, still holds the number back for the cool-off (seed 004): it is quarantined until
-/// the call's 15 days are over (`quarantined_after_call`).
+/// A call the edge (or the operator) reports, kept as a call record. The operator may report a
+/// call on any number, an account (through its edge key) on a number it pays for. An answered
+/// call moves `last_call_at` to its end, only ever forward; a call is not a state change, so it
+/// writes no event. Its times must be ones the store holds ([`check_time`]) and not in the
+/// future. A call its last holder made before releasing the number, reported after the release,
+/// still holds the number back for the cool-off (seed 004): it is quarantined until the call's
+/// 15 days are over (`quarantined_after_call`).
 pub(super) fn report_call(
     ctx: &Context,
     snap: &Snapshot,
-    at: DateTime<Utc>,
+    call: &Call,
 ) -> Result<Changes, EngineError> {
-    require_operator(ctx)?;
-    let at = check_time("the call's time", at)?;
-    if at > ctx.now + CALL_CLOCK_SKEW {
+    let n = match ctx.caller() {
+        None => {
+            require_operator(ctx)?;
+            locked(snap, EngineError::NumberNotFound)?
+        }
+        Some(caller) => snap
+            .number
+            .as_ref()
+            .filter(|n| {
+                // Its payer; or, once released, its last payer for a call from before.
+                let released_since = n.billing_id.is_none()
+                    && n.released_at.is_some_and(|r| call.started_at <= r);
+                n.billing_id.as_ref() == Some(caller)
+                    || (released_since && n.last_billing_id.as_ref() == Some(caller))
+            })
+            .ok_or(EngineError::NumberNotFound)?,
+    };
+    call.check().map_err(EngineError::invalid)?;
+    for at in [Some(call.started_at), call.answered_at, Some(call.ended_at)]
+        .into_iter()
+        .flatten()
+    {
+        check_time("the call's time", at)?;
+    }
+    if call.ended_at > ctx.now + CALL_CLOCK_SKEW {
         return Err(EngineError::invalid(
             "a call's time cannot be in the future",
         ));
     }
-    let at = at.min(ctx.now);
-    let n = locked(snap, EngineError::NumberNotFound)?;
+    let mut changes = Changes::default();
+    changes.calls.push(CallRecord {
+        id: CallId::new(),
+        number_id: n.id,
+        e164: n.e164.clone(),
+        call: *call,
+        reported_at: ctx.now,
+    });
+    if call.answered_at.is_none() {
+        return Ok(changes);
+    }
+    let at = call.ended_at.min(ctx.now);
     let mut after = n.clone();
     after.last_call_at = Some(n.last_call_at.map_or(at, |prev| prev.max(at)));
-    let mut changes = Changes::default();
     let held_back = at + COOL_OFF;
     let made_by_last_holder = n.released_at.is_some_and(|released| at <= released);
     let unheld = matches!(n.state, NumberState::Available | NumberState::Quarantined);
@@ -193,4 +229,13 @@ pub(super) fn report_call(
     }
     changes.number_update(ctx, after);
     Ok(changes)
+}
+
+/// Deletes the records of calls that ended before `before` (operator or scheduler).
+pub(super) fn prune_calls(ctx: &Context, before: DateTime<Utc>) -> Result<Changes, EngineError> {
+    require_operator(ctx)?;
+    Ok(Changes {
+        prune_calls_before: Some(before),
+        ..Changes::default()
+    })
 }

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod agni;
 pub mod diga;
+pub mod edge;
 pub mod vobiz;
 
 use axum::response::{IntoResponse, Response};

@@ -29,7 +29,7 @@ async fn on_sub_account(w: &World, master: &Account, sub: &Account) -> (Number, 
         &w.operator(),
         Command::ReportCall {
             number: stocked.e164.clone().into(),
-            at: call,
+            call: didpool_core::call::Call::at(call),
         },
     )
     .await

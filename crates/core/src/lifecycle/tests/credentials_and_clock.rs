@@ -25,7 +25,7 @@ fn times_outside_what_the_store_holds_are_refused_before_anything_is_written() {
     let far = crate::clock::MAX_TIME;
     let call = Command::ReportCall {
         number: e164().into(),
-        at: far,
+        call: crate::call::Call::at(far),
     };
     let err = call
         .decide(&op, &snap(Some(used_by_child(t0())), vec![]))

@@ -455,7 +455,7 @@ fn a_call_reported_after_the_release_still_holds_the_number_for_its_cool_off() {
     assert_eq!(w.number.state, NumberState::Available);
     let report = |at| Command::ReportCall {
         number: e164().into(),
-        at,
+        call: crate::call::Call::at(at),
     };
     let ch = w
         .run(&report(call_at), &operator(t0() + Duration::minutes(1)))

@@ -239,13 +239,13 @@ fn a_reported_call_only_moves_last_call_at_forward() {
     let n = used_by_child(t0());
     let earlier = Command::ReportCall {
         number: e164().into(),
-        at: t0() - Duration::days(3),
+        call: crate::call::Call::at(t0() - Duration::days(3)),
     };
     let ch = earlier.decide(&op, &snap(Some(n.clone()), vec![])).unwrap();
     assert_eq!(ch.number().unwrap().last_call_at, Some(t0()));
     let later = Command::ReportCall {
         number: e164().into(),
-        at: t0() + Duration::days(3),
+        call: crate::call::Call::at(t0() + Duration::days(3)),
     };
     let op_later = Context {
         now: t0() + Duration::days(3),

@@ -141,7 +141,7 @@ proptest! {
                 Op::Call { hours_ago } => {
                     let call = Command::ReportCall {
                         number: e164().into(),
-                        at: now - Duration::hours(hours_ago),
+                        call: crate::call::Call::at(now - Duration::hours(hours_ago)),
                     };
                     lazy.run(&call, &operator(now)).unwrap();
                     eager.run(&call, &operator(now)).unwrap();

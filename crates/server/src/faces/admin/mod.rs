@@ -59,7 +59,7 @@ pub fn router(sandbox: bool) -> Router<AppState> {
 }
 
 #[derive(Debug)]
-pub struct AdminError(StatusCode, &'static str, String);
+pub struct AdminError(pub StatusCode, pub &'static str, pub String);
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
@@ -400,6 +400,7 @@ async fn top_up(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct CreateKey {
+    /// `agni`, `diga` or `edge` (a SIP edge's key for `/routing/v1`; main accounts only).
     kind: String,
     #[serde(default)]
     scope: Option<String>,
@@ -421,7 +422,7 @@ struct CreatedKey {
     path = "/admin/v1/accounts/{id}/keys",
     tag = "admin",
     operation_id = "admin_create_key",
-    summary = "Issue an Agni or Diga key",
+    summary = "Issue an Agni, Diga or edge key",
     security(("admin_bearer" = [])),
     params(("id" = String, Path, description = "account id (MA_…/SA_…)")),
     request_body = CreateKey,
@@ -435,7 +436,7 @@ async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
     let kind = CredentialKind::parse(&body.kind)
         .filter(|k| k.is_api_key())
-        .ok_or_else(|| bad("kind is agni or diga"))?;
+        .ok_or_else(|| bad("kind is agni, diga or edge"))?;
     printable("scope", body.scope.as_deref())?;
     let (credential, key) = st
         .engine
@@ -458,7 +459,7 @@ struct KeyObject {
     /// The credential's id, to revoke it.
     id: Uuid,
     /// `vobiz` (an auth token, `X-Auth-Token`), `vobiz_session` (a session of Vobiz access and
-    /// refresh tokens), `agni` (`X-Api-Key`) or `diga` (Bearer).
+    /// refresh tokens), `agni` (`X-Api-Key`), `diga` (Bearer) or `edge` (a SIP edge's Bearer).
     kind: &'static str,
     /// The key's restriction, such as `phones:read`.
     #[schema(required = true)]
@@ -667,7 +668,7 @@ async fn report_call(
     let at = body.at.unwrap_or_else(|| st.engine.now());
     let cmd = Command::ReportCall {
         number: e164.into(),
-        at,
+        call: didpool_core::call::Call::at(at),
     };
     let n = st
         .engine

@@ -6,6 +6,7 @@ mod accounts;
 mod auth;
 pub mod dto;
 pub mod error;
+mod health;
 mod numbers;
 pub mod tokens;
 mod trunks;
@@ -48,6 +49,10 @@ pub fn router() -> Router<AppState> {
                 get(numbers::get_number).delete(numbers::release),
             )
             .route(
+                &format!("{base}/numbers/{{e164}}/health"),
+                get(health::health),
+            )
+            .route(
                 &format!("{base}/numbers/{{e164}}/cancel-release"),
                 post(numbers::cancel_release),
             )
@@ -88,6 +93,7 @@ pub fn router() -> Router<AppState> {
     numbers::get_number,
     numbers::release,
     numbers::cancel_release,
+    health::health,
     numbers::assign_trunk,
     numbers::unassign_trunk,
     numbers::assign_sub_account,
