@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(Route::of(n.clone(), None), None, "no trunk, no agent");
         n.inbound_agent_id = Some("agent_1".into());
         let r = Route::of(n.clone(), None).unwrap();
-        assert_eq!((r.trunk, r.destination()), (None, None));
+        assert_eq!((r.destination(), r.trunk), (None, None));
         for state in [
             NumberState::Available,
             NumberState::Quarantined,

@@ -260,9 +260,89 @@ fn a_reported_call_only_moves_last_call_at_forward() {
         .decide(&ctx_for(&ma(), t0()), &snap(Some(stock()), vec![]))
         .unwrap_err();
     assert!(
-        matches!(err, EngineError::Forbidden(_)),
-        "accounts cannot report calls"
+        matches!(err, EngineError::NumberNotFound),
+        "an account reports calls only on numbers it pays for"
     );
+}
+
+fn edge_call(start: DateTime<Utc>, answered: bool) -> crate::call::Call {
+    crate::call::Call {
+        direction: crate::call::CallDirection::Inbound,
+        started_at: start,
+        answered_at: answered.then(|| start + Duration::seconds(3)),
+        ended_at: start + Duration::seconds(63),
+        sip_status: if answered { 200 } else { 486 },
+    }
+}
+
+#[test]
+fn the_paying_main_account_reports_calls_and_an_answered_one_starts_the_cool_off() {
+    let n = owned_by(&sa());
+    let start = t0() - Duration::minutes(5);
+    let report = |answered| Command::ReportCall {
+        number: e164().into(),
+        call: edge_call(start, answered),
+    };
+    // Answered: a record, and last_call_at at the call's end.
+    let ch = report(true)
+        .decide(&ctx_for(&ma(), t0()), &snap(Some(n.clone()), vec![]))
+        .unwrap();
+    assert_eq!(ch.calls.len(), 1);
+    assert_eq!(ch.calls[0].call, edge_call(start, true));
+    assert_eq!((ch.calls[0].number_id, ch.calls[0].reported_at), (n.id, t0()));
+    assert_eq!(
+        ch.number().unwrap().last_call_at,
+        Some(start + Duration::seconds(63))
+    );
+    assert!(ch.events.is_empty(), "a call is no state change");
+    // Not answered: only the record.
+    let ch = report(false)
+        .decide(&ctx_for(&ma(), t0()), &snap(Some(n.clone()), vec![]))
+        .unwrap();
+    assert_eq!(ch.calls.len(), 1);
+    assert!(ch.numbers.is_empty(), "an unanswered call leaves last_call_at");
+    // The holding sub-account is not its payer, and a call is checked.
+    let err = report(true)
+        .decide(&ctx_for(&sa(), t0()), &snap(Some(n.clone()), vec![]))
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NumberNotFound), "{err:?}");
+    let mut bad = edge_call(start, true);
+    bad.sip_status = 486;
+    let err = Command::ReportCall {
+        number: e164().into(),
+        call: bad,
+    }
+    .decide(&ctx_for(&ma(), t0()), &snap(Some(n), vec![]))
+    .unwrap_err();
+    assert!(matches!(err, EngineError::Invalid(_)), "{err:?}");
+}
+
+#[test]
+fn a_call_from_before_a_release_is_taken_from_the_last_payer_only() {
+    let mut n = stock();
+    n.state = NumberState::Quarantined;
+    n.released_at = Some(t0() - Duration::minutes(1));
+    n.quarantine_until = Some(t0() + Duration::days(1));
+    n.last_owner_id = Some(sa().id);
+    n.last_billing_id = Some(ma().id);
+    let report = |start| Command::ReportCall {
+        number: e164().into(),
+        call: edge_call(start, true),
+    };
+    let before = t0() - Duration::minutes(3);
+    let ch = report(before)
+        .decide(&ctx_for(&ma(), t0()), &snap(Some(n.clone()), vec![]))
+        .unwrap();
+    assert_eq!(ch.calls.len(), 1);
+    assert_eq!(
+        ch.number().unwrap().quarantine_until,
+        Some(before + Duration::seconds(63) + crate::policy::COOL_OFF),
+        "the call holds the number back for the cool-off"
+    );
+    let err = report(t0() - Duration::seconds(30))
+        .decide(&ctx_for(&ma(), t0()), &snap(Some(n), vec![]))
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NumberNotFound), "after the release: {err:?}");
 }
 
 #[test]
