@@ -8,7 +8,8 @@
 //!
 //! An answer whose status the operation does not document is checked against the face's error
 //! body (a success must be documented); routes no operation matches (unknown paths) are checked
-//! against the face's error body too. The admin API is the operator's own and is not checked.
+//! against the face's error body too. The SIP edge's API (`/routing/v1`) is checked the same
+//! way; the admin API is the operator's own and is not checked.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ enum Face {
     Vobiz,
     Agni,
     Diga,
+    Routing,
 }
 
 impl Face {
@@ -33,6 +35,8 @@ impl Face {
             Some(Face::Vobiz)
         } else if path == "/v1" || path.starts_with("/v1/") {
             Some(Face::Diga)
+        } else if path.starts_with("/routing/v1/") {
+            Some(Face::Routing)
         } else {
             None
         }
@@ -43,6 +47,7 @@ impl Face {
             Face::Vobiz => "vobiz",
             Face::Agni => "agni",
             Face::Diga => "diga",
+            Face::Routing => "routing",
         }
     }
 
@@ -52,6 +57,7 @@ impl Face {
             Face::Vobiz => "VobizError",
             Face::Agni => "AgniError",
             Face::Diga => "DigaAnyError",
+            Face::Routing => "AdminError",
         }
     }
 }
@@ -114,7 +120,7 @@ fn wire() -> &'static Wire {
                 });
             }
         }
-        let errors = [Face::Vobiz, Face::Agni, Face::Diga]
+        let errors = [Face::Vobiz, Face::Agni, Face::Diga, Face::Routing]
             .into_iter()
             .map(|f| {
                 let name = f.error_schema();

@@ -8,7 +8,7 @@ CREATE TABLE calls (
     started_at   TIMESTAMPTZ NOT NULL,
     answered_at  TIMESTAMPTZ,
     ended_at     TIMESTAMPTZ NOT NULL,
-    sip_status   INTEGER NOT NULL,
+    sip_status   BIGINT NOT NULL,
     reported_at  TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX calls_by_number ON calls(number_id, started_at);
