@@ -468,6 +468,37 @@ async fn run_mode(
         }
     }
 
+    // The owner's numbers go on its trunk, and its edge key asks where their calls go.
+    {
+        let req = req.clone();
+        let owner = owner.clone();
+        let per = plan.owned.div_ceil(16);
+        let (first, total) = (plan.numbers, plan.owned);
+        let op: Op = Arc::new(move |i, k| {
+            let n = e164(first + i as u64 * per + k);
+            let r = req(&owner, reqwest::Method::POST, format!("numbers/{n}/assign"))
+                .json(&json!({"trunk_group_id": owner.trunk}));
+            Box::pin(async move { ok(r.send().await) })
+        });
+        let limits = (0..16u64)
+            .map(|i| per.min(total.saturating_sub(i * per)))
+            .collect();
+        let (m, _) = drive(16, None, Some(limits), 1, op, pid).await;
+        if m.errors > 0 {
+            bail!("the owner could not route its {} numbers", plan.owned);
+        }
+    }
+    let edge_key: Value = http
+        .post(format!("{base}/admin/v1/accounts/{}/keys", owner.id))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"kind": "edge"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let edge_key = edge_key["key"].as_str().context("no edge key")?.to_owned();
+
     let mut rows = Vec::new();
     let search_span = plan.numbers;
     for &c in &args.clients {
@@ -572,12 +603,29 @@ async fn run_mode(
         };
         let (owned, _) = drive(c, deadline(), None, 1, owned_op, pid).await;
 
+        // route: the SIP edge's lookup of a routed number (one indexed read).
+        let (first, owned_count) = (plan.numbers, plan.owned.max(1));
+        let route_op: Op = {
+            let http = http.clone();
+            let base = base.clone();
+            let key = edge_key.clone();
+            Arc::new(move |_, _| {
+                let n = e164(first + rand::thread_rng().gen_range(0..owned_count));
+                let r = http
+                    .get(format!("{base}/routing/v1/numbers/+{n}"))
+                    .bearer_auth(&key);
+                Box::pin(async move { ok(r.send().await) })
+            })
+        };
+        let (route, _) = drive(c, deadline(), None, 1, route_op, pid).await;
+
         for (workload, m) in [
             ("churn", churn),
             ("purchase", purchase),
             ("release", release),
             ("search", search),
             ("owned", owned),
+            ("route", route),
             ("noop", noop.clone()),
         ] {
             rows.push(Row {
@@ -717,12 +765,31 @@ async fn run_mode(
             })
         };
         let (owned, _) = drive(c, deadline(), None, 1, owned_op, me).await;
+        let owner_by = By::account(
+            &store
+                .account(&AccountId::parse(&owner.id)?)
+                .await?
+                .context("the owner is missing")?,
+            None,
+        );
+        let route_op: Op = {
+            let engine = engine.clone();
+            let first = plan.numbers;
+            let count = plan.owned.max(1);
+            Arc::new(move |_, _| {
+                let n = e(first + rand::thread_rng().gen_range(0..count));
+                let (engine, by) = (engine.clone(), owner_by.clone());
+                Box::pin(async move { engine.route(&by, &n).await.is_ok() })
+            })
+        };
+        let (route, _) = drive(c, deadline(), None, 1, route_op, me).await;
         for (workload, m) in [
             ("churn", churn),
             ("purchase", purchase),
             ("release", release),
             ("search", search),
             ("owned", owned),
+            ("route", route),
         ] {
             if let Some(r) = rows
                 .iter_mut()
