@@ -184,12 +184,7 @@ pub struct Health {
 impl Health {
     /// The figures of `calls` that started in the `days` days up to `now`, each counted in the
     /// period its start falls in.
-    pub fn of(
-        calls: &[Call],
-        granularity: Granularity,
-        days: u32,
-        now: DateTime<Utc>,
-    ) -> Health {
+    pub fn of(calls: &[Call], granularity: Granularity, days: u32, now: DateTime<Utc>) -> Health {
         let since = now - Duration::days(i64::from(days));
         let mut summary = CallStats::default();
         let mut periods: Vec<(DateTime<Utc>, CallStats)> = Vec::new();
@@ -284,13 +279,29 @@ mod tests {
         assert_eq!(daily.summary.answer_rate(), 0.75);
         assert_eq!(daily.summary.total_minutes(), 3.5);
         assert_eq!(daily.summary.avg_duration(), 70.0);
-        let days: Vec<_> = daily.periods.iter().map(|(at, s)| (*at, s.total_calls)).collect();
+        let days: Vec<_> = daily
+            .periods
+            .iter()
+            .map(|(at, s)| (*at, s.total_calls))
+            .collect();
         assert_eq!(days, vec![(t(19, 0, 0), 1), (t(20, 0, 0), 3)]);
 
         let hourly = Health::of(&calls, Granularity::Hourly, 7, now);
-        let hours: Vec<_> = hourly.periods.iter().map(|(at, s)| (*at, s.total_calls)).collect();
-        assert_eq!(hours, vec![(t(19, 9, 0), 1), (t(20, 10, 0), 2), (t(20, 11, 0), 1)]);
-        assert_eq!(Health::of(&calls, Granularity::Daily, 30, now).summary.total_calls, 5);
+        let hours: Vec<_> = hourly
+            .periods
+            .iter()
+            .map(|(at, s)| (*at, s.total_calls))
+            .collect();
+        assert_eq!(
+            hours,
+            vec![(t(19, 9, 0), 1), (t(20, 10, 0), 2), (t(20, 11, 0), 1)]
+        );
+        assert_eq!(
+            Health::of(&calls, Granularity::Daily, 30, now)
+                .summary
+                .total_calls,
+            5
+        );
     }
 
     #[test]

@@ -6,17 +6,17 @@
 use chrono::{DateTime, Utc};
 
 use crate::account::Account;
-use crate::call::{Granularity, Health, MAX_HEALTH_DAYS};
-use crate::e164::E164;
-use crate::route::Route;
 use crate::audit::{AssignmentAudit, NumberEvent};
+use crate::call::{Granularity, Health, MAX_HEALTH_DAYS};
 use crate::clock::check_time;
 use crate::credential::Credential;
+use crate::e164::E164;
 use crate::engine::{By, Engine};
 use crate::error::EngineError;
 use crate::ids::{AccountId, TrunkId};
 use crate::lifecycle::{controls, schedule, visible_to, Snapshot};
 use crate::number::{Number, NumberRef};
+use crate::route::Route;
 use crate::setting::{Setting, SettingKey};
 use crate::store::{
     Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
@@ -97,7 +97,10 @@ impl Engine {
             .route(e164)
             .await?
             .ok_or(EngineError::NumberNotFound)?;
-        if by.caller().is_some_and(|c| n.billing_id.as_ref() != Some(c)) {
+        if by
+            .caller()
+            .is_some_and(|c| n.billing_id.as_ref() != Some(c))
+        {
             return Err(EngineError::NumberNotFound);
         }
         let n = self.settled(n).await?;

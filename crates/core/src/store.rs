@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};
+use crate::call::CallRecord;
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::e164::E164;
 use crate::error::EngineError;
@@ -16,7 +17,6 @@ use crate::money::Decimal;
 use crate::number::{Number, NumberRef, NumberState};
 use crate::setting::{Setting, SettingKey};
 use crate::trunk::{Trunk, TrunkSettings};
-use crate::call::CallRecord;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -39,9 +39,16 @@ pub trait Store: Send + Sync + 'static {
     async fn setting(&self, key: SettingKey) -> Result<Option<Setting>, EngineError>;
     /// The live (not deleted) number with this E.164 and the settings of its trunk, if it is on
     /// one: one indexed read, what a SIP edge's routing lookup costs.
-    async fn route(&self, e164: &E164) -> Result<Option<(Number, Option<TrunkSettings>)>, EngineError>;
+    async fn route(
+        &self,
+        e164: &E164,
+    ) -> Result<Option<(Number, Option<TrunkSettings>)>, EngineError>;
     /// The call records of a number that started after `since`, oldest first.
-    async fn calls(&self, number: NumberId, since: DateTime<Utc>) -> Result<Vec<CallRecord>, EngineError>;
+    async fn calls(
+        &self,
+        number: NumberId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<CallRecord>, EngineError>;
     /// The live (not deleted) number with this E.164.
     async fn number_by_e164(&self, e164: &E164) -> Result<Option<Number>, EngineError>;
     async fn number(&self, id: NumberId) -> Result<Option<Number>, EngineError>;

@@ -260,7 +260,9 @@ pub fn document() -> Document {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("a SIP edge's key (`didpool key create MA_… --kind edge`)"))
+                .description(Some(
+                    "a SIP edge's key (`didpool key create MA_… --kind edge`)",
+                ))
                 .build(),
         ),
     );

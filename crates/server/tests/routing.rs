@@ -204,7 +204,11 @@ async fn calls_the_edge_reports_start_the_cool_off_and_make_the_health() {
     t.buy(&alice, &blr(1)).await;
     let (status, body) = t
         .post(
-            &format!("{}/numbers/{}/assign-subaccount", alice.base(), enc(&blr(1))),
+            &format!(
+                "{}/numbers/{}/assign-subaccount",
+                alice.base(),
+                enc(&blr(1))
+            ),
             &alice.auth(),
             json!({"sub_account_id": "SA_BOB"}),
         )
@@ -236,12 +240,20 @@ async fn calls_the_edge_reports_start_the_cool_off_and_make_the_health() {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["last_call_at"], common::micros(ended), "a busy call is no call had");
+    assert_eq!(
+        body["last_call_at"],
+        common::micros(ended),
+        "a busy call is no call had"
+    );
 
     // Seed 004: the cool-off counts from the answered call's end.
     let (status, body) = t
         .delete(
-            &format!("{}/numbers/{}/assign-subaccount", alice.base(), enc(&blr(1))),
+            &format!(
+                "{}/numbers/{}/assign-subaccount",
+                alice.base(),
+                enc(&blr(1))
+            ),
             &alice.auth(),
         )
         .await;
@@ -251,9 +263,8 @@ async fn calls_the_edge_reports_start_the_cool_off_and_make_the_health() {
     assert_eq!(body["cool_off_remaining_seconds"], remaining);
 
     // The health route, daily and hourly.
-    let health = |who: &Acct, query: &str| {
-        format!("{}/numbers/{}/health{query}", who.base(), enc(&blr(1)))
-    };
+    let health =
+        |who: &Acct, query: &str| format!("{}/numbers/{}/health{query}", who.base(), enc(&blr(1)));
     let (status, body) = t.get(&health(&alice, ""), &alice.auth()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["e164"], blr(1));
@@ -267,7 +278,10 @@ async fn calls_the_edge_reports_start_the_cool_off_and_make_the_health() {
                "total_minutes": 1.5, "avg_duration": 90.0})
     );
     let days = body["snapshots"].as_array().unwrap();
-    let calls: u64 = days.iter().map(|d| d["total_calls"].as_u64().unwrap()).sum();
+    let calls: u64 = days
+        .iter()
+        .map(|d| d["total_calls"].as_u64().unwrap())
+        .sum();
     assert_eq!(calls, 2);
     let (status, body) = t
         .get(&health(&alice, "?granularity=hourly&days=1"), &alice.auth())
@@ -278,7 +292,12 @@ async fn calls_the_edge_reports_start_the_cool_off_and_make_the_health() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["total_calls"].as_u64().unwrap(), s["answered_calls"].as_u64().unwrap()))
+        .map(|s| {
+            (
+                s["total_calls"].as_u64().unwrap(),
+                s["answered_calls"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let expected = if start.format("%H").to_string() == busy.format("%H").to_string() {
         vec![(2, 1)]
@@ -294,7 +313,10 @@ async fn calls_the_edge_reports_start_the_cool_off_and_make_the_health() {
     ] {
         let (status, body) = t.get(&health(&alice, query), &alice.auth()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query} {body}");
-        assert!(body["message"].as_str().unwrap().contains(message), "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(message),
+            "{body}"
+        );
     }
     let carol = t.master("MA_CAROL", "0").await;
     let (status, body) = t.get(&health(&carol, ""), &carol.auth()).await;

@@ -37,7 +37,9 @@ fn in_ci() -> bool {
 fn installed(program: &str) -> bool {
     std::process::Command::new("sh")
         .arg("-c")
-        .arg(format!("command -v {program} || test -x /usr/sbin/{program}"))
+        .arg(format!(
+            "command -v {program} || test -x /usr/sbin/{program}"
+        ))
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
@@ -153,7 +155,9 @@ async fn wait_sip(addr: SocketAddr, kamailio: &mut Group) {
              From: <sip:test@{local}>;tag=t{i}\r\nTo: <sip:ping@{addr}>\r\nCall-ID: ping-{i}@test\r\n\
              CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
         );
-        socket.send_to(options.as_bytes(), addr).expect("sending OPTIONS");
+        socket
+            .send_to(options.as_bytes(), addr)
+            .expect("sending OPTIONS");
         let mut buf = [0u8; 2048];
         if let Ok((n, _)) = socket.recv_from(&mut buf) {
             if buf[..n].starts_with(b"SIP/2.0 200") {
@@ -181,8 +185,24 @@ impl Edge {
             .arg(self.kamailio.to_string())
             .args(["-sf"])
             .arg(self.scenarios.join(scenario))
-            .args(["-s", e164, "-i", "127.0.0.1", "-p", &port, "-m", "1", "-nostdin"])
-            .args(["-timeout", CALL_TIMEOUT, "-timeout_error", "-recv_timeout", "10000"])
+            .args([
+                "-s",
+                e164,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-m",
+                "1",
+                "-nostdin",
+            ])
+            .args([
+                "-timeout",
+                CALL_TIMEOUT,
+                "-timeout_error",
+                "-recv_timeout",
+                "10000",
+            ])
             .args(["-trace_err", "-trace_msg"])
             .current_dir(&self.dir)
             .stdin(Stdio::null())
@@ -305,7 +325,12 @@ async fn calls_route_by_didpool_and_drive_the_cool_off(backend: Backend) {
     kam.arg("-f")
         .arg(repo().join("deploy/kamailio/kamailio.cfg"))
         .args(["-DD", "-E", "-m", "64", "-M", "8"])
-        .args(["-A", &format!("LISTEN=udp:127.0.0.1:{kam_port}"), "-A", "CHILDREN=2"])
+        .args([
+            "-A",
+            &format!("LISTEN=udp:127.0.0.1:{kam_port}"),
+            "-A",
+            "CHILDREN=2",
+        ])
         .arg("-Y")
         .arg(&run)
         .arg("-w")
@@ -331,7 +356,10 @@ async fn calls_route_by_didpool_and_drive_the_cool_off(backend: Backend) {
         }
     };
     assign(one.clone()).await;
-    assert!(edge.call("uac.xml", &one), "a call to {one} on its trunk completes");
+    assert!(
+        edge.call("uac.xml", &one),
+        "a call to {one} on its trunk completes"
+    );
     let first = last_call_after(&api, &one).await;
 
     // Seed 002: off its trunk, the next INVITE gets 404 at once.
@@ -345,7 +373,10 @@ async fn calls_route_by_didpool_and_drive_the_cool_off(backend: Backend) {
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     assert!(edge.call("uac_404.xml", &one), "off its trunk: 404");
-    assert!(!edge.call("uac.xml", &one), "off its trunk: no call completes");
+    assert!(
+        !edge.call("uac.xml", &one),
+        "off its trunk: no call completes"
+    );
 
     // Back on it, a second call; released (seed 000): 404.
     assign(one.clone()).await;
@@ -371,7 +402,10 @@ async fn calls_route_by_didpool_and_drive_the_cool_off(backend: Backend) {
     let r = api.assign_sub(&alice, &two, &bob).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assign(two.clone()).await;
-    assert!(edge.call("uac.xml", &two), "a call to the sub-account's {two}");
+    assert!(
+        edge.call("uac.xml", &two),
+        "a call to the sub-account's {two}"
+    );
     let call = last_call_after(&api, &two).await;
     let asked = Utc::now();
     let r = api.unassign_sub(&alice, &two).await;
@@ -391,7 +425,11 @@ async fn calls_route_by_didpool_and_drive_the_cool_off(backend: Backend) {
     let r = api
         .send(
             Method::DELETE,
-            &format!("{}/numbers/{}/assign-subaccount?force=true", alice.base(), enc(&two)),
+            &format!(
+                "{}/numbers/{}/assign-subaccount?force=true",
+                alice.base(),
+                enc(&two)
+            ),
             Some(&alice),
             None,
         )
@@ -420,9 +458,12 @@ async fn bounded(backend: Backend) {
     if !sip_tools() {
         return;
     }
-    tokio::time::timeout(DEADLINE, calls_route_by_didpool_and_drive_the_cool_off(backend))
-        .await
-        .unwrap_or_else(|_| panic!("the SIP edge test did not finish within {DEADLINE:?}"));
+    tokio::time::timeout(
+        DEADLINE,
+        calls_route_by_didpool_and_drive_the_cool_off(backend),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the SIP edge test did not finish within {DEADLINE:?}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,11 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::call::CallRecord;
-use didpool_core::trunk::TrunkSettings;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
+use didpool_core::trunk::TrunkSettings;
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Store, Trunk, TrunkId, E164,
 };

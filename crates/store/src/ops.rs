@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::call::CallRecord;
-use didpool_core::trunk::TrunkSettings;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
@@ -13,14 +12,15 @@ use didpool_core::store::{
     Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
     Violation,
 };
+use didpool_core::trunk::TrunkSettings;
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Trunk, TrunkId, E164,
 };
 
 use crate::codec::corrupt;
 use crate::rows::{
-    self, ACCOUNT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS,
-    SETTING_COLS, TRUNK_COLS,
+    self, ACCOUNT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS,
+    NUMBER_COLS, SETTING_COLS, TRUNK_COLS,
 };
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
@@ -579,7 +579,13 @@ pub async fn calls(
         "SELECT {CALL_COLS} FROM calls WHERE number_id = $1 AND started_at > $2 \
          ORDER BY started_at, id"
     );
-    fetch(db, &sql, &[number.to_string().into(), since.into()], rows::call).await
+    fetch(
+        db,
+        &sql,
+        &[number.to_string().into(), since.into()],
+        rows::call,
+    )
+    .await
 }
 
 pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, EngineError> {

@@ -2,8 +2,8 @@
 
 use didpool_core::account::{Account, AccountProfile, Role, Verification};
 use didpool_core::audit::{Actor, AssignmentAudit, NumberEvent};
-use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::call::{Call, CallDirection, CallRecord};
+use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ids::{CallId, CredentialId, EntryId, EventId};
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::money::Currency;

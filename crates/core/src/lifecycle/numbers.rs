@@ -1,13 +1,12 @@
 //! Numbers: stocking inventory, importing a customer's own number, its settings, and the calls
 //! it carries.
 
-
 use chrono::{DateTime, Utc};
 
 use crate::call::{Call, CallRecord};
 use crate::clock::check_time;
-use crate::ids::CallId;
 use crate::error::EngineError;
+use crate::ids::CallId;
 use crate::money::Decimal;
 use crate::number::{NewNumber, Number, NumberRef, NumberState, Origin, SipConfig, SipConfigPatch};
 use crate::policy::COOL_OFF;
@@ -183,8 +182,8 @@ pub(super) fn report_call(
             .as_ref()
             .filter(|n| {
                 // Its payer; or, once released, its last payer for a call from before.
-                let released_since = n.billing_id.is_none()
-                    && n.released_at.is_some_and(|r| call.started_at <= r);
+                let released_since =
+                    n.billing_id.is_none() && n.released_at.is_some_and(|r| call.started_at <= r);
                 n.billing_id.as_ref() == Some(caller)
                     || (released_since && n.last_billing_id.as_ref() == Some(caller))
             })

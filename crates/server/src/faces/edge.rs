@@ -248,8 +248,9 @@ async fn report_call(
         .map_err(|e| bad(format!("e164 is {e}")))?;
     let direction = match body.direction.as_deref() {
         None => CallDirection::Inbound,
-        Some(d) => CallDirection::parse(d)
-            .ok_or_else(|| bad("direction is inbound or outbound".into()))?,
+        Some(d) => {
+            CallDirection::parse(d).ok_or_else(|| bad("direction is inbound or outbound".into()))?
+        }
     };
     let call = Call {
         direction,

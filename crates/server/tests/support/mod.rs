@@ -98,7 +98,13 @@ impl Api {
     }
 
     /// A request with a bearer token of any kind (a Diga key, an edge key).
-    pub async fn bearer(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Reply {
+    pub async fn bearer(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> Reply {
         self.exchange(method.clone(), path, Auth::Bearer(key), body)
             .await
             .unwrap_or_else(|e| panic!("{method} {}{path}: {e}", self.base))

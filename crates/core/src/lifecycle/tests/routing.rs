@@ -289,7 +289,10 @@ fn the_paying_main_account_reports_calls_and_an_answered_one_starts_the_cool_off
         .unwrap();
     assert_eq!(ch.calls.len(), 1);
     assert_eq!(ch.calls[0].call, edge_call(start, true));
-    assert_eq!((ch.calls[0].number_id, ch.calls[0].reported_at), (n.id, t0()));
+    assert_eq!(
+        (ch.calls[0].number_id, ch.calls[0].reported_at),
+        (n.id, t0())
+    );
     assert_eq!(
         ch.number().unwrap().last_call_at,
         Some(start + Duration::seconds(63))
@@ -300,7 +303,10 @@ fn the_paying_main_account_reports_calls_and_an_answered_one_starts_the_cool_off
         .decide(&ctx_for(&ma(), t0()), &snap(Some(n.clone()), vec![]))
         .unwrap();
     assert_eq!(ch.calls.len(), 1);
-    assert!(ch.numbers.is_empty(), "an unanswered call leaves last_call_at");
+    assert!(
+        ch.numbers.is_empty(),
+        "an unanswered call leaves last_call_at"
+    );
     // The holding sub-account is not its payer, and a call is checked.
     let err = report(true)
         .decide(&ctx_for(&sa(), t0()), &snap(Some(n.clone()), vec![]))
@@ -342,7 +348,10 @@ fn a_call_from_before_a_release_is_taken_from_the_last_payer_only() {
     let err = report(t0() - Duration::seconds(30))
         .decide(&ctx_for(&ma(), t0()), &snap(Some(n), vec![]))
         .unwrap_err();
-    assert!(matches!(err, EngineError::NumberNotFound), "after the release: {err:?}");
+    assert!(
+        matches!(err, EngineError::NumberNotFound),
+        "after the release: {err:?}"
+    );
 }
 
 #[test]
