@@ -65,6 +65,10 @@ pub enum EngineError {
     StillHoldsNumbers,
     #[error("credential not found")]
     CredentialNotFound,
+    #[error("webhook endpoint not found")]
+    EndpointNotFound,
+    #[error("event not found")]
+    EventNotFound,
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -162,6 +162,10 @@ uuid_id!(
     /// An append-only audit event.
     EventId
 );
+uuid_id!(
+    /// A webhook endpoint (`/admin/v1/webhook-endpoints/{id}`).
+    EndpointId
+);
 
 #[cfg(test)]
 mod tests {

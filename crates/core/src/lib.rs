@@ -22,6 +22,7 @@ pub mod queries;
 pub mod setting;
 pub mod store;
 pub mod trunk;
+pub mod webhook;
 
 pub use account::{Account, AccountProfile, Role};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -9,7 +9,8 @@ use crate::audit::{AssignmentAudit, NumberEvent};
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::e164::E164;
 use crate::error::EngineError;
-use crate::ids::{AccountId, NumberId, TrunkId};
+use crate::ids::{AccountId, EndpointId, EventId, NumberId, TrunkId};
+use crate::webhook::{Attempt, Delivery, Endpoint};
 use crate::ledger::{EntryKind, LedgerEntry};
 use crate::lifecycle::{Command, Context, Outcome};
 use crate::money::Decimal;
@@ -60,6 +61,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         number: &NumberRef,
     ) -> Result<Vec<AssignmentAudit>, EngineError>;
+    /// Events in the order of their commit sequence (see [`EventQuery`]).
+    async fn event_log(&self, query: &EventQuery) -> Result<Vec<NumberEvent>, EngineError>;
+    async fn event(&self, id: EventId) -> Result<Option<NumberEvent>, EngineError>;
+    /// Every webhook endpoint, oldest first.
+    async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>, EngineError>;
+    async fn webhook_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, EngineError>;
+    /// The deliveries of an event (to each endpoint), in queue order.
+    async fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>, EngineError>;
+    /// The latest attempts, newest first: of one event, or to one endpoint, or all.
+    async fn attempts(
+        &self,
+        event: Option<EventId>,
+        endpoint: Option<EndpointId>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>, EngineError>;
     /// Numbers with something due at `now` for the scheduler, at most `limit`.
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError>;
     /// Every broken invariant of the whole database; empty when it is consistent.
@@ -161,6 +177,22 @@ impl NumberQuery {
             offset: 0,
         }
     }
+}
+
+/// A page of the event log. Events are listed by the store's sequence of them; `after` is an
+/// event id, and the page holds the events strictly after it in the order asked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventQuery {
+    pub after: Option<EventId>,
+    /// Any of these types (empty: all).
+    pub types: Vec<String>,
+    /// Concerning this account ([`NumberEvent::accounts`]).
+    pub account: Option<AccountId>,
+    /// Of every row this E.164 had.
+    pub number: Option<E164>,
+    /// Newest first.
+    pub desc: bool,
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -7,7 +7,9 @@ use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::setting::{Setting, SettingKey};
-use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
+use didpool_core::ids::{EndpointId, EventId};
+use didpool_core::webhook::{Attempt, Delivery, Endpoint};
+use didpool_core::store::{EventQuery, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Store, Trunk, TrunkId, E164,
 };
@@ -135,6 +137,36 @@ impl<B: Backend> Store for DbStore<B> {
         number: &NumberRef,
     ) -> Result<Vec<AssignmentAudit>, EngineError> {
         ops::assignment_audits(self.0.reader()?.as_mut(), number).await
+    }
+
+    async fn event_log(&self, query: &EventQuery) -> Result<Vec<NumberEvent>, EngineError> {
+        ops::event_log(self.0.reader()?.as_mut(), query).await
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<NumberEvent>, EngineError> {
+        ops::event(self.0.reader()?.as_mut(), id).await
+    }
+
+    async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>, EngineError> {
+        ops::webhook_endpoints(self.0.reader()?.as_mut(), None).await
+    }
+
+    async fn webhook_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, EngineError> {
+        let found = ops::webhook_endpoints(self.0.reader()?.as_mut(), Some(id)).await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>, EngineError> {
+        ops::deliveries_of(self.0.reader()?.as_mut(), event).await
+    }
+
+    async fn attempts(
+        &self,
+        event: Option<EventId>,
+        endpoint: Option<EndpointId>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>, EngineError> {
+        ops::attempts(self.0.reader()?.as_mut(), event, endpoint, limit).await
     }
 
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError> {

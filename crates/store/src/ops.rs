@@ -7,8 +7,10 @@ use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::setting::{Setting, SettingKey};
+use didpool_core::ids::{EndpointId, EventId};
+use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
 use didpool_core::store::{
-    Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
+    EventQuery, Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
     Violation,
 };
 use didpool_core::{
@@ -17,8 +19,8 @@ use didpool_core::{
 
 use crate::codec::corrupt;
 use crate::rows::{
-    self, ACCOUNT_COLS, AUDIT_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS,
-    SETTING_COLS, TRUNK_COLS,
+    self, ACCOUNT_COLS, ATTEMPT_COLS, AUDIT_COLS, CREDENTIAL_COLS, DELIVERY_COLS, ENDPOINT_COLS,
+    ENTRY_COLS, EVENT_COLS, NUMBER_COLS, SETTING_COLS, TRUNK_COLS,
 };
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
@@ -344,6 +346,7 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         let sql = format!("SELECT {CREDENTIAL_COLS} FROM credentials WHERE id = $1{lock}");
         snap.credentials = fetch(db, &sql, &[id.to_string().into()], rows::credential).await?;
     }
+    load_webhooks(db, needs, &mut snap).await?;
     if !needs.settings.is_empty() {
         let sql = format!(
             "SELECT {SETTING_COLS} FROM settings WHERE key IN ({}) ORDER BY key{lock}",
@@ -353,6 +356,104 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         snap.settings = fetch(db, &sql, &keys, rows::setting).await?;
     }
     Ok(snap)
+}
+
+/// Deliveries before endpoints, in every command, so their row locks never cross.
+async fn load_webhooks(
+    db: &mut dyn Sql,
+    needs: &Needs,
+    snap: &mut Snapshot,
+) -> Result<(), EngineError> {
+    let lock = db.lock();
+    if let Some(c) = &needs.claim {
+        // The first pending delivery of each number to each enabled endpoint, due by the engine's
+        // clock and not leased at the real time; rows another node holds are skipped.
+        let skip = if lock.is_empty() { "" } else { " SKIP LOCKED" };
+        let sql = format!(
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries d \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+             AND (d.lease_until IS NULL OR d.lease_until <= $2) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.status = 'pending' \
+                 AND p.endpoint_id = d.endpoint_id AND p.number_id = d.number_id AND p.seq < d.seq) \
+             AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                 WHERE w.id = d.endpoint_id AND w.disabled_at IS NULL) \
+             ORDER BY d.seq LIMIT $3{lock}{skip}"
+        );
+        let args = [c.now.into(), c.now_real.into(), i64::from(c.limit).into()];
+        snap.deliveries = fetch(db, &sql, &args, rows::delivery).await?;
+    }
+    if let Some(seq) = needs.delivery {
+        let sql = format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE seq = $1{lock}");
+        snap.deliveries = fetch(db, &sql, &[seq.into()], rows::delivery).await?;
+        if let Some(d) = snap.deliveries.first() {
+            // Read, not locked: every delivery of the endpoint finishes through it, and what a
+            // finish writes there (since when it fails) tolerates a concurrent one.
+            let sql = format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id = $1");
+            let id = d.endpoint_id.to_string().into();
+            snap.webhook_endpoints = fetch(db, &sql, &[id], rows::endpoint).await?;
+        }
+    }
+    match &needs.requeue {
+        Some(Requeue::Event { event, endpoint }) => {
+            let mut q = Q::new(format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = "));
+            q.arg(event.to_string());
+            if let Some(e) = endpoint {
+                q.push(" AND endpoint_id = ").arg(e.to_string());
+            }
+            q.push(" ORDER BY seq").push(lock);
+            snap.deliveries = fetch(db, &q.sql, &q.args, rows::delivery).await?;
+        }
+        Some(Requeue::Since { endpoint, since }) => {
+            let sql = format!(
+                "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE endpoint_id = $1 \
+                 AND event_id IN (SELECT id FROM number_events WHERE at >= $2) ORDER BY seq{lock}"
+            );
+            let args = [endpoint.to_string().into(), (*since).into()];
+            snap.deliveries = fetch(db, &sql, &args, rows::delivery).await?;
+        }
+        None => {}
+    }
+    if let Some(id) = needs.webhook_endpoint {
+        let sql = format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id = $1{lock}");
+        snap.webhook_endpoints = fetch(db, &sql, &[id.to_string().into()], rows::endpoint).await?;
+    }
+    Ok(())
+}
+
+/// Queues a delivery of each event to every endpoint it matches (the rule of
+/// [`Endpoint::matches`](didpool_core::webhook::Endpoint::matches)), in the events' order: one
+/// statement, in the events' transaction.
+fn fan_out(events: &[NumberEvent]) -> Option<Stmt> {
+    let first = events.first()?;
+    let mut q = Q::new(
+        "INSERT INTO webhook_deliveries \
+         (endpoint_id, event_id, number_id, status, attempts, next_attempt_at, updated_at) \
+         SELECT w.id, e.column2, e.column3, 'pending', 0, ",
+    );
+    q.arg(first.at).push(", ").arg(first.at);
+    q.push(" FROM webhook_endpoints w, (VALUES ");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(").arg(i as i64).push(", ").arg(e.id.to_string());
+        q.push(", ").arg(e.number_id.to_string());
+        q.push(", ").arg(e.event_type());
+        let accounts = rows::listed(e.accounts().iter().map(AccountId::as_str));
+        q.push(", ").arg(accounts).push(")");
+    }
+    q.push(
+        ") AS e WHERE w.disabled_at IS NULL \
+         AND (w.event_types = '' OR w.event_types LIKE '%,' || e.column4 || ',%') \
+         AND (w.account_id IS NULL OR e.column5 LIKE '%,' || w.account_id || ',%') \
+         ORDER BY e.column1, w.id",
+    );
+    Some(Stmt {
+        table: "webhook_deliveries",
+        op: WriteOp::Insert,
+        q,
+        what: "delivery".into(),
+    })
 }
 
 /// Writes a command's changes, parents before children.
@@ -449,6 +550,45 @@ pub async fn apply(
     stmts.extend(insert_many("ledger", ENTRY_COLS, entries, "ledger entry"));
     let events = changes.events.iter().map(rows::event_values).collect();
     stmts.extend(insert_many("number_events", EVENT_COLS, events, "event"));
+    stmts.extend(fan_out(&changes.events));
+    let endpoint_key = |e: &Endpoint| e.id.to_string();
+    let endpoint_before = |e: &Endpoint| snapshot.webhook_endpoints.iter().find(|b| b.id == e.id);
+    write_all(
+        &mut stmts,
+        "webhook_endpoints",
+        ENDPOINT_COLS,
+        &changes.webhook_endpoints,
+        rows::endpoint_values,
+        endpoint_key,
+        endpoint_before,
+    )?;
+    for w in &changes.webhook_endpoints {
+        if let Write::Delete(e) = w {
+            // Its deliveries and their attempts go with it (ON DELETE CASCADE).
+            stmts.push(Stmt {
+                table: "webhook_endpoints",
+                op: WriteOp::Delete,
+                q: Q {
+                    sql: "DELETE FROM webhook_endpoints WHERE id = $1".into(),
+                    args: vec![e.id.to_string().into()],
+                },
+                what: e.id.to_string(),
+            });
+        }
+    }
+    let delivery_key = |d: &Delivery| d.seq.to_string();
+    let delivery_before = |d: &Delivery| snapshot.deliveries.iter().find(|b| b.seq == d.seq);
+    write_all(
+        &mut stmts,
+        "webhook_deliveries",
+        DELIVERY_COLS,
+        &changes.deliveries,
+        rows::delivery_values,
+        delivery_key,
+        delivery_before,
+    )?;
+    let attempts = changes.attempts.iter().map(rows::attempt_values).collect();
+    stmts.extend(insert_many("webhook_attempts", ATTEMPT_COLS, attempts, "attempt"));
     for a in &changes.assignment_audits {
         stmts.push(insert(
             "did_assignment_audit",
@@ -788,6 +928,74 @@ pub async fn events(db: &mut dyn Sql, number: &NumberRef) -> Result<Vec<NumberEv
     let (col, arg) = by_number(number);
     let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE {col} = $1 ORDER BY seq");
     fetch(db, &sql, &[arg], rows::event).await
+}
+
+pub async fn event(db: &mut dyn Sql, id: EventId) -> Result<Option<NumberEvent>, EngineError> {
+    let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE id = $1");
+    fetch_one(db, &sql, &[id.to_string().into()], rows::event).await
+}
+
+pub async fn event_log(db: &mut dyn Sql, f: &EventQuery) -> Result<Vec<NumberEvent>, EngineError> {
+    let mut q = Q::new(format!("SELECT {EVENT_COLS} FROM number_events WHERE 1 = 1"));
+    if let Some(after) = f.after {
+        q.push(if f.desc { " AND seq < " } else { " AND seq > " });
+        q.push("(SELECT seq FROM number_events WHERE id = ")
+            .arg(after.to_string())
+            .push(")");
+    }
+    if !f.types.is_empty() {
+        q.push(" AND type IN (");
+        for (i, t) in f.types.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.arg(t.as_str());
+        }
+        q.push(")");
+    }
+    if let Some(a) = &f.account {
+        q.push(" AND accounts LIKE ").arg(format!("%,{a},%"));
+    }
+    if let Some(n) = &f.number {
+        q.push(" AND e164 = ").arg(n.as_str());
+    }
+    q.push(if f.desc { " ORDER BY seq DESC" } else { " ORDER BY seq" });
+    q.push(" LIMIT ").arg(i64::from(f.limit));
+    fetch(db, &q.sql, &q.args, rows::event).await
+}
+
+pub async fn webhook_endpoints(
+    db: &mut dyn Sql,
+    id: Option<EndpointId>,
+) -> Result<Vec<Endpoint>, EngineError> {
+    let mut q = Q::new(format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints"));
+    if let Some(id) = id {
+        q.push(" WHERE id = ").arg(id.to_string());
+    }
+    q.push(" ORDER BY created_at, id");
+    fetch(db, &q.sql, &q.args, rows::endpoint).await
+}
+
+pub async fn deliveries_of(db: &mut dyn Sql, event: EventId) -> Result<Vec<Delivery>, EngineError> {
+    let sql = format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = $1 ORDER BY seq");
+    fetch(db, &sql, &[event.to_string().into()], rows::delivery).await
+}
+
+pub async fn attempts(
+    db: &mut dyn Sql,
+    event: Option<EventId>,
+    endpoint: Option<EndpointId>,
+    limit: u32,
+) -> Result<Vec<Attempt>, EngineError> {
+    let mut q = Q::new(format!("SELECT {ATTEMPT_COLS} FROM webhook_attempts WHERE 1 = 1"));
+    if let Some(e) = event {
+        q.push(" AND event_id = ").arg(e.to_string());
+    }
+    if let Some(e) = endpoint {
+        q.push(" AND endpoint_id = ").arg(e.to_string());
+    }
+    q.push(" ORDER BY at DESC, id DESC LIMIT ").arg(i64::from(limit));
+    fetch(db, &q.sql, &q.args, rows::attempt).await
 }
 
 pub async fn assignment_audits(

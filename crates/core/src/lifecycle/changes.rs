@@ -8,6 +8,7 @@ use crate::ledger::LedgerEntry;
 use crate::number::Number;
 use crate::setting::Setting;
 use crate::trunk::Trunk;
+use crate::webhook::{Attempt, Delivery, Endpoint};
 
 use super::{Context, Snapshot};
 
@@ -50,6 +51,10 @@ pub struct Changes {
     pub assignment_audits: Vec<AssignmentAudit>,
     /// Settings to store (each replaces the key's value).
     pub settings: Vec<Setting>,
+    pub webhook_endpoints: Vec<Write<Endpoint>>,
+    /// Deliveries claimed, attempted or requeued (the store queues new ones with each event).
+    pub deliveries: Vec<Write<Delivery>>,
+    pub attempts: Vec<Attempt>,
 }
 
 impl Changes {
@@ -126,6 +131,9 @@ impl Changes {
         self.events.extend(later.events);
         self.assignment_audits.extend(later.assignment_audits);
         self.settings.extend(later.settings);
+        self.webhook_endpoints.extend(later.webhook_endpoints);
+        self.deliveries.extend(later.deliveries);
+        self.attempts.extend(later.attempts);
         self
     }
 }
@@ -205,5 +213,6 @@ pub(super) fn event(
         to_owner: after.owner_id.clone(),
         at: ctx.now,
         request_id: ctx.request_id.clone(),
+        number: Some(after.clone()),
     }
 }
