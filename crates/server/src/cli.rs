@@ -142,6 +142,19 @@ pub struct ServeArgs {
     /// How often the scheduler looks for due work (releases, renewals, expiries).
     #[arg(long, env = "DIDPOOL_SCHEDULER_INTERVAL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub scheduler_interval: std::time::Duration,
+    /// A webhook delivery attempt that has not been answered in this long failed (and is
+    /// retried on the schedule).
+    #[arg(long, env = "DIDPOOL_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: std::time::Duration,
+    /// Deliver webhooks to private, loopback and link-local addresses too (refused by default).
+    #[arg(long, env = "DIDPOOL_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// Webhook deliveries in flight at once on this node.
+    #[arg(long, env = "DIDPOOL_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    pub webhook_concurrency: usize,
+    /// How often an idle delivery worker looks for due deliveries.
+    #[arg(long, env = "DIDPOOL_WEBHOOK_POLL_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub webhook_poll_interval: std::time::Duration,
     /// Sandbox mode: a clock the admin API can set and advance, and a run-the-scheduler-now
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
@@ -673,6 +686,16 @@ async fn serve(
         args.scheduler_interval,
         stopped,
     ));
+    let webhooks = tokio::spawn(crate::webhooks::run(
+        state.engine.clone(),
+        crate::webhooks::Config {
+            timeout: args.webhook_timeout,
+            allow_private: args.webhook_allow_private,
+            concurrency: args.webhook_concurrency,
+            poll: args.webhook_poll_interval,
+        },
+        stop.subscribe(),
+    ));
     tracing::info!(
         %addr,
         sandbox = state.sandbox_clock.is_some(),
@@ -682,6 +705,7 @@ async fn serve(
     app::serve(listener, state, shutdown_signal()).await?;
     let _ = stop.send(true);
     let _ = scheduler.await;
+    let _ = webhooks.await;
     Ok(())
 }
 

@@ -9,5 +9,6 @@ pub mod http;
 pub mod inventory;
 pub mod openapi;
 pub mod scheduler;
+pub mod webhooks;
 
 pub use app::{app, router, serve, App, AppState};

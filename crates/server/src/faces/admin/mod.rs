@@ -29,6 +29,7 @@ use crate::http::{check_url, BadUrl, RequestId};
 use crate::inventory::ImportReport;
 use uuid::Uuid;
 
+mod events;
 mod sandbox;
 
 pub use sandbox::resume_clock;
@@ -50,7 +51,8 @@ pub fn router(sandbox: bool) -> Router<AppState> {
         .route("/accounts/{id}/verification", post(set_verification))
         .route("/numbers/{e164}/reserve", post(reserve))
         .route("/numbers/{e164}/checkout", post(checkout))
-        .route("/numbers/{e164}/cancel-release", post(cancel_release));
+        .route("/numbers/{e164}/cancel-release", post(cancel_release))
+        .merge(events::router());
     if sandbox {
         r.merge(sandbox::router())
     } else {
@@ -1022,6 +1024,17 @@ async fn cancel_release(
     reserve,
     checkout,
     cancel_release,
+    events::list_events,
+    events::get_event,
+    events::redeliver,
+    events::create_endpoint,
+    events::list_endpoints,
+    events::get_endpoint,
+    events::update_endpoint,
+    events::delete_endpoint,
+    events::rotate_secret,
+    events::replay,
+    events::endpoint_attempts,
     sandbox::read_clock,
     sandbox::set_clock,
     sandbox::run_scheduler

@@ -207,7 +207,9 @@ impl VobizError {
                 | E::NotOnTrunk
                 | E::NotOnSubAccount
                 | E::AccountNotFound
-                | E::CredentialNotFound,
+                | E::CredentialNotFound
+                | E::EndpointNotFound
+                | E::EventNotFound,
             ) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             (_, E::AlreadyOnTrunk | E::NotImported) => Self::bad_request(e.to_string()),
             (_, E::NotReserved | E::NotEditable(_)) => {
