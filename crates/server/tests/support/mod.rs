@@ -430,18 +430,32 @@ impl Proc {
         tag: &str,
         pool_size: Option<u32>,
     ) -> Self {
+        let pool = pool_size.map(|n| n.to_string());
+        let mut args = Vec::new();
+        if let Some(n) = &pool {
+            args.extend(["--pool-size", n.as_str()]);
+        }
+        Self::start_args(database_url, log_dir, tag, &args, &[]).await
+    }
+
+    /// [`Proc::start`], with global arguments before `serve` and `serve`'s own after it.
+    pub async fn start_args(
+        database_url: &str,
+        log_dir: &Path,
+        tag: &str,
+        global: &[&str],
+        serve: &[&str],
+    ) -> Self {
         use std::io::Write as _;
         use tokio::io::AsyncBufReadExt as _;
 
         let log = log_dir.join(format!("{tag}.log"));
         let mut file = std::fs::File::create(&log).expect("creating a log file");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"));
-        command.arg("--database-url").arg(database_url);
-        if let Some(n) = pool_size {
-            command.arg("--pool-size").arg(n.to_string());
-        }
+        command.arg("--database-url").arg(database_url).args(global);
         let mut child = command
             .arg("serve")
+            .args(serve)
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--admin-token")
