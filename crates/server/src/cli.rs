@@ -11,7 +11,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use didpool_core::account::{AccountProfile, NewAccount, Role};
 use didpool_core::credential::{generate_token, Credential, CredentialKind};
 use didpool_core::engine::By;
-use didpool_core::ids::CredentialId;
+use didpool_core::ids::{CredentialId, EndpointId, EventId};
+use didpool_core::store::EventQuery;
+use didpool_core::webhook::{generate_secret, is_event_type, Endpoint, Requeue};
+use didpool_core::EngineError;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::setting::SigningKey;
@@ -23,6 +26,7 @@ use serde_json::json;
 
 use crate::app::{self, AppState};
 use crate::faces::vobiz::tokens::TokenKeys;
+use crate::webhooks::EventObject;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -108,6 +112,89 @@ pub enum Cmd {
     /// Diga (Bearer) faces.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// The event log: every change of every number.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// Webhook endpoints, which get the events signed (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
+}
+
+/// Which events to print.
+#[derive(Debug, Args)]
+pub struct EventFilter {
+    /// Only these types (e.g. number.released); repeatable.
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Only events concerning this account.
+    #[arg(long)]
+    account: Option<String>,
+    /// Only events of this number (E.164).
+    #[arg(long)]
+    number: Option<String>,
+    /// Start after this event id.
+    #[arg(long)]
+    after: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCmd {
+    /// Print events, oldest first, one JSON object a line (as webhooks carry them).
+    List {
+        #[command(flatten)]
+        filter: EventFilter,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Print the events as they are recorded, one JSON object a line, until interrupted;
+    /// without --after, from the newest on.
+    Tail {
+        #[command(flatten)]
+        filter: EventFilter,
+        /// How often to look for new events.
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        every: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Subscribe an endpoint; prints it with its secret (shown only this once).
+    Add {
+        #[arg(long)]
+        url: String,
+        /// Only these types; repeatable (default: every type).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only events concerning this account.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Every endpoint (never a secret), one JSON object a line.
+    List,
+    /// Remove an endpoint, with its deliveries.
+    Remove { id: String },
+    /// A new secret (shown only this once); the old one signs beside it for --overlap.
+    RotateSecret {
+        id: String,
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        overlap: std::time::Duration,
+    },
+    /// Send one event again (to every endpoint it was queued for, or to --endpoint).
+    Redeliver {
+        event: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Send an endpoint's events again since a time (RFC 3339).
+    Replay {
+        id: String,
+        #[arg(long)]
+        since: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -629,6 +716,8 @@ impl Cli {
                     }
                 }
             }
+            Cmd::Events(cmd) => events(&engine, &op, cmd).await?,
+            Cmd::Webhook(cmd) => webhook(&engine, &op, cmd).await?,
             Cmd::Key(KeyCmd::Revoke { id }) => {
                 let id = CredentialId::parse(&id)?;
                 engine.run(&op, Command::RevokeCredential { id }).await?;
@@ -637,6 +726,151 @@ impl Cli {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+impl EventFilter {
+    fn query(&self, engine: &Engine, limit: u32) -> anyhow::Result<EventQuery> {
+        for t in &self.types {
+            anyhow::ensure!(is_event_type(t), "unknown event type {t:?}");
+        }
+        Ok(EventQuery {
+            after: self.after.as_deref().map(EventId::parse).transpose()?,
+            types: self.types.clone(),
+            account: self.account.as_deref().map(AccountId::parse).transpose()?,
+            number: self
+                .number
+                .as_deref()
+                .map(|n| engine.parse_number(n))
+                .transpose()?,
+            desc: false,
+            limit,
+        })
+    }
+}
+
+async fn events(engine: &Engine, op: &By, cmd: EventsCmd) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match cmd {
+        EventsCmd::List { filter, limit } => {
+            for e in engine.event_log(op, &filter.query(engine, limit)?).await? {
+                println!("{}", serde_json::to_string(&EventObject::from(&e))?);
+            }
+        }
+        EventsCmd::Tail { filter, every } => {
+            let mut query = filter.query(engine, 1000)?;
+            if query.after.is_none() {
+                // From the newest on: its id is the cursor.
+                let newest = EventQuery {
+                    desc: true,
+                    limit: 1,
+                    ..query.clone()
+                };
+                query.after = engine.event_log(op, &newest).await?.first().map(|e| e.id);
+            }
+            loop {
+                let page = engine.event_log(op, &query).await?;
+                let mut out = std::io::stdout().lock();
+                for e in &page {
+                    writeln!(out, "{}", serde_json::to_string(&EventObject::from(e))?)?;
+                }
+                out.flush()?;
+                drop(out);
+                if let Some(last) = page.last() {
+                    query.after = Some(last.id);
+                }
+                if page.len() < query.limit as usize {
+                    tokio::select! {
+                        _ = tokio::time::sleep(every) => {}
+                        _ = shutdown_signal() => return Ok(()),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn webhook(engine: &Engine, op: &By, cmd: WebhookCmd) -> anyhow::Result<()> {
+    let endpoint_id = |s: &str| EndpointId::parse(s).map_err(|_| EngineError::EndpointNotFound);
+    match cmd {
+        WebhookCmd::Add {
+            url,
+            types,
+            account,
+            description,
+        } => {
+            let secret = generate_secret();
+            let cmd = Command::CreateWebhookEndpoint {
+                id: EndpointId::new(),
+                url,
+                description,
+                event_types: types,
+                account_id: account.as_deref().map(AccountId::parse).transpose()?,
+                secret: secret.clone(),
+            };
+            let outcome = engine.run(op, cmd).await?;
+            if let Some(w) = outcome.changes.webhook_endpoints.first() {
+                println!("{}", endpoint_json(w.row(), Some(&secret)));
+            }
+        }
+        WebhookCmd::List => {
+            for e in engine.webhook_endpoints(op).await? {
+                println!("{}", endpoint_json(&e, None));
+            }
+        }
+        WebhookCmd::Remove { id } => {
+            let id = endpoint_id(&id)?;
+            engine.run(op, Command::DeleteWebhookEndpoint { id }).await?;
+            println!("removed {id}");
+        }
+        WebhookCmd::RotateSecret { id, overlap } => {
+            let secret = generate_secret();
+            let cmd = Command::RotateWebhookSecret {
+                id: endpoint_id(&id)?,
+                secret: secret.clone(),
+                overlap: chrono::Duration::from_std(overlap).context("--overlap is too long")?,
+            };
+            let outcome = engine.run(op, cmd).await?;
+            if let Some(w) = outcome.changes.webhook_endpoints.first() {
+                println!("{}", endpoint_json(w.row(), Some(&secret)));
+            }
+        }
+        WebhookCmd::Redeliver { event, endpoint } => {
+            let what = Requeue::Event {
+                event: EventId::parse(&event).map_err(|_| EngineError::EventNotFound)?,
+                endpoint: endpoint.as_deref().map(endpoint_id).transpose()?,
+            };
+            let outcome = engine.run(op, Command::RequeueDeliveries { what }).await?;
+            println!("requeued {}", outcome.changes.deliveries.len());
+        }
+        WebhookCmd::Replay { id, since } => {
+            let what = Requeue::Since {
+                endpoint: endpoint_id(&id)?,
+                since,
+            };
+            let outcome = engine.run(op, Command::RequeueDeliveries { what }).await?;
+            println!("requeued {}", outcome.changes.deliveries.len());
+        }
+    }
+    Ok(())
+}
+
+/// An endpoint as the CLI prints it; its secret only when just issued.
+fn endpoint_json(e: &Endpoint, secret: Option<&str>) -> serde_json::Value {
+    let mut v = json!({
+        "id": e.id,
+        "url": e.url,
+        "description": e.description,
+        "event_types": e.event_types,
+        "account_id": e.account_id,
+        "enabled": e.disabled_at.is_none(),
+        "disabled_reason": e.disabled_reason,
+        "failing_since": e.failing_since.map(|t| t.to_rfc3339()),
+    });
+    if let Some(s) = secret {
+        v["secret"] = json!(s);
+    }
+    v
 }
 
 /// A credential as `key list --json` prints it: never its secret nor its hash.
