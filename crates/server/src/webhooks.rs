@@ -11,7 +11,7 @@ use chrono::Utc;
 use didpool_core::audit::NumberEvent;
 use didpool_core::engine::By;
 use didpool_core::lifecycle::{Command, Write};
-use didpool_core::webhook::{AttemptResult, Delivery};
+use didpool_core::webhook::{AttemptResult, Delivery, EVENT_TYPES};
 use didpool_core::Engine;
 use serde::Serialize;
 use tokio::sync::{watch, Semaphore};
@@ -61,12 +61,29 @@ impl Config {
 pub struct EventObject {
     /// The event's id; also the `webhook-id` of every delivery of it.
     pub id: String,
-    /// One of the catalogue's types, e.g. `number.released` (see the README).
+    /// One of the catalogue's types, e.g. `number.released`.
     #[serde(rename = "type")]
+    #[schema(schema_with = event_types)]
     pub event_type: String,
     /// When the change was made (the engine's clock).
     pub timestamp: String,
     pub data: EventData,
+}
+
+/// The catalogue, in the document: each type with what it means.
+fn event_types() -> utoipa::openapi::Object {
+    let described: Vec<String> = EVENT_TYPES
+        .iter()
+        .map(|(t, what)| format!("`{t}`: {what}"))
+        .collect();
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(EVENT_TYPES.iter().map(|(t, _)| *t)))
+        .description(Some(format!(
+            "The event's type, from the catalogue: {}.",
+            described.join("; ")
+        )))
+        .build()
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

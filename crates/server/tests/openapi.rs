@@ -64,6 +64,11 @@ fn every_route_of_every_face_is_documented() {
         ("get", "/admin/v1/accounts/{id}/keys"),
         ("post", "/admin/v1/accounts/{id}/auth-token/rotate"),
         ("post", "/admin/v1/scheduler/run"),
+        ("get", "/admin/v1/events"),
+        ("post", "/admin/v1/events/{id}/redeliver"),
+        ("post", "/admin/v1/webhook-endpoints"),
+        ("patch", "/admin/v1/webhook-endpoints/{id}"),
+        ("post", "/admin/v1/webhook-endpoints/{id}/rotate-secret"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} is not documented");
@@ -82,7 +87,14 @@ fn every_route_of_every_face_is_documented() {
         }
     }
     let ops: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(ops, 74, "operations documented (17 Vobiz ones twice)");
+    assert_eq!(ops, 85, "operations documented (17 Vobiz ones twice)");
+    // The event catalogue is in the document, type by type.
+    let types = &doc["components"]["schemas"]["EventObject"]["properties"]["type"]["enum"];
+    assert_eq!(
+        types.as_array().map(Vec::len),
+        Some(didpool_core::webhook::EVENT_TYPES.len()),
+        "{types}"
+    );
     // The lowercase spelling the router also serves is documented, each with its own id.
     for (path, item) in paths {
         let Some(rest) = path.strip_prefix("/api/v1/Account/") else {
