@@ -78,7 +78,11 @@ async fn once(
     }
     eprintln!(
         "\n== webhook workload, {}: stocking {total} numbers",
-        if endpoint { "one endpoint" } else { "no endpoint" }
+        if endpoint {
+            "one endpoint"
+        } else {
+            "no endpoint"
+        }
     );
     let status = didpool_cmd(bin, &url, true)
         .args(["inventory", "generate", "--count", &total.to_string()])
@@ -122,14 +126,19 @@ async fn once(
         let r: Value = http
             .post(format!("{base}/admin/v1/accounts"))
             .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"name": format!("hooks {i}"), "balance": 1_000_000_000, "currency": "USD"}))
+            .json(
+                &json!({"name": format!("hooks {i}"), "balance": 1_000_000_000, "currency": "USD"}),
+            )
             .send()
             .await?
             .error_for_status()?
             .json()
             .await?;
         let id = r["auth_id"].as_str().context("no auth_id")?.to_owned();
-        let token = r["auth_token"].as_str().context("no auth_token")?.to_owned();
+        let token = r["auth_token"]
+            .as_str()
+            .context("no auth_token")?
+            .to_owned();
         accounts.push((id, token));
     }
     let accounts = Arc::new(accounts);
@@ -147,8 +156,12 @@ async fn once(
     let buy: Op = {
         let request = request.clone();
         Arc::new(move |i, k| {
-            let r = request(i, reqwest::Method::POST, "numbers/purchase-from-inventory".into())
-                .json(&json!({"e164": number(i, k)}));
+            let r = request(
+                i,
+                reqwest::Method::POST,
+                "numbers/purchase-from-inventory".into(),
+            )
+            .json(&json!({"e164": number(i, k)}));
             Box::pin(async move { ok(r.send().await) })
         })
     };
@@ -169,7 +182,9 @@ async fn once(
         });
         http.post(format!("{base}/admin/v1/webhook-endpoints"))
             .bearer_auth(ADMIN_TOKEN)
-            .json(&json!({"url": format!("http://{addr}/hook"), "event_types": ["number.released"]}))
+            .json(
+                &json!({"url": format!("http://{addr}/hook"), "event_types": ["number.released"]}),
+            )
             .send()
             .await?
             .error_for_status()?;
@@ -186,7 +201,15 @@ async fn once(
     });
     let t0 = Instant::now();
     let deadline = Some(t0 + duration);
-    let (releases, _) = drive(clients, deadline, Some(vec![per_client; clients]), 1, release, pid).await;
+    let (releases, _) = drive(
+        clients,
+        deadline,
+        Some(vec![per_client; clients]),
+        1,
+        release,
+        pid,
+    )
+    .await;
     let released_at = Instant::now();
     let mut run = Run {
         endpoint,
@@ -227,7 +250,10 @@ async fn once(
         run.lag_p99_ms = pct(0.99);
         run.lag_max_ms = lags.last().copied().unwrap_or(0.0);
         if run.delivered < expected {
-            bail!("{} of {expected} events delivered within 60 s", run.delivered);
+            bail!(
+                "{} of {expected} events delivered within 60 s",
+                run.delivered
+            );
         }
     }
     server.stop();

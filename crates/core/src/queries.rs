@@ -12,7 +12,6 @@ use crate::credential::Credential;
 use crate::engine::{By, Engine};
 use crate::error::EngineError;
 use crate::ids::{AccountId, EndpointId, EventId, TrunkId};
-use crate::webhook::{Attempt, Delivery, Endpoint};
 use crate::lifecycle::{controls, schedule, visible_to, Snapshot};
 use crate::number::{Number, NumberRef};
 use crate::setting::{Setting, SettingKey};
@@ -21,6 +20,7 @@ use crate::store::{
     MAX_EXCLUDED_PREFIXES,
 };
 use crate::trunk::Trunk;
+use crate::webhook::{Attempt, Delivery, Endpoint};
 
 /// How many due numbers a list settles before it reads; a larger backlog is the scheduler's.
 const LIST_SETTLES: u32 = 100;

@@ -10,13 +10,13 @@ use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::e164::E164;
 use crate::error::EngineError;
 use crate::ids::{AccountId, EndpointId, EventId, NumberId, TrunkId};
-use crate::webhook::{Attempt, Delivery, Endpoint};
 use crate::ledger::{EntryKind, LedgerEntry};
 use crate::lifecycle::{Command, Context, Outcome};
 use crate::money::Decimal;
 use crate::number::{Number, NumberRef, NumberState};
 use crate::setting::{Setting, SettingKey};
 use crate::trunk::Trunk;
+use crate::webhook::{Attempt, Delivery, Endpoint};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {

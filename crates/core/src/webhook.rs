@@ -18,30 +18,87 @@ use crate::number::NumberState;
 /// Every event type, with what it means: `number.<action>` for each audited change of a number.
 pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("number.stocked", "added to the inventory by the operator"),
-    ("number.imported", "a customer's own number brought in (BYO)"),
+    (
+        "number.imported",
+        "a customer's own number brought in (BYO)",
+    ),
     ("number.purchased", "bought: charged and active"),
     ("number.reserved", "held for an account during checkout"),
     ("number.paid", "a reserved number's checkout paid"),
-    ("number.verified", "the company was verified: the paid number is active"),
-    ("number.verification_rejected", "the company was rejected: the number went back to inventory (refunded if paid)"),
-    ("number.verification_timed_out", "the verification deadline passed: refunded, back to inventory"),
-    ("number.reservation_expired", "a reservation lapsed unpaid: back to inventory"),
-    ("number.renewed", "a month's rental charged at the renewal date"),
-    ("number.released_unpaid", "the renewal could not be paid: released"),
-    ("number.release_requested", "a release was asked for and waits out the release window"),
-    ("number.release_scheduled", "a release was scheduled for the end of the billing cycle"),
-    ("number.release_cancelled", "a pending or scheduled release was taken back"),
-    ("number.released", "released: quarantined or back in inventory"),
-    ("number.deleted", "an imported number released: gone for good"),
-    ("number.quarantined_after_call", "a call reported after the release holds the number in its cool-off"),
-    ("number.quarantine_ended", "the quarantine ended: purchasable again"),
+    (
+        "number.verified",
+        "the company was verified: the paid number is active",
+    ),
+    (
+        "number.verification_rejected",
+        "the company was rejected: the number went back to inventory (refunded if paid)",
+    ),
+    (
+        "number.verification_timed_out",
+        "the verification deadline passed: refunded, back to inventory",
+    ),
+    (
+        "number.reservation_expired",
+        "a reservation lapsed unpaid: back to inventory",
+    ),
+    (
+        "number.renewed",
+        "a month's rental charged at the renewal date",
+    ),
+    (
+        "number.released_unpaid",
+        "the renewal could not be paid: released",
+    ),
+    (
+        "number.release_requested",
+        "a release was asked for and waits out the release window",
+    ),
+    (
+        "number.release_scheduled",
+        "a release was scheduled for the end of the billing cycle",
+    ),
+    (
+        "number.release_cancelled",
+        "a pending or scheduled release was taken back",
+    ),
+    (
+        "number.released",
+        "released: quarantined or back in inventory",
+    ),
+    (
+        "number.deleted",
+        "an imported number released: gone for good",
+    ),
+    (
+        "number.quarantined_after_call",
+        "a call reported after the release holds the number in its cool-off",
+    ),
+    (
+        "number.quarantine_ended",
+        "the quarantine ended: purchasable again",
+    ),
     ("number.assigned_to_trunk", "routed to a SIP trunk"),
     ("number.unassigned_from_trunk", "taken off its SIP trunk"),
-    ("number.assigned_to_sub_account", "handed over to a sub-account"),
-    ("number.unassigned_from_sub_account", "taken back from a sub-account"),
-    ("number.force_unassigned_from_sub_account", "taken back from a sub-account during its cool-off (forced)"),
-    ("number.agents_changed", "its nickname or agent bindings changed"),
-    ("number.sip_config_changed", "an imported number's SIP settings changed"),
+    (
+        "number.assigned_to_sub_account",
+        "handed over to a sub-account",
+    ),
+    (
+        "number.unassigned_from_sub_account",
+        "taken back from a sub-account",
+    ),
+    (
+        "number.force_unassigned_from_sub_account",
+        "taken back from a sub-account during its cool-off (forced)",
+    ),
+    (
+        "number.agents_changed",
+        "its nickname or agent bindings changed",
+    ),
+    (
+        "number.sip_config_changed",
+        "an imported number's SIP settings changed",
+    ),
 ];
 
 /// Whether `t` is in [`EVENT_TYPES`].
@@ -340,8 +397,14 @@ mod tests {
         ] {
             assert!(is_event_type(&format!("number.{action}")), "{action}");
         }
-        assert_eq!(event_type("released", NumberState::Deleted), "number.deleted");
-        assert_eq!(event_type("released", NumberState::Available), "number.released");
+        assert_eq!(
+            event_type("released", NumberState::Deleted),
+            "number.deleted"
+        );
+        assert_eq!(
+            event_type("released", NumberState::Available),
+            "number.released"
+        );
     }
 
     #[test]
@@ -375,7 +438,10 @@ mod tests {
             updated_at: now,
         };
         assert_eq!(e.signing_secrets(now), vec![s.as_str(), "whsec_old"]);
-        assert_eq!(e.signing_secrets(now + Duration::hours(2)), vec![s.as_str()]);
+        assert_eq!(
+            e.signing_secrets(now + Duration::hours(2)),
+            vec![s.as_str()]
+        );
         e.previous_secret_until = None;
         assert_eq!(e.signing_secrets(now).len(), 1);
     }
@@ -384,7 +450,13 @@ mod tests {
     fn urls_and_types_are_checked() {
         assert!(check_endpoint(Some("https://a.example/x"), None).is_ok());
         assert!(check_endpoint(Some("http://127.0.0.1:9/x"), None).is_ok());
-        for bad in ["ftp://a", "https://", "a.example", "https:///x", "https://a b"] {
+        for bad in [
+            "ftp://a",
+            "https://",
+            "a.example",
+            "https:///x",
+            "https://a b",
+        ] {
             assert!(check_endpoint(Some(bad), None).is_err(), "{bad}");
         }
         assert!(check_endpoint(None, Some(&["number.released".into()])).is_ok());

@@ -12,12 +12,12 @@ use didpool_core::account::{AccountProfile, NewAccount, Role};
 use didpool_core::credential::{generate_token, Credential, CredentialKind};
 use didpool_core::engine::By;
 use didpool_core::ids::{CredentialId, EndpointId, EventId};
-use didpool_core::store::EventQuery;
-use didpool_core::webhook::{generate_secret, is_event_type, Endpoint, Requeue};
-use didpool_core::EngineError;
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::setting::SigningKey;
+use didpool_core::store::EventQuery;
+use didpool_core::webhook::{generate_secret, is_event_type, Endpoint, Requeue};
+use didpool_core::EngineError;
 use didpool_core::{
     AccountId, Clock, Engine, ManualClock, NumberValidation, ReleasePolicy, SystemClock, E164,
 };
@@ -820,7 +820,9 @@ async fn webhook(engine: &Engine, op: &By, cmd: WebhookCmd) -> anyhow::Result<()
         }
         WebhookCmd::Remove { id } => {
             let id = endpoint_id(&id)?;
-            engine.run(op, Command::DeleteWebhookEndpoint { id }).await?;
+            engine
+                .run(op, Command::DeleteWebhookEndpoint { id })
+                .await?;
             println!("removed {id}");
         }
         WebhookCmd::RotateSecret { id, overlap } => {

@@ -290,7 +290,11 @@ async fn deliver(engine: &Engine, client: &reqwest::Client, config: &Config, d: 
             error: Some(error),
         },
     };
-    let outcome = if result.succeeded() { "succeeded" } else { "failed" };
+    let outcome = if result.succeeded() {
+        "succeeded"
+    } else {
+        "failed"
+    };
     metrics::counter!("didpool_webhook_attempts_total", "outcome" => outcome).increment(1);
     metrics::histogram!("didpool_webhook_attempt_duration_seconds")
         .record(result.latency_ms as f64 / 1000.0);
@@ -313,7 +317,9 @@ async fn deliver(engine: &Engine, client: &reqwest::Client, config: &Config, d: 
             }
         }
         // The lease runs out and the delivery is sent again: at least once.
-        Err(e) => tracing::error!(delivery = d.seq, error = %e, "recording a webhook attempt failed"),
+        Err(e) => {
+            tracing::error!(delivery = d.seq, error = %e, "recording a webhook attempt failed")
+        }
     }
 }
 
@@ -465,7 +471,10 @@ mod tests {
 
     #[test]
     fn a_rotated_secret_signs_beside_the_new_one() {
-        let (a, b) = ("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=");
+        let (a, b) = (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ=",
+        );
         let one = signature(&[a], "msg_1", 1_700_000_000, b"{}").unwrap();
         let two = signature(&[a, b], "msg_1", 1_700_000_000, b"{}").unwrap();
         assert!(one.starts_with("v1,"));

@@ -77,7 +77,11 @@ impl Inbox {
             if done(&all) {
                 return all;
             }
-            assert!(Instant::now() < deadline, "waited {WAIT:?} for {what}; got {} requests", all.len());
+            assert!(
+                Instant::now() < deadline,
+                "waited {WAIT:?} for {what}; got {} requests",
+                all.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -277,7 +281,11 @@ async fn a_release_arrives_signed_with_the_number_and_in_order(backend: Backend)
     }
     let trunk = api.trunk(&alice, "main").await;
     for n in &numbers {
-        assert!(api.assign_trunk(&alice, n, &trunk).await.status.is_success());
+        assert!(api
+            .assign_trunk(&alice, n, &trunk)
+            .await
+            .status
+            .is_success());
         assert!(api.release(&alice, n).await.status.is_success());
     }
     // stocked, purchased, assigned_to_trunk, (unassigned_from_trunk,) released: each in order.
@@ -288,7 +296,9 @@ async fn a_release_arrives_signed_with_the_number_and_in_order(backend: Backend)
     let total: usize = expected.iter().map(Vec::len).sum();
     let got = receiver
         .inbox
-        .wait_for("every event", |g| g.iter().filter(|g| g.ok).count() >= total)
+        .wait_for("every event", |g| {
+            g.iter().filter(|g| g.ok).count() >= total
+        })
         .await;
     assert_eq!(got.len(), total, "each event once");
     for g in &got {
@@ -311,8 +321,15 @@ async fn a_release_arrives_signed_with_the_number_and_in_order(backend: Backend)
         .expect("a number.released");
     assert_eq!(release["data"]["number"]["e164"], json!(numbers[0]));
     // As the Vobiz face shows a number nobody holds since its release.
-    assert_eq!(release["data"]["number"]["account_id"], json!(""), "{release}");
-    assert!(release["data"]["number"]["released_at"].is_string(), "{release}");
+    assert_eq!(
+        release["data"]["number"]["account_id"],
+        json!(""),
+        "{release}"
+    );
+    assert!(
+        release["data"]["number"]["released_at"].is_string(),
+        "{release}"
+    );
     assert_eq!(release["data"]["state"], json!("available"));
     assert_eq!(release["data"]["previous"]["account_id"], json!(alice.id));
     assert_eq!(release["data"]["accounts"], json!([alice.id]));
@@ -332,9 +349,7 @@ async fn a_release_arrives_signed_with_the_number_and_in_order(backend: Backend)
     api.assert_check().await;
 }
 
-async fn a_receiver_that_fails_hangs_or_is_down_gets_the_event_after_it_recovers(
-    backend: Backend,
-) {
+async fn a_receiver_that_fails_hangs_or_is_down_gets_the_event_after_it_recovers(backend: Backend) {
     let Some(db) = TestDb::new(backend, "webhooks recover").await else {
         return;
     };
@@ -352,12 +367,18 @@ async fn a_receiver_that_fails_hangs_or_is_down_gets_the_event_after_it_recovers
     let n = blr(7);
     api.stock(std::slice::from_ref(&n), 1, 2).await;
     assert_eq!(api.purchase(&alice, &n).await.status, StatusCode::OK);
-    receiver.inbox.wait_for("the purchase", |g| g.len() == 1).await;
+    receiver
+        .inbox
+        .wait_for("the purchase", |g| g.len() == 1)
+        .await;
 
     // The release fails: a 500 at once…
     receiver.inbox.set(Mode::Error);
     assert!(api.release(&alice, &n).await.status.is_success());
-    let failed = receiver.inbox.wait_for("a first attempt", |g| g.len() == 2).await;
+    let failed = receiver
+        .inbox
+        .wait_for("a first attempt", |g| g.len() == 2)
+        .await;
     let release_id = failed[1].id.clone();
     // The clock moves only once the attempt is recorded (its next one is due from then).
     wait_attempts(&api, &release_id, 1).await;
@@ -366,16 +387,29 @@ async fn a_receiver_that_fails_hangs_or_is_down_gets_the_event_after_it_recovers
     // 5 s later (the sandbox clock's) it hangs, until the sender's timeout.
     receiver.inbox.set(Mode::Hang);
     advance(&api, 5).await;
-    receiver.inbox.wait_for("a second attempt", |g| g.len() == 3).await;
+    receiver
+        .inbox
+        .wait_for("a second attempt", |g| g.len() == 3)
+        .await;
     wait_attempts(&api, &release_id, 2).await;
     // 5 min later the receiver is down.
     receiver.stop().await;
     advance(&api, 300).await;
     let e = wait_attempts(&api, &release_id, 3).await;
     assert_eq!(e["attempts"][0]["status_code"], Value::Null, "{e}");
-    assert!(e["attempts"][0]["error"].as_str().unwrap().contains("connect"), "{e}");
+    assert!(
+        e["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("connect"),
+        "{e}"
+    );
     assert_eq!(e["deliveries"][0]["status"], json!("pending"));
-    assert_eq!(receiver.inbox.delivered().len(), 1, "the purchase waits behind the release");
+    assert_eq!(
+        receiver.inbox.delivered().len(),
+        1,
+        "the purchase waits behind the release"
+    );
     // Back up; 30 min later the release is delivered, then the purchase.
     receiver.inbox.set(Mode::Ok);
     receiver.restart().await;
@@ -387,7 +421,11 @@ async fn a_receiver_that_fails_hangs_or_is_down_gets_the_event_after_it_recovers
         })
         .await;
     let attempts: Vec<&Got> = got.iter().filter(|g| g.id == release_id).collect();
-    assert_eq!(attempts.len(), 3, "500, hang, then delivered (down was never reached)");
+    assert_eq!(
+        attempts.len(),
+        3,
+        "500, hang, then delivered (down was never reached)"
+    );
     for g in &got {
         verify(&secret, g);
     }
@@ -420,7 +458,10 @@ async fn the_whole_retry_schedule_walks_with_the_sandbox_clock(backend: Backend)
     let n = blr(9);
     api.stock(std::slice::from_ref(&n), 1, 2).await;
     assert_eq!(api.purchase(&alice, &n).await.status, StatusCode::OK);
-    let first = receiver.inbox.wait_for("the first attempt", |g| g.len() == 1).await;
+    let first = receiver
+        .inbox
+        .wait_for("the first attempt", |g| g.len() == 1)
+        .await;
     let id = first[0].id.clone();
     wait_attempts(&api, &id, 1).await;
     // Svix's schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -429,7 +470,12 @@ async fn the_whole_retry_schedule_walks_with_the_sandbox_clock(backend: Backend)
         // A second short of the wait, nothing is sent.
         advance(&api, wait - 1).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(receiver.inbox.all().len(), i + 1, "attempt {} too early", i + 2);
+        assert_eq!(
+            receiver.inbox.all().len(),
+            i + 1,
+            "attempt {} too early",
+            i + 2
+        );
         advance(&api, 1).await;
         receiver
             .inbox
@@ -448,20 +494,38 @@ async fn the_whole_retry_schedule_walks_with_the_sandbox_clock(backend: Backend)
     assert!(receiver.inbox.all().iter().all(|g| g.id == id));
     // The endpoint remembers it has been failing; redelivery starts the schedule again.
     let ep = api
-        .send(Method::GET, &format!("/admin/v1/webhook-endpoints/{endpoint}"), None, None)
+        .send(
+            Method::GET,
+            &format!("/admin/v1/webhook-endpoints/{endpoint}"),
+            None,
+            None,
+        )
         .await;
     assert!(ep.body["failing_since"].is_string(), "{}", ep.body);
     receiver.inbox.set(Mode::Ok);
     let r = api
-        .send(Method::POST, &format!("/admin/v1/events/{id}/redeliver"), None, None)
+        .send(
+            Method::POST,
+            &format!("/admin/v1/events/{id}/redeliver"),
+            None,
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     assert_eq!(r.body["requeued"], json!(1));
-    let got = receiver.inbox.wait_for("the redelivery", |g| g.len() == 9).await;
+    let got = receiver
+        .inbox
+        .wait_for("the redelivery", |g| g.len() == 9)
+        .await;
     assert_eq!(got[8].id, id, "the same webhook-id");
     assert!(got[8].ok);
     let ep = api
-        .send(Method::GET, &format!("/admin/v1/webhook-endpoints/{endpoint}"), None, None)
+        .send(
+            Method::GET,
+            &format!("/admin/v1/webhook-endpoints/{endpoint}"),
+            None,
+            None,
+        )
         .await;
     // Read after the attempt is recorded.
     let deadline = Instant::now() + WAIT;
@@ -470,7 +534,12 @@ async fn the_whole_retry_schedule_walks_with_the_sandbox_clock(backend: Backend)
         assert!(Instant::now() < deadline, "{}", ep.body);
         tokio::time::sleep(Duration::from_millis(20)).await;
         ep = api
-            .send(Method::GET, &format!("/admin/v1/webhook-endpoints/{endpoint}"), None, None)
+            .send(
+                Method::GET,
+                &format!("/admin/v1/webhook-endpoints/{endpoint}"),
+                None,
+                None,
+            )
             .await;
     }
 }
@@ -487,7 +556,12 @@ async fn sigkill_mid_delivery_loses_no_event(backend: Backend) {
     let receiver = Receiver::start().await;
     // Slow answers keep deliveries in flight when the kill comes.
     receiver.inbox.set(Mode::Hang);
-    subscribe(&api, &receiver.url(), &["number.purchased", "number.released"]).await;
+    subscribe(
+        &api,
+        &receiver.url(),
+        &["number.purchased", "number.released"],
+    )
+    .await;
     let alice = customer(&api, "alice").await;
     let numbers: Vec<String> = (100..140).map(blr).collect();
     api.stock(&numbers, 1, 2).await;
@@ -543,7 +617,12 @@ async fn two_nodes_deliver_each_event_once_postgres() {
         let b = serve(&db, logs.path(), "node-b").await;
         let (api_a, api_b) = (Api::new(&a.base), Api::new(&b.base));
         let receiver = Receiver::start().await;
-        subscribe(&api_a, &receiver.url(), &["number.purchased", "number.released"]).await;
+        subscribe(
+            &api_a,
+            &receiver.url(),
+            &["number.purchased", "number.released"],
+        )
+        .await;
         let accounts = [customer(&api_a, "a").await, customer(&api_a, "b").await];
         let numbers: Vec<String> = (1000..1500).map(blr).collect();
         api_a.stock(&numbers, 1, 2).await;

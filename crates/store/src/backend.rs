@@ -5,11 +5,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::ids::{EndpointId, EventId};
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::setting::{Setting, SettingKey};
-use didpool_core::ids::{EndpointId, EventId};
+use didpool_core::store::{
+    EventQuery, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
+};
 use didpool_core::webhook::{Attempt, Delivery, Endpoint};
-use didpool_core::store::{EventQuery, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Store, Trunk, TrunkId, E164,
 };

@@ -3,16 +3,16 @@
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::ids::{EndpointId, EventId};
 use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::setting::{Setting, SettingKey};
-use didpool_core::ids::{EndpointId, EventId};
-use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
 use didpool_core::store::{
-    EventQuery, Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
-    Violation,
+    EventQuery, Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page,
+    SubAccountQuery, Violation,
 };
+use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Trunk, TrunkId, E164,
 };
@@ -395,7 +395,9 @@ async fn load_webhooks(
     }
     match &needs.requeue {
         Some(Requeue::Event { event, endpoint }) => {
-            let mut q = Q::new(format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = "));
+            let mut q = Q::new(format!(
+                "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = "
+            ));
             q.arg(event.to_string());
             if let Some(e) = endpoint {
                 q.push(" AND endpoint_id = ").arg(e.to_string());
@@ -588,7 +590,12 @@ pub async fn apply(
         delivery_before,
     )?;
     let attempts = changes.attempts.iter().map(rows::attempt_values).collect();
-    stmts.extend(insert_many("webhook_attempts", ATTEMPT_COLS, attempts, "attempt"));
+    stmts.extend(insert_many(
+        "webhook_attempts",
+        ATTEMPT_COLS,
+        attempts,
+        "attempt",
+    ));
     for a in &changes.assignment_audits {
         stmts.push(insert(
             "did_assignment_audit",
@@ -936,7 +943,9 @@ pub async fn event(db: &mut dyn Sql, id: EventId) -> Result<Option<NumberEvent>,
 }
 
 pub async fn event_log(db: &mut dyn Sql, f: &EventQuery) -> Result<Vec<NumberEvent>, EngineError> {
-    let mut q = Q::new(format!("SELECT {EVENT_COLS} FROM number_events WHERE 1 = 1"));
+    let mut q = Q::new(format!(
+        "SELECT {EVENT_COLS} FROM number_events WHERE 1 = 1"
+    ));
     if let Some(after) = f.after {
         q.push(if f.desc { " AND seq < " } else { " AND seq > " });
         q.push("(SELECT seq FROM number_events WHERE id = ")
@@ -959,7 +968,11 @@ pub async fn event_log(db: &mut dyn Sql, f: &EventQuery) -> Result<Vec<NumberEve
     if let Some(n) = &f.number {
         q.push(" AND e164 = ").arg(n.as_str());
     }
-    q.push(if f.desc { " ORDER BY seq DESC" } else { " ORDER BY seq" });
+    q.push(if f.desc {
+        " ORDER BY seq DESC"
+    } else {
+        " ORDER BY seq"
+    });
     q.push(" LIMIT ").arg(i64::from(f.limit));
     fetch(db, &q.sql, &q.args, rows::event).await
 }
@@ -977,7 +990,8 @@ pub async fn webhook_endpoints(
 }
 
 pub async fn deliveries_of(db: &mut dyn Sql, event: EventId) -> Result<Vec<Delivery>, EngineError> {
-    let sql = format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = $1 ORDER BY seq");
+    let sql =
+        format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = $1 ORDER BY seq");
     fetch(db, &sql, &[event.to_string().into()], rows::delivery).await
 }
 
@@ -987,14 +1001,17 @@ pub async fn attempts(
     endpoint: Option<EndpointId>,
     limit: u32,
 ) -> Result<Vec<Attempt>, EngineError> {
-    let mut q = Q::new(format!("SELECT {ATTEMPT_COLS} FROM webhook_attempts WHERE 1 = 1"));
+    let mut q = Q::new(format!(
+        "SELECT {ATTEMPT_COLS} FROM webhook_attempts WHERE 1 = 1"
+    ));
     if let Some(e) = event {
         q.push(" AND event_id = ").arg(e.to_string());
     }
     if let Some(e) = endpoint {
         q.push(" AND endpoint_id = ").arg(e.to_string());
     }
-    q.push(" ORDER BY at DESC, id DESC LIMIT ").arg(i64::from(limit));
+    q.push(" ORDER BY at DESC, id DESC LIMIT ")
+        .arg(i64::from(limit));
     fetch(db, &q.sql, &q.args, rows::attempt).await
 }
 

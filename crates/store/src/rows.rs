@@ -4,11 +4,11 @@ use didpool_core::account::{Account, AccountProfile, Role, Verification};
 use didpool_core::audit::{Actor, AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::ids::{CredentialId, EndpointId, EntryId, EventId};
-use didpool_core::webhook::{Attempt, AttemptResult, Delivery, DeliveryStatus, Endpoint};
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::money::Currency;
 use didpool_core::setting::{Setting, SettingKey, SigningKey};
 use didpool_core::trunk::TrunkSettings;
+use didpool_core::webhook::{Attempt, AttemptResult, Delivery, DeliveryStatus, Endpoint};
 use didpool_core::{
     AccountId, EngineError, Number, NumberId, NumberState, Origin, Trunk, TrunkId, E164,
 };
@@ -455,7 +455,9 @@ pub fn attempt_values(a: &Attempt) -> Vec<Val> {
         a.event_id.to_string().into(),
         a.at.into(),
         Val::Int(a.result.status_code.map(i64::from)),
-        i64::try_from(a.result.latency_ms).unwrap_or(i64::MAX).into(),
+        i64::try_from(a.result.latency_ms)
+            .unwrap_or(i64::MAX)
+            .into(),
         a.result.response.as_str().into(),
         a.result.error.clone().into(),
     ]

@@ -17,6 +17,7 @@ use crate::account::{Account, AccountPatch, NewAccount, Verification};
 use crate::audit::Actor;
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::error::EngineError;
+use crate::ids::EndpointId;
 use crate::ids::{AccountId, CredentialId, NumberId, TrunkId};
 use crate::money::{Currency, Decimal};
 use crate::number::{NewNumber, Number, NumberRef, NumberState, SipConfig, SipConfigPatch};
@@ -24,7 +25,6 @@ use crate::policy::ReleasePolicy;
 use crate::setting::{Setting, SettingKey};
 use crate::trunk::{Trunk, TrunkPatch};
 use crate::webhook::{AttemptResult, Claim, Delivery, Endpoint, EndpointPatch, Requeue};
-use crate::ids::EndpointId;
 
 pub mod accounts;
 pub mod billing;

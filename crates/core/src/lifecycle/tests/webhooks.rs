@@ -64,9 +64,12 @@ fn finish(e: &Endpoint, d: &Delivery, now: DateTime<Utc>, r: AttemptResult) -> C
         deliveries: vec![d.clone()],
         ..Snapshot::default()
     };
-    Command::FinishDelivery { seq: d.seq, result: r }
-        .decide(&system(now), &snap)
-        .unwrap()
+    Command::FinishDelivery {
+        seq: d.seq,
+        result: r,
+    }
+    .decide(&system(now), &snap)
+    .unwrap()
 }
 
 #[test]
@@ -123,13 +126,25 @@ fn an_endpoint_failing_for_five_days_is_disabled() {
     let mut e = endpoint();
     e.failing_since = Some(t0());
     let d = delivery(&e);
-    let ch = finish(&e, &d, t0() + DISABLE_AFTER - Duration::seconds(1), answered(500));
-    assert!(ch.webhook_endpoints.is_empty(), "nothing changes on the endpoint yet");
+    let ch = finish(
+        &e,
+        &d,
+        t0() + DISABLE_AFTER - Duration::seconds(1),
+        answered(500),
+    );
+    assert!(
+        ch.webhook_endpoints.is_empty(),
+        "nothing changes on the endpoint yet"
+    );
     let later = t0() + DISABLE_AFTER;
     let ch = finish(&e, &d, later, answered(500));
     let disabled = ch.webhook_endpoints[0].row();
     assert_eq!(disabled.disabled_at, Some(later));
-    assert!(disabled.disabled_reason.as_deref().unwrap().contains("5 days"));
+    assert!(disabled
+        .disabled_reason
+        .as_deref()
+        .unwrap()
+        .contains("5 days"));
     assert!(!disabled.matches(&sample_event()));
     // Enabled again by the operator: its failures are forgotten.
     let snap = Snapshot {
@@ -227,13 +242,17 @@ fn a_rotation_keeps_the_old_secret_for_its_overlap_only() {
         secret: "whsec_bmV3".into(),
         overlap,
     };
-    let ch = rotate(Duration::hours(1)).decide(&system(t0()), &snap).unwrap();
+    let ch = rotate(Duration::hours(1))
+        .decide(&system(t0()), &snap)
+        .unwrap();
     let r = ch.webhook_endpoints[0].row();
     assert_eq!(r.secret, "whsec_bmV3");
     assert_eq!(r.previous_secret.as_deref(), Some(e.secret.as_str()));
     assert_eq!(r.signing_secrets(t0()).len(), 2);
     assert_eq!(r.signing_secrets(t0() + Duration::hours(1)).len(), 1);
-    assert!(rotate(Duration::days(8)).decide(&system(t0()), &snap).is_err());
+    assert!(rotate(Duration::days(8))
+        .decide(&system(t0()), &snap)
+        .is_err());
 }
 
 #[test]

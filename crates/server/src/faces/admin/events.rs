@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use didpool_core::ids::{EndpointId, EventId};
 use didpool_core::lifecycle::{Command, Write};
 use didpool_core::store::EventQuery;
-use didpool_core::webhook::{generate_secret, is_event_type, Attempt, Endpoint, EndpointPatch, Requeue};
+use didpool_core::webhook::{
+    generate_secret, is_event_type, Attempt, Endpoint, EndpointPatch, Requeue,
+};
 use didpool_core::EngineError;
 use serde::{Deserialize, Serialize};
 
@@ -88,10 +90,7 @@ async fn list_events(
     let events = st.engine.event_log(&by, &query).await?;
     let full = events.len() == query.limit as usize;
     Ok(Json(EventPage {
-        next: events
-            .last()
-            .filter(|_| full)
-            .map(|e| e.id.to_string()),
+        next: events.last().filter(|_| full).map(|e| e.id.to_string()),
         events: events.iter().map(EventObject::from).collect(),
     }))
 }
@@ -620,6 +619,9 @@ async fn endpoint_attempts(
         .map_err(|e| bad(e.message))?
         .unwrap_or(100)
         .min(MAX_PAGE);
-    let attempts = st.engine.webhook_attempts(&by, None, Some(id), limit).await?;
+    let attempts = st
+        .engine
+        .webhook_attempts(&by, None, Some(id), limit)
+        .await?;
     Ok(Json(attempts.iter().map(AttemptObject::from).collect()))
 }
