@@ -262,7 +262,7 @@ async fn once(
 
 /// The Markdown table of the two runs.
 pub fn table(runs: &[Run], clients: usize) -> String {
-    let mut t = format!(
+    let mut t = String::from(
         "\n| run | clients | releases/s | release p50 ms | release p99 ms | errors | events delivered/s | lag p50 ms | lag p99 ms | lag max ms | drain after last release ms |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n"
     );

@@ -679,6 +679,33 @@ async fn two_nodes_deliver_each_event_once_postgres() {
     .expect("the two-node test finished within 3 minutes");
 }
 
+/// Without `--webhook-allow-private`, a loopback endpoint is never sent to: each attempt is
+/// recorded as refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_destinations_are_refused_unless_allowed() {
+    let db = TestDb::new(Backend::Sqlite, "webhooks private").await.unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let server = Proc::start_args(&db.url, logs.path(), "private", &[], &["--sandbox"]).await;
+    let api = Api::new(&server.base);
+    let receiver = Receiver::start().await;
+    // By address, and by a name that resolves to loopback.
+    let by_name = receiver.url().replace("127.0.0.1", "localhost");
+    subscribe(&api, &receiver.url(), &["number.purchased"]).await;
+    subscribe(&api, &by_name, &["number.purchased"]).await;
+    let alice = customer(&api, "alice").await;
+    let n = blr(11);
+    api.stock(std::slice::from_ref(&n), 1, 2).await;
+    assert_eq!(api.purchase(&alice, &n).await.status, StatusCode::OK);
+    let id = logged(&api, &n, &["number.purchased"]).await.remove(0);
+    let e = wait_attempts(&api, &id, 2).await;
+    for a in e["attempts"].as_array().unwrap() {
+        assert_eq!(a["status_code"], Value::Null, "{e}");
+        assert!(a["error"].as_str().unwrap().contains("private"), "{e}");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(receiver.inbox.all().is_empty(), "nothing reached the receiver");
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
