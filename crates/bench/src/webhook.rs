@@ -34,8 +34,11 @@ pub struct Run {
     pub lag_max_ms: f64,
 }
 
+/// One event received: when (the wall clock, and the monotonic one) and its body.
+type Arrival = (chrono::DateTime<chrono::Utc>, Instant, Bytes);
+
 #[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<(chrono::DateTime<chrono::Utc>, Instant, Bytes)>>>);
+struct Inbox(Arc<Mutex<Vec<Arrival>>>);
 
 async fn receive(State(inbox): State<Inbox>, body: Bytes) -> StatusCode {
     inbox

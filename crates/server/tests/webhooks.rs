@@ -683,7 +683,9 @@ async fn two_nodes_deliver_each_event_once_postgres() {
 /// recorded as refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_destinations_are_refused_unless_allowed() {
-    let db = TestDb::new(Backend::Sqlite, "webhooks private").await.unwrap();
+    let db = TestDb::new(Backend::Sqlite, "webhooks private")
+        .await
+        .unwrap();
     let logs = tempfile::tempdir().unwrap();
     let server = Proc::start_args(&db.url, logs.path(), "private", &[], &["--sandbox"]).await;
     let api = Api::new(&server.base);
@@ -703,7 +705,10 @@ async fn private_destinations_are_refused_unless_allowed() {
         assert!(a["error"].as_str().unwrap().contains("private"), "{e}");
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(receiver.inbox.all().is_empty(), "nothing reached the receiver");
+    assert!(
+        receiver.inbox.all().is_empty(),
+        "nothing reached the receiver"
+    );
 }
 
 macro_rules! on_both {
