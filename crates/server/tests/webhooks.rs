@@ -611,7 +611,7 @@ async fn two_nodes_deliver_each_event_once_postgres() {
     let Some(db) = TestDb::new(Backend::Postgres, "webhooks two nodes").await else {
         return;
     };
-    tokio::time::timeout(Duration::from_secs(180), async {
+    tokio::time::timeout(Duration::from_secs(300), async {
         let logs = tempfile::tempdir().unwrap();
         let a = serve(&db, logs.path(), "node-a").await;
         let b = serve(&db, logs.path(), "node-b").await;
@@ -676,7 +676,7 @@ async fn two_nodes_deliver_each_event_once_postgres() {
         }
     })
     .await
-    .expect("the two-node test finished within 3 minutes");
+    .expect("the two-node test finished within 5 minutes (a debug build on a shared machine)");
 }
 
 /// Without `--webhook-allow-private`, a loopback endpoint is never sent to: each attempt is
