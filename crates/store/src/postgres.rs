@@ -6,13 +6,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use didpool_core::idempotency::KeyStep;
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::EngineError;
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, PgConnection};
 
-use crate::backend::{run_command, Backend, DbStore};
+use crate::backend::{run_command, Backend, DbStore, Work};
 use crate::sql::{bind_pg, DbError, DbRow, Sql, Val};
 use crate::{Durability, OpenError, Options};
 
@@ -74,11 +75,23 @@ impl Backend for Postgres {
         Ok(Box::new(self.pool.clone()))
     }
 
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError> {
+    async fn transact<T: Send + 'static>(&self, work: Work<T>) -> Result<T, EngineError> {
+        let mut tx = self.pool.begin().await.map_err(EngineError::storage)?;
+        let result = work(&mut *tx).await?;
+        tx.commit().await.map_err(EngineError::storage)?;
+        Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        cmd: Command,
+        ctx: Context,
+        step: Option<KeyStep>,
+    ) -> Result<Outcome, EngineError> {
         let mut attempt = 0;
         loop {
             let mut tx = self.pool.begin().await.map_err(EngineError::storage)?;
-            let result = run_command(&mut *tx, &cmd, &ctx).await;
+            let result = run_command(&mut *tx, &cmd, &ctx, step.as_ref()).await;
             let result = match result {
                 Ok(changes) => tx
                     .commit()

@@ -5,17 +5,19 @@
 //! off the request path.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use didpool_core::idempotency::KeyStep;
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::EngineError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection as _};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::backend::{run_command, run_tracked, Backend, DbStore, Failure};
+use crate::backend::{run_command, run_tracked, Backend, DbStore, Failure, Work};
 use crate::lite::{LiteConn, LitePool};
 use crate::ops::db_err;
 use crate::sql::Sql;
@@ -27,6 +29,7 @@ pub type SqliteStore = DbStore<Sqlite>;
 struct Job {
     cmd: Command,
     ctx: Context,
+    step: Option<KeyStep>,
     reply: oneshot::Sender<Result<Outcome, EngineError>>,
 }
 
@@ -40,6 +43,9 @@ pub struct Sqlite {
     path: PathBuf,
     reads: std::sync::Arc<LitePool>,
     writer: mpsc::Sender<Job>,
+    /// A second write connection for the small transactions of idempotency keys, so they never
+    /// wait in the writer's queue (SQLite's write lock and busy timeout order the two).
+    keys: std::sync::Arc<Mutex<LiteConn>>,
 }
 
 impl SqliteStore {
@@ -66,6 +72,8 @@ impl SqliteStore {
             LiteConn::open(&path, false, synchronous).map_err(|e| OpenError::Sqlite(e.into()))?;
         let checkpoints =
             LiteConn::open(&path, false, synchronous).map_err(|e| OpenError::Sqlite(e.into()))?;
+        let keys =
+            LiteConn::open(&path, false, synchronous).map_err(|e| OpenError::Sqlite(e.into()))?;
         let (tx, rx) = mpsc::channel::<Job>(4096);
         spawn("didpool-writer", move || run_writer(writer, rx))?;
         let open = tx.downgrade();
@@ -76,6 +84,7 @@ impl SqliteStore {
             reads: LitePool::new(path.clone()),
             path,
             writer: tx,
+            keys: std::sync::Arc::new(Mutex::new(keys)),
         }))
     }
 }
@@ -103,10 +112,38 @@ impl Backend for Sqlite {
             .map_err(db_err)
     }
 
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError> {
+    async fn transact<T: Send + 'static>(&self, work: Work<T>) -> Result<T, EngineError> {
+        let keys = self.keys.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            conn.run("BEGIN IMMEDIATE").map_err(db_err)?;
+            // Every statement completes in place, so the future is ready when polled.
+            match futures::executor::block_on(work(&mut *conn)) {
+                Ok(result) => conn.run("COMMIT").map_err(db_err).map(|()| result),
+                Err(e) => {
+                    let _ = conn.run("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
+        .await
+        .map_err(EngineError::storage)?
+    }
+
+    async fn execute(
+        &self,
+        cmd: Command,
+        ctx: Context,
+        step: Option<KeyStep>,
+    ) -> Result<Outcome, EngineError> {
         let (reply, rx) = oneshot::channel();
         self.writer
-            .send(Job { cmd, ctx, reply })
+            .send(Job {
+                cmd,
+                ctx,
+                step,
+                reply,
+            })
             .await
             .map_err(|_| EngineError::Storage("the writer has stopped".into()))?;
         rx.await
@@ -193,10 +230,10 @@ fn run_batch(
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let result = if savepoints {
-            in_savepoint(conn, &job.cmd, &job.ctx)?
+            in_savepoint(conn, job)?
         } else {
             // Every statement completes in place, so the command's future is ready when polled.
-            match futures::executor::block_on(run_tracked(conn, &job.cmd, &job.ctx)) {
+            match futures::executor::block_on(run_tracked(conn, &job.cmd, &job.ctx, job.step.as_ref())) {
                 Err(Failure { wrote: true, .. }) => {
                     let _ = conn.run("ROLLBACK");
                     return Err(Retry::WithSavepoints);
@@ -217,14 +254,15 @@ fn run_batch(
 
 /// Runs one command in a savepoint: kept on success, rolled back alone on failure. A savepoint
 /// that cannot be rolled back leaves the batch unusable.
-fn in_savepoint(
-    conn: &mut LiteConn,
-    cmd: &Command,
-    ctx: &Context,
-) -> Result<Result<Outcome, EngineError>, Retry> {
+fn in_savepoint(conn: &mut LiteConn, job: &Job) -> Result<Result<Outcome, EngineError>, Retry> {
     let control = |e| Retry::Abandoned(format!("savepoint failed: {e}"));
     conn.run("SAVEPOINT cmd").map_err(control)?;
-    let result = futures::executor::block_on(run_command(conn, cmd, ctx));
+    let result = futures::executor::block_on(run_command(
+        conn,
+        &job.cmd,
+        &job.ctx,
+        job.step.as_ref(),
+    ));
     if result.is_err() {
         conn.run("ROLLBACK TO cmd").map_err(control)?;
     }
