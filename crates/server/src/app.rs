@@ -33,6 +33,9 @@ pub struct AppState {
     /// The key the Vobiz face signs access and refresh tokens with (default: the one the store
     /// keeps, generated at the first token).
     pub tokens: faces::vobiz::tokens::TokenKeys,
+    /// How long the answer to an `Idempotency-Key` is kept and replayed (see
+    /// [`crate::idempotency`]).
+    pub key_retention: chrono::Duration,
 }
 
 /// Every face and the admin API, with request ids, tracing and the body limit.
@@ -46,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1/phone-numbers", faces::agni::router())
         .merge(faces::diga::router())
         .nest("/admin/v1", faces::admin::router(state.sandbox_clock.is_some()))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::idempotency::layer,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

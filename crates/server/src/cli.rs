@@ -146,6 +146,19 @@ pub struct ServeArgs {
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
     pub sandbox: bool,
+    /// How long the answer to an `Idempotency-Key` is kept and replayed to a retry; the
+    /// scheduler deletes older keys.
+    #[arg(long, env = "DIDPOOL_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_retention)]
+    pub idempotency_retention: std::time::Duration,
+}
+
+/// A retention between a second and a year.
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(366 * 86_400) {
+        return Err("must be between 1s and 366days".into());
+    }
+    Ok(d)
 }
 
 impl ServeArgs {
@@ -661,16 +674,19 @@ async fn serve(
         ),
         None => TokenKeys::default(),
     };
+    let key_retention = chrono::Duration::from_std(args.idempotency_retention)?;
     let state = AppState {
         engine: engine.clone(),
         admin_token: admin_token.map(Arc::from),
         sandbox_clock: sandbox,
         tokens,
+        key_retention,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(crate::scheduler::run(
         engine,
         args.scheduler_interval,
+        key_retention,
         stopped,
     ));
     tracing::info!(

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod demo;
 pub mod faces;
 pub mod http;
+pub mod idempotency;
 pub mod inventory;
 pub mod openapi;
 pub mod scheduler;

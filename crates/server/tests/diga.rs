@@ -73,6 +73,7 @@ impl H {
             admin_token: Some("test-admin".into()),
             sandbox_clock: None,
             tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
         });
         (engine, app)
     }

@@ -249,6 +249,7 @@ impl TestApp {
             admin_token: admin_token.map(Into::into),
             sandbox_clock: sandbox.then(|| clock.clone()),
             tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
         };
         Self {
             app: didpool::app(state),

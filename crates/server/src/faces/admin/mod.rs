@@ -26,6 +26,7 @@ use subtle::ConstantTimeEq;
 use crate::app::AppState;
 use crate::faces::vobiz::dto::{time, PhoneNumber};
 use crate::http::{check_url, BadUrl, RequestId};
+use crate::idempotency::key_use;
 use crate::inventory::ImportReport;
 use uuid::Uuid;
 
@@ -64,6 +65,13 @@ pub struct AdminError(StatusCode, &'static str, String);
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         (self.0, Json(json!({"error": self.1, "message": self.2}))).into_response()
+    }
+}
+
+impl AdminError {
+    /// An error with this status, `error` code and message.
+    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+        AdminError(status, error, message.into())
     }
 }
 
@@ -199,7 +207,7 @@ impl FromRequestParts<AppState> for Operator {
         let RequestId(id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
-        Ok(Operator(By::operator(id)))
+        Ok(Operator(By::operator(id).with_key(key_use(parts))))
     }
 }
 

@@ -10,6 +10,7 @@ use didpool_core::Account;
 use super::error::AgniError;
 use crate::app::AppState;
 use crate::http::{check_url, RequestId};
+use crate::idempotency::key_use;
 
 /// The account the key belongs to.
 pub struct Caller {
@@ -30,7 +31,7 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .filter(|k| !k.is_empty())
             .ok_or_else(AgniError::unauthorized)?;
-        let (account, _) = state
+        let (account, credential) = state
             .engine
             .authenticate(CredentialKind::Agni, key, None)
             .await
@@ -41,7 +42,9 @@ impl FromRequestParts<AppState> for Caller {
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
-        let by = By::account(&account, request_id);
+        let by = By::account(&account, request_id)
+            .with_credential(credential.id)
+            .with_key(key_use(parts));
         Ok(Caller { account, by })
     }
 }

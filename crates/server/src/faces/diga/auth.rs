@@ -16,6 +16,7 @@ use didpool_core::Account;
 use super::error::DigaError;
 use crate::app::AppState;
 use crate::http::RequestId;
+use crate::idempotency::key_use;
 
 /// What a route needs of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,7 +83,9 @@ impl FromRequestParts<AppState> for Caller {
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
-        let by = By::account(&account, request_id);
+        let by = By::account(&account, request_id)
+            .with_credential(credential.id)
+            .with_key(key_use(parts));
         Ok(Caller {
             account,
             by,

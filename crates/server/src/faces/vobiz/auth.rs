@@ -18,6 +18,7 @@ use super::error::VobizError;
 use super::tokens::Kind;
 use crate::app::AppState;
 use crate::http::{path_params, RequestId};
+use crate::idempotency::key_use;
 
 /// The authenticated account, checked against the path's `auth_id` when there is one.
 pub struct Caller {
@@ -87,7 +88,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (account, token_expires_at) =
+        let (account, token_expires_at, credential) =
             match presented(&parts.headers).ok_or_else(VobizError::unauthorized)? {
                 Presented::AuthToken { id, token } => {
                     let id = AccountId::parse(&id).map_err(|_| VobizError::unauthorized())?;
@@ -97,16 +98,16 @@ impl FromRequestParts<AppState> for Caller {
                         .await
                         .map_err(|e| VobizError::internal(&e))?
                         .ok_or_else(VobizError::unauthorized)?;
-                    (account, credential.revoked_at)
+                    (account, credential.revoked_at, Some(credential.id))
                 }
                 Presented::Bearer(token) => {
-                    let (account, _) = state
+                    let (account, claims) = state
                         .tokens
                         .authenticate(&state.engine, &token, Kind::Access)
                         .await
                         .map_err(|e| VobizError::internal(&e))?
                         .ok_or_else(VobizError::unauthorized)?;
-                    (account, None)
+                    (account, None, claims.session())
                 }
             };
 
@@ -119,7 +120,8 @@ impl FromRequestParts<AppState> for Caller {
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
-        let by = By::account(&account, request_id);
+        let mut by = By::account(&account, request_id).with_key(key_use(parts));
+        by.credential = credential;
         Ok(Caller {
             account,
             by,
