@@ -20,6 +20,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use didpool_core::idempotency::{check_key, Claim, KeyRequest, KeyUse, StoredAnswer};
+pub use didpool_core::idempotency::MAX_KEY_LEN;
 use didpool_core::EngineError;
 use sha2::{Digest, Sha256};
 

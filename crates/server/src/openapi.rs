@@ -204,6 +204,7 @@ pub fn document() -> Document {
     document_body_limit(&mut doc);
     document_links(&mut doc);
     document_vobiz_bearer(&mut doc);
+    document_idempotency_keys(&mut doc);
     document_lowercase_account_paths(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -325,6 +326,45 @@ fn document_body_limit(doc: &mut Document) {
                     "body over 64 KiB (refused unread when Content-Length says so; the connection is closed)",
                 );
             }
+        }
+    }
+}
+
+/// Every mutating operation of every face and the admin API takes an `Idempotency-Key`
+/// (`crate::idempotency`), but the refresh of a Vobiz access token, whose credential is the
+/// refresh token in hand.
+fn document_idempotency_keys(doc: &mut Document) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path == "/api/v1/auth/refresh" {
+            continue;
+        }
+        let mutating = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in mutating.into_iter().flatten() {
+            let key = ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Makes a retry safe (as Stripe's): the first answer to this key (1 to 255 printable ASCII characters, from the same credential, on the same method and path) is kept and replayed for 24 h by default (`--idempotency-retention`) with `Idempotent-Replayed: true`; the same key with another query or body is a 422; a retry while the first request runs waits for its answer, at most 10 s, then is a 409; an empty or longer key is a 400. Answers of 5xx are not kept.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(crate::idempotency::MAX_KEY_LEN)),
+                ))
+                .build();
+            op.parameters.get_or_insert_with(Vec::new).push(key);
+            document_face_error(op, "400", "bad input (an empty or too long Idempotency-Key included)");
+            document_face_error(op, "409", "a request with this Idempotency-Key is still running");
+            document_face_error(op, "422", "this Idempotency-Key was used with another request");
         }
     }
 }
