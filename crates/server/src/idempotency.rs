@@ -299,8 +299,9 @@ async fn claim(
     }
 }
 
-/// What the request asks besides its method and path: its query and body, digested.
-fn fingerprint(query: Option<&str>, body: &[u8]) -> String {
+/// What a request asks besides its method and path: its query and body, digested (SHA-256,
+/// hex): the same key with another fingerprint is a 422.
+pub fn fingerprint(query: Option<&str>, body: &[u8]) -> String {
     let mut digest = Sha256::new();
     digest.update(query.unwrap_or("").as_bytes());
     digest.update([0]);
