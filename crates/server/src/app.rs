@@ -36,6 +36,9 @@ pub struct AppState {
     /// How long the answer to an `Idempotency-Key` is kept and replayed (see
     /// [`crate::idempotency`]).
     pub key_retention: chrono::Duration,
+    /// How long a retry waits for the request in flight with its `Idempotency-Key` before it is
+    /// a 409.
+    pub key_wait: std::time::Duration,
 }
 
 /// Every face and the admin API, with request ids, tracing and the body limit.

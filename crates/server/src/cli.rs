@@ -150,6 +150,10 @@ pub struct ServeArgs {
     /// scheduler deletes older keys.
     #[arg(long, env = "DIDPOOL_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_retention)]
     pub idempotency_retention: std::time::Duration,
+    /// How long a retry waits for the request in flight with its `Idempotency-Key` to answer
+    /// (then it is replayed that answer) before it is refused with a 409.
+    #[arg(long, env = "DIDPOOL_IDEMPOTENCY_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub idempotency_wait: std::time::Duration,
 }
 
 /// A retention between a second and a year.
@@ -681,6 +685,7 @@ async fn serve(
         sandbox_clock: sandbox,
         tokens,
         key_retention,
+        key_wait: args.idempotency_wait,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(crate::scheduler::run(

@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on every mutating route of every face and the admin API, as Stripe and
 //! Telnyx have it: the first answer to a key is kept and replayed (with `Idempotent-Replayed:
 //! true`) for the retention; the same key with another query or body is a 422; while the first
-//! request runs, a retry waits for its answer (at most [`IN_FLIGHT_WAIT`]), then is a 409. Each
+//! request runs, a retry waits for its answer (at most `--idempotency-wait`, [`DEFAULT_WAIT`]), then is a 409. Each
 //! refusal is in the shape of the face the request was sent to.
 //!
 //! A key is scoped on the credential the request authenticates with (the route's own extractor
@@ -40,8 +40,9 @@ pub static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent
 /// as Stripe keeps them.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
-/// How long a retry waits for the request that holds its key to answer before it is a 409.
-pub const IN_FLIGHT_WAIT: Duration = Duration::from_secs(10);
+/// How long a retry waits for the request that holds its key to answer before it is a 409,
+/// unless configured (`--idempotency-wait`).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// The metric counting answers replayed, labelled by face.
 pub const REPLAYS_METRIC: &str = "didpool_idempotent_replays_total";
@@ -276,13 +277,13 @@ enum Answer {
 }
 
 /// Claims the key; a key in flight is asked again, with a growing pause, until it is answered
-/// or [`IN_FLIGHT_WAIT`] has passed.
+/// or the configured wait has passed.
 async fn claim(
     state: &AppState,
     request: &KeyRequest,
 ) -> Result<Result<KeyUse, Answer>, EngineError> {
     let retention = state.key_retention;
-    let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
+    let deadline = tokio::time::Instant::now() + state.key_wait;
     let mut pause = Duration::from_millis(2);
     loop {
         return Ok(match state.engine.claim_key(request, retention).await? {

@@ -127,6 +127,7 @@ impl TestApp {
             sandbox_clock: None,
             tokens: Default::default(),
             key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
         })
     }
 

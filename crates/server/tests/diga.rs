@@ -74,6 +74,7 @@ impl H {
             sandbox_clock: None,
             tokens: Default::default(),
             key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
         });
         (engine, app)
     }

@@ -351,7 +351,9 @@ async fn a_retry_waits_for_the_request_in_flight_then_replays_its_answer() {
 }
 
 async fn a_request_still_in_flight_after_the_wait_is_a_409_in_each_faces_shape() {
-    let t = TestApp::spawn().await;
+    let t = TestApp::spawn()
+        .await
+        .with_key_wait(StdDuration::from_millis(100));
     let a = t.master("MA_HELD", "1000").await;
     t.stock(&blr(1), "10", "5").await;
     let (agni_id, agni_key) = t.key(&a, CredentialKind::Agni, None).await;

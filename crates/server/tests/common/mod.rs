@@ -250,6 +250,7 @@ impl TestApp {
             sandbox_clock: sandbox.then(|| clock.clone()),
             tokens: Default::default(),
             key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
         };
         Self {
             app: didpool::app(state),
@@ -258,6 +259,20 @@ impl TestApp {
             sandbox,
             _db: db,
         }
+    }
+
+    /// The same service (with the harness's admin token) where a retry waits `wait` for the
+    /// request in flight with its `Idempotency-Key` (`--idempotency-wait`).
+    pub fn with_key_wait(mut self, wait: std::time::Duration) -> Self {
+        self.app = didpool::app(AppState {
+            engine: self.engine.clone(),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            sandbox_clock: self.sandbox.then(|| self.clock.clone()),
+            tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
+            key_wait: wait,
+        });
+        self
     }
 
     /// The URL a `didpool` process opens this test's database with.

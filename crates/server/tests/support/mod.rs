@@ -359,6 +359,7 @@ impl InProcess {
             sandbox_clock: None,
             tokens: Default::default(),
             key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
