@@ -192,10 +192,7 @@ impl Engine {
         request: &KeyRequest,
         retention: Duration,
     ) -> Result<Claim, EngineError> {
-        let (decision, id) = self
-            .store
-            .claim_key(request, self.now(), retention)
-            .await?;
+        let (decision, id) = self.store.claim_key(request, self.now(), retention).await?;
         Ok(match (decision, id) {
             (KeyDecision::Replay(answer), _) => Claim::Replay(answer),
             (KeyDecision::InFlight, _) => Claim::InFlight,

@@ -19,8 +19,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use didpool_core::idempotency::{check_key, Claim, KeyRequest, KeyUse, StoredAnswer};
 pub use didpool_core::idempotency::MAX_KEY_LEN;
+use didpool_core::idempotency::{check_key, Claim, KeyRequest, KeyUse, StoredAnswer};
 use didpool_core::EngineError;
 use sha2::{Digest, Sha256};
 
@@ -107,18 +107,24 @@ impl Face {
     /// Whose keys the request uses: the credential the route's own extractor authenticates.
     async fn scope(self, parts: &mut Parts, state: &AppState) -> Option<String> {
         let by = match self {
-            Face::Vobiz => vobiz::auth::Caller::from_request_parts(parts, state)
-                .await
-                .ok()?
-                .by,
-            Face::Agni => agni::auth::Caller::from_request_parts(parts, state)
-                .await
-                .ok()?
-                .by,
-            Face::Diga => diga::auth::Caller::from_request_parts(parts, state)
-                .await
-                .ok()?
-                .by,
+            Face::Vobiz => {
+                vobiz::auth::Caller::from_request_parts(parts, state)
+                    .await
+                    .ok()?
+                    .by
+            }
+            Face::Agni => {
+                agni::auth::Caller::from_request_parts(parts, state)
+                    .await
+                    .ok()?
+                    .by
+            }
+            Face::Diga => {
+                diga::auth::Caller::from_request_parts(parts, state)
+                    .await
+                    .ok()?
+                    .by
+            }
             Face::Admin => Operator::from_request_parts(parts, state).await.ok()?.0,
         };
         Some(by.key_scope())
@@ -203,7 +209,11 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     };
     let face = Face::of(req.uri().path());
-    let key = match raw.to_str().map_err(|_| ()).and_then(|k| check_key(k).map_err(|_| ())) {
+    let key = match raw
+        .to_str()
+        .map_err(|_| ())
+        .and_then(|k| check_key(k).map_err(|_| ()))
+    {
         Ok(key) => key.to_owned(),
         Err(()) => {
             let why = match raw.to_str().map(check_key) {
@@ -238,7 +248,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         Err(e) => return face.internal(&e),
     };
     parts.extensions.insert(claimed.clone());
-    let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     if res.status().is_server_error() {
         if let Err(e) = state.engine.release_key(&claimed).await {
             tracing::warn!(error = %e, "an idempotency key could not be released; it frees itself when its lease ends");
@@ -341,7 +353,10 @@ mod tests {
     #[test]
     fn each_path_belongs_to_its_face() {
         assert_eq!(Face::of("/api/v1/phone-numbers/buy"), Face::Agni);
-        assert_eq!(Face::of("/api/v1/Account/MA_X/numbers/purchase-from-inventory"), Face::Vobiz);
+        assert_eq!(
+            Face::of("/api/v1/Account/MA_X/numbers/purchase-from-inventory"),
+            Face::Vobiz
+        );
         assert_eq!(Face::of("/v1/phone/import"), Face::Diga);
         assert_eq!(Face::of("/admin/v1/accounts"), Face::Admin);
     }

@@ -362,9 +362,21 @@ fn document_idempotency_keys(doc: &mut Document) {
                 ))
                 .build();
             op.parameters.get_or_insert_with(Vec::new).push(key);
-            document_face_error(op, "400", "bad input (an empty or too long Idempotency-Key included)");
-            document_face_error(op, "409", "a request with this Idempotency-Key is still running");
-            document_face_error(op, "422", "this Idempotency-Key was used with another request");
+            document_face_error(
+                op,
+                "400",
+                "bad input (an empty or too long Idempotency-Key included)",
+            );
+            document_face_error(
+                op,
+                "409",
+                "a request with this Idempotency-Key is still running",
+            );
+            document_face_error(
+                op,
+                "422",
+                "this Idempotency-Key was used with another request",
+            );
         }
     }
 }

@@ -28,7 +28,9 @@ pub async fn run(
         match engine.prune_keys(key_retention).await {
             Ok(0) => {}
             Ok(pruned) => tracing::debug!(pruned, "scheduler deleted expired idempotency keys"),
-            Err(e) => tracing::error!(error = %e, "pruning idempotency keys failed; retrying next tick"),
+            Err(e) => {
+                tracing::error!(error = %e, "pruning idempotency keys failed; retrying next tick")
+            }
         }
     }
 }

@@ -102,7 +102,11 @@ async fn thirty_two_concurrent_purchases_with_one_key_charge_once_and_answer_ali
     let first: Vec<_> = answers.iter().filter(|r| !replayed(r)).collect();
     assert_eq!(first.len(), 1, "one request ran, 31 were replayed");
     assert_eq!(purchases(&t, &a).await, 1, "one charge");
-    assert_eq!(t.balance(&a).await, before - 15.0, "setup and first month, once");
+    assert_eq!(
+        t.balance(&a).await,
+        before - 15.0,
+        "setup and first month, once"
+    );
     t.assert_sound().await;
 }
 
@@ -159,7 +163,10 @@ async fn another_request_under_a_key_is_a_422_in_each_faces_shape() {
     let r = purchase(&t, &a, &blr(2), "k").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["error"], "idempotency key reused", "{}", r.body);
-    assert!(r.body["message"].as_str().unwrap().contains("Idempotency-Key"));
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("Idempotency-Key"));
 
     // Agni: the envelope.
     let key = t.api_key(&a, "agni").await;
@@ -177,7 +184,10 @@ async fn another_request_under_a_key_is_a_422_in_each_faces_shape() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["success"], false);
     assert!(r.body["data"].is_null());
-    assert!(r.body["message"].as_str().unwrap().starts_with("This Idempotency-Key"));
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("This Idempotency-Key"));
 
     // Diga: an app error.
     let key = t.api_key(&a, "diga").await;
@@ -207,7 +217,11 @@ async fn another_request_under_a_key_is_a_422_in_each_faces_shape() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.body["error"], "idempotency_key_reused");
-    assert_eq!(purchases(&t, &a).await, 2, "Vobiz and Agni bought once each");
+    assert_eq!(
+        purchases(&t, &a).await,
+        2,
+        "Vobiz and Agni bought once each"
+    );
 }
 
 async fn a_bad_key_is_a_400_in_each_faces_shape() {
@@ -492,7 +506,12 @@ async fn a_request_whose_answer_was_lost_is_answered_from_what_committed() {
     // The retry after the lease runs the route again; its purchase is answered from the record.
     t.advance(LEASE);
     let r = t
-        .request(Method::POST, path, &with_key(agni(&key), "held"), Some(body))
+        .request(
+            Method::POST,
+            path,
+            &with_key(agni(&key), "held"),
+            Some(body),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["success"], true);
@@ -537,4 +556,57 @@ async fn requests_without_a_key_or_that_only_read_are_untouched() {
         )
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The replays a face answered since the last look (the counter is the process's: only this test
+/// looks, and other tests only add to it).
+fn replays_since_last_look(face: &str) -> u64 {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+    static SNAPSHOTS: std::sync::OnceLock<Snapshotter> = std::sync::OnceLock::new();
+    let snapshots = SNAPSHOTS.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshots = recorder.snapshotter();
+        recorder
+            .install()
+            .expect("the only recorder of this test binary");
+        snapshots
+    });
+    snapshots
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| {
+            key.key().name() == didpool::idempotency::REPLAYS_METRIC
+                && key
+                    .key()
+                    .labels()
+                    .any(|l| l.key() == "face" && l.value() == face)
+        })
+        .map(|(.., value)| match value {
+            DebugValue::Counter(n) => n,
+            other => panic!("a counter, not {other:?}"),
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn each_replay_is_counted_by_face() {
+    let t = TestApp::spawn().await;
+    let a = t.master("MA_COUNT", "1000").await;
+    t.stock(&blr(1), "10", "5").await;
+    replays_since_last_look("diga");
+    let key = t.api_key(&a, "diga").await;
+    let import = || {
+        send(
+            &t,
+            Method::POST,
+            "/v1/phone/import".into(),
+            with_key(bearer(&key), "counted"),
+            Some(json!({"phone_number": "+34932000001"})),
+        )
+    };
+    assert!(!replayed(&import().await));
+    assert!(replayed(&import().await));
+    assert!(replayed(&import().await));
+    assert!(replays_since_last_look("diga") >= 2);
 }

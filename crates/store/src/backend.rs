@@ -3,16 +3,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use futures::future::BoxFuture;
-use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyStep, StoredAnswer};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyStep, StoredAnswer};
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Store, Trunk, TrunkId, E164,
 };
+use futures::future::BoxFuture;
 
 use crate::ops;
 use crate::sql::Sql;

@@ -1,11 +1,11 @@
 //! Every statement didpool runs, written once for both backends.
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
-use didpool_core::ledger::EntryKind;
-use base64::Engine as _;
 use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyRow, KeyStep, StoredAnswer};
+use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Outcome, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::setting::{Setting, SettingKey};
@@ -1125,7 +1125,11 @@ pub async fn finish_key(
     Ok(())
 }
 
-pub async fn release_key(db: &mut dyn Sql, id: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+pub async fn release_key(
+    db: &mut dyn Sql,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
     db.exec(
         "UPDATE idempotency_keys SET in_flight_until = $2 WHERE id = $1 AND status IS NULL",
         &[id.into(), now.into()],

@@ -5,8 +5,8 @@
 //! off the request path.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -233,7 +233,12 @@ fn run_batch(
             in_savepoint(conn, job)?
         } else {
             // Every statement completes in place, so the command's future is ready when polled.
-            match futures::executor::block_on(run_tracked(conn, &job.cmd, &job.ctx, job.step.as_ref())) {
+            match futures::executor::block_on(run_tracked(
+                conn,
+                &job.cmd,
+                &job.ctx,
+                job.step.as_ref(),
+            )) {
                 Err(Failure { wrote: true, .. }) => {
                     let _ = conn.run("ROLLBACK");
                     return Err(Retry::WithSavepoints);
@@ -257,12 +262,8 @@ fn run_batch(
 fn in_savepoint(conn: &mut LiteConn, job: &Job) -> Result<Result<Outcome, EngineError>, Retry> {
     let control = |e| Retry::Abandoned(format!("savepoint failed: {e}"));
     conn.run("SAVEPOINT cmd").map_err(control)?;
-    let result = futures::executor::block_on(run_command(
-        conn,
-        &job.cmd,
-        &job.ctx,
-        job.step.as_ref(),
-    ));
+    let result =
+        futures::executor::block_on(run_command(conn, &job.cmd, &job.ctx, job.step.as_ref()));
     if result.is_err() {
         conn.run("ROLLBACK TO cmd").map_err(control)?;
     }
