@@ -32,6 +32,9 @@ on_every_backend!(
     requests_without_a_key_or_that_only_read_are_untouched,
 );
 
+/// Request headers, as the harness takes them.
+type Headers = Vec<(&'static str, String)>;
+
 fn with_key(mut headers: Vec<(&'static str, String)>, key: &str) -> Vec<(&'static str, String)> {
     headers.push(("Idempotency-Key", key.to_owned()));
     headers
@@ -382,7 +385,7 @@ async fn a_request_still_in_flight_after_the_wait_is_a_409_in_each_faces_shape()
         .unwrap()
         .id;
 
-    let cases: Vec<(String, Method, String, Vec<(&'static str, String)>, Value)> = vec![
+    let cases: Vec<(String, Method, String, Headers, Value)> = vec![
         (
             format!("credential:{vobiz_id}"),
             Method::POST,
