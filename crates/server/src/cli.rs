@@ -156,11 +156,12 @@ pub struct ServeArgs {
     pub idempotency_wait: std::time::Duration,
 }
 
-/// A retention between a second and a year.
+/// A retention between a minute (longer than a claim's lease, so no key is pruned while its
+/// request runs) and a year.
 fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
-    if d < std::time::Duration::from_secs(1) || d > std::time::Duration::from_secs(366 * 86_400) {
-        return Err("must be between 1s and 366days".into());
+    if d < std::time::Duration::from_secs(60) || d > std::time::Duration::from_secs(366 * 86_400) {
+        return Err("must be between 1m and 366days".into());
     }
     Ok(d)
 }
@@ -777,5 +778,33 @@ mod tests {
         assert!(
             Cli::try_parse_from(["didpool", "--number-validation", "loose", "migrate"]).is_err()
         );
+    }
+
+    #[test]
+    fn idempotency_keys_are_kept_a_day_and_retries_wait_ten_seconds_unless_told() {
+        let serve = |args: &[&str]| match Cli::try_parse_from(
+            ["didpool", "serve"].iter().chain(args.iter()).copied(),
+        ) {
+            Ok(Cli {
+                command: Cmd::Serve(a),
+                ..
+            }) => Ok((a.idempotency_retention, a.idempotency_wait)),
+            Ok(_) => unreachable!("a serve command"),
+            Err(e) => Err(e),
+        };
+        if ["DIDPOOL_IDEMPOTENCY_RETENTION", "DIDPOOL_IDEMPOTENCY_WAIT"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+        {
+            return;
+        }
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(serve(&[]).unwrap(), (secs(86_400), secs(10)));
+        assert_eq!(
+            serve(&["--idempotency-retention", "1h", "--idempotency-wait", "2s"]).unwrap(),
+            (secs(3_600), secs(2))
+        );
+        assert!(serve(&["--idempotency-retention", "59s"]).is_err());
+        assert!(serve(&["--idempotency-retention", "400days"]).is_err());
     }
 }
