@@ -172,6 +172,7 @@ impl Engine {
 
     /// Runs one command as one atomic unit: its changes, and the number it locked as the
     /// command left it, from which a face renders its answer.
+    ///
     /// Under an idempotency key, a command the request already committed (before a crash lost
     /// its answer) is answered from its record instead of running again.
     pub async fn run(&self, by: &By, cmd: Command) -> Result<Outcome, EngineError> {
@@ -199,7 +200,9 @@ impl Engine {
             (KeyDecision::Mismatch, _) => Claim::Mismatch,
             (KeyDecision::Insert | KeyDecision::TakeOver, Some(id)) => Claim::Run(KeyUse::new(id)),
             (KeyDecision::Insert | KeyDecision::TakeOver, None) => {
-                return Err(EngineError::invalid("the idempotency key was not claimed"))
+                return Err(EngineError::Storage(
+                    "the store claimed an idempotency key without its id".into(),
+                ))
             }
         })
     }
