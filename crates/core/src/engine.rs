@@ -138,9 +138,35 @@ impl Engine {
     }
 
     /// Runs one command as one atomic unit: its changes, and the number it locked as the
-    /// command left it, from which a face renders its answer.
+    /// command left it, from which a face renders its answer. Each run is counted through the
+    /// `metrics` facade (a no-op unless the binary installs a recorder):
+    /// `didpool_commands_total{command, outcome}` (`outcome`: `ok`, or the [`EngineError`]
+    /// variant in snake_case) and `didpool_command_duration_seconds{command}`.
     pub async fn run(&self, by: &By, cmd: Command) -> Result<Outcome, EngineError> {
-        self.store.execute(cmd, self.context(by)).await
+        let command: &'static str = (&cmd).into();
+        let started = std::time::Instant::now();
+        let result = self.store.execute(cmd, self.context(by)).await;
+        let outcome: &'static str = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.into(),
+        };
+        metrics::counter!("didpool_commands_total", "command" => command, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("didpool_command_duration_seconds", "command" => command)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Sets the store's gauges (see [`Store::report_metrics`]), before the metrics are rendered.
+    pub fn report_metrics(&self) {
+        self.store.report_metrics();
+    }
+
+    /// How late the scheduler is: the earliest time at which something now due fell due (a
+    /// release, a quarantine's end, a reservation's expiry, a renewal), or `None` when nothing
+    /// with a due time is waiting.
+    pub async fn oldest_due(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
+        self.store.oldest_due(self.now()).await
     }
 
     /// Runs the scheduler once: does every item due now — scheduled releases, quarantine ends,

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use crate::money::{Currency, Decimal};
 use crate::number::NumberState;
 
-#[derive(Debug, thiserror::Error)]
+/// Its variant names in snake_case (`insufficient_balance`, `storage`, …) are the `outcome` label
+/// of the `didpool_commands_total` metric (see [`crate::Engine::run`]).
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum EngineError {
     #[error("invalid input: {0}")]
     Invalid(String),

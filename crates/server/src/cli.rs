@@ -39,8 +39,25 @@ pub struct Cli {
     /// `serve --sandbox` and `serve --demo` (e164).
     #[arg(long, global = true, env = "DIDPOOL_NUMBER_VALIDATION", value_enum)]
     pub number_validation: Option<NumberValidationArg>,
+    /// How log lines are written to stderr: text (colours only when stderr is a terminal) or json
+    /// (one object a line).
+    #[arg(
+        long,
+        global = true,
+        env = "DIDPOOL_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+/// The values of `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The values of `--number-validation`.
@@ -146,6 +163,35 @@ pub struct ServeArgs {
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
     pub sandbox: bool,
+    /// How long a client has to send a request's head (from its connection's accept, or from the
+    /// first byte of a later request on it) before the connection is closed.
+    #[arg(long, env = "DIDPOOL_HEADER_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: std::time::Duration,
+    /// How long a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "DIDPOOL_IDLE_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
+    pub idle_timeout: std::time::Duration,
+    /// How long a request may take once its head is in (its body and the answer) before it is
+    /// answered 408 in the face's shape and its connection closed.
+    #[arg(long, env = "DIDPOOL_REQUEST_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
+    pub request_timeout: std::time::Duration,
+    /// Client connections open at once; more wait in the listen backlog. Default: the open-file
+    /// limit (its soft limit raised to the hard one at start) less 128 kept for the database and
+    /// files.
+    #[arg(long, env = "DIDPOOL_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// On SIGTERM or Ctrl-C, how long the requests in flight may take to finish before their
+    /// connections are dropped and didpool exits.
+    #[arg(long, env = "DIDPOOL_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+}
+
+/// A duration flag that must not be zero (a zero timeout would close every connection).
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be more than 0".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 impl ServeArgs {
@@ -288,13 +334,19 @@ pub enum KeyCmd {
     Revoke { id: String },
 }
 
-pub fn init_tracing() {
+/// Logs to stderr at the level `DIDPOOL_LOG` sets (default `info`), in `format`; colours only
+/// when stderr is a terminal.
+pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("DIDPOOL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => fmt.json().with_current_span(true).try_init(),
+    };
 }
 
 impl Cli {
@@ -643,6 +695,8 @@ async fn serve(
     args: &ServeArgs,
     sandbox: Option<ManualClock>,
 ) -> anyhow::Result<()> {
+    // Installed first, so what the demo's setup does is counted too.
+    crate::metrics::handle();
     let mut admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -667,22 +721,61 @@ async fn serve(
         sandbox_clock: sandbox,
         tokens,
     };
+    let limits = limits(args);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(crate::scheduler::run(
         engine,
         args.scheduler_interval,
         stopped,
     ));
+    let upkeep = tokio::spawn(crate::metrics::upkeep(std::time::Duration::from_secs(5)));
     tracing::info!(
         %addr,
         sandbox = state.sandbox_clock.is_some(),
         numbers = %state.engine.number_validation(),
+        max_connections = limits.max_connections,
         "didpool listening"
     );
-    app::serve(listener, state, shutdown_signal()).await?;
+    crate::conn::serve(listener, app::app(state), limits, shutdown_signal()).await?;
+    upkeep.abort();
     let _ = stop.send(true);
     let _ = scheduler.await;
     Ok(())
+}
+
+/// The connection limits of `args`, the open-file limit raised first so the default cap can
+/// use it.
+fn limits(args: &ServeArgs) -> crate::conn::Limits {
+    let nofile = match crate::conn::raise_descriptor_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the open-file limit failed; assuming 1024");
+            1024
+        }
+    };
+    let fit = crate::conn::max_connections_for(nofile);
+    let max_connections = match args.max_connections {
+        Some(n) => {
+            let n = n as usize;
+            if n > fit {
+                tracing::warn!(
+                    max_connections = n,
+                    open_files = nofile,
+                    "--max-connections leaves the database fewer than {} descriptors",
+                    crate::conn::RESERVED_DESCRIPTORS
+                );
+            }
+            n
+        }
+        None => fit,
+    };
+    crate::conn::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        request_timeout: args.request_timeout,
+        max_connections,
+        shutdown_timeout: args.shutdown_timeout,
+    }
 }
 
 fn print_demo(addr: SocketAddr, demo: &crate::demo::DemoCredentials, admin_token: &str) {

@@ -3,10 +3,12 @@
 
 pub mod app;
 pub mod cli;
+pub mod conn;
 pub mod demo;
 pub mod faces;
 pub mod http;
 pub mod inventory;
+pub mod metrics;
 pub mod openapi;
 pub mod scheduler;
 

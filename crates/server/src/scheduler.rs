@@ -1,5 +1,6 @@
 //! The scheduler loop: runs the engine's due work every interval until told to stop. Several
-//! nodes may run it on one database; the engine does each item exactly once.
+//! nodes may run it on one database; the engine does each item exactly once. Each pass is measured
+//! (`didpool_scheduler_*` metrics).
 
 use std::time::Duration;
 
@@ -14,10 +15,38 @@ pub async fn run(engine: Engine, every: Duration, mut stop: watch::Receiver<bool
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        match engine.run_due().await {
-            Ok(0) => {}
-            Ok(done) => tracing::info!(done, "scheduler ran due work"),
-            Err(e) => tracing::error!(error = %e, "scheduler run failed; retrying next tick"),
-        }
+        pass(&engine).await;
     }
+}
+
+/// One pass, measured: the lag (how long the oldest due item has waited), what it did, and
+/// how long it took.
+async fn pass(engine: &Engine) {
+    let started = std::time::Instant::now();
+    match engine.oldest_due().await {
+        Ok(oldest) => {
+            let lag = oldest.map_or(0.0, |t| {
+                (engine.now() - t).num_milliseconds().max(0) as f64 / 1000.0
+            });
+            metrics::gauge!("didpool_scheduler_lag_seconds").set(lag);
+        }
+        Err(e) => tracing::warn!(error = %e, "reading the scheduler's lag failed"),
+    }
+    let outcome = match engine.run_due().await {
+        Ok(done) => {
+            if done > 0 {
+                tracing::info!(done, "scheduler ran due work");
+            }
+            metrics::counter!("didpool_scheduler_items_total").increment(done as u64);
+            metrics::gauge!("didpool_scheduler_due_items").set(done as f64);
+            "ok"
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "scheduler run failed; retrying next tick");
+            "error"
+        }
+    };
+    metrics::counter!("didpool_scheduler_runs_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("didpool_scheduler_run_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
 }

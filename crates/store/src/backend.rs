@@ -23,6 +23,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError>;
     /// See [`Store::after_bulk_load`].
     async fn after_bulk_load(&self) -> Result<(), EngineError>;
+    /// See [`Store::report_metrics`].
+    fn report_metrics(&self);
 }
 
 /// Loads, decides and writes inside whatever transaction `db` is in.
@@ -139,6 +141,14 @@ impl<B: Backend> Store for DbStore<B> {
 
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError> {
         ops::due(self.0.reader()?.as_mut(), now, limit).await
+    }
+
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+        ops::oldest_due(self.0.reader()?.as_mut(), now).await
+    }
+
+    fn report_metrics(&self) {
+        self.0.report_metrics();
     }
 
     async fn after_bulk_load(&self) -> Result<(), EngineError> {

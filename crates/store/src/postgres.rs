@@ -62,6 +62,13 @@ fn retryable(e: &EngineError) -> bool {
 
 #[async_trait]
 impl Backend for Postgres {
+    fn report_metrics(&self) {
+        metrics::gauge!("didpool_pg_pool_connections").set(f64::from(self.pool.size()));
+        metrics::gauge!("didpool_pg_pool_idle_connections").set(self.pool.num_idle() as f64);
+        metrics::gauge!("didpool_pg_pool_max_connections")
+            .set(f64::from(self.pool.options().get_max_connections()));
+    }
+
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
         sqlx::query("ANALYZE numbers")
             .execute(&self.pool)

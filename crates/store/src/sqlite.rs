@@ -94,6 +94,11 @@ impl Backend for Sqlite {
         Ok(Box::new(self.reads.get().map_err(db_err)?))
     }
 
+    fn report_metrics(&self) {
+        let waiting = self.writer.max_capacity() - self.writer.capacity();
+        metrics::gauge!("didpool_sqlite_writer_queue_depth").set(waiting as f64);
+    }
+
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
         // Waits for readers and the writer's batch in flight (busy timeout), then empties the WAL.
         let path = self.path.clone();
@@ -131,6 +136,9 @@ fn run_writer(mut conn: LiteConn, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
+        metrics::histogram!("didpool_sqlite_batch_size").record(batch.len() as f64);
+        metrics::gauge!("didpool_sqlite_writer_queue_depth").set(queue.len() as f64);
         let outcome = match run_batch(&mut conn, &batch, false) {
             Err(Retry::WithSavepoints) => run_batch(&mut conn, &batch, true),
             other => other,
@@ -140,6 +148,11 @@ fn run_writer(mut conn: LiteConn, mut queue: mpsc::Receiver<Job>) {
                 .map(|()| results)
                 .map_err(|e| Retry::Abandoned(format!("commit failed: {e}")))
         });
+        metrics::histogram!(
+            "didpool_sqlite_commit_duration_seconds",
+            "outcome" => if outcome.is_ok() { "committed" } else { "rolled_back" }
+        )
+        .record(started.elapsed().as_secs_f64());
         match outcome {
             Ok(results) => {
                 for (job, result) in batch.drain(..).zip(results) {

@@ -17,6 +17,8 @@ use crate::http::{BadParam, BadUrl};
 pub struct VobizError {
     status: StatusCode,
     body: Value,
+    /// A documented refusal answered with a 5xx (see [`crate::faces::Refusal`]).
+    refusal: bool,
 }
 
 /// Which operation failed: the same engine error reads differently per endpoint, as documented.
@@ -39,6 +41,7 @@ impl VobizError {
         Self {
             status,
             body: json!({"error": error, "message": message.into()}),
+            refusal: false,
         }
     }
 
@@ -47,6 +50,7 @@ impl VobizError {
         Self {
             status,
             body: json!({ "error": error }),
+            refusal: false,
         }
     }
 
@@ -58,6 +62,7 @@ impl VobizError {
         Self {
             status: StatusCode::UNAUTHORIZED,
             body: json!({"error": {"code": 401, "message": "Invalid token"}}),
+            refusal: false,
         }
     }
 
@@ -65,6 +70,7 @@ impl VobizError {
         Self {
             status: StatusCode::FORBIDDEN,
             body: json!({"error": {"code": 403, "message": "Access denied: account ID mismatch"}}),
+            refusal: false,
         }
     }
 
@@ -122,11 +128,14 @@ impl VobizError {
                 "number not found in inventory",
             ),
             // Documented: a failed balance debit surfaces as a 500 and the number stays in inventory.
-            (Op::Purchase, E::InsufficientBalance { .. }) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_server_error",
-                "failed to purchase number",
-            ),
+            (Op::Purchase, E::InsufficientBalance { .. }) => Self {
+                refusal: true,
+                ..Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_server_error",
+                    "failed to purchase number",
+                )
+            },
             (_, E::InsufficientBalance { .. }) => Self::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_balance",
@@ -179,6 +188,7 @@ impl VobizError {
                     "cool_off_until": whole_second_up(*until).to_rfc3339_opts(SecondsFormat::Secs, true),
                     "cool_off_remaining_seconds": remaining_seconds,
                 }),
+                refusal: false,
             },
             (_, E::ForceRequiresAdmin) => Self::new(
                 StatusCode::FORBIDDEN,
@@ -231,7 +241,11 @@ fn whole_second_up(t: DateTime<Utc>) -> DateTime<Utc> {
 
 impl IntoResponse for VobizError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut res = (self.status, Json(self.body)).into_response();
+        if self.refusal {
+            res.extensions_mut().insert(crate::faces::Refusal);
+        }
+        res
     }
 }
 
