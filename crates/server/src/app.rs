@@ -49,7 +49,10 @@ pub fn router(state: AppState) -> Router {
         .merge(faces::vobiz::router())
         .nest("/api/v1/phone-numbers", faces::agni::router())
         .merge(faces::diga::router())
-        .nest("/admin/v1", faces::admin::router(state.sandbox_clock.is_some()))
+        .nest(
+            "/admin/v1",
+            faces::admin::router(state.sandbox_clock.is_some()),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -149,7 +152,9 @@ async fn observe(req: Request, next: Next) -> Response {
         "server_error" => {
             tracing::error!(target: "didpool::access", status, latency_ms, path, "request")
         }
-        "refused" => tracing::warn!(target: "didpool::access", status, latency_ms, path, "request refused"),
+        "refused" => {
+            tracing::warn!(target: "didpool::access", status, latency_ms, path, "request refused")
+        }
         _ => tracing::info!(target: "didpool::access", status, latency_ms, path, "request"),
     }
     res
@@ -243,4 +248,26 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     crate::conn::serve(listener, app(state), Limits::default(), shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_request_id;
+
+    #[test]
+    fn a_request_id_is_kept_only_if_short_and_plain() {
+        for kept in [
+            "a",
+            "0190c1f2-7b3a-7cc0-9f1e-3b2f6a1d2e4f",
+            "trace.01H:x_y-z",
+        ] {
+            assert!(fit_request_id(kept.as_bytes()), "{kept}");
+        }
+        assert!(fit_request_id("x".repeat(128).as_bytes()));
+        for replaced in ["", "a b", "a/b", "é", "a\"b", "<script>", "id\r\nx: y"] {
+            assert!(!fit_request_id(replaced.as_bytes()), "{replaced:?}");
+        }
+        assert!(!fit_request_id("x".repeat(129).as_bytes()));
+        assert!(!fit_request_id("A".repeat(60_000).as_bytes()));
+    }
 }

@@ -196,7 +196,12 @@ impl Progress {
 }
 
 /// Serves one connection until the client closes it, a timeout closes it, or shutdown.
-async fn connection(stream: TcpStream, app: App, limits: &Limits, mut stopping: watch::Receiver<bool>) {
+async fn connection(
+    stream: TcpStream,
+    app: App,
+    limits: &Limits,
+    mut stopping: watch::Receiver<bool>,
+) {
     let progress = Arc::new(Progress {
         start: Instant::now(),
         phase: AtomicU64::new(WAITING_HEAD),
@@ -214,9 +219,8 @@ async fn connection(stream: TcpStream, app: App, limits: &Limits, mut stopping: 
         if progress.busy.fetch_add(1, Ordering::Relaxed) == 0 {
             progress.enter(BUSY);
         }
-        req.extensions_mut().insert(Deadline(
-            tokio::time::Instant::now() + request_timeout,
-        ));
+        req.extensions_mut()
+            .insert(Deadline(tokio::time::Instant::now() + request_timeout));
         async move {
             let res = app.oneshot(req.map(axum::body::Body::new)).await;
             if progress.busy.fetch_sub(1, Ordering::Relaxed) == 1 {

@@ -78,10 +78,7 @@ fn describe() {
         Unit::Seconds,
         "Time from a request's head to its answer, by route template, method and status"
     );
-    describe_gauge!(
-        "didpool_http_connections",
-        "Client connections open now"
-    );
+    describe_gauge!("didpool_http_connections", "Client connections open now");
     describe_counter!(
         "didpool_http_connections_timed_out_total",
         "Connections closed for sending no request in time, by timeout (header, idle)"

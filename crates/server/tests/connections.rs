@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use didpool::conn::Limits;
-use futures::StreamExt as _;
 use didpool_store::testing::{Backend, TestDb};
+use futures::StreamExt as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::{summary, Api, InProcess, Launch, Proc, ADMIN_TOKEN};
@@ -44,9 +44,12 @@ async fn until_closed(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8
 
 /// The value of one series in a Prometheus text exposition (`name{labels}` exactly as written).
 fn series(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.parse().ok())
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(name_and_labels)?
+            .strip_prefix(' ')?
+            .parse()
+            .ok()
+    })
 }
 
 fn timed_out(which: &str) -> f64 {
@@ -74,17 +77,27 @@ async fn a_slow_or_idle_client_is_closed_after_its_timeout() {
 
     // Silent since the accept.
     let mut silent = TcpStream::connect(at).await.unwrap();
-    assert_eq!(until_closed(&mut silent, HELD).await, Some(vec![]), "a silent client was held");
+    assert_eq!(
+        until_closed(&mut silent, HELD).await,
+        Some(vec![]),
+        "a silent client was held"
+    );
 
     // Slowloris: a header line every 300 ms, never the end of the head.
     let mut slow = TcpStream::connect(at).await.unwrap();
     let started = Instant::now();
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let (mut reader, mut writer) = slow.into_split();
     let trickle = tokio::spawn(async move {
         for i in 0..100 {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            if writer.write_all(format!("X-Slow-{i}: 1\r\n").as_bytes()).await.is_err() {
+            if writer
+                .write_all(format!("X-Slow-{i}: 1\r\n").as_bytes())
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -99,7 +112,10 @@ async fn a_slow_or_idle_client_is_closed_after_its_timeout() {
         }
     })
     .await;
-    assert!(closed.is_ok(), "a slowloris client was still connected after {HELD:?}");
+    assert!(
+        closed.is_ok(),
+        "a slowloris client was still connected after {HELD:?}"
+    );
     summary(&format!(
         "slowloris (a header line every 300 ms) closed after {:?} (--header-timeout 1s)",
         started.elapsed()
@@ -111,8 +127,14 @@ async fn a_slow_or_idle_client_is_closed_after_its_timeout() {
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
-    let got = until_closed(&mut idle, HELD).await.expect("an idle keep-alive connection was held");
-    assert!(got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got));
+    let got = until_closed(&mut idle, HELD)
+        .await
+        .expect("an idle keep-alive connection was held");
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
 
     assert!(timed_out("header") >= headers_before + 2.0);
     assert!(timed_out("idle") > idle_before);
@@ -178,7 +200,10 @@ async fn a_body_that_never_ends_is_a_408_in_the_shape_of_each_face() {
             .unwrap_or_else(|| panic!("{path}: a body that never ended was held"));
         let text = String::from_utf8_lossy(&got);
         assert!(text.starts_with("HTTP/1.1 408"), "{path}: {text}");
-        assert!(text.to_ascii_lowercase().contains("connection: close"), "{text}");
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "{text}"
+        );
         let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or(""))
             .unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
         assert_eq!(body, want, "{path}");
@@ -220,7 +245,11 @@ async fn healthz_answers_with_more_idle_sockets_than_the_server_has_descriptors(
             .filter_map(|s| async move { s })
             .collect()
             .await;
-        assert_eq!(idle.len(), SOCKETS, "the listen backlog refused connections");
+        assert_eq!(
+            idle.len(),
+            SOCKETS,
+            "the listen backlog refused connections"
+        );
 
         let started = Instant::now();
         let http = reqwest::Client::builder()
@@ -263,7 +292,10 @@ async fn healthz_answers_with_more_idle_sockets_than_the_server_has_descriptors(
             "didpool_http_connections_timed_out_total{timeout=\"header\"}",
         )
         .unwrap_or(0.0);
-        assert!(closed >= SOCKETS as f64, "only {closed} closed by the header timeout:\n{metrics}");
+        assert!(
+            closed >= SOCKETS as f64,
+            "only {closed} closed by the header timeout:\n{metrics}"
+        );
         let log = std::fs::read_to_string(&server.log).unwrap();
         assert!(!log.contains("Too many open files"), "{log}");
         summary(&format!(
@@ -321,7 +353,10 @@ async fn a_held_connection_does_not_stop_sigterm_beyond_the_shutdown_timeout() {
         if series(&text, "didpool_http_connections").unwrap_or(0.0) >= 3.0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the held connections never opened:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "the held connections never opened:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 

@@ -55,14 +55,19 @@ fn total(samples: &[Sample], name: &str, with: &[(&str, &str)]) -> Option<f64> {
     let found: Vec<f64> = samples
         .iter()
         .filter(|s| s.name == name)
-        .filter(|s| with.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v)))
+        .filter(|s| {
+            with.iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(v))
+        })
         .map(|s| s.value)
         .collect();
     (!found.is_empty()).then(|| found.iter().sum())
 }
 
 async fn scrape(base: &str) -> Vec<Sample> {
-    let res = reqwest::get(format!("{base}/metrics")).await.expect("scraping");
+    let res = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("scraping");
     assert_eq!(res.status(), StatusCode::OK);
     let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
@@ -99,13 +104,22 @@ async fn operator_view(backend: Backend) {
 
         // Vobiz's documented 500 for a purchase the balance does not cover: a refusal.
         let refused = api.purchase(&poor, &numbers[0]).await;
-        assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", refused.body);
+        assert_eq!(
+            refused.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{}",
+            refused.body
+        );
 
         // A request id of 60,000 bytes is replaced; a fit one is kept.
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let long = "A".repeat(60_000);
         let bought = http
-            .post(format!("{}{}/numbers/purchase-from-inventory", server.base, rich.base()))
+            .post(format!(
+                "{}{}/numbers/purchase-from-inventory",
+                server.base,
+                rich.base()
+            ))
             .header("X-Auth-ID", &rich.id)
             .header("X-Auth-Token", &rich.token)
             .header("X-Request-Id", &long)
@@ -114,11 +128,20 @@ async fn operator_view(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(bought.status(), StatusCode::OK);
-        let given = bought.headers()["x-request-id"].to_str().unwrap().to_owned();
-        assert!(given != long && !given.is_empty() && given.len() <= 128, "{given:.200}");
+        let given = bought.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            given != long && !given.is_empty() && given.len() <= 128,
+            "{given:.200}"
+        );
         let fit = "trace-01H.x:y_z";
         let listed = http
-            .get(format!("{}/admin/v1/accounts/{}/keys", server.base, rich.id))
+            .get(format!(
+                "{}/admin/v1/accounts/{}/keys",
+                server.base, rich.id
+            ))
             .bearer_auth(ADMIN_TOKEN)
             .header("X-Request-Id", fit)
             .send()
@@ -128,11 +151,17 @@ async fn operator_view(backend: Backend) {
         let events = api.events(&numbers[1]).await;
         let ids: Vec<&Value> = events.iter().map(|e| &e["request_id"]).collect();
         assert!(ids.contains(&&Value::from(given.clone())), "{events:?}");
-        assert!(!serde_json::to_string(&events).unwrap().contains(&long[..128]));
+        assert!(!serde_json::to_string(&events)
+            .unwrap()
+            .contains(&long[..128]));
 
         // A path no route takes is one `unmatched` series, not a label per path.
         for i in 0..3 {
-            let r = http.get(format!("{}/no/such/{i}", server.base)).send().await.unwrap();
+            let r = http
+                .get(format!("{}/no/such/{i}", server.base))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), StatusCode::NOT_FOUND);
         }
 
@@ -140,7 +169,12 @@ async fn operator_view(backend: Backend) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let samples = loop {
             let samples = scrape(&server.base).await;
-            if total(&samples, "didpool_scheduler_runs_total", &[("outcome", "ok")]).unwrap_or(0.0)
+            if total(
+                &samples,
+                "didpool_scheduler_runs_total",
+                &[("outcome", "ok")],
+            )
+            .unwrap_or(0.0)
                 >= 2.0
             {
                 break samples;
@@ -157,28 +191,76 @@ async fn operator_view(backend: Backend) {
             })
         };
         let requests = "didpool_http_requests_total";
-        let by = |status, kind| [("route", purchase), ("method", "POST"), ("status", status), ("kind", kind)];
+        let by = |status, kind| {
+            [
+                ("route", purchase),
+                ("method", "POST"),
+                ("status", status),
+                ("kind", kind),
+            ]
+        };
         assert_eq!(get(requests, &by("500", "refused")), 1.0);
         assert_eq!(get(requests, &by("200", "success")), 1.0);
         assert_eq!(total(&samples, requests, &[("kind", "server_error")]), None);
-        assert_eq!(get(requests, &[("route", "unmatched"), ("status", "404"), ("kind", "client_error")]), 3.0);
-        assert!(!samples.iter().any(|s| s.labels.get("route").is_some_and(|r| r.starts_with("/no/"))));
+        assert_eq!(
+            get(
+                requests,
+                &[
+                    ("route", "unmatched"),
+                    ("status", "404"),
+                    ("kind", "client_error")
+                ]
+            ),
+            3.0
+        );
+        assert!(!samples
+            .iter()
+            .any(|s| s.labels.get("route").is_some_and(|r| r.starts_with("/no/"))));
         let latency = "didpool_http_request_duration_seconds_count";
         assert_eq!(get(latency, &[("route", purchase), ("status", "500")]), 1.0);
-        assert!(get("didpool_http_request_duration_seconds_bucket", &[("route", purchase), ("le", "+Inf")]) >= 2.0);
+        assert!(
+            get(
+                "didpool_http_request_duration_seconds_bucket",
+                &[("route", purchase), ("le", "+Inf")]
+            ) >= 2.0
+        );
         assert!(get("didpool_http_connections", &[]) >= 1.0);
 
         let commands = "didpool_commands_total";
-        assert_eq!(get(commands, &[("command", "purchase"), ("outcome", "insufficient_balance")]), 1.0);
-        assert_eq!(get(commands, &[("command", "purchase"), ("outcome", "ok")]), 1.0);
-        assert!(get(commands, &[("command", "create_account"), ("outcome", "ok")]) >= 2.0);
-        assert!(get("didpool_command_duration_seconds_count", &[("command", "purchase")]) >= 2.0);
+        assert_eq!(
+            get(
+                commands,
+                &[("command", "purchase"), ("outcome", "insufficient_balance")]
+            ),
+            1.0
+        );
+        assert_eq!(
+            get(commands, &[("command", "purchase"), ("outcome", "ok")]),
+            1.0
+        );
+        assert!(
+            get(
+                commands,
+                &[("command", "create_account"), ("outcome", "ok")]
+            ) >= 2.0
+        );
+        assert!(
+            get(
+                "didpool_command_duration_seconds_count",
+                &[("command", "purchase")]
+            ) >= 2.0
+        );
 
         match backend {
             Backend::Sqlite => {
                 assert!(get("didpool_sqlite_writer_queue_depth", &[]) >= 0.0);
                 assert!(get("didpool_sqlite_batch_size_count", &[]) >= 1.0);
-                assert!(get("didpool_sqlite_commit_duration_seconds_count", &[("outcome", "committed")]) >= 1.0);
+                assert!(
+                    get(
+                        "didpool_sqlite_commit_duration_seconds_count",
+                        &[("outcome", "committed")]
+                    ) >= 1.0
+                );
             }
             Backend::Postgres => {
                 assert_eq!(get("didpool_pg_pool_max_connections", &[]), 3.0);
@@ -194,7 +276,10 @@ async fn operator_view(backend: Backend) {
 
         // The access log: one JSON object a line; the refusal a warning with its request id.
         let log = std::fs::read_to_string(&server.log).unwrap();
-        assert!(!log.contains(&long[..128]), "the long request id was logged");
+        assert!(
+            !log.contains(&long[..128]),
+            "the long request id was logged"
+        );
         let lines: Vec<Value> = log
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -204,11 +289,20 @@ async fn operator_view(backend: Backend) {
             .filter(|l| l["target"] == "didpool::access" && l["span"]["route"] == purchase)
             .collect();
         assert_eq!(access.len(), 2, "{access:?}");
-        let warned = access.iter().find(|l| l["fields"]["status"] == 500).expect("the refusal's line");
+        let warned = access
+            .iter()
+            .find(|l| l["fields"]["status"] == 500)
+            .expect("the refusal's line");
         assert_eq!(warned["level"], "WARN");
         assert_eq!(warned["span"]["method"], "POST");
-        assert!(warned["fields"]["latency_ms"].as_f64().is_some(), "{warned}");
-        let ok = access.iter().find(|l| l["fields"]["status"] == 200).expect("the purchase's line");
+        assert!(
+            warned["fields"]["latency_ms"].as_f64().is_some(),
+            "{warned}"
+        );
+        let ok = access
+            .iter()
+            .find(|l| l["fields"]["status"] == 200)
+            .expect("the purchase's line");
         assert_eq!(ok["level"], "INFO");
         assert_eq!(ok["span"]["request_id"], given.as_str());
     })
@@ -227,7 +321,9 @@ async fn text_logs_on_a_pipe_have_no_colours() {
         ..Launch::default()
     };
     let server = Proc::launch(&url, logs.path(), "text", &launch).await;
-    let r = reqwest::get(format!("{}/healthz", server.base)).await.unwrap();
+    let r = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let deadline = Instant::now() + Duration::from_secs(20);
     let log = loop {
@@ -240,7 +336,14 @@ async fn text_logs_on_a_pipe_have_no_colours() {
     };
     assert!(!log.contains('\u{1b}'), "colour codes on a pipe:\n{log}");
     let line = log.lines().find(|l| l.contains("didpool::access")).unwrap();
-    for part in ["INFO", "route=/healthz", "status=200", "latency_ms=", "request_id=", "method=\"GET\""] {
+    for part in [
+        "INFO",
+        "route=/healthz",
+        "status=200",
+        "latency_ms=",
+        "request_id=",
+        "method=\"GET\"",
+    ] {
         assert!(line.contains(part), "{part} missing: {line}");
     }
 }

@@ -460,12 +460,26 @@ impl Proc {
         if let Some(n) = &pool {
             args = vec!["--pool-size", n.as_str()];
         }
-        Self::launch(database_url, log_dir, tag, &Launch { args: &args, ..Launch::default() }).await
+        Self::launch(
+            database_url,
+            log_dir,
+            tag,
+            &Launch {
+                args: &args,
+                ..Launch::default()
+            },
+        )
+        .await
     }
 
     /// Starts `didpool --database-url URL [global args] serve --listen 127.0.0.1:0 [serve args]`
     /// as `launch` says, and waits for `/healthz`.
-    pub async fn launch(database_url: &str, log_dir: &Path, tag: &str, launch: &Launch<'_>) -> Self {
+    pub async fn launch(
+        database_url: &str,
+        log_dir: &Path,
+        tag: &str,
+        launch: &Launch<'_>,
+    ) -> Self {
         use std::io::Write as _;
         use tokio::io::AsyncBufReadExt as _;
 
@@ -492,7 +506,10 @@ impl Proc {
             .arg(ADMIN_TOKEN)
             .args(launch.serve_args)
             // Warnings and errors, and the line that says where it listens.
-            .env("DIDPOOL_LOG", launch.log.unwrap_or("warn,didpool::cli=info"));
+            .env(
+                "DIDPOOL_LOG",
+                launch.log.unwrap_or("warn,didpool::cli=info"),
+            );
         if !launch.colour_allowed {
             command.env("NO_COLOR", "1");
         }

@@ -114,7 +114,11 @@ impl From<EngineError> for AdminError {
 
 /// A body over the limit is a 413 with the admin error body (axum's own is plain text).
 pub fn timed_out(message: &str) -> AdminError {
-    AdminError(StatusCode::REQUEST_TIMEOUT, "request_timeout", message.into())
+    AdminError(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        message.into(),
+    )
 }
 
 pub fn too_large() -> AdminError {
