@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CONNECTION, CONTENT_LENGTH};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -17,6 +17,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::faces;
+use crate::limits::{Backoff, Limits};
 
 /// Bodies larger than this are refused (see [`limit_bodies`]).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -33,13 +34,15 @@ pub struct AppState {
     /// The key the Vobiz face signs access and refresh tokens with (default: the one the store
     /// keeps, generated at the first token).
     pub tokens: faces::vobiz::tokens::TokenKeys,
+    /// This node's rate limits (default: none).
+    pub limits: Arc<Limits>,
 }
 
 /// Every face and the admin API, with request ids, tracing and the body limit.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/openapi.json", get(crate::openapi::serve_json))
         .route("/docs", get(crate::openapi::serve_docs))
         .merge(faces::vobiz::router())
@@ -83,6 +86,24 @@ async fn limit_bodies(req: Request, next: Next) -> Response {
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     res
+}
+
+/// `200 ok` while the store can take writes (PostgreSQL answers; the SQLite file is the one
+/// opened and writable), else `503` with `Retry-After`: a load balancer sends no traffic here.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.engine.ready().await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            let mut res = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"error": "not_ready", "message": e.to_string()})),
+            )
+                .into_response();
+            Backoff::UNAVAILABLE.apply(res.headers_mut());
+            res
+        }
+    }
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -129,7 +150,8 @@ pub fn app(state: AppState) -> App {
         .layer(router(state))
 }
 
-/// Serves until `shutdown` completes, then finishes the requests in flight.
+/// Serves until `shutdown` completes, then finishes the requests in flight. Each request knows
+/// its peer's address (the failed-authentication limit counts by it).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -137,7 +159,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     axum::serve(
         listener,
-        ServiceExt::<Request>::into_make_service(app(state)),
+        ServiceExt::<Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app(
+            state,
+        )),
     )
     .with_graceful_shutdown(shutdown)
     .await

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod faces;
 pub mod http;
 pub mod inventory;
+pub mod limits;
 pub mod openapi;
 pub mod scheduler;
 

@@ -23,6 +23,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError>;
     /// See [`Store::after_bulk_load`].
     async fn after_bulk_load(&self) -> Result<(), EngineError>;
+    /// See [`Store::ready`].
+    async fn ready(&self) -> Result<(), EngineError>;
 }
 
 /// Loads, decides and writes inside whatever transaction `db` is in.
@@ -147,5 +149,9 @@ impl<B: Backend> Store for DbStore<B> {
 
     async fn check(&self) -> Result<Vec<Violation>, EngineError> {
         ops::check(self.0.reader()?.as_mut()).await
+    }
+
+    async fn ready(&self) -> Result<(), EngineError> {
+        self.0.ready().await
     }
 }

@@ -249,6 +249,7 @@ impl TestApp {
             admin_token: admin_token.map(Into::into),
             sandbox_clock: sandbox.then(|| clock.clone()),
             tokens: Default::default(),
+            limits: Default::default(),
         };
         Self {
             app: didpool::app(state),
