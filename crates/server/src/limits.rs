@@ -268,6 +268,37 @@ mod tests {
     }
 
     #[test]
+    fn each_refusal_is_counted_by_its_reason() {
+        use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            let limits = Limits::new(1, 1);
+            let a = Some(IpAddr::from([127, 0, 0, 4]));
+            let _ = limits.admit("k".into(), None);
+            let _ = limits.admit("k".into(), None);
+            let _ = limits.failed(a);
+            let _ = limits.failed(a);
+            let _ = limits.check_address(a);
+        });
+        let counts: HashMap<String, u64> = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .filter(|(key, ..)| key.key().name() == "didpool_rate_limited_total")
+            .map(|(key, _, _, value)| {
+                let reason = key.key().labels().next().unwrap().value().to_owned();
+                let DebugValue::Counter(n) = value else {
+                    panic!("a counter")
+                };
+                (reason, n)
+            })
+            .collect();
+        assert_eq!(counts["credential"], 1);
+        assert_eq!(counts["auth_failures"], 2);
+    }
+
+    #[test]
     fn the_headers_say_when_to_come_back_and_the_quota() {
         let mut headers = HeaderMap::new();
         Backoff {

@@ -261,6 +261,19 @@ impl TestApp {
     }
 
     /// The URL a `didpool` process opens this test's database with.
+    /// The same service answering under these rate limits (the harness has none).
+    #[allow(dead_code)]
+    pub fn with_limits(mut self, limits: didpool::limits::Limits) -> Self {
+        self.app = didpool::app(AppState {
+            engine: self.engine.clone(),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            sandbox_clock: self.sandbox.then(|| self.clock.clone()),
+            tokens: Default::default(),
+            limits: Arc::new(limits),
+        });
+        self
+    }
+
     pub fn database_url(&self) -> &str {
         &self._db.url
     }
