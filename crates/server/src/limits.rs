@@ -232,7 +232,9 @@ mod tests {
         assert_eq!(backoff.quota, Some((5, 1)));
         assert!(backoff.seconds() >= 1);
         // Another credential has its own quota.
-        limits.admit("other".into(), Some(5)).expect("its own quota");
+        limits
+            .admit("other".into(), Some(5))
+            .expect("its own quota");
     }
 
     #[test]

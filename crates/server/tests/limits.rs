@@ -87,7 +87,11 @@ async fn a_sub_account_whose_rate_limit_is_5_gets_429_with_the_ratelimit_headers
     let (answered, refused) = until_refused(&t, &path, &sub.auth()).await;
     assert!(answered >= 5, "its quota of 5 is served first ({answered})");
     assert!(answered < BOUND);
-    assert_eq!(refused.body["error"], "too_many_requests", "{}", refused.body);
+    assert_eq!(
+        refused.body["error"], "too_many_requests",
+        "{}",
+        refused.body
+    );
     assert_rate_headers(&refused, "5", "1");
 
     // The parent's own credential has the default quota, untouched by its sub-account's.
@@ -148,8 +152,15 @@ async fn many_wrong_tokens_from_one_address_get_429_even_for_a_right_one_then() 
         unauthorized += 1;
         assert!(unauthorized <= BOUND, "no 429 after {BOUND} wrong tokens");
     };
-    assert!(unauthorized >= 30, "the quota is 30 failures a minute ({unauthorized})");
-    assert_eq!(refused.body["error"], "too_many_requests", "{}", refused.body);
+    assert!(
+        unauthorized >= 30,
+        "the quota is 30 failures a minute ({unauthorized})"
+    );
+    assert_eq!(
+        refused.body["error"], "too_many_requests",
+        "{}",
+        refused.body
+    );
     assert_rate_headers(&refused, "30", "60");
 
     // From then on the address is refused before its credentials are checked: a right token

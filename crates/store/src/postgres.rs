@@ -81,7 +81,9 @@ impl Backend for Postgres {
             .await
             .map_err(|e| db_err(DbError::Sqlx(e)))?;
         if standby {
-            return Err(EngineError::unavailable("the database is a read-only standby"));
+            return Err(EngineError::unavailable(
+                "the database is a read-only standby",
+            ));
         }
         Ok(())
     }

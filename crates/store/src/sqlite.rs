@@ -113,9 +113,13 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
 /// serving it would answer every write with an error.
 fn check_writable(path: &Path) -> Result<(), OpenError> {
     let refuse = |why: String| OpenError::ReadOnly(path.to_owned(), why);
-    let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .map_err(|e| refuse(e.to_string()))?;
-    if conn.is_readonly(rusqlite::DatabaseName::Main).unwrap_or(true) {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| refuse(e.to_string()))?;
+    if conn
+        .is_readonly(rusqlite::DatabaseName::Main)
+        .unwrap_or(true)
+    {
         return Err(refuse("opened read-only".into()));
     }
     conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")
@@ -281,7 +285,9 @@ impl Writer {
     /// Whether a write transaction can begin now.
     fn probe(&mut self) -> Result<(), EngineError> {
         let conn = self.conn()?;
-        let began = conn.run("BEGIN IMMEDIATE").and_then(|()| conn.run("ROLLBACK"));
+        let began = conn
+            .run("BEGIN IMMEDIATE")
+            .and_then(|()| conn.run("ROLLBACK"));
         began.map_err(|e| {
             self.conn = None;
             EngineError::unavailable(e)

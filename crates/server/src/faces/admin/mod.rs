@@ -219,10 +219,7 @@ impl FromRequestParts<AppState> for Operator {
             .into_response());
         };
         let address = client_address(parts);
-        state
-            .limits
-            .check_address(address)
-            .map_err(rate_limited)?;
+        state.limits.check_address(address).map_err(rate_limited)?;
         let given = parts
             .headers
             .get(AUTHORIZATION)
