@@ -169,6 +169,11 @@ impl Engine {
         self.store.oldest_due(self.now()).await
     }
 
+    /// Whether the store can take writes now (see [`crate::store::Store::ready`]): what `/readyz` answers.
+    pub async fn ready(&self) -> Result<(), EngineError> {
+        self.store.ready().await
+    }
+
     /// Runs the scheduler once: does every item due now — scheduled releases, quarantine ends,
     /// reservation expiries, verification outcomes, renewals — each number in its own
     /// transaction and exactly once however many schedulers run together (each step re-checks
@@ -202,6 +207,8 @@ impl Engine {
                         progressed = true;
                     }
                     Ok(_) => {}
+                    // The store, not the number: the next run tries again.
+                    Err(e @ EngineError::Unavailable(_)) => return Err(e),
                     Err(e) => {
                         tracing::error!(number_id = %id, error = %e, "scheduler skipped a number it cannot process");
                         failed.insert(id);

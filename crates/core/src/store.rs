@@ -76,6 +76,10 @@ pub trait Store: Send + Sync + 'static {
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
         Ok(())
     }
+    /// Whether the store can take writes now: PostgreSQL answers within the pool's acquire
+    /// timeout; the SQLite file is still the one opened and its writer can begin a transaction.
+    /// [`EngineError::Unavailable`] when not.
+    async fn ready(&self) -> Result<(), EngineError>;
 }
 
 /// A broken invariant, found by [`Store::check`].

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::header::{CONNECTION, CONTENT_LENGTH};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
@@ -18,6 +18,7 @@ use tracing::Instrument as _;
 
 use crate::conn::{Deadline, Limits};
 use crate::faces;
+use crate::limits::{Backoff, RateLimits};
 
 /// Bodies larger than this are refused (see [`limit_bodies`]).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The key the Vobiz face signs access and refresh tokens with (default: the one the store
     /// keeps, generated at the first token).
     pub tokens: faces::vobiz::tokens::TokenKeys,
+    /// This node's rate limits (default: none).
+    pub limits: Arc<RateLimits>,
 }
 
 /// Every face and the admin API, with request ids, the access log and metrics, the body limit
@@ -42,7 +45,7 @@ pub fn router(state: AppState) -> Router {
     crate::metrics::handle();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/metrics", get(crate::metrics::serve))
         .route("/openapi.json", get(crate::openapi::serve_json))
         .route("/docs", get(crate::openapi::serve_docs))
@@ -196,6 +199,24 @@ async fn limit_bodies(req: Request, next: Next) -> Response {
     res
 }
 
+/// `200 ok` while the store can take writes (PostgreSQL answers; the SQLite file is the one
+/// opened and writable), else `503` with `Retry-After`: a load balancer sends no traffic here.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.engine.ready().await {
+        Ok(()) => "ok".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            let mut res = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"error": "not_ready", "message": e.to_string()})),
+            )
+                .into_response();
+            Backoff::UNAVAILABLE.apply(res.headers_mut());
+            res
+        }
+    }
+}
+
 async fn not_found() -> impl IntoResponse {
     (
         StatusCode::NOT_FOUND,
@@ -241,7 +262,8 @@ pub fn app(state: AppState) -> App {
 }
 
 /// Serves with the default [`Limits`] until `shutdown` completes, then finishes the requests in
-/// flight (see [`crate::conn::serve`]).
+/// flight (see [`crate::conn::serve`]). Each request knows its peer's address (the
+/// failed-authentication limit counts by it).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,

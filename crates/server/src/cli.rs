@@ -78,7 +78,8 @@ impl From<NumberValidationArg> for NumberValidation {
 
 #[derive(Debug, Args)]
 pub struct DbArgs {
-    /// Where the data lives: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    /// Where the data lives: sqlite://PATH or postgres://USER@HOST/DB. A SQLite file is created
+    /// only by `migrate` and `serve --demo`; every other command refuses a missing one.
     #[arg(
         long,
         global = true,
@@ -93,6 +94,10 @@ pub struct DbArgs {
     /// PostgreSQL connections per didpool node.
     #[arg(long, global = true, env = "DIDPOOL_POOL_SIZE", default_value_t = 10)]
     pub pool_size: u32,
+    /// How long a request waits for a PostgreSQL connection (connecting included) before it is
+    /// answered 503: a database that went away fails fast instead of stalling every request.
+    #[arg(long, global = true, env = "DIDPOOL_POOL_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub pool_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -183,6 +188,14 @@ pub struct ServeArgs {
     /// connections are dropped and didpool exits.
     #[arg(long, env = "DIDPOOL_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: std::time::Duration,
+    /// Requests per second each credential may make on this node when its account sets no
+    /// `rate_limit` of its own (0: no limit).
+    #[arg(long, env = "DIDPOOL_RATE_LIMIT", default_value_t = 1000)]
+    pub rate_limit: u32,
+    /// Failed authentications a client address may make per minute on this node before it is
+    /// answered 429 until its quota refills (0: no limit).
+    #[arg(long, env = "DIDPOOL_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
 }
 
 /// A duration flag that must not be zero (a zero timeout would close every connection).
@@ -368,6 +381,13 @@ impl Cli {
                 Durability::Full
             },
             pool_size: Some(self.db.pool_size),
+            pool_timeout: Some(self.db.pool_timeout),
+            // Creating a database is an explicit act: a vanished one is never silently replaced.
+            create_if_missing: match &self.command {
+                Cmd::Migrate => true,
+                Cmd::Serve(args) => args.demo,
+                _ => false,
+            },
         };
         let store = didpool_store::open(&self.db.database_url, &options)
             .await
@@ -720,9 +740,18 @@ async fn serve(
         admin_token: admin_token.map(Arc::from),
         sandbox_clock: sandbox,
         tokens,
+        limits: Arc::new(crate::limits::RateLimits::new(
+            args.rate_limit,
+            args.auth_failures_per_minute,
+        )),
     };
     let limits = limits(args);
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watch = tokio::spawn(crate::scheduler::watch(
+        engine.clone(),
+        state.limits.clone(),
+        stopped.clone(),
+    ));
     let scheduler = tokio::spawn(crate::scheduler::run(
         engine,
         args.scheduler_interval,
@@ -740,6 +769,7 @@ async fn serve(
     upkeep.abort();
     let _ = stop.send(true);
     let _ = scheduler.await;
+    let _ = watch.await;
     Ok(())
 }
 

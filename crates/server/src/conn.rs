@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -95,7 +95,7 @@ pub async fn serve(
             () = &mut shutdown => break,
             p = permits.clone().acquire_owned() => p.expect("the semaphore is never closed"),
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
@@ -111,7 +111,7 @@ pub async fn serve(
         let (app, limits, stopping) = (app.clone(), limits.clone(), stopping.clone());
         connections.spawn(async move {
             metrics::gauge!("didpool_http_connections").increment(1.0);
-            connection(stream, app, &limits, stopping).await;
+            connection(stream, peer, app, &limits, stopping).await;
             metrics::gauge!("didpool_http_connections").decrement(1.0);
             drop(permit);
         });
@@ -198,6 +198,7 @@ impl Progress {
 /// Serves one connection until the client closes it, a timeout closes it, or shutdown.
 async fn connection(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     app: App,
     limits: &Limits,
     mut stopping: watch::Receiver<bool>,
@@ -221,6 +222,8 @@ async fn connection(
         }
         req.extensions_mut()
             .insert(Deadline(tokio::time::Instant::now() + request_timeout));
+        // The peer, as `axum::serve` gives it: the failed-authentication limit counts by it.
+        req.extensions_mut().insert(ConnectInfo(peer));
         async move {
             let res = app.oneshot(req.map(axum::body::Body::new)).await;
             if progress.busy.fetch_sub(1, Ordering::Relaxed) == 1 {

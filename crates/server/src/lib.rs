@@ -8,6 +8,7 @@ pub mod demo;
 pub mod faces;
 pub mod http;
 pub mod inventory;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod scheduler;

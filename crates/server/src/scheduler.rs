@@ -1,11 +1,20 @@
-//! The scheduler loop: runs the engine's due work every interval until told to stop. Several
-//! nodes may run it on one database; the engine does each item exactly once. Each pass is measured
-//! (`didpool_scheduler_*` metrics).
+//! The background loops: the scheduler runs the engine's due work every interval until told to
+//! stop (several nodes may run it on one database; the engine does each item exactly once; each
+//! pass is measured: `didpool_scheduler_*`), and the watch checks the store and tidies the rate
+//! limits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use didpool_core::Engine;
 use tokio::sync::watch;
+
+use crate::limits::RateLimits;
+
+/// How often [`watch`] checks that the store can take writes.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// How often [`watch`] forgets rate-limit state of idle clients.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn run(engine: Engine, every: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every.max(Duration::from_millis(10)));
@@ -49,4 +58,35 @@ async fn pass(engine: &Engine) {
     metrics::counter!("didpool_scheduler_runs_total", "outcome" => outcome).increment(1);
     metrics::histogram!("didpool_scheduler_run_duration_seconds")
         .record(started.elapsed().as_secs_f64());
+}
+
+/// Checks every [`WATCH_EVERY`] that the store can take writes (a SQLite file removed or
+/// replaced, PostgreSQL gone), so the operator reads in the log when it stops and when it comes
+/// back, not only from refused requests; and forgets idle clients' rate-limit state.
+pub async fn watch(engine: Engine, limits: Arc<RateLimits>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ready = true;
+    let mut forgotten = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match engine.ready().await {
+            Ok(()) if !ready => {
+                ready = true;
+                tracing::info!("the database takes writes again: ready");
+            }
+            Err(e) if ready => {
+                ready = false;
+                tracing::error!(error = %e, "the database cannot take writes: not ready");
+            }
+            _ => {}
+        }
+        if forgotten.elapsed() >= FORGET_EVERY {
+            limits.forget_idle();
+            forgotten = tokio::time::Instant::now();
+        }
+    }
 }

@@ -126,6 +126,7 @@ impl TestApp {
             admin_token: Some(ADMIN_TOKEN.into()),
             sandbox_clock: None,
             tokens: Default::default(),
+            limits: Default::default(),
         })
     }
 

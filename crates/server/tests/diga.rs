@@ -73,6 +73,7 @@ impl H {
             admin_token: Some("test-admin".into()),
             sandbox_clock: None,
             tokens: Default::default(),
+            limits: Default::default(),
         });
         (engine, app)
     }

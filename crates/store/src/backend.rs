@@ -25,6 +25,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn after_bulk_load(&self) -> Result<(), EngineError>;
     /// See [`Store::report_metrics`].
     fn report_metrics(&self);
+    /// See [`Store::ready`].
+    async fn ready(&self) -> Result<(), EngineError>;
 }
 
 /// Loads, decides and writes inside whatever transaction `db` is in.
@@ -157,5 +159,9 @@ impl<B: Backend> Store for DbStore<B> {
 
     async fn check(&self) -> Result<Vec<Violation>, EngineError> {
         ops::check(self.0.reader()?.as_mut()).await
+    }
+
+    async fn ready(&self) -> Result<(), EngineError> {
+        self.0.ready().await
     }
 }

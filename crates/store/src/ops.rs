@@ -23,6 +23,12 @@ use crate::rows::{
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
 pub fn db_err(e: DbError) -> EngineError {
+    if e.is_unavailable() {
+        return match e {
+            DbError::Sqlx(e) => EngineError::unavailable(e),
+            e => EngineError::unavailable(e),
+        };
+    }
     match e {
         // Unwrapped, so PostgreSQL's retry can read the SQLSTATE.
         DbError::Sqlx(e) => EngineError::storage(e),

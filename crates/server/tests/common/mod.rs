@@ -249,6 +249,7 @@ impl TestApp {
             admin_token: admin_token.map(Into::into),
             sandbox_clock: sandbox.then(|| clock.clone()),
             tokens: Default::default(),
+            limits: Default::default(),
         };
         Self {
             app: didpool::app(state),
@@ -260,6 +261,19 @@ impl TestApp {
     }
 
     /// The URL a `didpool` process opens this test's database with.
+    /// The same service answering under these rate limits (the harness has none).
+    #[allow(dead_code)]
+    pub fn with_limits(mut self, limits: didpool::limits::RateLimits) -> Self {
+        self.app = didpool::app(AppState {
+            engine: self.engine.clone(),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            sandbox_clock: self.sandbox.then(|| self.clock.clone()),
+            tokens: Default::default(),
+            limits: Arc::new(limits),
+        });
+        self
+    }
+
     pub fn database_url(&self) -> &str {
         &self._db.url
     }

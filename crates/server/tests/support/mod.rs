@@ -363,6 +363,7 @@ impl InProcess {
             admin_token: Some(Arc::from(ADMIN_TOKEN)),
             sandbox_clock: None,
             tokens: Default::default(),
+            limits: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -12,6 +12,7 @@ use didpool_core::{EngineError, InvalidNumber};
 use serde_json::{json, Value};
 
 use crate::http::{BadParam, BadUrl};
+use crate::limits::Backoff;
 
 #[derive(Debug)]
 pub struct VobizError {
@@ -19,6 +20,8 @@ pub struct VobizError {
     body: Value,
     /// A documented refusal answered with a 5xx (see [`crate::faces::Refusal`]).
     refusal: bool,
+    /// `Retry-After` (and for a rate limit `RateLimit-*`) on a `503` or `429`.
+    backoff: Option<Backoff>,
 }
 
 /// Which operation failed: the same engine error reads differently per endpoint, as documented.
@@ -42,6 +45,7 @@ impl VobizError {
             status,
             body: json!({"error": error, "message": message.into()}),
             refusal: false,
+            backoff: None,
         }
     }
 
@@ -51,6 +55,7 @@ impl VobizError {
             status,
             body: json!({ "error": error }),
             refusal: false,
+            backoff: None,
         }
     }
 
@@ -63,6 +68,7 @@ impl VobizError {
             status: StatusCode::UNAUTHORIZED,
             body: json!({"error": {"code": 401, "message": "Invalid token"}}),
             refusal: false,
+            backoff: None,
         }
     }
 
@@ -71,6 +77,7 @@ impl VobizError {
             status: StatusCode::FORBIDDEN,
             body: json!({"error": {"code": 403, "message": "Access denied: account ID mismatch"}}),
             refusal: false,
+            backoff: None,
         }
     }
 
@@ -96,7 +103,37 @@ impl VobizError {
         )
     }
 
+    /// Too many requests (a credential's rate limit, or an address's failed authentications),
+    /// Vobiz's generic `429`.
+    pub fn rate_limited(backoff: Backoff) -> Self {
+        Self {
+            backoff: Some(backoff),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("rate limit exceeded; retry in {} s", backoff.seconds()),
+            )
+        }
+    }
+
+    /// The store cannot serve now: Vobiz's generic `503`, nothing done, retry later.
+    pub fn unavailable() -> Self {
+        Self {
+            backoff: Some(Backoff::UNAVAILABLE),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the service is temporarily unavailable; nothing was changed, retry later",
+            )
+        }
+    }
+
+    /// A store fault: `503` when it is passing ([`EngineError::Unavailable`]), else `500`.
     pub fn internal(e: &EngineError) -> Self {
+        if let EngineError::Unavailable(_) = e {
+            tracing::warn!(error = %e, "storage unavailable");
+            return Self::unavailable();
+        }
         tracing::error!(error = %e, source = ?std::error::Error::source(e), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -116,7 +153,7 @@ impl VobizError {
             )
         };
         match (op, &e) {
-            (_, E::Storage(_)) => Self::internal(&e),
+            (_, E::Storage(_) | E::Unavailable(_)) => Self::internal(&e),
             (_, E::Invalid(msg)) => Self::bad_request(msg.clone()),
             (_, E::CurrencyMismatch { .. } | E::PriceMismatch { .. }) => {
                 Self::bad_request(e.to_string())
@@ -189,6 +226,7 @@ impl VobizError {
                     "cool_off_remaining_seconds": remaining_seconds,
                 }),
                 refusal: false,
+                backoff: None,
             },
             (_, E::ForceRequiresAdmin) => Self::new(
                 StatusCode::FORBIDDEN,
@@ -244,6 +282,9 @@ impl IntoResponse for VobizError {
         let mut res = (self.status, Json(self.body)).into_response();
         if self.refusal {
             res.extensions_mut().insert(crate::faces::Refusal);
+        }
+        if let Some(backoff) = self.backoff {
+            backoff.apply(res.headers_mut());
         }
         res
     }
