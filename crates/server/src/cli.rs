@@ -345,7 +345,11 @@ pub fn init_tracing(format: LogFormat) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => fmt.json().with_current_span(true).try_init(),
+        LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
 }
 
