@@ -173,7 +173,7 @@ pub struct ServeArgs {
     #[arg(long, env = "DIDPOOL_HEADER_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub header_timeout: std::time::Duration,
     /// How long a kept-alive connection may wait for its next request before it is closed.
-    #[arg(long, env = "DIDPOOL_IDLE_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
+    #[arg(long, env = "DIDPOOL_IDLE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
     pub idle_timeout: std::time::Duration,
     /// How long a request may take once its head is in (its body and the answer) before it is
     /// answered 408 in the face's shape and its connection closed.
@@ -358,7 +358,11 @@ pub fn init_tracing(format: LogFormat) {
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).try_init(),
-        LogFormat::Json => fmt.json().with_current_span(true).try_init(),
+        LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
     };
 }
 
@@ -840,6 +844,36 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("didpool").chain(args.iter().copied()))
             .expect("the arguments parse");
         cli.number_validation()
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("didpool").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_connection_limits_default_as_documented_and_a_zero_timeout_is_refused() {
+        if std::env::vars().any(|(k, _)| k.ends_with("_TIMEOUT") && k.starts_with("DIDPOOL_")) {
+            return;
+        }
+        let Cmd::Serve(args) = parse(&["serve"]).unwrap().command else {
+            unreachable!()
+        };
+        let limits = limits(&args);
+        let defaults = crate::conn::Limits::default();
+        assert_eq!(limits.header_timeout, defaults.header_timeout);
+        assert_eq!(limits.idle_timeout, defaults.idle_timeout);
+        assert_eq!(limits.request_timeout, defaults.request_timeout);
+        assert_eq!(limits.shutdown_timeout, defaults.shutdown_timeout);
+        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap().0;
+        assert_eq!(
+            limits.max_connections,
+            crate::conn::max_connections_for(nofile)
+        );
+        for flag in ["--header-timeout", "--idle-timeout", "--request-timeout"] {
+            assert!(parse(&["serve", flag, "0s"]).is_err(), "{flag} 0s");
+        }
+        assert!(parse(&["serve", "--max-connections", "0"]).is_err());
+        assert!(parse(&["--log-format", "xml", "serve"]).is_err());
     }
 
     #[test]

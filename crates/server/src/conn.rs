@@ -47,7 +47,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(75),
             request_timeout: Duration::from_secs(30),
             max_connections: max_connections_for(1024),
             shutdown_timeout: Duration::from_secs(10),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use didpool_store::testing::{Backend, TestDb};
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::{blr, Api, Launch, Proc, ADMIN_TOKEN};
+use support::{blr, Api, InProcess, Launch, Proc, ADMIN_TOKEN};
 
 /// One sample of a Prometheus text exposition.
 #[derive(Debug)]
@@ -346,4 +346,19 @@ async fn text_logs_on_a_pipe_have_no_colours() {
     ] {
         assert!(line.contains(part), "{part} missing: {line}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whatever_is_recorded_through_the_facade_is_exported() {
+    let db = TestDb::new(Backend::Sqlite, "facade").await.unwrap();
+    let server = InProcess::start(db.store.clone()).await;
+    // As another part of didpool (rate limits, webhooks, idempotent replays) records its own.
+    metrics::counter!("didpool_test_facade_total", "face" => "vobiz").increment(2);
+    metrics::gauge!("didpool_test_facade_gauge").set(7.0);
+    let samples = scrape(&server.base).await;
+    assert_eq!(
+        total(&samples, "didpool_test_facade_total", &[("face", "vobiz")]),
+        Some(2.0)
+    );
+    assert_eq!(total(&samples, "didpool_test_facade_gauge", &[]), Some(7.0));
 }

@@ -571,9 +571,10 @@ impl Proc {
     /// `None` if it was still running then.
     pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let pid = self.pid().expect("a running process");
-        let sent = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
+        // The shell's own `kill`: no procps needed.
+        let sent = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -TERM {pid}"))
             .status()
             .expect("running kill");
         assert!(sent.success(), "kill -TERM {pid} failed");
