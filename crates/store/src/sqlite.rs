@@ -32,7 +32,9 @@ struct Cmd {
     reply: oneshot::Sender<Result<Outcome, EngineError>>,
 }
 
-/// What the writer is asked to do.
+/// What the writer is asked to do. Nearly every job is a command, so it is not boxed (a probe
+/// is rare).
+#[allow(clippy::large_enum_variant)]
 enum Job {
     Run(Cmd),
     /// Whether a write transaction can begin now (reopening the connection if it failed).
