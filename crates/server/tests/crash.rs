@@ -218,6 +218,17 @@ async fn sigkill_mid_load(backend: Backend) {
             (db.url.clone(), Some(db))
         }
     };
+    if backend == Backend::Sqlite {
+        // Creating the database is an explicit act: `serve` refuses a missing one.
+        let created = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"))
+            .args(["--database-url", &url, "migrate"])
+            .env("DIDPOOL_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .expect("didpool runs");
+        assert!(created.success(), "didpool migrate failed");
+    }
     let label = format!("crash [{backend:?}]");
     let logs = tempfile::tempdir().expect("a log directory");
     let mut figures = Figures::default();
