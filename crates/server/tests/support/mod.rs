@@ -439,7 +439,10 @@ impl Proc {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"));
         command.arg("--database-url").arg(database_url);
         if let Some(n) = pool_size {
+            // Few connections for many racers queued on one row lock: on a loaded machine a
+            // request may wait longer than the default second for one, which is not a fault.
             command.arg("--pool-size").arg(n.to_string());
+            command.arg("--pool-timeout").arg("30s");
         }
         let mut child = command
             .arg("serve")
