@@ -184,7 +184,8 @@ fn healthz() {}
 
 /// `GET /readyz`.
 #[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz", summary = "Readiness",
-    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "`ok`: the store can take writes", body = String, content_type = "text/plain"),
+        (status = 503, description = "the store cannot take writes now (PostgreSQL unreachable, the SQLite file removed, replaced or unwritable); with `Retry-After`", body = AdminErrorBody)))]
 fn readyz() {}
 
 /// `GET /metrics`.

@@ -487,7 +487,12 @@ async fn postgres_going_away_is_a_503_within_the_pool_timeout_and_service_resume
 
     proxy.stop().await;
     // Reads too: every request is a 503 with Retry-After, in its face's shape.
+    let stopped = std::time::Instant::now();
     let r = send(Method::GET, balance.clone(), None, who.auth()).await;
+    eprintln!(
+        "PostgreSQL gone: a read answered 503 after {:?}",
+        stopped.elapsed()
+    );
     assert_retry_later(&r);
     assert_eq!(r.body["error"], "service_unavailable", "{}", r.body);
     let r = send(
@@ -503,6 +508,7 @@ async fn postgres_going_away_is_a_503_within_the_pool_timeout_and_service_resume
     assert_retry_later(&r);
 
     proxy.resume().await;
+    let resumed = std::time::Instant::now();
     let mut back = false;
     for _ in 0..100 {
         if send(Method::GET, "/readyz".into(), None, vec![])
@@ -516,6 +522,7 @@ async fn postgres_going_away_is_a_503_within_the_pool_timeout_and_service_resume
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(back, "ready again once PostgreSQL is back");
+    eprintln!("PostgreSQL back: ready again after {:?}", resumed.elapsed());
     let r = send(
         Method::POST,
         format!("/admin/v1/accounts/{}/top-up", who.id),

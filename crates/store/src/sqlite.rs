@@ -32,8 +32,8 @@ struct Cmd {
     reply: oneshot::Sender<Result<Outcome, EngineError>>,
 }
 
-/// What the writer is asked to do. Nearly every job is a `Run`: boxing it would cost each
-/// command an allocation to save the rare probe some bytes.
+/// What the writer is asked to do. Nearly every job is a command, so it is not boxed (a probe
+/// is rare).
 #[allow(clippy::large_enum_variant)]
 enum Job {
     Run(Cmd),

@@ -440,6 +440,25 @@ pub fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
+/// Creates the SQLite database at `database_url` with `didpool migrate` when it does not exist
+/// yet, as an operator would: `serve` refuses a missing one.
+pub async fn create_database(database_url: &str) {
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return;
+    };
+    if Path::new(path.split('?').next().unwrap_or(path)).exists() {
+        return;
+    }
+    let created = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"))
+        .args(["--database-url", database_url, "migrate"])
+        .env("DIDPOOL_LOG", "error")
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .expect("didpool runs");
+    assert!(created.success(), "didpool migrate failed");
+}
+
 impl Proc {
     /// Starts `didpool --database-url URL serve --listen 127.0.0.1:0` and waits for `/healthz`.
     /// The server picks its own port and the test reads it from the server's log, so no other
@@ -459,7 +478,9 @@ impl Proc {
         let pool = pool_size.map(|n| n.to_string());
         let mut args = vec![];
         if let Some(n) = &pool {
-            args = vec!["--pool-size", n.as_str()];
+            // Few connections for many racers queued on one row lock: on a loaded machine a
+            // request may wait longer than the default second for one, which is not a fault.
+            args = vec!["--pool-size", n.as_str(), "--pool-timeout", "30s"];
         }
         Self::launch(
             database_url,
@@ -484,6 +505,7 @@ impl Proc {
         use std::io::Write as _;
         use tokio::io::AsyncBufReadExt as _;
 
+        create_database(database_url).await;
         let log = log_dir.join(format!("{tag}.log"));
         let mut file = std::fs::File::create(&log).expect("creating a log file");
         let mut command = match launch.open_files {
