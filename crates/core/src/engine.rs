@@ -171,19 +171,33 @@ impl Engine {
     }
 
     /// Runs one command as one atomic unit: its changes, and the number it locked as the
-    /// command left it, from which a face renders its answer.
+    /// command left it, from which a face renders its answer. Each run is counted through the
+    /// `metrics` facade (a no-op unless the binary installs a recorder):
+    /// `didpool_commands_total{command, outcome}` (`outcome`: `ok`, or the [`EngineError`]
+    /// variant in snake_case) and `didpool_command_duration_seconds{command}`.
     ///
     /// Under an idempotency key, a command the request already committed (before a crash lost
     /// its answer) is answered from its record instead of running again.
     pub async fn run(&self, by: &By, cmd: Command) -> Result<Outcome, EngineError> {
-        match &by.key {
+        let command: &'static str = (&cmd).into();
+        let started = std::time::Instant::now();
+        let result = match &by.key {
             Some(key) => {
                 self.store
                     .execute_keyed(cmd, self.context(by), key.step())
                     .await
             }
             None => self.store.execute(cmd, self.context(by)).await,
-        }
+        };
+        let outcome: &'static str = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.into(),
+        };
+        metrics::counter!("didpool_commands_total", "command" => command, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("didpool_command_duration_seconds", "command" => command)
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 
     /// Claims an idempotency key for a request at the engine's clock, with answers kept for
@@ -224,6 +238,23 @@ impl Engine {
         self.store.prune_keys(self.now() - retention).await
     }
 
+    /// Sets the store's gauges (see [`Store::report_metrics`]), before the metrics are rendered.
+    pub fn report_metrics(&self) {
+        self.store.report_metrics();
+    }
+
+    /// How late the scheduler is: the earliest time at which something now due fell due (a
+    /// release, a quarantine's end, a reservation's expiry, a renewal), or `None` when nothing
+    /// with a due time is waiting.
+    pub async fn oldest_due(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
+        self.store.oldest_due(self.now()).await
+    }
+
+    /// Whether the store can take writes now (see [`crate::store::Store::ready`]): what `/readyz` answers.
+    pub async fn ready(&self) -> Result<(), EngineError> {
+        self.store.ready().await
+    }
+
     /// Runs the scheduler once: does every item due now — scheduled releases, quarantine ends,
     /// reservation expiries, verification outcomes, renewals — each number in its own
     /// transaction and exactly once however many schedulers run together (each step re-checks
@@ -257,6 +288,8 @@ impl Engine {
                         progressed = true;
                     }
                     Ok(_) => {}
+                    // The store, not the number: the next run tries again.
+                    Err(e @ EngineError::Unavailable(_)) => return Err(e),
                     Err(e) => {
                         tracing::error!(number_id = %id, error = %e, "scheduler skipped a number it cannot process");
                         failed.insert(id);

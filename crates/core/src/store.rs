@@ -95,6 +95,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<AssignmentAudit>, EngineError>;
     /// Numbers with something due at `now` for the scheduler, at most `limit`.
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError>;
+    /// The earliest due time among the numbers [`Store::due`] finds at `now` (those due from a
+    /// verification outcome have no time of their own and are left out); `None` if there is none.
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError>;
+    /// Sets the gauges that describe the store now (its connection pool, its write queue) through
+    /// the `metrics` facade; called when the metrics are scraped.
+    fn report_metrics(&self);
     /// Every broken invariant of the whole database; empty when it is consistent.
     async fn check(&self) -> Result<Vec<Violation>, EngineError>;
     /// Settles the database after a bulk load: PostgreSQL refreshes its planner statistics (until
@@ -103,6 +109,10 @@ pub trait Store: Send + Sync + 'static {
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
         Ok(())
     }
+    /// Whether the store can take writes now: PostgreSQL answers within the pool's acquire
+    /// timeout; the SQLite file is still the one opened and its writer can begin a transaction.
+    /// [`EngineError::Unavailable`] when not.
+    async fn ready(&self) -> Result<(), EngineError>;
 }
 
 /// A broken invariant, found by [`Store::check`].

@@ -164,7 +164,7 @@ pub struct AdminErrorBody {
         title = "didpool",
         description = "A self-hostable phone-number (DID) lifecycle service: a Vobiz-compatible API, an Agni-compatible API, a Diga-compatible API and the operator's admin API over one engine."
     ),
-    paths(healthz, readyz),
+    paths(healthz, readyz, metrics),
     components(schemas(
         VobizErrorBody,
         AgniErrorBody,
@@ -184,8 +184,15 @@ fn healthz() {}
 
 /// `GET /readyz`.
 #[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz", summary = "Readiness",
-    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "`ok`: the store can take writes", body = String, content_type = "text/plain"),
+        (status = 503, description = "the store cannot take writes now (PostgreSQL unreachable, the SQLite file removed, replaced or unwritable); with `Retry-After`", body = AdminErrorBody)))]
 fn readyz() {}
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "metrics", summary = "Prometheus metrics",
+    description = "Every metric in the Prometheus text exposition format (the README's Metrics table lists didpool's own). Not authenticated, like the health checks: expose the port to the scraper, not to the world.",
+    responses((status = 200, description = "The text exposition format, version 0.0.4 (`Content-Type: text/plain; version=0.0.4`)", body = String, content_type = "text/plain")))]
+fn metrics() {}
 
 /// The whole document.
 pub fn document() -> Document {

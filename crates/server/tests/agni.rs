@@ -128,6 +128,7 @@ impl TestApp {
             tokens: Default::default(),
             key_retention: chrono::Duration::hours(24),
             key_wait: didpool::idempotency::DEFAULT_WAIT,
+            limits: Default::default(),
         })
     }
 

@@ -75,6 +75,7 @@ impl H {
             tokens: Default::default(),
             key_retention: chrono::Duration::hours(24),
             key_wait: didpool::idempotency::DEFAULT_WAIT,
+            limits: Default::default(),
         });
         (engine, app)
     }

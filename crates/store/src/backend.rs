@@ -33,6 +33,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn transact<T: Send + 'static>(&self, work: Work<T>) -> Result<T, EngineError>;
     /// See [`Store::after_bulk_load`].
     async fn after_bulk_load(&self) -> Result<(), EngineError>;
+    /// See [`Store::report_metrics`].
+    fn report_metrics(&self);
+    /// See [`Store::ready`].
+    async fn ready(&self) -> Result<(), EngineError>;
 }
 
 /// Statements run in a write transaction by [`Backend::transact`].
@@ -228,11 +232,23 @@ impl<B: Backend> Store for DbStore<B> {
         ops::due(self.0.reader()?.as_mut(), now, limit).await
     }
 
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+        ops::oldest_due(self.0.reader()?.as_mut(), now).await
+    }
+
+    fn report_metrics(&self) {
+        self.0.report_metrics();
+    }
+
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
         self.0.after_bulk_load().await
     }
 
     async fn check(&self) -> Result<Vec<Violation>, EngineError> {
         ops::check(self.0.reader()?.as_mut()).await
+    }
+
+    async fn ready(&self) -> Result<(), EngineError> {
+        self.0.ready().await
     }
 }

@@ -25,6 +25,12 @@ use crate::rows::{
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
 pub fn db_err(e: DbError) -> EngineError {
+    if e.is_unavailable() {
+        return match e {
+            DbError::Sqlx(e) => EngineError::unavailable(e),
+            e => EngineError::unavailable(e),
+        };
+    }
     match e {
         // Unwrapped, so PostgreSQL's retry can read the SQLSTATE.
         DbError::Sqlx(e) => EngineError::storage(e),
@@ -828,6 +834,25 @@ pub async fn due(
             NumberId::parse(&id).map_err(|_| corrupt(format!("bad number id {id:?}")))
         })
         .collect()
+}
+
+/// The earliest due time among the numbers [`due`] finds at `now` (the scans with a time of
+/// their own; a verification outcome has none), for the scheduler's lag.
+pub async fn oldest_due(
+    db: &mut dyn Sql,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, EngineError> {
+    let sql = "SELECT MIN(t) AS oldest FROM ( \
+        SELECT MIN(release_at) AS t FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
+        UNION ALL SELECT MIN(quarantine_until) FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
+        UNION ALL SELECT MIN(reservation_expires_at) FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
+        UNION ALL SELECT MIN(next_billing_date) FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
+        ) due";
+    let rows = db.fetch(sql, &[now.into()]).await.map_err(db_err)?;
+    match rows.first() {
+        Some(row) => row.opt_time("oldest"),
+        None => Ok(None),
+    }
 }
 
 /// The invariants that must hold after any sequence of commands, checked over the whole database.

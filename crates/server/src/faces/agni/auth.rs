@@ -11,6 +11,7 @@ use super::error::AgniError;
 use crate::app::AppState;
 use crate::http::{check_url, RequestId};
 use crate::idempotency::key_use;
+use crate::limits::client_address;
 
 /// The account the key belongs to.
 pub struct Caller {
@@ -25,18 +26,34 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let address = client_address(parts);
+        state
+            .limits
+            .check_address(address)
+            .map_err(AgniError::rate_limited)?;
+        let unauthorized = || match state.limits.failed(address) {
+            Some(backoff) => AgniError::rate_limited(backoff),
+            None => AgniError::unauthorized(),
+        };
         let key = parts
             .headers
             .get("x-api-key")
             .and_then(|v| v.to_str().ok())
             .filter(|k| !k.is_empty())
-            .ok_or_else(AgniError::unauthorized)?;
+            .ok_or_else(unauthorized)?;
         let (account, credential) = state
             .engine
             .authenticate(CredentialKind::Agni, key, None)
             .await
             .map_err(AgniError::internal)?
-            .ok_or_else(AgniError::unauthorized)?;
+            .ok_or_else(unauthorized)?;
+        state
+            .limits
+            .admit(
+                format!("credential:{}", credential.id),
+                account.profile.rate_limit,
+            )
+            .map_err(AgniError::rate_limited)?;
         // The URL rule, checked once the key is: nothing in a URL that does not decode is read.
         check_url(&parts.uri)?;
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)

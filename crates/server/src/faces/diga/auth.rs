@@ -17,6 +17,7 @@ use super::error::DigaError;
 use crate::app::AppState;
 use crate::http::RequestId;
 use crate::idempotency::key_use;
+use crate::limits::client_address;
 
 /// What a route needs of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,13 +74,29 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(DigaError::unauthorized)?;
+        let address = client_address(parts);
+        state
+            .limits
+            .check_address(address)
+            .map_err(DigaError::rate_limited)?;
+        let unauthorized = || match state.limits.failed(address) {
+            Some(backoff) => DigaError::rate_limited(backoff),
+            None => DigaError::unauthorized(),
+        };
+        let token = bearer(parts).ok_or_else(unauthorized)?;
         let (account, credential) = state
             .engine
             .authenticate(CredentialKind::Diga, token, None)
             .await
             .map_err(|e| DigaError::internal(&e))?
-            .ok_or_else(DigaError::unauthorized)?;
+            .ok_or_else(unauthorized)?;
+        state
+            .limits
+            .admit(
+                format!("credential:{}", credential.id),
+                account.profile.rate_limit,
+            )
+            .map_err(DigaError::rate_limited)?;
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));

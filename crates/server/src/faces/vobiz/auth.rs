@@ -19,6 +19,7 @@ use super::tokens::Kind;
 use crate::app::AppState;
 use crate::http::{path_params, RequestId};
 use crate::idempotency::key_use;
+use crate::limits::client_address;
 
 /// The authenticated account, checked against the path's `auth_id` when there is one.
 pub struct Caller {
@@ -88,17 +89,27 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (account, token_expires_at, credential) =
-            match presented(&parts.headers).ok_or_else(VobizError::unauthorized)? {
+        let address = client_address(parts);
+        state
+            .limits
+            .check_address(address)
+            .map_err(VobizError::rate_limited)?;
+        let unauthorized = || match state.limits.failed(address) {
+            Some(backoff) => VobizError::rate_limited(backoff),
+            None => VobizError::unauthorized(),
+        };
+        let (account, token_expires_at, credential, limit_key) =
+            match presented(&parts.headers).ok_or_else(unauthorized)? {
                 Presented::AuthToken { id, token } => {
-                    let id = AccountId::parse(&id).map_err(|_| VobizError::unauthorized())?;
+                    let id = AccountId::parse(&id).map_err(|_| unauthorized())?;
                     let (account, credential) = state
                         .engine
                         .authenticate(CredentialKind::Vobiz, &token, Some(&id))
                         .await
                         .map_err(|e| VobizError::internal(&e))?
-                        .ok_or_else(VobizError::unauthorized)?;
-                    (account, credential.revoked_at, Some(credential.id))
+                        .ok_or_else(unauthorized)?;
+                    let key = format!("credential:{}", credential.id);
+                    (account, credential.revoked_at, Some(credential.id), key)
                 }
                 Presented::Bearer(token) => {
                     let (account, claims) = state
@@ -106,10 +117,15 @@ impl FromRequestParts<AppState> for Caller {
                         .authenticate(&state.engine, &token, Kind::Access)
                         .await
                         .map_err(|e| VobizError::internal(&e))?
-                        .ok_or_else(VobizError::unauthorized)?;
-                    (account, None, claims.session())
+                        .ok_or_else(unauthorized)?;
+                    let key = format!("access:{}", account.id);
+                    (account, None, claims.session(), key)
                 }
             };
+        state
+            .limits
+            .admit(limit_key, account.profile.rate_limit)
+            .map_err(VobizError::rate_limited)?;
 
         // A path that does not decode is refused here: it must never skip the comparison below.
         let params = path_params(parts, state).await?;
