@@ -30,6 +30,7 @@ use crate::faces::agni::error::AgniError;
 use crate::faces::diga::error::DigaError;
 use crate::faces::vobiz::error::VobizError;
 use crate::faces::{self, agni, diga, vobiz};
+use crate::limits::Counted;
 
 /// The request header.
 pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -105,29 +106,30 @@ impl Face {
     }
 
     /// Whose keys the request uses: the credential the route's own extractor authenticates.
+    /// The route's extractor then counts nothing again for the rate limits ([`Counted`]).
     async fn scope(self, parts: &mut Parts, state: &AppState) -> Option<String> {
         let by = match self {
-            Face::Vobiz => {
-                vobiz::auth::Caller::from_request_parts(parts, state)
-                    .await
-                    .ok()?
-                    .by
-            }
-            Face::Agni => {
-                agni::auth::Caller::from_request_parts(parts, state)
-                    .await
-                    .ok()?
-                    .by
-            }
-            Face::Diga => {
-                diga::auth::Caller::from_request_parts(parts, state)
-                    .await
-                    .ok()?
-                    .by
-            }
-            Face::Admin => Operator::from_request_parts(parts, state).await.ok()?.0,
+            Face::Vobiz => vobiz::auth::Caller::from_request_parts(parts, state)
+                .await
+                .map(|c| c.by)
+                .ok(),
+            Face::Agni => agni::auth::Caller::from_request_parts(parts, state)
+                .await
+                .map(|c| c.by)
+                .ok(),
+            Face::Diga => diga::auth::Caller::from_request_parts(parts, state)
+                .await
+                .map(|c| c.by)
+                .ok(),
+            Face::Admin => Operator::from_request_parts(parts, state)
+                .await
+                .map(|o| o.0)
+                .ok(),
         };
-        Some(by.key_scope())
+        parts.extensions.insert(Counted {
+            admitted: by.is_some(),
+        });
+        Some(by?.key_scope())
     }
 
     fn refuse(self, refusal: Refusal) -> Response {

@@ -209,6 +209,55 @@ fn refused(reason: Reason, backoff: Backoff) -> Backoff {
     backoff
 }
 
+/// Put on a request whose credentials were checked once already (the `Idempotency-Key` layer
+/// authenticates a keyed request before its route does), so the route's check counts nothing
+/// twice: no second failure, no second draw from the quota once `admitted`.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted {
+    pub admitted: bool,
+}
+
+/// The limits as they apply to one request: its client address, and what was counted already.
+pub struct RequestLimits<'a> {
+    limits: &'a RateLimits,
+    address: Option<IpAddr>,
+    counted: Option<Counted>,
+}
+
+impl RateLimits {
+    /// The limits of the request `parts` belong to.
+    pub fn of(&self, parts: &Parts) -> RequestLimits<'_> {
+        RequestLimits {
+            limits: self,
+            address: client_address(parts),
+            counted: parts.extensions.get::<Counted>().copied(),
+        }
+    }
+}
+
+impl RequestLimits<'_> {
+    /// See [`RateLimits::check_address`] (it counts nothing, so it always runs).
+    pub fn check_address(&self) -> Result<(), Backoff> {
+        self.limits.check_address(self.address)
+    }
+
+    /// See [`RateLimits::failed`]; nothing when the request was counted already.
+    pub fn failed(&self) -> Option<Backoff> {
+        match self.counted {
+            Some(_) => None,
+            None => self.limits.failed(self.address),
+        }
+    }
+
+    /// See [`RateLimits::admit`]; nothing when the request was admitted already.
+    pub fn admit(&self, credential: String, rate_limit: Option<i64>) -> Result<(), Backoff> {
+        match self.counted {
+            Some(Counted { admitted: true }) => Ok(()),
+            _ => self.limits.admit(credential, rate_limit),
+        }
+    }
+}
+
 /// The client's address, when the server was given it (the TCP peer: a proxy in front of
 /// didpool is one address to it).
 pub fn client_address(parts: &Parts) -> Option<IpAddr> {

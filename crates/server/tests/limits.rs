@@ -208,7 +208,82 @@ async fn wrong_operator_tokens_are_throttled_per_address_too() {
     assert_rate_headers(&r, "2", "60");
 }
 
+/// A `method` request from `address` with these headers.
+async fn send_from(
+    t: &TestApp,
+    method: Method,
+    address: [u8; 4],
+    path: &str,
+    headers: &[(&str, String)],
+) -> Resp {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let mut req = req.body(Body::empty()).expect("a valid request");
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from((address, 40000))));
+    t.send(req).await
+}
+
+/// The `Idempotency-Key` layer checks a keyed request's credentials before its route does: the
+/// request still draws once from its quota, and a failure counts once.
+async fn a_keyed_request_is_counted_once() {
+    let t = TestApp::spawn().await.with_limits(RateLimits::new(2, 2));
+    let acct = t.master("MA_RATEKEYED", "100").await;
+    let (_, agni) = t.key(&acct, CredentialKind::Agni, None).await;
+    for n in 0..2 {
+        let r = send_from(
+            &t,
+            Method::DELETE,
+            [10, 0, 0, 7],
+            "/api/v1/phone-numbers/+14155550100/release",
+            &[
+                ("X-Api-Key", agni.clone()),
+                ("Idempotency-Key", format!("release-{n}")),
+            ],
+        )
+        .await;
+        assert_ne!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "request {n}: {}",
+            r.body
+        );
+    }
+    let wrong = [
+        ("Authorization", "Bearer nope".to_owned()),
+        ("Idempotency-Key", "k".to_owned()),
+    ];
+    for n in 0..2 {
+        let r = send_from(
+            &t,
+            Method::POST,
+            [10, 0, 0, 8],
+            "/admin/v1/accounts",
+            &wrong,
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "failure {n}: {}",
+            r.body
+        );
+    }
+    let r = send_from(
+        &t,
+        Method::POST,
+        [10, 0, 0, 8],
+        "/admin/v1/accounts",
+        &wrong,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+}
+
 on_every_backend!(
+    a_keyed_request_is_counted_once,
     a_sub_account_whose_rate_limit_is_5_gets_429_with_the_ratelimit_headers,
     agni_and_diga_keys_get_the_operators_default_quota_in_their_own_shapes,
     many_wrong_tokens_from_one_address_get_429_even_for_a_right_one_then,

@@ -28,7 +28,7 @@ use crate::faces::vobiz::dto::{time, PhoneNumber};
 use crate::http::{check_url, BadUrl, RequestId};
 use crate::idempotency::key_use;
 use crate::inventory::ImportReport;
-use crate::limits::{client_address, Backoff};
+use crate::limits::Backoff;
 use uuid::Uuid;
 
 mod sandbox;
@@ -234,8 +234,8 @@ impl FromRequestParts<AppState> for Operator {
             )
             .into_response());
         };
-        let address = client_address(parts);
-        state.limits.check_address(address).map_err(rate_limited)?;
+        let limits = state.limits.of(parts);
+        limits.check_address().map_err(rate_limited)?;
         let given = parts
             .headers
             .get(AUTHORIZATION)
@@ -243,7 +243,7 @@ impl FromRequestParts<AppState> for Operator {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-            if let Some(backoff) = state.limits.failed(address) {
+            if let Some(backoff) = limits.failed() {
                 return Err(rate_limited(backoff));
             }
             return Err(AdminError(

@@ -11,7 +11,6 @@ use super::error::AgniError;
 use crate::app::AppState;
 use crate::http::{check_url, RequestId};
 use crate::idempotency::key_use;
-use crate::limits::client_address;
 
 /// The account the key belongs to.
 pub struct Caller {
@@ -26,12 +25,9 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let address = client_address(parts);
-        state
-            .limits
-            .check_address(address)
-            .map_err(AgniError::rate_limited)?;
-        let unauthorized = || match state.limits.failed(address) {
+        let limits = state.limits.of(parts);
+        limits.check_address().map_err(AgniError::rate_limited)?;
+        let unauthorized = || match limits.failed() {
             Some(backoff) => AgniError::rate_limited(backoff),
             None => AgniError::unauthorized(),
         };
@@ -47,8 +43,7 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(AgniError::internal)?
             .ok_or_else(unauthorized)?;
-        state
-            .limits
+        limits
             .admit(
                 format!("credential:{}", credential.id),
                 account.profile.rate_limit,

@@ -17,7 +17,6 @@ use super::error::DigaError;
 use crate::app::AppState;
 use crate::http::RequestId;
 use crate::idempotency::key_use;
-use crate::limits::client_address;
 
 /// What a route needs of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,12 +73,9 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let address = client_address(parts);
-        state
-            .limits
-            .check_address(address)
-            .map_err(DigaError::rate_limited)?;
-        let unauthorized = || match state.limits.failed(address) {
+        let limits = state.limits.of(parts);
+        limits.check_address().map_err(DigaError::rate_limited)?;
+        let unauthorized = || match limits.failed() {
             Some(backoff) => DigaError::rate_limited(backoff),
             None => DigaError::unauthorized(),
         };
@@ -90,8 +86,7 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map_err(|e| DigaError::internal(&e))?
             .ok_or_else(unauthorized)?;
-        state
-            .limits
+        limits
             .admit(
                 format!("credential:{}", credential.id),
                 account.profile.rate_limit,

@@ -19,7 +19,6 @@ use super::tokens::Kind;
 use crate::app::AppState;
 use crate::http::{path_params, RequestId};
 use crate::idempotency::key_use;
-use crate::limits::client_address;
 
 /// The authenticated account, checked against the path's `auth_id` when there is one.
 pub struct Caller {
@@ -89,12 +88,9 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let address = client_address(parts);
-        state
-            .limits
-            .check_address(address)
-            .map_err(VobizError::rate_limited)?;
-        let unauthorized = || match state.limits.failed(address) {
+        let limits = state.limits.of(parts);
+        limits.check_address().map_err(VobizError::rate_limited)?;
+        let unauthorized = || match limits.failed() {
             Some(backoff) => VobizError::rate_limited(backoff),
             None => VobizError::unauthorized(),
         };
@@ -122,8 +118,7 @@ impl FromRequestParts<AppState> for Caller {
                     (account, None, claims.session(), key)
                 }
             };
-        state
-            .limits
+        limits
             .admit(limit_key, account.profile.rate_limit)
             .map_err(VobizError::rate_limited)?;
 
