@@ -311,6 +311,8 @@ async fn start_server(
     let child = didpool_cmd(bin, url, relaxed)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--scheduler-interval", "1h"])
+        // The bench's clients drive each credential far beyond the default rate limit.
+        .args(["--rate-limit", "0"])
         .env("DIDPOOL_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("DIDPOOL_LOG", "warn")
         .stdout(Stdio::null())
@@ -385,8 +387,17 @@ async fn run_mode(
         plan.numbers + plan.owned
     );
 
-    // 1. Seed in bulk (the CLI's batch path; durability does not matter for seeding).
+    // 1. Create the database (an explicit act: no other command creates one), then seed in bulk
+    // (the CLI's batch path; durability does not matter for seeding).
     let t = Instant::now();
+    if !didpool_cmd(bin, &url, true)
+        .arg("migrate")
+        .stdout(Stdio::null())
+        .status()?
+        .success()
+    {
+        bail!("creating the database failed");
+    }
     let total = plan.numbers + plan.owned;
     for first in (0..total).step_by(PER_AREA as usize) {
         let status = didpool_cmd(bin, &url, true)
@@ -621,6 +632,7 @@ async fn run_mode(
                 Durability::Full
             },
             pool_size: Some(10),
+            ..Options::default()
         },
     )
     .await?;

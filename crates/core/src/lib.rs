@@ -12,6 +12,7 @@ pub mod credential;
 pub mod e164;
 pub mod engine;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod lifecycle;

@@ -163,7 +163,7 @@ pub const DISABLE_AFTER: Duration = Duration::days(5);
 pub const MAX_URL_LEN: usize = 2048;
 
 /// A subscriber: where to send which events, and the secret they are signed with.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     pub id: EndpointId,
     /// An absolute `http` or `https` URL.
@@ -291,7 +291,7 @@ impl DeliveryStatus {
 
 /// One event to one endpoint. The store queues it with the event; a delivery worker claims it
 /// for a lease, sends it, and records the attempt ([`Command::FinishDelivery`](crate::lifecycle::Command::FinishDelivery)).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     /// The queue's order (the store's sequence): the events of one number go in this order.
     pub seq: i64,
@@ -309,7 +309,7 @@ pub struct Delivery {
 }
 
 /// What one attempt to send a delivery found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptResult {
     /// The HTTP status answered, if any.
     pub status_code: Option<u16>,
@@ -329,7 +329,7 @@ impl AttemptResult {
 }
 
 /// A recorded attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub id: EventId,
     pub delivery_seq: i64,

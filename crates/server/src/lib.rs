@@ -3,10 +3,14 @@
 
 pub mod app;
 pub mod cli;
+pub mod conn;
 pub mod demo;
 pub mod faces;
 pub mod http;
+pub mod idempotency;
 pub mod inventory;
+pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod scheduler;
 pub mod webhooks;

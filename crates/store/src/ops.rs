@@ -1,11 +1,13 @@
 //! Every statement didpool runs, written once for both backends.
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyRow, KeyStep, StoredAnswer};
 use didpool_core::ids::{EndpointId, EventId};
 use didpool_core::ledger::EntryKind;
-use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
+use didpool_core::lifecycle::{Changes, Needs, Outcome, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{
@@ -25,6 +27,12 @@ use crate::rows::{
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
 pub fn db_err(e: DbError) -> EngineError {
+    if e.is_unavailable() {
+        return match e {
+            DbError::Sqlx(e) => EngineError::unavailable(e),
+            e => EngineError::unavailable(e),
+        };
+    }
     match e {
         // Unwrapped, so PostgreSQL's retry can read the SQLSTATE.
         DbError::Sqlx(e) => EngineError::storage(e),
@@ -1053,6 +1061,25 @@ pub async fn due(
         .collect()
 }
 
+/// The earliest due time among the numbers [`due`] finds at `now` (the scans with a time of
+/// their own; a verification outcome has none), for the scheduler's lag.
+pub async fn oldest_due(
+    db: &mut dyn Sql,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, EngineError> {
+    let sql = "SELECT MIN(t) AS oldest FROM ( \
+        SELECT MIN(release_at) AS t FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
+        UNION ALL SELECT MIN(quarantine_until) FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
+        UNION ALL SELECT MIN(reservation_expires_at) FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
+        UNION ALL SELECT MIN(next_billing_date) FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
+        ) due";
+    let rows = db.fetch(sql, &[now.into()]).await.map_err(db_err)?;
+    match rows.first() {
+        Some(row) => row.opt_time("oldest"),
+        None => Ok(None),
+    }
+}
+
 /// The invariants that must hold after any sequence of commands, checked over the whole database.
 pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
     let mut found = Vec::new();
@@ -1135,6 +1162,224 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
     )
     .await?;
     Ok(found)
+}
+
+// Idempotency keys (see `didpool_core::idempotency`).
+
+const KEY_COLS: &str = "id, fingerprint, created_at, in_flight_until, status, headers, body";
+
+fn key_row(r: &DbRow) -> Result<KeyRow, EngineError> {
+    let answer = match r.opt_int("status")? {
+        None => None,
+        Some(status) => {
+            let headers: Vec<(String, String)> = serde_json::from_str(&r.text("headers")?)
+                .map_err(|e| corrupt(format!("idempotency key headers: {e}")))?;
+            let body = base64::engine::general_purpose::STANDARD
+                .decode(r.text("body")?)
+                .map_err(|e| corrupt(format!("idempotency key body: {e}")))?;
+            let status = u16::try_from(status)
+                .map_err(|_| corrupt(format!("idempotency key status {status}")))?;
+            Some(StoredAnswer {
+                status,
+                headers,
+                body,
+            })
+        }
+    };
+    Ok(KeyRow {
+        id: r.text("id")?,
+        fingerprint: r.text("fingerprint")?,
+        created_at: r.time("created_at")?,
+        in_flight_until: r.opt_time("in_flight_until")?,
+        answer,
+    })
+}
+
+/// Claims a key inside the caller's transaction (see [`didpool_core::Store::claim_key`]).
+pub async fn claim_key(
+    db: &mut dyn Sql,
+    req: &KeyRequest,
+    now: DateTime<Utc>,
+    retention: chrono::Duration,
+) -> Result<(KeyDecision, Option<String>), EngineError> {
+    let lock = db.lock();
+    let sql = format!(
+        "SELECT {KEY_COLS} FROM idempotency_keys \
+         WHERE scope = $1 AND method = $2 AND path = $3 AND key = $4{lock}"
+    );
+    let args = [
+        req.scope.as_str().into(),
+        req.method.as_str().into(),
+        req.path.as_str().into(),
+        req.key.as_str().into(),
+    ];
+    // Twice at most: a PostgreSQL transaction that loses the race to insert the key reads the
+    // winner's row the second time.
+    for _ in 0..2 {
+        let row = fetch_one(db, &sql, &args, key_row).await?;
+        let decision = idempotency::decide(row.as_ref(), &req.fingerprint, now, retention);
+        let until = now + idempotency::LEASE;
+        match (&decision, &row) {
+            (KeyDecision::TakeOver, Some(row)) => {
+                db.exec(
+                    "UPDATE idempotency_keys SET in_flight_until = $2 WHERE id = $1",
+                    &[row.id.as_str().into(), until.into()],
+                )
+                .await
+                .map_err(db_err)?;
+                return Ok((decision, Some(row.id.clone())));
+            }
+            (KeyDecision::Insert, expired) => {
+                if let Some(expired) = expired {
+                    delete_key(db, &expired.id).await?;
+                }
+                let id = uuid::Uuid::now_v7().to_string();
+                let inserted = db
+                    .exec(
+                        "INSERT INTO idempotency_keys \
+                         (id, scope, method, path, key, fingerprint, created_at, in_flight_until) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (scope, method, path, key) DO NOTHING",
+                        &[
+                            id.as_str().into(),
+                            req.scope.as_str().into(),
+                            req.method.as_str().into(),
+                            req.path.as_str().into(),
+                            req.key.as_str().into(),
+                            req.fingerprint.as_str().into(),
+                            now.into(),
+                            until.into(),
+                        ],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                if inserted == 1 {
+                    return Ok((decision, Some(id)));
+                }
+            }
+            _ => return Ok((decision, None)),
+        }
+    }
+    Err(EngineError::Storage(
+        "the idempotency key could be neither read nor claimed".into(),
+    ))
+}
+
+async fn delete_key(db: &mut dyn Sql, id: &str) -> Result<(), EngineError> {
+    db.exec(
+        "DELETE FROM idempotency_outcomes WHERE key_id = $1",
+        &[id.into()],
+    )
+    .await
+    .map_err(db_err)?;
+    db.exec("DELETE FROM idempotency_keys WHERE id = $1", &[id.into()])
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn finish_key(
+    db: &mut dyn Sql,
+    id: &str,
+    answer: &StoredAnswer,
+) -> Result<(), EngineError> {
+    let headers = serde_json::to_string(&answer.headers).map_err(EngineError::storage)?;
+    let body = base64::engine::general_purpose::STANDARD.encode(&answer.body);
+    db.exec(
+        "UPDATE idempotency_keys SET status = $2, headers = $3, body = $4, in_flight_until = NULL \
+         WHERE id = $1 AND status IS NULL",
+        &[
+            id.into(),
+            i64::from(answer.status).into(),
+            headers.into(),
+            body.into(),
+        ],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn release_key(
+    db: &mut dyn Sql,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    db.exec(
+        "UPDATE idempotency_keys SET in_flight_until = $2 WHERE id = $1 AND status IS NULL",
+        &[id.into(), now.into()],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn prune_keys(db: &mut dyn Sql, before: DateTime<Utc>) -> Result<u64, EngineError> {
+    db.exec(
+        "DELETE FROM idempotency_outcomes WHERE key_id IN \
+         (SELECT id FROM idempotency_keys WHERE created_at < $1)",
+        &[before.into()],
+    )
+    .await
+    .map_err(db_err)?;
+    db.exec(
+        "DELETE FROM idempotency_keys WHERE created_at < $1",
+        &[before.into()],
+    )
+    .await
+    .map_err(db_err)
+}
+
+/// Locks the key's row and reads the outcome recorded for `step`, if any. A step of a key that
+/// is gone (pruned while its request ran) is refused rather than run unrecorded.
+pub async fn recorded_outcome(
+    db: &mut dyn Sql,
+    step: &KeyStep,
+) -> Result<Option<Outcome>, EngineError> {
+    let lock = db.lock();
+    let sql = format!("SELECT id FROM idempotency_keys WHERE id = $1{lock}");
+    if db
+        .fetch(&sql, &[step.key_id.as_str().into()])
+        .await
+        .map_err(db_err)?
+        .is_empty()
+    {
+        return Err(EngineError::invalid(
+            "the idempotency key expired while its request ran",
+        ));
+    }
+    let rows = db
+        .fetch(
+            "SELECT outcome FROM idempotency_outcomes WHERE key_id = $1 AND seq = $2",
+            &[step.key_id.as_str().into(), i64::from(step.seq).into()],
+        )
+        .await
+        .map_err(db_err)?;
+    rows.first()
+        .map(|r| {
+            serde_json::from_str(&r.text("outcome")?)
+                .map_err(|e| corrupt(format!("idempotency outcome: {e}")))
+        })
+        .transpose()
+}
+
+pub async fn record_outcome(
+    db: &mut dyn Sql,
+    step: &KeyStep,
+    outcome: &Outcome,
+) -> Result<(), EngineError> {
+    let json = serde_json::to_string(outcome).map_err(EngineError::storage)?;
+    db.exec(
+        "INSERT INTO idempotency_outcomes (key_id, seq, outcome) VALUES ($1, $2, $3)",
+        &[
+            step.key_id.as_str().into(),
+            i64::from(step.seq).into(),
+            json.into(),
+        ],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 #[cfg(test)]

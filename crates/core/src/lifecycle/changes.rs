@@ -1,5 +1,7 @@
 //! What a command writes ([`Changes`]) and what it answers ([`Outcome`]).
 
+use serde::{Deserialize, Serialize};
+
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};
 use crate::credential::Credential;
@@ -12,7 +14,7 @@ use crate::webhook::{Attempt, Delivery, Endpoint};
 
 use super::{Context, Snapshot};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Write<T> {
     Insert(T),
     Update(T),
@@ -40,7 +42,7 @@ impl<T> Write<T> {
 }
 
 /// Everything a command writes. The store applies it in one transaction, or nothing of it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Changes {
     pub accounts: Vec<Write<Account>>,
     pub trunks: Vec<Write<Trunk>>,
@@ -140,7 +142,8 @@ impl Changes {
 
 /// What a command did: its changes, and the number it locked as the command left it (also when
 /// it changed nothing), so a face renders its answer without reading the store again.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serializable, so a store can keep it with an idempotency key ([`crate::idempotency`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Everything written: what fell due on the number first, then the command's own changes.
     pub changes: Changes,

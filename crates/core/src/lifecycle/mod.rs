@@ -42,7 +42,10 @@ pub use release::ReleaseMode;
 pub use sandbox::ClockMove;
 pub use schedule::{cool_off, renewal_due};
 
-#[derive(Debug, Clone, PartialEq)]
+/// Every mutation. Its variant names in snake_case (`purchase`, `tick`, …) are the `command` label
+/// of the `didpool_commands_*` metrics.
+#[derive(Debug, Clone, PartialEq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Command {
     /// A master account (operator) or a sub-account of the caller, with its first Vobiz token;
     /// with `session`, also a live [`CredentialKind::VobizSession`] for its first access and
