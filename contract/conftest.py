@@ -61,6 +61,9 @@ def server():
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, DIDPOOL_LOG="warn")
     log = open(os.path.join(tmp, "server.log"), "w")
+    # Creating a database is an explicit act: `serve` refuses a missing one.
+    subprocess.run([BIN, "--database-url", db_url, "migrate"], check=True,
+                   stdout=subprocess.DEVNULL)
     proc = subprocess.Popen(
         [BIN, "--database-url", db_url, "serve", "--listen", f"127.0.0.1:{port}",
          "--admin-token", ADMIN_TOKEN],

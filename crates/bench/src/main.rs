@@ -29,6 +29,8 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+mod webhook;
+
 /// The US area codes the stock is spread over, in order: each holds 8,000,000 consecutive valid
 /// numbers (exchanges 200–999), so one area code cannot hold 10,000,000.
 const AREAS: [u64; 4] = [415, 628, 650, 510];
@@ -94,6 +96,19 @@ struct Args {
     /// written with --quick unless given).
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// `all`: the lifecycle workloads and their ceilings; `webhook`: releases without and with
+    /// one webhook endpoint on loopback (at the largest --clients; --duration default 10 s).
+    #[arg(long, value_enum, default_value = "all")]
+    workload: WorkloadArg,
+    /// The webhook workload: releases per client at most.
+    #[arg(long, default_value_t = 300)]
+    per_client: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum WorkloadArg {
+    All,
+    Webhook,
 }
 
 fn workspace() -> PathBuf {
@@ -296,6 +311,8 @@ async fn start_server(
     let child = didpool_cmd(bin, url, relaxed)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--scheduler-interval", "1h"])
+        // The bench's clients drive each credential far beyond the default rate limit.
+        .args(["--rate-limit", "0"])
         .env("DIDPOOL_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("DIDPOOL_LOG", "warn")
         .stdout(Stdio::null())
@@ -370,8 +387,17 @@ async fn run_mode(
         plan.numbers + plan.owned
     );
 
-    // 1. Seed in bulk (the CLI's batch path; durability does not matter for seeding).
+    // 1. Create the database (an explicit act: no other command creates one), then seed in bulk
+    // (the CLI's batch path; durability does not matter for seeding).
     let t = Instant::now();
+    if !didpool_cmd(bin, &url, true)
+        .arg("migrate")
+        .stdout(Stdio::null())
+        .status()?
+        .success()
+    {
+        bail!("creating the database failed");
+    }
     let total = plan.numbers + plan.owned;
     for first in (0..total).step_by(PER_AREA as usize) {
         let status = didpool_cmd(bin, &url, true)
@@ -654,6 +680,7 @@ async fn run_mode(
                 Durability::Full
             },
             pool_size: Some(10),
+            ..Options::default()
         },
     )
     .await?;
@@ -872,16 +899,15 @@ fn table(backend: BackendArg, modes: &[ModeReport]) -> String {
     s
 }
 
-fn write_markdown(
-    path: &Path,
-    backend: BackendArg,
-    command: &str,
-    body: &str,
-) -> anyhow::Result<()> {
-    let name = match backend {
+fn backend_name(backend: BackendArg) -> &'static str {
+    match backend {
         BackendArg::Sqlite => "sqlite",
         BackendArg::Postgres => "postgres",
-    };
+    }
+}
+
+/// Replaces the section `name` of the Markdown file at `path` (or appends it).
+fn write_markdown(path: &Path, name: &str, command: &str, body: &str) -> anyhow::Result<()> {
     let begin = format!("<!-- didpool-bench:{name}:begin -->");
     let end = format!("<!-- didpool-bench:{name}:end -->");
     let section =
@@ -907,6 +933,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             "{} not found: run `cargo build --release -p didpool` first, or pass --didpool",
             bin.display()
         );
+    }
+    if args.workload == WorkloadArg::Webhook {
+        return webhook_workload(&args, &bin).await;
     }
     let numbers = args
         .numbers
@@ -988,13 +1017,54 @@ async fn main() -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| (!args.quick).then(|| workspace().join("BENCHMARKS.md")));
     if let Some(md) = markdown {
-        write_markdown(&md, args.backend, &command, &body)?;
+        write_markdown(&md, backend_name(args.backend), &command, &body)?;
         eprintln!("wrote {}", md.display());
     }
     eprintln!(
         "done in {:.0} s, {errors} error(s)",
         started.elapsed().as_secs_f64()
     );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn webhook_workload(args: &Args, bin: &Path) -> anyhow::Result<ExitCode> {
+    let clients = args.clients.iter().copied().max().unwrap_or(64);
+    let duration = Duration::from_secs_f64(args.duration.unwrap_or(10.0));
+    let runs = webhook::run(args, bin, clients, args.per_client, duration).await?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let body = format!(
+        "\nReleases by {clients} clients (each its own account, at most {} releases each, at most \
+         {:.0} s), on {} CPU(s); the receiver and the load generator run on the same machine.\n{}",
+        args.per_client,
+        duration.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        webhook::table(&runs, clients)
+    );
+    println!("{body}");
+    let name = format!("{}-webhook", backend_name(args.backend));
+    let json_path = args
+        .json
+        .clone()
+        .unwrap_or_else(|| workspace().join(format!("target/bench/{name}.json")));
+    if let Some(parent) = json_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let report = json!({"backend": args.backend, "command": command, "runs": runs});
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("wrote {}", json_path.display());
+    let markdown = args
+        .markdown
+        .clone()
+        .or_else(|| (!args.quick).then(|| workspace().join("BENCHMARKS.md")));
+    if let Some(md) = markdown {
+        write_markdown(&md, &name, &command, &body)?;
+        eprintln!("wrote {}", md.display());
+    }
+    let errors: u64 = runs.iter().map(|r| r.releases.errors).sum();
     Ok(if errors == 0 {
         ExitCode::SUCCESS
     } else {

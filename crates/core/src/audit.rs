@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::e164::E164;
 use crate::ids::{AccountId, EventId, NumberId};
-use crate::number::NumberState;
+use crate::number::{Number, NumberState};
 
 /// Who caused a change: an account through an API face, the operator, or the scheduler.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,9 @@ pub struct NumberEvent {
     pub to_owner: Option<AccountId>,
     pub at: DateTime<Utc>,
     pub request_id: Option<String>,
+    /// The number as the change left it (what a webhook shows); `None` for events written
+    /// before didpool kept it.
+    pub number: Option<Number>,
 }
 
 /// A `did_assignment_audit` row, written whenever an admin forces a DID back from a sub-account.

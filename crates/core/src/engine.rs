@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
 use crate::e164::{InvalidNumber, NumberValidation, E164};
 use crate::error::EngineError;
+use crate::idempotency::{Claim, KeyDecision, KeyRequest, KeyUse, StoredAnswer};
 use crate::ids::{AccountId, CredentialId};
 use crate::lifecycle::{ClockMove, Command, Context, Outcome, Write};
 use crate::policy::ReleasePolicy;
@@ -22,6 +23,10 @@ pub struct By {
     pub actor: Actor,
     billing: Option<AccountId>,
     pub request_id: Option<String>,
+    /// The credential the request authenticated with, if an account's.
+    pub credential: Option<CredentialId>,
+    /// The idempotency key the request claimed: its commands run under it ([`Engine::run`]).
+    pub key: Option<KeyUse>,
 }
 
 impl By {
@@ -48,6 +53,8 @@ impl By {
             actor: Actor::System,
             billing: None,
             request_id: None,
+            credential: None,
+            key: None,
         }
     }
 
@@ -56,6 +63,8 @@ impl By {
             actor: Actor::Account(account.id.clone()),
             billing: Some(account.billing_id().clone()),
             request_id,
+            credential: None,
+            key: None,
         }
     }
 
@@ -64,6 +73,30 @@ impl By {
             actor: Actor::Operator,
             billing: None,
             request_id,
+            credential: None,
+            key: None,
+        }
+    }
+
+    /// The same caller, authenticated with `credential`.
+    pub fn with_credential(mut self, credential: CredentialId) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+
+    /// The same caller, running its commands under `key` (if any).
+    pub fn with_key(mut self, key: Option<KeyUse>) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Whose idempotency keys this caller uses: its credential's (`credential:<id>`), or the
+    /// operator's.
+    pub fn key_scope(&self) -> String {
+        match (&self.actor, &self.credential) {
+            (_, Some(id)) => format!("credential:{id}"),
+            (Actor::Account(id), None) => format!("account:{id}"),
+            (Actor::Operator | Actor::System, None) => "operator".to_owned(),
         }
     }
 }
@@ -138,9 +171,88 @@ impl Engine {
     }
 
     /// Runs one command as one atomic unit: its changes, and the number it locked as the
-    /// command left it, from which a face renders its answer.
+    /// command left it, from which a face renders its answer. Each run is counted through the
+    /// `metrics` facade (a no-op unless the binary installs a recorder):
+    /// `didpool_commands_total{command, outcome}` (`outcome`: `ok`, or the [`EngineError`]
+    /// variant in snake_case) and `didpool_command_duration_seconds{command}`.
+    ///
+    /// Under an idempotency key, a command the request already committed (before a crash lost
+    /// its answer) is answered from its record instead of running again.
     pub async fn run(&self, by: &By, cmd: Command) -> Result<Outcome, EngineError> {
-        self.store.execute(cmd, self.context(by)).await
+        let command: &'static str = (&cmd).into();
+        let started = std::time::Instant::now();
+        let result = match &by.key {
+            Some(key) => {
+                self.store
+                    .execute_keyed(cmd, self.context(by), key.step())
+                    .await
+            }
+            None => self.store.execute(cmd, self.context(by)).await,
+        };
+        let outcome: &'static str = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.into(),
+        };
+        metrics::counter!("didpool_commands_total", "command" => command, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("didpool_command_duration_seconds", "command" => command)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Claims an idempotency key for a request at the engine's clock, with answers kept for
+    /// `retention` (see [`crate::idempotency`]).
+    pub async fn claim_key(
+        &self,
+        request: &KeyRequest,
+        retention: Duration,
+    ) -> Result<Claim, EngineError> {
+        let (decision, id) = self.store.claim_key(request, self.now(), retention).await?;
+        Ok(match (decision, id) {
+            (KeyDecision::Replay(answer), _) => Claim::Replay(answer),
+            (KeyDecision::InFlight, _) => Claim::InFlight,
+            (KeyDecision::Mismatch, _) => Claim::Mismatch,
+            (KeyDecision::Insert | KeyDecision::TakeOver, Some(id)) => Claim::Run(KeyUse::new(id)),
+            (KeyDecision::Insert | KeyDecision::TakeOver, None) => {
+                return Err(EngineError::Storage(
+                    "the store claimed an idempotency key without its id".into(),
+                ))
+            }
+        })
+    }
+
+    /// Keeps the answer of a claimed key, to be replayed.
+    pub async fn finish_key(&self, key: &KeyUse, answer: &StoredAnswer) -> Result<(), EngineError> {
+        self.store.finish_key(key.id(), answer).await
+    }
+
+    /// Gives a claim up without an answer: a retry with the key runs again (replaying any command
+    /// the request committed).
+    pub async fn release_key(&self, key: &KeyUse) -> Result<(), EngineError> {
+        self.store.release_key(key.id(), self.now()).await
+    }
+
+    /// Deletes the idempotency keys older than `retention` at the engine's clock (the scheduler
+    /// does, every pass); returns how many.
+    pub async fn prune_keys(&self, retention: Duration) -> Result<u64, EngineError> {
+        self.store.prune_keys(self.now() - retention).await
+    }
+
+    /// Sets the store's gauges (see [`Store::report_metrics`]), before the metrics are rendered.
+    pub fn report_metrics(&self) {
+        self.store.report_metrics();
+    }
+
+    /// How late the scheduler is: the earliest time at which something now due fell due (a
+    /// release, a quarantine's end, a reservation's expiry, a renewal), or `None` when nothing
+    /// with a due time is waiting.
+    pub async fn oldest_due(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
+        self.store.oldest_due(self.now()).await
+    }
+
+    /// Whether the store can take writes now (see [`crate::store::Store::ready`]): what `/readyz` answers.
+    pub async fn ready(&self) -> Result<(), EngineError> {
+        self.store.ready().await
     }
 
     /// Runs the scheduler once: does every item due now — scheduled releases, quarantine ends,
@@ -176,6 +288,8 @@ impl Engine {
                         progressed = true;
                     }
                     Ok(_) => {}
+                    // The store, not the number: the next run tries again.
+                    Err(e @ EngineError::Unavailable(_)) => return Err(e),
                     Err(e) => {
                         tracing::error!(number_id = %id, error = %e, "scheduler skipped a number it cannot process");
                         failed.insert(id);

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use crate::money::{Currency, Decimal};
 use crate::number::NumberState;
 
-#[derive(Debug, thiserror::Error)]
+/// Its variant names in snake_case (`insufficient_balance`, `storage`, …) are the `outcome` label
+/// of the `didpool_commands_total` metric (see [`crate::Engine::run`]).
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum EngineError {
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -65,8 +68,18 @@ pub enum EngineError {
     StillHoldsNumbers,
     #[error("credential not found")]
     CredentialNotFound,
+    #[error("webhook endpoint not found")]
+    EndpointNotFound,
+    #[error("event not found")]
+    EventNotFound,
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store cannot serve now, through no fault of the request: PostgreSQL cannot be reached
+    /// within the pool's acquire timeout, the SQLite file cannot be written (read-only, full, an
+    /// I/O error) or was removed or replaced under the running server. Nothing was written; the
+    /// same request may succeed later (each face answers `503` with `Retry-After`).
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl EngineError {
@@ -76,5 +89,9 @@ impl EngineError {
 
     pub fn storage(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         EngineError::Storage(Box::new(e))
+    }
+
+    pub fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        EngineError::Unavailable(e.into())
     }
 }

@@ -166,6 +166,10 @@ uuid_id!(
     /// A call record (see [`crate::call::CallRecord`]).
     CallId
 );
+uuid_id!(
+    /// A webhook endpoint (`/admin/v1/webhook-endpoints/{id}`).
+    EndpointId
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ pub mod credential;
 pub mod e164;
 pub mod engine;
 pub mod error;
+pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod lifecycle;
@@ -24,6 +25,7 @@ pub mod route;
 pub mod setting;
 pub mod store;
 pub mod trunk;
+pub mod webhook;
 
 pub use account::{Account, AccountProfile, Role};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -13,16 +13,17 @@ use crate::credential::Credential;
 use crate::e164::E164;
 use crate::engine::{By, Engine};
 use crate::error::EngineError;
-use crate::ids::{AccountId, TrunkId};
+use crate::ids::{AccountId, EndpointId, EventId, TrunkId};
 use crate::lifecycle::{controls, schedule, visible_to, Snapshot};
 use crate::number::{Number, NumberRef};
 use crate::route::Route;
 use crate::setting::{Setting, SettingKey};
 use crate::store::{
-    Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
+    EventQuery, Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
     MAX_EXCLUDED_PREFIXES,
 };
 use crate::trunk::Trunk;
+use crate::webhook::{Attempt, Delivery, Endpoint};
 
 /// How many due numbers a list settles before it reads; a larger backlog is the scheduler's.
 const LIST_SETTLES: u32 = 100;
@@ -294,6 +295,65 @@ impl Engine {
         }
         let audits = self.store().assignment_audits(number).await?;
         Ok((events, audits))
+    }
+
+    /// A page of the event log (operator); see [`EventQuery`]. An `after` that names no event
+    /// is `EventNotFound`.
+    pub async fn event_log(
+        &self,
+        by: &By,
+        query: &EventQuery,
+    ) -> Result<Vec<NumberEvent>, EngineError> {
+        Self::operator_only(by)?;
+        if let Some(after) = query.after {
+            self.store()
+                .event(after)
+                .await?
+                .ok_or(EngineError::EventNotFound)?;
+        }
+        self.store().event_log(query).await
+    }
+
+    /// One event (operator).
+    pub async fn event(&self, by: &By, id: EventId) -> Result<NumberEvent, EngineError> {
+        Self::operator_only(by)?;
+        self.store()
+            .event(id)
+            .await?
+            .ok_or(EngineError::EventNotFound)
+    }
+
+    /// Every webhook endpoint (operator), oldest first.
+    pub async fn webhook_endpoints(&self, by: &By) -> Result<Vec<Endpoint>, EngineError> {
+        Self::operator_only(by)?;
+        self.store().webhook_endpoints().await
+    }
+
+    /// One webhook endpoint (operator).
+    pub async fn webhook_endpoint(&self, by: &By, id: EndpointId) -> Result<Endpoint, EngineError> {
+        Self::operator_only(by)?;
+        self.store()
+            .webhook_endpoint(id)
+            .await?
+            .ok_or(EngineError::EndpointNotFound)
+    }
+
+    /// An event's deliveries (operator), one per endpoint it was queued for.
+    pub async fn deliveries_of(&self, by: &By, id: EventId) -> Result<Vec<Delivery>, EngineError> {
+        Self::operator_only(by)?;
+        self.store().deliveries_of(id).await
+    }
+
+    /// The latest delivery attempts (operator), newest first, at most `limit`.
+    pub async fn webhook_attempts(
+        &self,
+        by: &By,
+        event: Option<EventId>,
+        endpoint: Option<EndpointId>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>, EngineError> {
+        Self::operator_only(by)?;
+        self.store().attempts(event, endpoint, limit).await
     }
 
     /// Every broken invariant of the database (operator).

@@ -2,6 +2,7 @@
 //! is not a row of any account or number survives a restart.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// Which setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,7 +37,7 @@ impl SettingKey {
 }
 
 /// A setting and its value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Setting {
     /// The sandbox clock's time as last set (`serve --sandbox` resumes from it, so a restart
     /// never moves the clock back from where a client's test suite left it).
@@ -57,7 +58,7 @@ impl Setting {
 }
 
 /// A secret signing key: random text of at least 32 characters. Never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningKey(String);
 
 /// The fewest characters a signing key may have (HS256 wants at least 256 bits of key).

@@ -10,13 +10,15 @@ use crate::call::CallRecord;
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::e164::E164;
 use crate::error::EngineError;
-use crate::ids::{AccountId, NumberId, TrunkId};
+use crate::idempotency::{KeyDecision, KeyRequest, KeyStep, StoredAnswer};
+use crate::ids::{AccountId, EndpointId, EventId, NumberId, TrunkId};
 use crate::ledger::{EntryKind, LedgerEntry};
 use crate::lifecycle::{Command, Context, Outcome};
 use crate::money::Decimal;
 use crate::number::{Number, NumberRef, NumberState};
 use crate::setting::{Setting, SettingKey};
 use crate::trunk::{Trunk, TrunkSettings};
+use crate::webhook::{Attempt, Delivery, Endpoint};
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -24,6 +26,38 @@ pub trait Store: Send + Sync + 'static {
     /// changes and commits before returning them with the number the command locked
     /// ([`Outcome::new`]). On an error nothing is written.
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError>;
+
+    /// [`Store::execute`] for step `step` of a request under an idempotency key: in the same
+    /// transaction, with the key's row locked, answers the outcome recorded for the step (without
+    /// running the command again) if there is one that [`fits`](crate::idempotency::fits) the
+    /// command, or runs the command and records its outcome for the step.
+    async fn execute_keyed(
+        &self,
+        cmd: Command,
+        ctx: Context,
+        step: KeyStep,
+    ) -> Result<Outcome, EngineError>;
+
+    /// Claims a key in a transaction of its own: loads its row locked, applies
+    /// [`decide`](crate::idempotency::decide) and writes the claim (a new row in flight until
+    /// `now + LEASE`, replacing one past the retention, or a takeover). Returns the decision and
+    /// the row id claimed (for `Insert` and `TakeOver`).
+    async fn claim_key(
+        &self,
+        request: &KeyRequest,
+        now: DateTime<Utc>,
+        retention: chrono::Duration,
+    ) -> Result<(KeyDecision, Option<String>), EngineError>;
+
+    /// Stores the answer of the claim `id` (it is no longer in flight), unless it has one.
+    async fn finish_key(&self, id: &str, answer: &StoredAnswer) -> Result<(), EngineError>;
+
+    /// Ends the claim `id` without an answer (the request failed on the server's side): the next
+    /// request with the key takes it over at once.
+    async fn release_key(&self, id: &str, now: DateTime<Utc>) -> Result<(), EngineError>;
+
+    /// Deletes the keys created before `before`, with their records; returns how many.
+    async fn prune_keys(&self, before: DateTime<Utc>) -> Result<u64, EngineError>;
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError>;
     /// The credential of this kind with this hash, revoked or not: whether it still works is the
@@ -73,8 +107,29 @@ pub trait Store: Send + Sync + 'static {
         &self,
         number: &NumberRef,
     ) -> Result<Vec<AssignmentAudit>, EngineError>;
+    /// Events in the order of their commit sequence (see [`EventQuery`]).
+    async fn event_log(&self, query: &EventQuery) -> Result<Vec<NumberEvent>, EngineError>;
+    async fn event(&self, id: EventId) -> Result<Option<NumberEvent>, EngineError>;
+    /// Every webhook endpoint, oldest first.
+    async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>, EngineError>;
+    async fn webhook_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, EngineError>;
+    /// The deliveries of an event (to each endpoint), in queue order.
+    async fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>, EngineError>;
+    /// The latest attempts, newest first: of one event, or to one endpoint, or all.
+    async fn attempts(
+        &self,
+        event: Option<EventId>,
+        endpoint: Option<EndpointId>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>, EngineError>;
     /// Numbers with something due at `now` for the scheduler, at most `limit`.
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError>;
+    /// The earliest due time among the numbers [`Store::due`] finds at `now` (those due from a
+    /// verification outcome have no time of their own and are left out); `None` if there is none.
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError>;
+    /// Sets the gauges that describe the store now (its connection pool, its write queue) through
+    /// the `metrics` facade; called when the metrics are scraped.
+    fn report_metrics(&self);
     /// Every broken invariant of the whole database; empty when it is consistent.
     async fn check(&self) -> Result<Vec<Violation>, EngineError>;
     /// Settles the database after a bulk load: PostgreSQL refreshes its planner statistics (until
@@ -83,6 +138,10 @@ pub trait Store: Send + Sync + 'static {
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
         Ok(())
     }
+    /// Whether the store can take writes now: PostgreSQL answers within the pool's acquire
+    /// timeout; the SQLite file is still the one opened and its writer can begin a transaction.
+    /// [`EngineError::Unavailable`] when not.
+    async fn ready(&self) -> Result<(), EngineError>;
 }
 
 /// A broken invariant, found by [`Store::check`].
@@ -174,6 +233,22 @@ impl NumberQuery {
             offset: 0,
         }
     }
+}
+
+/// A page of the event log. Events are listed by the store's sequence of them; `after` is an
+/// event id, and the page holds the events strictly after it in the order asked.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventQuery {
+    pub after: Option<EventId>,
+    /// Any of these types (empty: all).
+    pub types: Vec<String>,
+    /// Concerning this account ([`NumberEvent::accounts`]).
+    pub account: Option<AccountId>,
+    /// Of every row this E.164 had.
+    pub number: Option<E164>,
+    /// Newest first.
+    pub desc: bool,
+    pub limit: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

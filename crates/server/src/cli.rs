@@ -11,10 +11,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use didpool_core::account::{AccountProfile, NewAccount, Role};
 use didpool_core::credential::{generate_token, Credential, CredentialKind};
 use didpool_core::engine::By;
-use didpool_core::ids::CredentialId;
+use didpool_core::ids::{CredentialId, EndpointId, EventId};
 use didpool_core::lifecycle::Command;
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::setting::SigningKey;
+use didpool_core::store::EventQuery;
+use didpool_core::webhook::{generate_secret, is_event_type, Endpoint, Requeue};
+use didpool_core::EngineError;
 use didpool_core::{
     AccountId, Clock, Engine, ManualClock, NumberValidation, ReleasePolicy, SystemClock, E164,
 };
@@ -23,6 +26,7 @@ use serde_json::json;
 
 use crate::app::{self, AppState};
 use crate::faces::vobiz::tokens::TokenKeys;
+use crate::webhooks::EventObject;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,8 +43,25 @@ pub struct Cli {
     /// `serve --sandbox` and `serve --demo` (e164).
     #[arg(long, global = true, env = "DIDPOOL_NUMBER_VALIDATION", value_enum)]
     pub number_validation: Option<NumberValidationArg>,
+    /// How log lines are written to stderr: text (colours only when stderr is a terminal) or json
+    /// (one object a line).
+    #[arg(
+        long,
+        global = true,
+        env = "DIDPOOL_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+/// The values of `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The values of `--number-validation`.
@@ -61,7 +82,8 @@ impl From<NumberValidationArg> for NumberValidation {
 
 #[derive(Debug, Args)]
 pub struct DbArgs {
-    /// Where the data lives: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    /// Where the data lives: sqlite://PATH or postgres://USER@HOST/DB. A SQLite file is created
+    /// only by `migrate` and `serve --demo`; every other command refuses a missing one.
     #[arg(
         long,
         global = true,
@@ -76,6 +98,10 @@ pub struct DbArgs {
     /// PostgreSQL connections per didpool node.
     #[arg(long, global = true, env = "DIDPOOL_POOL_SIZE", default_value_t = 10)]
     pub pool_size: u32,
+    /// How long a request waits for a PostgreSQL connection (connecting included) before it is
+    /// answered 503: a database that went away fails fast instead of stalling every request.
+    #[arg(long, global = true, env = "DIDPOOL_POOL_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub pool_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +134,89 @@ pub enum Cmd {
     /// Diga (Bearer) faces.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// The event log: every change of every number.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// Webhook endpoints, which get the events signed (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(WebhookCmd),
+}
+
+/// Which events to print.
+#[derive(Debug, Args)]
+pub struct EventFilter {
+    /// Only these types (e.g. number.released); repeatable.
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Only events concerning this account.
+    #[arg(long)]
+    account: Option<String>,
+    /// Only events of this number (E.164).
+    #[arg(long)]
+    number: Option<String>,
+    /// Start after this event id.
+    #[arg(long)]
+    after: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCmd {
+    /// Print events, oldest first, one JSON object a line (as webhooks carry them).
+    List {
+        #[command(flatten)]
+        filter: EventFilter,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Print the events as they are recorded, one JSON object a line, until interrupted;
+    /// without --after, from the newest on.
+    Tail {
+        #[command(flatten)]
+        filter: EventFilter,
+        /// How often to look for new events.
+        #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+        every: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCmd {
+    /// Subscribe an endpoint; prints it with its secret (shown only this once).
+    Add {
+        #[arg(long)]
+        url: String,
+        /// Only these types; repeatable (default: every type).
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only events concerning this account.
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Every endpoint (never a secret), one JSON object a line.
+    List,
+    /// Remove an endpoint, with its deliveries.
+    Remove { id: String },
+    /// A new secret (shown only this once); the old one signs beside it for --overlap.
+    RotateSecret {
+        id: String,
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        overlap: std::time::Duration,
+    },
+    /// Send one event again (to every endpoint it was queued for, or to --endpoint).
+    Redeliver {
+        event: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Send an endpoint's events again since a time (RFC 3339).
+    Replay {
+        id: String,
+        #[arg(long)]
+        since: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -146,10 +255,78 @@ pub struct ServeArgs {
     /// each call's end; the scheduler deletes older ones. The Vobiz number health reads them.
     #[arg(long, env = "DIDPOOL_CALL_RETENTION", default_value = "90days", value_parser = humantime::parse_duration)]
     pub call_retention: std::time::Duration,
+    /// A webhook delivery attempt that has not been answered in this long failed (and is
+    /// retried on the schedule).
+    #[arg(long, env = "DIDPOOL_WEBHOOK_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: std::time::Duration,
+    /// Deliver webhooks to private, loopback and link-local addresses too (refused by default).
+    #[arg(long, env = "DIDPOOL_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// Webhook deliveries in flight at once on this node.
+    #[arg(long, env = "DIDPOOL_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    pub webhook_concurrency: usize,
+    /// How often an idle delivery worker looks for due deliveries.
+    #[arg(long, env = "DIDPOOL_WEBHOOK_POLL_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub webhook_poll_interval: std::time::Duration,
     /// Sandbox mode: a clock the admin API can set and advance, and a run-the-scheduler-now
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
     pub sandbox: bool,
+    /// How long a client has to send a request's head (from its connection's accept, or from the
+    /// first byte of a later request on it) before the connection is closed.
+    #[arg(long, env = "DIDPOOL_HEADER_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: std::time::Duration,
+    /// How long a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "DIDPOOL_IDLE_TIMEOUT", default_value = "75s", value_parser = positive_duration)]
+    pub idle_timeout: std::time::Duration,
+    /// How long a request may take once its head is in (its body and the answer) before it is
+    /// answered 408 in the face's shape and its connection closed.
+    #[arg(long, env = "DIDPOOL_REQUEST_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
+    pub request_timeout: std::time::Duration,
+    /// Client connections open at once; more wait in the listen backlog. Default: the open-file
+    /// limit (its soft limit raised to the hard one at start) less 128 kept for the database and
+    /// files.
+    #[arg(long, env = "DIDPOOL_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// On SIGTERM or Ctrl-C, how long the requests in flight may take to finish before their
+    /// connections are dropped and didpool exits.
+    #[arg(long, env = "DIDPOOL_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+    /// Requests per second each credential may make on this node when its account sets no
+    /// `rate_limit` of its own (0: no limit).
+    #[arg(long, env = "DIDPOOL_RATE_LIMIT", default_value_t = 1000)]
+    pub rate_limit: u32,
+    /// Failed authentications a client address may make per minute on this node before it is
+    /// answered 429 until its quota refills (0: no limit).
+    #[arg(long, env = "DIDPOOL_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
+    /// How long the answer to an `Idempotency-Key` is kept and replayed to a retry; the
+    /// scheduler deletes older keys.
+    #[arg(long, env = "DIDPOOL_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_retention)]
+    pub idempotency_retention: std::time::Duration,
+    /// How long a retry waits for the request in flight with its `Idempotency-Key` to answer
+    /// (then it is replayed that answer) before it is refused with a 409.
+    #[arg(long, env = "DIDPOOL_IDEMPOTENCY_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub idempotency_wait: std::time::Duration,
+}
+
+/// A duration flag that must not be zero (a zero timeout would close every connection).
+fn positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be more than 0".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A retention between a minute (longer than a claim's lease, so no key is pruned while its
+/// request runs) and a year.
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_secs(60) || d > std::time::Duration::from_secs(366 * 86_400) {
+        return Err("must be between 1m and 366days".into());
+    }
+    Ok(d)
 }
 
 impl ServeArgs {
@@ -292,13 +469,23 @@ pub enum KeyCmd {
     Revoke { id: String },
 }
 
-pub fn init_tracing() {
+/// Logs to stderr at the level `DIDPOOL_LOG` sets (default `info`), in `format`; colours only
+/// when stderr is a terminal.
+pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("DIDPOOL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 impl Cli {
@@ -320,6 +507,13 @@ impl Cli {
                 Durability::Full
             },
             pool_size: Some(self.db.pool_size),
+            pool_timeout: Some(self.db.pool_timeout),
+            // Creating a database is an explicit act: a vanished one is never silently replaced.
+            create_if_missing: match &self.command {
+                Cmd::Migrate => true,
+                Cmd::Serve(args) => args.demo,
+                _ => false,
+            },
         };
         let store = didpool_store::open(&self.db.database_url, &options)
             .await
@@ -620,6 +814,8 @@ impl Cli {
                     }
                 }
             }
+            Cmd::Events(cmd) => events(&engine, &op, cmd).await?,
+            Cmd::Webhook(cmd) => webhook(&engine, &op, cmd).await?,
             Cmd::Key(KeyCmd::Revoke { id }) => {
                 let id = CredentialId::parse(&id)?;
                 engine.run(&op, Command::RevokeCredential { id }).await?;
@@ -628,6 +824,153 @@ impl Cli {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+impl EventFilter {
+    fn query(&self, engine: &Engine, limit: u32) -> anyhow::Result<EventQuery> {
+        for t in &self.types {
+            anyhow::ensure!(is_event_type(t), "unknown event type {t:?}");
+        }
+        Ok(EventQuery {
+            after: self.after.as_deref().map(EventId::parse).transpose()?,
+            types: self.types.clone(),
+            account: self.account.as_deref().map(AccountId::parse).transpose()?,
+            number: self
+                .number
+                .as_deref()
+                .map(|n| engine.parse_number(n))
+                .transpose()?,
+            desc: false,
+            limit,
+        })
+    }
+}
+
+async fn events(engine: &Engine, op: &By, cmd: EventsCmd) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    match cmd {
+        EventsCmd::List { filter, limit } => {
+            for e in engine.event_log(op, &filter.query(engine, limit)?).await? {
+                println!("{}", serde_json::to_string(&EventObject::from(&e))?);
+            }
+        }
+        EventsCmd::Tail { filter, every } => {
+            let mut query = filter.query(engine, 1000)?;
+            if query.after.is_none() {
+                // From the newest on: its id is the cursor.
+                let newest = EventQuery {
+                    desc: true,
+                    limit: 1,
+                    ..query.clone()
+                };
+                query.after = engine.event_log(op, &newest).await?.first().map(|e| e.id);
+            }
+            loop {
+                let page = engine.event_log(op, &query).await?;
+                let mut out = std::io::stdout().lock();
+                for e in &page {
+                    writeln!(out, "{}", serde_json::to_string(&EventObject::from(e))?)?;
+                }
+                out.flush()?;
+                drop(out);
+                if let Some(last) = page.last() {
+                    query.after = Some(last.id);
+                }
+                if page.len() < query.limit as usize {
+                    tokio::select! {
+                        _ = tokio::time::sleep(every) => {}
+                        _ = shutdown_signal() => return Ok(()),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn webhook(engine: &Engine, op: &By, cmd: WebhookCmd) -> anyhow::Result<()> {
+    let endpoint_id = |s: &str| EndpointId::parse(s).map_err(|_| EngineError::EndpointNotFound);
+    match cmd {
+        WebhookCmd::Add {
+            url,
+            types,
+            account,
+            description,
+        } => {
+            let secret = generate_secret();
+            let cmd = Command::CreateWebhookEndpoint {
+                id: EndpointId::new(),
+                url,
+                description,
+                event_types: types,
+                account_id: account.as_deref().map(AccountId::parse).transpose()?,
+                secret: secret.clone(),
+            };
+            let outcome = engine.run(op, cmd).await?;
+            if let Some(w) = outcome.changes.webhook_endpoints.first() {
+                println!("{}", endpoint_json(w.row(), Some(&secret)));
+            }
+        }
+        WebhookCmd::List => {
+            for e in engine.webhook_endpoints(op).await? {
+                println!("{}", endpoint_json(&e, None));
+            }
+        }
+        WebhookCmd::Remove { id } => {
+            let id = endpoint_id(&id)?;
+            engine
+                .run(op, Command::DeleteWebhookEndpoint { id })
+                .await?;
+            println!("removed {id}");
+        }
+        WebhookCmd::RotateSecret { id, overlap } => {
+            let secret = generate_secret();
+            let cmd = Command::RotateWebhookSecret {
+                id: endpoint_id(&id)?,
+                secret: secret.clone(),
+                overlap: chrono::Duration::from_std(overlap).context("--overlap is too long")?,
+            };
+            let outcome = engine.run(op, cmd).await?;
+            if let Some(w) = outcome.changes.webhook_endpoints.first() {
+                println!("{}", endpoint_json(w.row(), Some(&secret)));
+            }
+        }
+        WebhookCmd::Redeliver { event, endpoint } => {
+            let what = Requeue::Event {
+                event: EventId::parse(&event).map_err(|_| EngineError::EventNotFound)?,
+                endpoint: endpoint.as_deref().map(endpoint_id).transpose()?,
+            };
+            let outcome = engine.run(op, Command::RequeueDeliveries { what }).await?;
+            println!("requeued {}", outcome.changes.deliveries.len());
+        }
+        WebhookCmd::Replay { id, since } => {
+            let what = Requeue::Since {
+                endpoint: endpoint_id(&id)?,
+                since,
+            };
+            let outcome = engine.run(op, Command::RequeueDeliveries { what }).await?;
+            println!("requeued {}", outcome.changes.deliveries.len());
+        }
+    }
+    Ok(())
+}
+
+/// An endpoint as the CLI prints it; its secret only when just issued.
+fn endpoint_json(e: &Endpoint, secret: Option<&str>) -> serde_json::Value {
+    let mut v = json!({
+        "id": e.id,
+        "url": e.url,
+        "description": e.description,
+        "event_types": e.event_types,
+        "account_id": e.account_id,
+        "enabled": e.disabled_at.is_none(),
+        "disabled_reason": e.disabled_reason,
+        "failing_since": e.failing_since.map(|t| t.to_rfc3339()),
+    });
+    if let Some(s) = secret {
+        v["secret"] = json!(s);
+    }
+    v
 }
 
 /// A credential as `key list --json` prints it: never its secret nor its hash.
@@ -647,6 +990,8 @@ async fn serve(
     args: &ServeArgs,
     sandbox: Option<ManualClock>,
 ) -> anyhow::Result<()> {
+    // Installed first, so what the demo's setup does is counted too.
+    crate::metrics::handle();
     let mut admin_token = args.admin_token.clone().filter(|t| !t.is_empty());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -665,31 +1010,95 @@ async fn serve(
         ),
         None => TokenKeys::default(),
     };
+    let key_retention = chrono::Duration::from_std(args.idempotency_retention)?;
     let state = AppState {
         engine: engine.clone(),
         admin_token: admin_token.map(Arc::from),
         sandbox_clock: sandbox,
         tokens,
+        key_retention,
+        key_wait: args.idempotency_wait,
+        limits: Arc::new(crate::limits::RateLimits::new(
+            args.rate_limit,
+            args.auth_failures_per_minute,
+        )),
     };
+    let limits = limits(args);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let retention =
+    let call_retention =
         chrono::Duration::from_std(args.call_retention).context("--call-retention is too long")?;
+    let watch = tokio::spawn(crate::scheduler::watch(
+        engine.clone(),
+        state.limits.clone(),
+        stopped.clone(),
+    ));
     let scheduler = tokio::spawn(crate::scheduler::run(
         engine,
         args.scheduler_interval,
-        retention,
+        key_retention,
+        call_retention,
         stopped,
     ));
+    let webhooks = tokio::spawn(crate::webhooks::run(
+        state.engine.clone(),
+        crate::webhooks::Config {
+            timeout: args.webhook_timeout,
+            allow_private: args.webhook_allow_private,
+            concurrency: args.webhook_concurrency,
+            poll: args.webhook_poll_interval,
+        },
+        stop.subscribe(),
+    ));
+    let upkeep = tokio::spawn(crate::metrics::upkeep(std::time::Duration::from_secs(5)));
     tracing::info!(
         %addr,
         sandbox = state.sandbox_clock.is_some(),
         numbers = %state.engine.number_validation(),
+        max_connections = limits.max_connections,
         "didpool listening"
     );
-    app::serve(listener, state, shutdown_signal()).await?;
+    crate::conn::serve(listener, app::app(state), limits, shutdown_signal()).await?;
+    upkeep.abort();
     let _ = stop.send(true);
     let _ = scheduler.await;
+    let _ = webhooks.await;
+    let _ = watch.await;
     Ok(())
+}
+
+/// The connection limits of `args`, the open-file limit raised first so the default cap can
+/// use it.
+fn limits(args: &ServeArgs) -> crate::conn::Limits {
+    let nofile = match crate::conn::raise_descriptor_limit() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the open-file limit failed; assuming 1024");
+            1024
+        }
+    };
+    let fit = crate::conn::max_connections_for(nofile);
+    let max_connections = match args.max_connections {
+        Some(n) => {
+            let n = n as usize;
+            if n > fit {
+                tracing::warn!(
+                    max_connections = n,
+                    open_files = nofile,
+                    "--max-connections leaves the database fewer than {} descriptors",
+                    crate::conn::RESERVED_DESCRIPTORS
+                );
+            }
+            n
+        }
+        None => fit,
+    };
+    crate::conn::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        request_timeout: args.request_timeout,
+        max_connections,
+        shutdown_timeout: args.shutdown_timeout,
+    }
 }
 
 fn print_demo(addr: SocketAddr, demo: &crate::demo::DemoCredentials, admin_token: &str) {
@@ -724,6 +1133,36 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("didpool").chain(args.iter().copied()))
             .expect("the arguments parse");
         cli.number_validation()
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("didpool").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_connection_limits_default_as_documented_and_a_zero_timeout_is_refused() {
+        if std::env::vars().any(|(k, _)| k.ends_with("_TIMEOUT") && k.starts_with("DIDPOOL_")) {
+            return;
+        }
+        let Cmd::Serve(args) = parse(&["serve"]).unwrap().command else {
+            unreachable!()
+        };
+        let limits = limits(&args);
+        let defaults = crate::conn::Limits::default();
+        assert_eq!(limits.header_timeout, defaults.header_timeout);
+        assert_eq!(limits.idle_timeout, defaults.idle_timeout);
+        assert_eq!(limits.request_timeout, defaults.request_timeout);
+        assert_eq!(limits.shutdown_timeout, defaults.shutdown_timeout);
+        let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap().0;
+        assert_eq!(
+            limits.max_connections,
+            crate::conn::max_connections_for(nofile)
+        );
+        for flag in ["--header-timeout", "--idle-timeout", "--request-timeout"] {
+            assert!(parse(&["serve", flag, "0s"]).is_err(), "{flag} 0s");
+        }
+        assert!(parse(&["serve", "--max-connections", "0"]).is_err());
+        assert!(parse(&["--log-format", "xml", "serve"]).is_err());
     }
 
     #[test]
@@ -763,5 +1202,33 @@ mod tests {
         assert!(
             Cli::try_parse_from(["didpool", "--number-validation", "loose", "migrate"]).is_err()
         );
+    }
+
+    #[test]
+    fn idempotency_keys_are_kept_a_day_and_retries_wait_ten_seconds_unless_told() {
+        let serve = |args: &[&str]| match Cli::try_parse_from(
+            ["didpool", "serve"].iter().chain(args.iter()).copied(),
+        ) {
+            Ok(Cli {
+                command: Cmd::Serve(a),
+                ..
+            }) => Ok((a.idempotency_retention, a.idempotency_wait)),
+            Ok(_) => unreachable!("a serve command"),
+            Err(e) => Err(e),
+        };
+        if ["DIDPOOL_IDEMPOTENCY_RETENTION", "DIDPOOL_IDEMPOTENCY_WAIT"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+        {
+            return;
+        }
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(serve(&[]).unwrap(), (secs(86_400), secs(10)));
+        assert_eq!(
+            serve(&["--idempotency-retention", "1h", "--idempotency-wait", "2s"]).unwrap(),
+            (secs(3_600), secs(2))
+        );
+        assert!(serve(&["--idempotency-retention", "59s"]).is_err());
+        assert!(serve(&["--idempotency-retention", "400days"]).is_err());
     }
 }

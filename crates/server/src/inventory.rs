@@ -129,7 +129,8 @@ pub async fn import_csv(engine: &Engine, by: &By, csv: &str) -> Result<ImportRep
         {
             Ok(_) => report.imported += 1,
             Err(EngineError::AlreadyExists(_)) => report.skipped += 1,
-            Err(EngineError::Storage(e)) => return Err(EngineError::Storage(e)),
+            // A store fault is no fault of the row: the import stops (rows before it stay).
+            Err(e @ (EngineError::Storage(_) | EngineError::Unavailable(_))) => return Err(e),
             Err(e) => report.errors.push(RowError {
                 row,
                 e164,

@@ -3,11 +3,16 @@
 
 pub mod app;
 pub mod cli;
+pub mod conn;
 pub mod demo;
 pub mod faces;
 pub mod http;
+pub mod idempotency;
 pub mod inventory;
+pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod scheduler;
+pub mod webhooks;
 
 pub use app::{app, router, serve, App, AppState};

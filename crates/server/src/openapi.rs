@@ -164,7 +164,7 @@ pub struct AdminErrorBody {
         title = "didpool",
         description = "A self-hostable phone-number (DID) lifecycle service: a Vobiz-compatible API, an Agni-compatible API, a Diga-compatible API and the operator's admin API over one engine."
     ),
-    paths(healthz, readyz),
+    paths(healthz, readyz, metrics),
     components(schemas(
         VobizErrorBody,
         AgniErrorBody,
@@ -184,8 +184,15 @@ fn healthz() {}
 
 /// `GET /readyz`.
 #[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz", summary = "Readiness",
-    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")))]
+    responses((status = 200, description = "`ok`: the store can take writes", body = String, content_type = "text/plain"),
+        (status = 503, description = "the store cannot take writes now (PostgreSQL unreachable, the SQLite file removed, replaced or unwritable); with `Retry-After`", body = AdminErrorBody)))]
 fn readyz() {}
+
+/// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "health", operation_id = "metrics", summary = "Prometheus metrics",
+    description = "Every metric in the Prometheus text exposition format (the README's Metrics table lists didpool's own). Not authenticated, like the health checks: expose the port to the scraper, not to the world.",
+    responses((status = 200, description = "The text exposition format, version 0.0.4 (`Content-Type: text/plain; version=0.0.4`)", body = String, content_type = "text/plain")))]
+fn metrics() {}
 
 /// The whole document.
 pub fn document() -> Document {
@@ -205,6 +212,7 @@ pub fn document() -> Document {
     document_body_limit(&mut doc);
     document_links(&mut doc);
     document_vobiz_bearer(&mut doc);
+    document_idempotency_keys(&mut doc);
     document_lowercase_account_paths(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -338,6 +346,57 @@ fn document_body_limit(doc: &mut Document) {
                     "body over 64 KiB (refused unread when Content-Length says so; the connection is closed)",
                 );
             }
+        }
+    }
+}
+
+/// Every mutating operation of every face and the admin API takes an `Idempotency-Key`
+/// (`crate::idempotency`), but the refresh of a Vobiz access token, whose credential is the
+/// refresh token in hand.
+fn document_idempotency_keys(doc: &mut Document) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if path == "/api/v1/auth/refresh" {
+            continue;
+        }
+        let mutating = [
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in mutating.into_iter().flatten() {
+            let key = ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Makes a retry safe (as Stripe's): the first answer to this key (1 to 255 printable ASCII characters, from the same credential, on the same method and path) is kept and replayed for 24 h by default (`--idempotency-retention`) with `Idempotent-Replayed: true`; the same key with another query or body is a 422; a retry while the first request runs waits for its answer, at most 10 s, then is a 409; an empty or longer key is a 400. Answers of 5xx are not kept.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(crate::idempotency::MAX_KEY_LEN)),
+                ))
+                .build();
+            op.parameters.get_or_insert_with(Vec::new).push(key);
+            document_face_error(
+                op,
+                "400",
+                "bad input (an empty or too long Idempotency-Key included)",
+            );
+            document_face_error(
+                op,
+                "409",
+                "a request with this Idempotency-Key is still running",
+            );
+            document_face_error(
+                op,
+                "422",
+                "this Idempotency-Key was used with another request",
+            );
         }
     }
 }

@@ -126,6 +126,9 @@ impl TestApp {
             admin_token: Some(ADMIN_TOKEN.into()),
             sandbox_clock: None,
             tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
+            limits: Default::default(),
         })
     }
 

@@ -73,6 +73,9 @@ impl H {
             admin_token: Some("test-admin".into()),
             sandbox_clock: None,
             tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
+            limits: Default::default(),
         });
         (engine, app)
     }

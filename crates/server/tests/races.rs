@@ -97,7 +97,13 @@ struct Cluster {
 
 impl Cluster {
     async fn start(backend: Backend, topology: Topology, test: &str) -> Option<Cluster> {
-        let db = TestDb::new(backend, test).await?;
+        // Racers queue on one row lock while holding their connections: on a loaded machine a
+        // request may wait longer than the default second for one, which is not a fault here.
+        let options = didpool_store::Options {
+            pool_timeout: Some(std::time::Duration::from_secs(30)),
+            ..Default::default()
+        };
+        let db = TestDb::with_options(backend, test, &options).await?;
         let logs = tempfile::tempdir().expect("a log directory");
         let (in_process, processes) = match topology {
             Topology::InProcess => (Some(InProcess::start(db.store.clone()).await), Vec::new()),

@@ -2,17 +2,23 @@
 //! reads go — and the `Store` both get from it.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::call::CallRecord;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyStep, StoredAnswer};
+use didpool_core::ids::{EndpointId, EventId};
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::setting::{Setting, SettingKey};
-use didpool_core::store::{LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation};
+use didpool_core::store::{
+    EventQuery, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
+};
 use didpool_core::trunk::TrunkSettings;
+use didpool_core::webhook::{Attempt, Delivery, Endpoint};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Store, Trunk, TrunkId, E164,
 };
+use futures::future::BoxFuture;
 
 use crate::ops;
 use crate::sql::Sql;
@@ -21,19 +27,37 @@ use crate::sql::Sql;
 pub trait Backend: Send + Sync + 'static {
     /// Where reads run (a pool).
     fn reader(&self) -> Result<Box<dyn Sql>, EngineError>;
-    /// Runs `cmd` as one transaction: load locked, decide, write, commit.
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError>;
+    /// Runs `cmd` as one transaction: load locked, decide, write, commit; under an idempotency
+    /// key, `step` also locks the key and replays or records the step's outcome ([`run_tracked`]).
+    async fn execute(
+        &self,
+        cmd: Command,
+        ctx: Context,
+        step: Option<KeyStep>,
+    ) -> Result<Outcome, EngineError>;
+    /// Runs `work` as one write transaction of its own (the idempotency keys' claims and answers).
+    async fn transact<T: Send + 'static>(&self, work: Work<T>) -> Result<T, EngineError>;
     /// See [`Store::after_bulk_load`].
     async fn after_bulk_load(&self) -> Result<(), EngineError>;
+    /// See [`Store::report_metrics`].
+    fn report_metrics(&self);
+    /// See [`Store::ready`].
+    async fn ready(&self) -> Result<(), EngineError>;
 }
+
+/// Statements run in a write transaction by [`Backend::transact`].
+pub type Work<T> = Box<
+    dyn for<'c> FnOnce(&'c mut dyn Sql) -> BoxFuture<'c, Result<T, EngineError>> + Send + 'static,
+>;
 
 /// Loads, decides and writes inside whatever transaction `db` is in.
 pub async fn run_command(
     db: &mut dyn Sql,
     cmd: &Command,
     ctx: &Context,
+    step: Option<&KeyStep>,
 ) -> Result<Outcome, EngineError> {
-    run_tracked(db, cmd, ctx).await.map_err(|f| f.error)
+    run_tracked(db, cmd, ctx, step).await.map_err(|f| f.error)
 }
 
 /// Why a command failed, and whether it had written anything by then (only a failed write can
@@ -43,21 +67,43 @@ pub struct Failure {
     pub wrote: bool,
 }
 
+/// Runs a command in `db`'s transaction. Under an idempotency key (`step`) the key's row is
+/// locked first (so two requests with one key never run a step together), and a step already
+/// recorded is answered from its record; otherwise the outcome is recorded with the command.
 pub async fn run_tracked(
     db: &mut dyn Sql,
     cmd: &Command,
     ctx: &Context,
+    step: Option<&KeyStep>,
 ) -> Result<Outcome, Failure> {
     let refused = |error| Failure {
         error,
         wrote: false,
     };
+    if let Some(step) = step {
+        if let Some(recorded) = ops::recorded_outcome(db, step).await.map_err(refused)? {
+            if !idempotency::fits(cmd, &recorded) {
+                return Err(refused(EngineError::AlreadyExists(
+                    "an answer to this Idempotency-Key that held a secret shown once was lost; \
+                     retry with a new key"
+                        .into(),
+                )));
+            }
+            return Ok(recorded);
+        }
+    }
     let snapshot = ops::load(db, &cmd.needs(ctx)).await.map_err(refused)?;
     let (due, own) = cmd.decide_parts(ctx, &snapshot).map_err(refused)?;
     let outcome = Outcome::new(&snapshot, due, own);
+    let wrote = |error| Failure { error, wrote: true };
     ops::apply(db, &snapshot, &outcome.changes)
         .await
-        .map_err(|error| Failure { error, wrote: true })?;
+        .map_err(wrote)?;
+    if let Some(step) = step {
+        ops::record_outcome(db, step, &outcome)
+            .await
+            .map_err(wrote)?;
+    }
     Ok(outcome)
 }
 
@@ -68,7 +114,56 @@ pub struct DbStore<B>(pub(crate) B);
 #[async_trait]
 impl<B: Backend> Store for DbStore<B> {
     async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError> {
-        self.0.execute(cmd, ctx).await
+        self.0.execute(cmd, ctx, None).await
+    }
+
+    async fn execute_keyed(
+        &self,
+        cmd: Command,
+        ctx: Context,
+        step: KeyStep,
+    ) -> Result<Outcome, EngineError> {
+        self.0.execute(cmd, ctx, Some(step)).await
+    }
+
+    async fn claim_key(
+        &self,
+        request: &KeyRequest,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Result<(KeyDecision, Option<String>), EngineError> {
+        let request = request.clone();
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move { ops::claim_key(db, &request, now, retention).await })
+            }))
+            .await
+    }
+
+    async fn finish_key(&self, id: &str, answer: &StoredAnswer) -> Result<(), EngineError> {
+        let (id, answer) = (id.to_owned(), answer.clone());
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move { ops::finish_key(db, &id, &answer).await })
+            }))
+            .await
+    }
+
+    async fn release_key(&self, id: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+        let id = id.to_owned();
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move { ops::release_key(db, &id, now).await })
+            }))
+            .await
+    }
+
+    async fn prune_keys(&self, before: DateTime<Utc>) -> Result<u64, EngineError> {
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move { ops::prune_keys(db, before).await })
+            }))
+            .await
     }
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError> {
@@ -154,8 +249,46 @@ impl<B: Backend> Store for DbStore<B> {
         ops::assignment_audits(self.0.reader()?.as_mut(), number).await
     }
 
+    async fn event_log(&self, query: &EventQuery) -> Result<Vec<NumberEvent>, EngineError> {
+        ops::event_log(self.0.reader()?.as_mut(), query).await
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<NumberEvent>, EngineError> {
+        ops::event(self.0.reader()?.as_mut(), id).await
+    }
+
+    async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>, EngineError> {
+        ops::webhook_endpoints(self.0.reader()?.as_mut(), None).await
+    }
+
+    async fn webhook_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, EngineError> {
+        let found = ops::webhook_endpoints(self.0.reader()?.as_mut(), Some(id)).await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn deliveries_of(&self, event: EventId) -> Result<Vec<Delivery>, EngineError> {
+        ops::deliveries_of(self.0.reader()?.as_mut(), event).await
+    }
+
+    async fn attempts(
+        &self,
+        event: Option<EventId>,
+        endpoint: Option<EndpointId>,
+        limit: u32,
+    ) -> Result<Vec<Attempt>, EngineError> {
+        ops::attempts(self.0.reader()?.as_mut(), event, endpoint, limit).await
+    }
+
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError> {
         ops::due(self.0.reader()?.as_mut(), now, limit).await
+    }
+
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+        ops::oldest_due(self.0.reader()?.as_mut(), now).await
+    }
+
+    fn report_metrics(&self) {
+        self.0.report_metrics();
     }
 
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
@@ -164,5 +297,9 @@ impl<B: Backend> Store for DbStore<B> {
 
     async fn check(&self) -> Result<Vec<Violation>, EngineError> {
         ops::check(self.0.reader()?.as_mut()).await
+    }
+
+    async fn ready(&self) -> Result<(), EngineError> {
+        self.0.ready().await
     }
 }

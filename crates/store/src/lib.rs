@@ -35,7 +35,17 @@ pub struct Options {
     pub durability: Durability,
     /// PostgreSQL connections per node (default 10).
     pub pool_size: Option<u32>,
+    /// How long a PostgreSQL command or read waits for a connection (connecting included) before
+    /// it fails as [`didpool_core::EngineError::Unavailable`] (default [`POOL_TIMEOUT`]).
+    pub pool_timeout: Option<std::time::Duration>,
+    /// Create the SQLite file when there is none. Off, a missing file is
+    /// [`OpenError::Missing`]: a database that vanished is never silently replaced by an empty one.
+    pub create_if_missing: bool,
 }
+
+/// The default of [`Options::pool_timeout`]: a PostgreSQL that cannot be reached is a `503`
+/// within about a second, not a request stalled for the pool's usual half minute.
+pub const POOL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -47,9 +57,20 @@ pub enum OpenError {
     Sqlite(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "there is no SQLite database at {0}: create one with `didpool migrate` \
+         (or `didpool serve --demo`), or point --database-url at the existing one"
+    )]
+    Missing(std::path::PathBuf),
+    #[error(
+        "the SQLite database at {0} cannot be written ({1}): didpool does not serve a database it \
+         cannot write; make the file, its directory and the filesystem writable"
+    )]
+    ReadOnly(std::path::PathBuf, String),
 }
 
-/// Opens (creating if need be) and migrates the database `url` names.
+/// Opens and migrates the database `url` names (creating a SQLite file only with
+/// [`Options::create_if_missing`]).
 pub async fn open(url: &str, options: &Options) -> Result<Arc<dyn Store>, OpenError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url, options).await?))

@@ -1,30 +1,40 @@
 //! Every statement didpool runs, written once for both backends.
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::call::CallRecord;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
+use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyRow, KeyStep, StoredAnswer};
+use didpool_core::ids::{EndpointId, EventId};
 use didpool_core::ledger::EntryKind;
-use didpool_core::lifecycle::{Changes, Needs, Snapshot, Write};
+use didpool_core::lifecycle::{Changes, Needs, Outcome, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{
-    Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page, SubAccountQuery,
-    Violation,
+    EventQuery, Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page,
+    SubAccountQuery, Violation,
 };
 use didpool_core::trunk::TrunkSettings;
+use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
 use didpool_core::{
     Account, AccountId, EngineError, Number, NumberId, NumberRef, Trunk, TrunkId, E164,
 };
 
 use crate::codec::corrupt;
 use crate::rows::{
-    self, ACCOUNT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS, ENTRY_COLS, EVENT_COLS,
-    NUMBER_COLS, SETTING_COLS, TRUNK_COLS,
+    self, ACCOUNT_COLS, ATTEMPT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS, DELIVERY_COLS,
+    ENDPOINT_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS, SETTING_COLS, TRUNK_COLS,
 };
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
 pub fn db_err(e: DbError) -> EngineError {
+    if e.is_unavailable() {
+        return match e {
+            DbError::Sqlx(e) => EngineError::unavailable(e),
+            e => EngineError::unavailable(e),
+        };
+    }
     match e {
         // Unwrapped, so PostgreSQL's retry can read the SQLSTATE.
         DbError::Sqlx(e) => EngineError::storage(e),
@@ -346,6 +356,7 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         let sql = format!("SELECT {CREDENTIAL_COLS} FROM credentials WHERE id = $1{lock}");
         snap.credentials = fetch(db, &sql, &[id.to_string().into()], rows::credential).await?;
     }
+    load_webhooks(db, needs, &mut snap).await?;
     if !needs.settings.is_empty() {
         let sql = format!(
             "SELECT {SETTING_COLS} FROM settings WHERE key IN ({}) ORDER BY key{lock}",
@@ -355,6 +366,106 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         snap.settings = fetch(db, &sql, &keys, rows::setting).await?;
     }
     Ok(snap)
+}
+
+/// Deliveries before endpoints, in every command, so their row locks never cross.
+async fn load_webhooks(
+    db: &mut dyn Sql,
+    needs: &Needs,
+    snap: &mut Snapshot,
+) -> Result<(), EngineError> {
+    let lock = db.lock();
+    if let Some(c) = &needs.claim {
+        // The first pending delivery of each number to each enabled endpoint, due by the engine's
+        // clock and not leased at the real time; rows another node holds are skipped.
+        let skip = if lock.is_empty() { "" } else { " SKIP LOCKED" };
+        let sql = format!(
+            "SELECT {DELIVERY_COLS} FROM webhook_deliveries d \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+             AND (d.lease_until IS NULL OR d.lease_until <= $2) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p WHERE p.status = 'pending' \
+                 AND p.endpoint_id = d.endpoint_id AND p.number_id = d.number_id AND p.seq < d.seq) \
+             AND EXISTS (SELECT 1 FROM webhook_endpoints w \
+                 WHERE w.id = d.endpoint_id AND w.disabled_at IS NULL) \
+             ORDER BY d.seq LIMIT $3{lock}{skip}"
+        );
+        let args = [c.now.into(), c.now_real.into(), i64::from(c.limit).into()];
+        snap.deliveries = fetch(db, &sql, &args, rows::delivery).await?;
+    }
+    if let Some(seq) = needs.delivery {
+        let sql = format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE seq = $1{lock}");
+        snap.deliveries = fetch(db, &sql, &[seq.into()], rows::delivery).await?;
+        if let Some(d) = snap.deliveries.first() {
+            // Read, not locked: every delivery of the endpoint finishes through it, and what a
+            // finish writes there (since when it fails) tolerates a concurrent one.
+            let sql = format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id = $1");
+            let id = d.endpoint_id.to_string().into();
+            snap.webhook_endpoints = fetch(db, &sql, &[id], rows::endpoint).await?;
+        }
+    }
+    match &needs.requeue {
+        Some(Requeue::Event { event, endpoint }) => {
+            let mut q = Q::new(format!(
+                "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = "
+            ));
+            q.arg(event.to_string());
+            if let Some(e) = endpoint {
+                q.push(" AND endpoint_id = ").arg(e.to_string());
+            }
+            q.push(" ORDER BY seq").push(lock);
+            snap.deliveries = fetch(db, &q.sql, &q.args, rows::delivery).await?;
+        }
+        Some(Requeue::Since { endpoint, since }) => {
+            let sql = format!(
+                "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE endpoint_id = $1 \
+                 AND event_id IN (SELECT id FROM number_events WHERE at >= $2) ORDER BY seq{lock}"
+            );
+            let args = [endpoint.to_string().into(), (*since).into()];
+            snap.deliveries = fetch(db, &sql, &args, rows::delivery).await?;
+        }
+        None => {}
+    }
+    if let Some(id) = needs.webhook_endpoint {
+        let sql = format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE id = $1{lock}");
+        snap.webhook_endpoints = fetch(db, &sql, &[id.to_string().into()], rows::endpoint).await?;
+    }
+    Ok(())
+}
+
+/// Queues a delivery of each event to every endpoint it matches (the rule of
+/// [`Endpoint::matches`](didpool_core::webhook::Endpoint::matches)), in the events' order: one
+/// statement, in the events' transaction.
+fn fan_out(events: &[NumberEvent]) -> Option<Stmt> {
+    let first = events.first()?;
+    let mut q = Q::new(
+        "INSERT INTO webhook_deliveries \
+         (endpoint_id, event_id, number_id, status, attempts, next_attempt_at, updated_at) \
+         SELECT w.id, e.column2, e.column3, 'pending', 0, ",
+    );
+    q.arg(first.at).push(", ").arg(first.at);
+    q.push(" FROM webhook_endpoints w, (VALUES ");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(").arg(i as i64).push(", ").arg(e.id.to_string());
+        q.push(", ").arg(e.number_id.to_string());
+        q.push(", ").arg(e.event_type());
+        let accounts = rows::listed(e.accounts().iter().map(AccountId::as_str));
+        q.push(", ").arg(accounts).push(")");
+    }
+    q.push(
+        ") AS e WHERE w.disabled_at IS NULL \
+         AND (w.event_types = '' OR w.event_types LIKE '%,' || e.column4 || ',%') \
+         AND (w.account_id IS NULL OR e.column5 LIKE '%,' || w.account_id || ',%') \
+         ORDER BY e.column1, w.id",
+    );
+    Some(Stmt {
+        table: "webhook_deliveries",
+        op: WriteOp::Insert,
+        q,
+        what: "delivery".into(),
+    })
 }
 
 /// Writes a command's changes, parents before children.
@@ -464,6 +575,50 @@ pub async fn apply(
             what: "calls".into(),
         });
     }
+    stmts.extend(fan_out(&changes.events));
+    let endpoint_key = |e: &Endpoint| e.id.to_string();
+    let endpoint_before = |e: &Endpoint| snapshot.webhook_endpoints.iter().find(|b| b.id == e.id);
+    write_all(
+        &mut stmts,
+        "webhook_endpoints",
+        ENDPOINT_COLS,
+        &changes.webhook_endpoints,
+        rows::endpoint_values,
+        endpoint_key,
+        endpoint_before,
+    )?;
+    for w in &changes.webhook_endpoints {
+        if let Write::Delete(e) = w {
+            // Its deliveries and their attempts go with it (ON DELETE CASCADE).
+            stmts.push(Stmt {
+                table: "webhook_endpoints",
+                op: WriteOp::Delete,
+                q: Q {
+                    sql: "DELETE FROM webhook_endpoints WHERE id = $1".into(),
+                    args: vec![e.id.to_string().into()],
+                },
+                what: e.id.to_string(),
+            });
+        }
+    }
+    let delivery_key = |d: &Delivery| d.seq.to_string();
+    let delivery_before = |d: &Delivery| snapshot.deliveries.iter().find(|b| b.seq == d.seq);
+    write_all(
+        &mut stmts,
+        "webhook_deliveries",
+        DELIVERY_COLS,
+        &changes.deliveries,
+        rows::delivery_values,
+        delivery_key,
+        delivery_before,
+    )?;
+    let attempts = changes.attempts.iter().map(rows::attempt_values).collect();
+    stmts.extend(insert_many(
+        "webhook_attempts",
+        ATTEMPT_COLS,
+        attempts,
+        "attempt",
+    ));
     for a in &changes.assignment_audits {
         stmts.push(insert(
             "did_assignment_audit",
@@ -838,6 +993,84 @@ pub async fn events(db: &mut dyn Sql, number: &NumberRef) -> Result<Vec<NumberEv
     fetch(db, &sql, &[arg], rows::event).await
 }
 
+pub async fn event(db: &mut dyn Sql, id: EventId) -> Result<Option<NumberEvent>, EngineError> {
+    let sql = format!("SELECT {EVENT_COLS} FROM number_events WHERE id = $1");
+    fetch_one(db, &sql, &[id.to_string().into()], rows::event).await
+}
+
+pub async fn event_log(db: &mut dyn Sql, f: &EventQuery) -> Result<Vec<NumberEvent>, EngineError> {
+    let mut q = Q::new(format!(
+        "SELECT {EVENT_COLS} FROM number_events WHERE 1 = 1"
+    ));
+    if let Some(after) = f.after {
+        q.push(if f.desc { " AND seq < " } else { " AND seq > " });
+        q.push("(SELECT seq FROM number_events WHERE id = ")
+            .arg(after.to_string())
+            .push(")");
+    }
+    if !f.types.is_empty() {
+        q.push(" AND type IN (");
+        for (i, t) in f.types.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.arg(t.as_str());
+        }
+        q.push(")");
+    }
+    if let Some(a) = &f.account {
+        q.push(" AND accounts LIKE ").arg(format!("%,{a},%"));
+    }
+    if let Some(n) = &f.number {
+        q.push(" AND e164 = ").arg(n.as_str());
+    }
+    q.push(if f.desc {
+        " ORDER BY seq DESC"
+    } else {
+        " ORDER BY seq"
+    });
+    q.push(" LIMIT ").arg(i64::from(f.limit));
+    fetch(db, &q.sql, &q.args, rows::event).await
+}
+
+pub async fn webhook_endpoints(
+    db: &mut dyn Sql,
+    id: Option<EndpointId>,
+) -> Result<Vec<Endpoint>, EngineError> {
+    let mut q = Q::new(format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints"));
+    if let Some(id) = id {
+        q.push(" WHERE id = ").arg(id.to_string());
+    }
+    q.push(" ORDER BY created_at, id");
+    fetch(db, &q.sql, &q.args, rows::endpoint).await
+}
+
+pub async fn deliveries_of(db: &mut dyn Sql, event: EventId) -> Result<Vec<Delivery>, EngineError> {
+    let sql =
+        format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE event_id = $1 ORDER BY seq");
+    fetch(db, &sql, &[event.to_string().into()], rows::delivery).await
+}
+
+pub async fn attempts(
+    db: &mut dyn Sql,
+    event: Option<EventId>,
+    endpoint: Option<EndpointId>,
+    limit: u32,
+) -> Result<Vec<Attempt>, EngineError> {
+    let mut q = Q::new(format!(
+        "SELECT {ATTEMPT_COLS} FROM webhook_attempts WHERE 1 = 1"
+    ));
+    if let Some(e) = event {
+        q.push(" AND event_id = ").arg(e.to_string());
+    }
+    if let Some(e) = endpoint {
+        q.push(" AND endpoint_id = ").arg(e.to_string());
+    }
+    q.push(" ORDER BY at DESC, id DESC LIMIT ")
+        .arg(i64::from(limit));
+    fetch(db, &q.sql, &q.args, rows::attempt).await
+}
+
 pub async fn assignment_audits(
     db: &mut dyn Sql,
     number: &NumberRef,
@@ -874,6 +1107,25 @@ pub async fn due(
             NumberId::parse(&id).map_err(|_| corrupt(format!("bad number id {id:?}")))
         })
         .collect()
+}
+
+/// The earliest due time among the numbers [`due`] finds at `now` (the scans with a time of
+/// their own; a verification outcome has none), for the scheduler's lag.
+pub async fn oldest_due(
+    db: &mut dyn Sql,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, EngineError> {
+    let sql = "SELECT MIN(t) AS oldest FROM ( \
+        SELECT MIN(release_at) AS t FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
+        UNION ALL SELECT MIN(quarantine_until) FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
+        UNION ALL SELECT MIN(reservation_expires_at) FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
+        UNION ALL SELECT MIN(next_billing_date) FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
+        ) due";
+    let rows = db.fetch(sql, &[now.into()]).await.map_err(db_err)?;
+    match rows.first() {
+        Some(row) => row.opt_time("oldest"),
+        None => Ok(None),
+    }
 }
 
 /// The invariants that must hold after any sequence of commands, checked over the whole database.
@@ -958,6 +1210,224 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
     )
     .await?;
     Ok(found)
+}
+
+// Idempotency keys (see `didpool_core::idempotency`).
+
+const KEY_COLS: &str = "id, fingerprint, created_at, in_flight_until, status, headers, body";
+
+fn key_row(r: &DbRow) -> Result<KeyRow, EngineError> {
+    let answer = match r.opt_int("status")? {
+        None => None,
+        Some(status) => {
+            let headers: Vec<(String, String)> = serde_json::from_str(&r.text("headers")?)
+                .map_err(|e| corrupt(format!("idempotency key headers: {e}")))?;
+            let body = base64::engine::general_purpose::STANDARD
+                .decode(r.text("body")?)
+                .map_err(|e| corrupt(format!("idempotency key body: {e}")))?;
+            let status = u16::try_from(status)
+                .map_err(|_| corrupt(format!("idempotency key status {status}")))?;
+            Some(StoredAnswer {
+                status,
+                headers,
+                body,
+            })
+        }
+    };
+    Ok(KeyRow {
+        id: r.text("id")?,
+        fingerprint: r.text("fingerprint")?,
+        created_at: r.time("created_at")?,
+        in_flight_until: r.opt_time("in_flight_until")?,
+        answer,
+    })
+}
+
+/// Claims a key inside the caller's transaction (see [`didpool_core::Store::claim_key`]).
+pub async fn claim_key(
+    db: &mut dyn Sql,
+    req: &KeyRequest,
+    now: DateTime<Utc>,
+    retention: chrono::Duration,
+) -> Result<(KeyDecision, Option<String>), EngineError> {
+    let lock = db.lock();
+    let sql = format!(
+        "SELECT {KEY_COLS} FROM idempotency_keys \
+         WHERE scope = $1 AND method = $2 AND path = $3 AND key = $4{lock}"
+    );
+    let args = [
+        req.scope.as_str().into(),
+        req.method.as_str().into(),
+        req.path.as_str().into(),
+        req.key.as_str().into(),
+    ];
+    // Twice at most: a PostgreSQL transaction that loses the race to insert the key reads the
+    // winner's row the second time.
+    for _ in 0..2 {
+        let row = fetch_one(db, &sql, &args, key_row).await?;
+        let decision = idempotency::decide(row.as_ref(), &req.fingerprint, now, retention);
+        let until = now + idempotency::LEASE;
+        match (&decision, &row) {
+            (KeyDecision::TakeOver, Some(row)) => {
+                db.exec(
+                    "UPDATE idempotency_keys SET in_flight_until = $2 WHERE id = $1",
+                    &[row.id.as_str().into(), until.into()],
+                )
+                .await
+                .map_err(db_err)?;
+                return Ok((decision, Some(row.id.clone())));
+            }
+            (KeyDecision::Insert, expired) => {
+                if let Some(expired) = expired {
+                    delete_key(db, &expired.id).await?;
+                }
+                let id = uuid::Uuid::now_v7().to_string();
+                let inserted = db
+                    .exec(
+                        "INSERT INTO idempotency_keys \
+                         (id, scope, method, path, key, fingerprint, created_at, in_flight_until) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (scope, method, path, key) DO NOTHING",
+                        &[
+                            id.as_str().into(),
+                            req.scope.as_str().into(),
+                            req.method.as_str().into(),
+                            req.path.as_str().into(),
+                            req.key.as_str().into(),
+                            req.fingerprint.as_str().into(),
+                            now.into(),
+                            until.into(),
+                        ],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                if inserted == 1 {
+                    return Ok((decision, Some(id)));
+                }
+            }
+            _ => return Ok((decision, None)),
+        }
+    }
+    Err(EngineError::Storage(
+        "the idempotency key could be neither read nor claimed".into(),
+    ))
+}
+
+async fn delete_key(db: &mut dyn Sql, id: &str) -> Result<(), EngineError> {
+    db.exec(
+        "DELETE FROM idempotency_outcomes WHERE key_id = $1",
+        &[id.into()],
+    )
+    .await
+    .map_err(db_err)?;
+    db.exec("DELETE FROM idempotency_keys WHERE id = $1", &[id.into()])
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn finish_key(
+    db: &mut dyn Sql,
+    id: &str,
+    answer: &StoredAnswer,
+) -> Result<(), EngineError> {
+    let headers = serde_json::to_string(&answer.headers).map_err(EngineError::storage)?;
+    let body = base64::engine::general_purpose::STANDARD.encode(&answer.body);
+    db.exec(
+        "UPDATE idempotency_keys SET status = $2, headers = $3, body = $4, in_flight_until = NULL \
+         WHERE id = $1 AND status IS NULL",
+        &[
+            id.into(),
+            i64::from(answer.status).into(),
+            headers.into(),
+            body.into(),
+        ],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn release_key(
+    db: &mut dyn Sql,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    db.exec(
+        "UPDATE idempotency_keys SET in_flight_until = $2 WHERE id = $1 AND status IS NULL",
+        &[id.into(), now.into()],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn prune_keys(db: &mut dyn Sql, before: DateTime<Utc>) -> Result<u64, EngineError> {
+    db.exec(
+        "DELETE FROM idempotency_outcomes WHERE key_id IN \
+         (SELECT id FROM idempotency_keys WHERE created_at < $1)",
+        &[before.into()],
+    )
+    .await
+    .map_err(db_err)?;
+    db.exec(
+        "DELETE FROM idempotency_keys WHERE created_at < $1",
+        &[before.into()],
+    )
+    .await
+    .map_err(db_err)
+}
+
+/// Locks the key's row and reads the outcome recorded for `step`, if any. A step of a key that
+/// is gone (pruned while its request ran) is refused rather than run unrecorded.
+pub async fn recorded_outcome(
+    db: &mut dyn Sql,
+    step: &KeyStep,
+) -> Result<Option<Outcome>, EngineError> {
+    let lock = db.lock();
+    let sql = format!("SELECT id FROM idempotency_keys WHERE id = $1{lock}");
+    if db
+        .fetch(&sql, &[step.key_id.as_str().into()])
+        .await
+        .map_err(db_err)?
+        .is_empty()
+    {
+        return Err(EngineError::invalid(
+            "the idempotency key expired while its request ran",
+        ));
+    }
+    let rows = db
+        .fetch(
+            "SELECT outcome FROM idempotency_outcomes WHERE key_id = $1 AND seq = $2",
+            &[step.key_id.as_str().into(), i64::from(step.seq).into()],
+        )
+        .await
+        .map_err(db_err)?;
+    rows.first()
+        .map(|r| {
+            serde_json::from_str(&r.text("outcome")?)
+                .map_err(|e| corrupt(format!("idempotency outcome: {e}")))
+        })
+        .transpose()
+}
+
+pub async fn record_outcome(
+    db: &mut dyn Sql,
+    step: &KeyStep,
+    outcome: &Outcome,
+) -> Result<(), EngineError> {
+    let json = serde_json::to_string(outcome).map_err(EngineError::storage)?;
+    db.exec(
+        "INSERT INTO idempotency_outcomes (key_id, seq, outcome) VALUES ($1, $2, $3)",
+        &[
+            step.key_id.as_str().into(),
+            i64::from(step.seq).into(),
+            json.into(),
+        ],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,16 +3,17 @@
 //! wait for each other's row locks; a deadlock or serialization failure is retried.
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
+use didpool_core::idempotency::KeyStep;
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::EngineError;
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Executor, PgConnection};
 
-use crate::backend::{run_command, Backend, DbStore};
+use crate::backend::{run_command, Backend, DbStore, Work};
+use crate::ops::db_err;
 use crate::sql::{bind_pg, DbError, DbRow, Sql, Val};
 use crate::{Durability, OpenError, Options};
 
@@ -38,7 +39,7 @@ impl PgStore {
             PgConnectOptions::from_str(url)?.options([("synchronous_commit", synchronous_commit)]);
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size.unwrap_or(10))
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(options.pool_timeout.unwrap_or(crate::POOL_TIMEOUT))
             .connect_with(connect)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -62,6 +63,13 @@ fn retryable(e: &EngineError) -> bool {
 
 #[async_trait]
 impl Backend for Postgres {
+    fn report_metrics(&self) {
+        metrics::gauge!("didpool_pg_pool_connections").set(f64::from(self.pool.size()));
+        metrics::gauge!("didpool_pg_pool_idle_connections").set(self.pool.num_idle() as f64);
+        metrics::gauge!("didpool_pg_pool_max_connections")
+            .set(f64::from(self.pool.options().get_max_connections()));
+    }
+
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
         sqlx::query("ANALYZE numbers")
             .execute(&self.pool)
@@ -74,17 +82,51 @@ impl Backend for Postgres {
         Ok(Box::new(self.pool.clone()))
     }
 
-    async fn execute(&self, cmd: Command, ctx: Context) -> Result<Outcome, EngineError> {
+    async fn transact<T: Send + 'static>(&self, work: Work<T>) -> Result<T, EngineError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| db_err(DbError::Sqlx(e)))?;
+        let result = work(&mut *tx).await?;
+        tx.commit().await.map_err(|e| db_err(DbError::Sqlx(e)))?;
+        Ok(result)
+    }
+
+    async fn ready(&self) -> Result<(), EngineError> {
+        // A standby answers reads but refuses every write.
+        let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| db_err(DbError::Sqlx(e)))?;
+        if standby {
+            return Err(EngineError::unavailable(
+                "the database is a read-only standby",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        cmd: Command,
+        ctx: Context,
+        step: Option<KeyStep>,
+    ) -> Result<Outcome, EngineError> {
         let mut attempt = 0;
         loop {
-            let mut tx = self.pool.begin().await.map_err(EngineError::storage)?;
-            let result = run_command(&mut *tx, &cmd, &ctx).await;
+            let mut tx = self
+                .pool
+                .begin()
+                .await
+                .map_err(|e| db_err(DbError::Sqlx(e)))?;
+            let result = run_command(&mut *tx, &cmd, &ctx, step.as_ref()).await;
             let result = match result {
                 Ok(changes) => tx
                     .commit()
                     .await
                     .map(|()| changes)
-                    .map_err(EngineError::storage),
+                    .map_err(|e| db_err(DbError::Sqlx(e))),
                 Err(e) => {
                     let _ = tx.rollback().await;
                     Err(e)

@@ -4,11 +4,12 @@ use didpool_core::account::{Account, AccountProfile, Role, Verification};
 use didpool_core::audit::{Actor, AssignmentAudit, NumberEvent};
 use didpool_core::call::{Call, CallDirection, CallRecord};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
-use didpool_core::ids::{CallId, CredentialId, EntryId, EventId};
+use didpool_core::ids::{CallId, CredentialId, EndpointId, EntryId, EventId};
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::money::Currency;
 use didpool_core::setting::{Setting, SettingKey, SigningKey};
 use didpool_core::trunk::TrunkSettings;
+use didpool_core::webhook::{Attempt, AttemptResult, Delivery, DeliveryStatus, Endpoint};
 use didpool_core::{
     AccountId, EngineError, Number, NumberId, NumberState, Origin, Trunk, TrunkId, E164,
 };
@@ -30,8 +31,16 @@ pub const NUMBER_COLS: &str = "id, e164, country, region, capabilities, origin, 
     reservation_expires_at, sip_config, created_at, updated_at, last_billing_id";
 pub const ENTRY_COLS: &str =
     "id, account_id, amount, balance_after, currency, kind, reference, description, created_at";
-pub const EVENT_COLS: &str =
-    "id, number_id, e164, action, actor, from_state, to_state, from_owner, to_owner, at, request_id";
+pub const EVENT_COLS: &str = "id, number_id, e164, action, actor, from_state, to_state, \
+    from_owner, to_owner, at, request_id, type, accounts, number";
+pub const ENDPOINT_COLS: &str = "id, url, description, event_types, account_id, secret, \
+    previous_secret, previous_secret_until, disabled_at, disabled_reason, failing_since, \
+    created_at, updated_at";
+/// Every column of a delivery but its sequence, which the store assigns (first: the key).
+pub const DELIVERY_COLS: &str =
+    "seq, endpoint_id, event_id, number_id, status, attempts, next_attempt_at, lease_until, updated_at";
+pub const ATTEMPT_COLS: &str =
+    "id, delivery_seq, endpoint_id, event_id, at, status_code, latency_ms, response, error";
 pub const CALL_COLS: &str = "id, number_id, e164, direction, started_at, answered_at, ended_at, \
     sip_status, reported_at";
 pub const AUDIT_COLS: &str =
@@ -312,6 +321,10 @@ pub fn event(row: &DbRow) -> Result<NumberEvent, EngineError> {
         to_owner: opt_account_id(row, "to_owner")?,
         at: row.time("at")?,
         request_id: row.opt_text("request_id")?,
+        number: row
+            .opt_text("number")?
+            .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad number: {e}"))))
+            .transpose()?,
     })
 }
 
@@ -328,6 +341,137 @@ pub fn event_values(e: &NumberEvent) -> Vec<Val> {
         id_text(e.to_owner.as_ref()),
         e.at.into(),
         e.request_id.clone().into(),
+        e.event_type().into(),
+        listed(e.accounts().iter().map(AccountId::as_str)).into(),
+        Val::Text(
+            e.number
+                .as_ref()
+                .map(|n| serde_json::to_string(n).expect("serialises")),
+        ),
+    ]
+}
+
+/// `,a,b,` (empty for none): a list a statement matches an item in with
+/// `LIKE '%,' || item || ',%'`, the same on both backends.
+pub fn listed<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.into_iter().collect();
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", items.join(","))
+    }
+}
+
+fn unlisted(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn endpoint_id(s: &str) -> Result<EndpointId, EngineError> {
+    EndpointId::parse(s).map_err(|_| corrupt(format!("bad endpoint id {s:?}")))
+}
+
+pub fn endpoint(row: &DbRow) -> Result<Endpoint, EngineError> {
+    Ok(Endpoint {
+        id: endpoint_id(&row.text("id")?)?,
+        url: row.text("url")?,
+        description: row.text("description")?,
+        event_types: unlisted(&row.text("event_types")?),
+        account_id: opt_account_id(row, "account_id")?,
+        secret: row.text("secret")?,
+        previous_secret: row.opt_text("previous_secret")?,
+        previous_secret_until: row.opt_time("previous_secret_until")?,
+        disabled_at: row.opt_time("disabled_at")?,
+        disabled_reason: row.opt_text("disabled_reason")?,
+        failing_since: row.opt_time("failing_since")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub fn endpoint_values(e: &Endpoint) -> Vec<Val> {
+    vec![
+        e.id.to_string().into(),
+        e.url.as_str().into(),
+        e.description.as_str().into(),
+        listed(e.event_types.iter().map(String::as_str)).into(),
+        id_text(e.account_id.as_ref()),
+        e.secret.as_str().into(),
+        e.previous_secret.clone().into(),
+        e.previous_secret_until.into(),
+        e.disabled_at.into(),
+        e.disabled_reason.clone().into(),
+        e.failing_since.into(),
+        e.created_at.into(),
+        e.updated_at.into(),
+    ]
+}
+
+pub fn delivery(row: &DbRow) -> Result<Delivery, EngineError> {
+    let status = row.text("status")?;
+    Ok(Delivery {
+        seq: row.int("seq")?,
+        endpoint_id: endpoint_id(&row.text("endpoint_id")?)?,
+        event_id: EventId(uuid(&row.text("event_id")?)?),
+        number_id: NumberId(uuid(&row.text("number_id")?)?),
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("bad delivery status {status:?}")))?,
+        attempts: u32::try_from(row.int("attempts")?)
+            .map_err(|_| corrupt("bad attempts".into()))?,
+        next_attempt_at: row.opt_time("next_attempt_at")?,
+        lease_until: row.opt_time("lease_until")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+pub fn delivery_values(d: &Delivery) -> Vec<Val> {
+    vec![
+        d.seq.into(),
+        d.endpoint_id.to_string().into(),
+        d.event_id.to_string().into(),
+        d.number_id.to_string().into(),
+        d.status.as_str().into(),
+        i64::from(d.attempts).into(),
+        d.next_attempt_at.into(),
+        d.lease_until.into(),
+        d.updated_at.into(),
+    ]
+}
+
+pub fn attempt(row: &DbRow) -> Result<Attempt, EngineError> {
+    Ok(Attempt {
+        id: EventId(uuid(&row.text("id")?)?),
+        delivery_seq: row.int("delivery_seq")?,
+        endpoint_id: endpoint_id(&row.text("endpoint_id")?)?,
+        event_id: EventId(uuid(&row.text("event_id")?)?),
+        at: row.time("at")?,
+        result: AttemptResult {
+            status_code: row
+                .opt_int("status_code")?
+                .map(|c| u16::try_from(c).map_err(|_| corrupt(format!("bad status {c}"))))
+                .transpose()?,
+            latency_ms: u64::try_from(row.int("latency_ms")?).unwrap_or(0),
+            response: row.text("response")?,
+            error: row.opt_text("error")?,
+        },
+    })
+}
+
+pub fn attempt_values(a: &Attempt) -> Vec<Val> {
+    vec![
+        a.id.to_string().into(),
+        a.delivery_seq.into(),
+        a.endpoint_id.to_string().into(),
+        a.event_id.to_string().into(),
+        a.at.into(),
+        Val::Int(a.result.status_code.map(i64::from)),
+        i64::try_from(a.result.latency_ms)
+            .unwrap_or(i64::MAX)
+            .into(),
+        a.result.response.as_str().into(),
+        a.result.error.clone().into(),
     ]
 }
 

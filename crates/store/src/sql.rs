@@ -109,6 +109,27 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the database cannot be reached or written now (a refused or lost connection, a
+    /// full disk, a read-only or failing file), rather than refusing this statement: the same
+    /// statement may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            DbError::Sqlx(e) => unavailable(e),
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => matches!(
+                f.code,
+                C::DiskFull
+                    | C::SystemIoFailure
+                    | C::ReadOnly
+                    | C::CannotOpen
+                    | C::DatabaseBusy
+                    | C::DatabaseLocked
+                    | C::NotADatabase
+            ),
+            _ => false,
+        }
+    }
+
     /// The table a constraint violation was found in, where the database says.
     pub fn table(&self) -> Option<&str> {
         match self {
@@ -248,4 +269,21 @@ pub fn placeholders(n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether a sqlx error says PostgreSQL cannot be reached now: no connection within the pool's
+/// acquire timeout, a lost connection, or a server that refuses sessions (SQLSTATE class 08,
+/// shutting down or starting up, too many connections, a read-only standby).
+pub fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03" | "53300" | "25006")
+        }),
+        _ => false,
+    }
 }

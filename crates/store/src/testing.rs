@@ -43,7 +43,11 @@ impl TestDb {
             }
             Backend::Postgres => (postgres_schema(test).await?, None),
         };
-        let store = open(&url, options)
+        let options = Options {
+            create_if_missing: true,
+            ..options.clone()
+        };
+        let store = open(&url, &options)
             .await
             .unwrap_or_else(|e| panic!("opening {url}: {e}"));
         Some(TestDb {

@@ -1,6 +1,7 @@
 //! The scheduler on SQLite and on PostgreSQL: two schedulers (two nodes: two store handles on one
 //! database) run at once, month after month, and each renewal is charged once and each release
-//! done once; and a number whose row cannot be read is skipped, never a stop for the others.
+//! done once; a number whose row cannot be read is skipped, never a stop for the others; and the
+//! scheduler's lag is the due time of the oldest item waiting.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -289,4 +290,79 @@ async fn two_schedulers_on_sqlite_do_each_due_item_exactly_once() {
 async fn two_schedulers_on_postgres_do_each_due_item_exactly_once() {
     two_schedulers_do_each_due_item_exactly_once(Backend::Postgres, "two_schedulers_on_postgres")
         .await;
+}
+
+/// `Engine::oldest_due`, the scheduler's lag: nothing before anything falls due, then the
+/// earliest due time among the waiting items, and nothing again once the scheduler has run.
+async fn the_oldest_due_item_gives_the_lag(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap());
+    let engine = Engine::new(
+        Arc::clone(&db.store),
+        Arc::new(clock.clone()),
+        ReleasePolicy::default(),
+    );
+    let op = By::operator(None);
+    let new = NewAccount {
+        id: None,
+        name: "Lag".into(),
+        role: Role::Customer,
+        currency: Currency::parse("INR").unwrap(),
+        opening_balance: Decimal::from(1_000_000),
+        enabled: true,
+        profile: AccountProfile::default(),
+    };
+    let (account, _) = engine.create_account(&op, new, None).await.unwrap();
+    let by = By::account(&account, None);
+    let mut renewals = Vec::new();
+    for i in 0..2 {
+        let e164 = E164::parse(&format!("+9180411{:05}", 20_000 + i)).unwrap();
+        let number = NewNumber {
+            e164: e164.clone(),
+            country: "IN".into(),
+            region: None,
+            capabilities: Capabilities::VOICE,
+            provider: String::new(),
+            setup_fee: Decimal::from(1),
+            monthly_fee: Decimal::from(2),
+            currency: Currency::parse("INR").unwrap(),
+        };
+        let add = Command::AddInventory {
+            numbers: vec![number],
+        };
+        engine.run(&op, add).await.unwrap();
+        let buy = Command::Purchase {
+            number: e164.into(),
+            currency: None,
+            quoted_monthly_fee: None,
+        };
+        let bought = engine.run(&by, buy).await.unwrap();
+        renewals.push(bought.number.unwrap().next_billing_date.unwrap());
+        clock.advance(Duration::days(3));
+    }
+    assert_eq!(
+        engine.oldest_due().await.unwrap(),
+        None,
+        "nothing is due yet"
+    );
+    clock.advance(Duration::days(40));
+    assert_eq!(engine.oldest_due().await.unwrap(), Some(renewals[0]));
+    assert!(engine.run_due().await.unwrap() >= 2);
+    assert_eq!(
+        engine.oldest_due().await.unwrap(),
+        None,
+        "the scheduler caught up"
+    );
+}
+
+#[tokio::test]
+async fn the_oldest_due_item_gives_the_lag_on_sqlite() {
+    the_oldest_due_item_gives_the_lag(Backend::Sqlite, "lag_sqlite").await;
+}
+
+#[tokio::test]
+async fn the_oldest_due_item_gives_the_lag_on_postgres() {
+    the_oldest_due_item_gives_the_lag(Backend::Postgres, "lag_postgres").await;
 }

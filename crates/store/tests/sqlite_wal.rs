@@ -16,7 +16,11 @@ async fn after_a_bulk_load_the_wal_is_empty_and_the_numbers_are_there() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("didpool.db");
     let wal = dir.path().join("didpool.db-wal");
-    let store = open(&format!("sqlite://{}", path.display()), &Options::default())
+    let options = Options {
+        create_if_missing: true,
+        ..Options::default()
+    };
+    let store = open(&format!("sqlite://{}", path.display()), &options)
         .await
         .unwrap();
     let engine = Engine::new(

@@ -1,6 +1,7 @@
 //! What a command writes ([`Changes`]) and what it answers ([`Outcome`]).
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};
@@ -11,10 +12,11 @@ use crate::ledger::LedgerEntry;
 use crate::number::Number;
 use crate::setting::Setting;
 use crate::trunk::Trunk;
+use crate::webhook::{Attempt, Delivery, Endpoint};
 
 use super::{Context, Snapshot};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Write<T> {
     Insert(T),
     Update(T),
@@ -42,7 +44,7 @@ impl<T> Write<T> {
 }
 
 /// Everything a command writes. The store applies it in one transaction, or nothing of it.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Changes {
     pub accounts: Vec<Write<Account>>,
     pub trunks: Vec<Write<Trunk>>,
@@ -57,6 +59,10 @@ pub struct Changes {
     pub calls: Vec<CallRecord>,
     /// Deletes the call records of calls that ended before this time (the retention).
     pub prune_calls_before: Option<DateTime<Utc>>,
+    pub webhook_endpoints: Vec<Write<Endpoint>>,
+    /// Deliveries claimed, attempted or requeued (the store queues new ones with each event).
+    pub deliveries: Vec<Write<Delivery>>,
+    pub attempts: Vec<Attempt>,
 }
 
 impl Changes {
@@ -135,13 +141,17 @@ impl Changes {
         self.settings.extend(later.settings);
         self.calls.extend(later.calls);
         self.prune_calls_before = later.prune_calls_before.or(self.prune_calls_before);
+        self.webhook_endpoints.extend(later.webhook_endpoints);
+        self.deliveries.extend(later.deliveries);
+        self.attempts.extend(later.attempts);
         self
     }
 }
 
 /// What a command did: its changes, and the number it locked as the command left it (also when
 /// it changed nothing), so a face renders its answer without reading the store again.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Serializable, so a store can keep it with an idempotency key ([`crate::idempotency`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     /// Everything written: what fell due on the number first, then the command's own changes.
     pub changes: Changes,
@@ -214,5 +224,6 @@ pub(super) fn event(
         to_owner: after.owner_id.clone(),
         at: ctx.now,
         request_id: ctx.request_id.clone(),
+        number: Some(after.clone()),
     }
 }

@@ -18,12 +18,14 @@ use crate::audit::Actor;
 use crate::call::Call;
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::error::EngineError;
+use crate::ids::EndpointId;
 use crate::ids::{AccountId, CredentialId, NumberId, TrunkId};
 use crate::money::{Currency, Decimal};
 use crate::number::{NewNumber, Number, NumberRef, NumberState, SipConfig, SipConfigPatch};
 use crate::policy::ReleasePolicy;
 use crate::setting::{Setting, SettingKey};
 use crate::trunk::{Trunk, TrunkPatch};
+use crate::webhook::{AttemptResult, Claim, Delivery, Endpoint, EndpointPatch, Requeue};
 
 pub mod accounts;
 pub mod billing;
@@ -33,6 +35,7 @@ pub mod release;
 pub mod routing;
 pub mod sandbox;
 pub mod schedule;
+pub mod webhooks;
 
 use changes::event;
 pub use changes::{Changes, Outcome, Write};
@@ -40,7 +43,10 @@ pub use release::ReleaseMode;
 pub use sandbox::ClockMove;
 pub use schedule::{cool_off, renewal_due};
 
-#[derive(Debug, Clone, PartialEq)]
+/// Every mutation. Its variant names in snake_case (`purchase`, `tick`, …) are the `command` label
+/// of the `didpool_commands_*` metrics.
+#[derive(Debug, Clone, PartialEq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum Command {
     /// A master account (operator) or a sub-account of the caller, with its first Vobiz token;
     /// with `session`, also a live [`CredentialKind::VobizSession`] for its first access and
@@ -200,6 +206,49 @@ pub enum Command {
     SetClock {
         to: ClockMove,
     },
+    /// Subscribes an endpoint (operator) with its first secret: an absolute http(s) URL, the
+    /// event types (empty: all), optionally one account (an existing one).
+    CreateWebhookEndpoint {
+        id: EndpointId,
+        url: String,
+        description: String,
+        event_types: Vec<String>,
+        account_id: Option<AccountId>,
+        secret: String,
+    },
+    UpdateWebhookEndpoint {
+        id: EndpointId,
+        patch: EndpointPatch,
+    },
+    /// Removes an endpoint with its deliveries and their attempts.
+    DeleteWebhookEndpoint {
+        id: EndpointId,
+    },
+    /// Signs with `secret` from now, and with the old secret too until `now + overlap` (at most
+    /// [`MAX_SECRET_OVERLAP`](webhooks::MAX_SECRET_OVERLAP)).
+    RotateWebhookSecret {
+        id: EndpointId,
+        secret: String,
+        overlap: Duration,
+    },
+    /// Leases up to `limit` due deliveries to the caller (a delivery worker) until
+    /// `lease_until`; `now_real` is the real time, as leases are (the engine's clock may be a
+    /// sandbox's).
+    ClaimDeliveries {
+        now_real: DateTime<Utc>,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    },
+    /// Records an attempt of the delivery `seq` and schedules what follows.
+    FinishDelivery {
+        seq: i64,
+        result: AttemptResult,
+    },
+    /// Sends deliveries again: one event's (`POST /events/{id}/redeliver`) or an endpoint's
+    /// since a time (replay).
+    RequeueDeliveries {
+        what: Requeue,
+    },
 }
 
 /// Who runs a command, when, and under which policy.
@@ -256,6 +305,14 @@ pub struct Needs {
     pub credentials_of: Option<AccountId>,
     pub credential: Option<CredentialId>,
     pub settings: Vec<SettingKey>,
+    /// A webhook endpoint, locked.
+    pub webhook_endpoint: Option<EndpointId>,
+    /// The due deliveries a worker may claim (PostgreSQL: skipping rows locked by another).
+    pub claim: Option<Claim>,
+    /// One delivery (by its sequence), locked, then its endpoint.
+    pub delivery: Option<i64>,
+    /// The deliveries a redelivery or replay requeues, locked.
+    pub requeue: Option<Requeue>,
 }
 
 impl Needs {
@@ -287,6 +344,8 @@ pub struct Snapshot {
     pub credentials: Vec<Credential>,
     /// The settings [`Needs::settings`] named that are set.
     pub settings: Vec<Setting>,
+    pub webhook_endpoints: Vec<Endpoint>,
+    pub deliveries: Vec<Delivery>,
 }
 
 impl Snapshot {
@@ -409,6 +468,20 @@ impl Command {
                 ..Needs::default()
             },
             Command::SetClock { .. } => sandbox::set_clock_needs(),
+            Command::CreateWebhookEndpoint { account_id, .. } => {
+                Needs::accounts(account_id.iter().cloned().collect())
+            }
+            Command::UpdateWebhookEndpoint { id, patch } => {
+                webhooks::endpoint_needs(*id, patch.account_id.as_ref().and_then(Option::as_ref))
+            }
+            Command::DeleteWebhookEndpoint { id } | Command::RotateWebhookSecret { id, .. } => {
+                webhooks::endpoint_needs(*id, None)
+            }
+            Command::ClaimDeliveries {
+                now_real, limit, ..
+            } => webhooks::claim_needs(ctx, *now_real, *limit),
+            Command::FinishDelivery { seq, .. } => webhooks::finish_needs(*seq),
+            Command::RequeueDeliveries { what } => webhooks::requeue_needs(what),
         };
         if needs.number.is_some() {
             // Settling a number may charge its payer or release it: its accounts come with it.
@@ -513,6 +586,37 @@ impl Command {
             Command::RevokeSession { account, .. } => accounts::revoke_session(ctx, snap, account),
             Command::InitTokenKey { key } => accounts::init_token_key(ctx, snap, key),
             Command::SetClock { to } => sandbox::set_clock(ctx, snap, *to),
+            Command::CreateWebhookEndpoint {
+                id,
+                url,
+                description,
+                event_types,
+                account_id,
+                secret,
+            } => webhooks::create_endpoint(
+                ctx,
+                snap,
+                webhooks::NewEndpoint {
+                    id: *id,
+                    url,
+                    description,
+                    event_types,
+                    account_id: account_id.as_ref(),
+                    secret,
+                },
+            ),
+            Command::UpdateWebhookEndpoint { patch, .. } => {
+                webhooks::update_endpoint(ctx, snap, patch)
+            }
+            Command::DeleteWebhookEndpoint { .. } => webhooks::delete_endpoint(ctx, snap),
+            Command::RotateWebhookSecret {
+                secret, overlap, ..
+            } => webhooks::rotate_secret(ctx, snap, secret, *overlap),
+            Command::ClaimDeliveries { lease_until, .. } => {
+                webhooks::claim(ctx, snap, *lease_until)
+            }
+            Command::FinishDelivery { result, .. } => webhooks::finish(ctx, snap, result),
+            Command::RequeueDeliveries { what } => webhooks::requeue(ctx, snap, what),
         }
     }
 }

@@ -239,8 +239,8 @@ fn step(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
                     after.last_billing_date = Some(due);
                     let anchor = n.purchased_at.unwrap_or(due);
                     after.next_billing_date = cycle_end_after(anchor, due);
-                    // A renewal is not a state change: the number is written without an event.
-                    changes.number_update(ctx, after);
+                    // Not a state change, but the billing system acts on it: an event.
+                    changes.number_change(ctx, "renewed", n, after);
                 }
                 Err(EngineError::InsufficientBalance { .. }) => {
                     // The renewal lapses: billing stops and the number is released, as of the

@@ -249,6 +249,9 @@ impl TestApp {
             admin_token: admin_token.map(Into::into),
             sandbox_clock: sandbox.then(|| clock.clone()),
             tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
+            limits: Default::default(),
         };
         Self {
             app: didpool::app(state),
@@ -257,6 +260,40 @@ impl TestApp {
             sandbox,
             _db: db,
         }
+    }
+
+    /// The harness's state, with its admin token: what `with_*` vary.
+    fn state(&self) -> AppState {
+        AppState {
+            engine: self.engine.clone(),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            sandbox_clock: self.sandbox.then(|| self.clock.clone()),
+            tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
+            limits: Default::default(),
+        }
+    }
+
+    /// The same service (with the harness's admin token) where a retry waits `wait` for the
+    /// request in flight with its `Idempotency-Key` (`--idempotency-wait`).
+    #[allow(dead_code)]
+    pub fn with_key_wait(mut self, wait: std::time::Duration) -> Self {
+        self.app = didpool::app(AppState {
+            key_wait: wait,
+            ..self.state()
+        });
+        self
+    }
+
+    /// The same service answering under these rate limits (the harness has none).
+    #[allow(dead_code)]
+    pub fn with_limits(mut self, limits: didpool::limits::RateLimits) -> Self {
+        self.app = didpool::app(AppState {
+            limits: Arc::new(limits),
+            ..self.state()
+        });
+        self
     }
 
     /// The URL a `didpool` process opens this test's database with.

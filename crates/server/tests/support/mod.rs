@@ -362,6 +362,11 @@ pub struct InProcess {
 
 impl InProcess {
     pub async fn start(store: Arc<dyn Store>) -> Self {
+        Self::start_with(store, didpool::conn::Limits::default()).await
+    }
+
+    /// [`InProcess::start`] under these connection limits.
+    pub async fn start_with(store: Arc<dyn Store>, limits: didpool::conn::Limits) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding a loopback port");
@@ -371,10 +376,13 @@ impl InProcess {
             admin_token: Some(Arc::from(ADMIN_TOKEN)),
             sandbox_clock: None,
             tokens: Default::default(),
+            key_retention: chrono::Duration::hours(24),
+            key_wait: didpool::idempotency::DEFAULT_WAIT,
+            limits: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            didpool::serve(listener, state, async move {
+            didpool::conn::serve(listener, didpool::app(state), limits, async move {
                 let _ = stopped.await;
             })
             .await
@@ -395,6 +403,21 @@ impl Drop for InProcess {
             let _ = stop.send(());
         }
     }
+}
+
+/// How [`Proc::launch`] starts didpool.
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// Global flags, before `serve`.
+    pub args: &'a [&'a str],
+    /// Flags of `serve`.
+    pub serve_args: &'a [&'a str],
+    /// `DIDPOOL_LOG` (default: warnings, and the line that says where it listens).
+    pub log: Option<&'a str>,
+    /// Leaves `NO_COLOR` unset, to see that didpool itself writes no colours to a pipe.
+    pub colour_allowed: bool,
+    /// The process's open-file limit, soft and hard (through `prlimit`).
+    pub open_files: Option<u64>,
 }
 
 /// A `didpool serve` process; killed (SIGKILL) when dropped.
@@ -423,8 +446,32 @@ pub fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
     if !plain.contains("didpool listening") {
         return None;
     }
+    // `addr=…` in a text line, `"addr":"…"` in a JSON one.
+    if let Some(at) = plain.find("\"addr\":\"") {
+        let rest = &plain[at + "\"addr\":\"".len()..];
+        return rest.split('"').next()?.parse().ok();
+    }
     let rest = &plain[plain.find("addr=")? + "addr=".len()..];
     rest.split_whitespace().next()?.parse().ok()
+}
+
+/// Creates the SQLite database at `database_url` with `didpool migrate` when it does not exist
+/// yet, as an operator would: `serve` refuses a missing one.
+pub async fn create_database(database_url: &str) {
+    let Some(path) = database_url.strip_prefix("sqlite://") else {
+        return;
+    };
+    if Path::new(path.split('?').next().unwrap_or(path)).exists() {
+        return;
+    }
+    let created = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"))
+        .args(["--database-url", database_url, "migrate"])
+        .env("DIDPOOL_LOG", "error")
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .expect("didpool runs");
+    assert!(created.success(), "didpool migrate failed");
 }
 
 impl Proc {
@@ -443,25 +490,89 @@ impl Proc {
         tag: &str,
         pool_size: Option<u32>,
     ) -> Self {
+        let pool = pool_size.map(|n| n.to_string());
+        let mut args = vec![];
+        if let Some(n) = &pool {
+            // Few connections for many racers queued on one row lock: on a loaded machine a
+            // request may wait longer than the default second for one, which is not a fault.
+            args = vec!["--pool-size", n.as_str(), "--pool-timeout", "30s"];
+        }
+        Self::launch(
+            database_url,
+            log_dir,
+            tag,
+            &Launch {
+                args: &args,
+                ..Launch::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Proc::start`], with global arguments before `serve` and `serve`'s own after it.
+    pub async fn start_args(
+        database_url: &str,
+        log_dir: &Path,
+        tag: &str,
+        global: &[&str],
+        serve: &[&str],
+    ) -> Self {
+        Self::launch(
+            database_url,
+            log_dir,
+            tag,
+            &Launch {
+                args: global,
+                serve_args: serve,
+                ..Launch::default()
+            },
+        )
+        .await
+    }
+
+    /// Starts `didpool --database-url URL [global args] serve --listen 127.0.0.1:0 [serve args]`
+    /// as `launch` says, and waits for `/healthz`.
+    pub async fn launch(
+        database_url: &str,
+        log_dir: &Path,
+        tag: &str,
+        launch: &Launch<'_>,
+    ) -> Self {
         use std::io::Write as _;
         use tokio::io::AsyncBufReadExt as _;
 
+        create_database(database_url).await;
         let log = log_dir.join(format!("{tag}.log"));
         let mut file = std::fs::File::create(&log).expect("creating a log file");
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"));
+        let mut command = match launch.open_files {
+            // `prlimit` sets the limit, then runs didpool in its own place (same pid).
+            Some(n) => {
+                let mut c = tokio::process::Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_didpool"));
+                c
+            }
+            None => tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool")),
+        };
         command.arg("--database-url").arg(database_url);
-        if let Some(n) = pool_size {
-            command.arg("--pool-size").arg(n.to_string());
-        }
-        let mut child = command
+        command.args(launch.args);
+        command
             .arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--admin-token")
             .arg(ADMIN_TOKEN)
+            .args(launch.serve_args)
             // Warnings and errors, and the line that says where it listens.
-            .env("DIDPOOL_LOG", "warn,didpool::cli=info")
-            .env("NO_COLOR", "1")
+            .env(
+                "DIDPOOL_LOG",
+                launch.log.unwrap_or("warn,didpool::cli=info"),
+            );
+        if !launch.colour_allowed {
+            command.env("NO_COLOR", "1");
+        }
+        let mut child = command
             .env_remove("DIDPOOL_DATABASE_URL")
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("cloning a file handle"))
@@ -512,6 +623,23 @@ impl Proc {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.id()
+    }
+
+    /// Sends SIGTERM and waits at most `within` for the process to exit; its exit status, or
+    /// `None` if it was still running then.
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let pid = self.pid().expect("a running process");
+        // The shell's own `kill`: no procps needed.
+        let sent = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -TERM {pid}"))
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        tokio::time::timeout(within, self.child.wait())
+            .await
+            .ok()
+            .map(|s| s.expect("waiting for didpool"))
     }
 }
 

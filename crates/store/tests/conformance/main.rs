@@ -10,6 +10,7 @@ mod audits;
 mod backend;
 mod concurrency;
 mod credentials;
+mod idempotency;
 mod inventory;
 mod numbers;
 mod purchase;
@@ -58,6 +59,9 @@ macro_rules! conformance {
             audits::an_unassign_inside_the_cool_off_is_refused_and_writes_no_audit,
             concurrency::a_failing_command_in_a_concurrent_batch_does_not_affect_the_others,
             concurrency::concurrent_purchases_of_the_same_number_sell_it_exactly_once,
+            idempotency::a_key_is_claimed_once_answered_replayed_and_expires,
+            idempotency::a_released_or_lapsed_claim_is_taken_over,
+            idempotency::a_keyed_command_commits_its_outcome_and_answers_its_step_again,
         ]);
     };
     (@tests $backend:ident, $open:path, [$($module:ident :: $test:ident),* $(,)?]) => {

@@ -113,4 +113,5 @@ mod releasing;
 mod routing;
 mod scheduling;
 mod sequences;
+mod webhooks;
 mod world;

@@ -139,6 +139,10 @@ fn renewals_charge_each_month_once_and_advance_the_dates() {
         assert_eq!(ledger_sum(&ch.ledger), dec!(-300), "month {month}");
         owner = ch.account().unwrap().clone();
         let renewed = ch.number().unwrap().clone();
+        // The billing system learns of it: an event, with the number as renewed.
+        assert_eq!(ch.events.len(), 1, "month {month}");
+        assert_eq!(ch.events[0].event_type(), "number.renewed");
+        assert_eq!(ch.events[0].number.as_ref(), Some(&renewed));
         assert_eq!(renewed.last_billing_date, Some(now));
         assert_eq!(
             renewed.next_billing_date,

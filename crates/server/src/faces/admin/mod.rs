@@ -26,9 +26,12 @@ use subtle::ConstantTimeEq;
 use crate::app::AppState;
 use crate::faces::vobiz::dto::{time, PhoneNumber};
 use crate::http::{check_url, BadUrl, RequestId};
+use crate::idempotency::key_use;
 use crate::inventory::ImportReport;
+use crate::limits::Backoff;
 use uuid::Uuid;
 
+mod events;
 mod sandbox;
 
 pub use sandbox::resume_clock;
@@ -50,7 +53,8 @@ pub fn router(sandbox: bool) -> Router<AppState> {
         .route("/accounts/{id}/verification", post(set_verification))
         .route("/numbers/{e164}/reserve", post(reserve))
         .route("/numbers/{e164}/checkout", post(checkout))
-        .route("/numbers/{e164}/cancel-release", post(cancel_release));
+        .route("/numbers/{e164}/cancel-release", post(cancel_release))
+        .merge(events::router());
     if sandbox {
         r.merge(sandbox::router())
     } else {
@@ -63,8 +67,44 @@ pub struct AdminError(pub StatusCode, pub &'static str, pub String);
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1, "message": self.2}))).into_response()
+        let mut res = (self.0, Json(json!({"error": self.1, "message": self.2}))).into_response();
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            Backoff::UNAVAILABLE.apply(res.headers_mut());
+        }
+        res
     }
+}
+
+impl AdminError {
+    /// An error with this status, `error` code and message.
+    pub fn new(status: StatusCode, error: &'static str, message: impl Into<String>) -> Self {
+        AdminError(status, error, message.into())
+    }
+}
+
+/// The store cannot serve now: nothing done, retry later (with `Retry-After`).
+pub fn unavailable() -> AdminError {
+    AdminError(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "the database is unavailable; nothing was changed, retry later".into(),
+    )
+}
+
+/// Too many failed authentications from the caller's address: `429` with `Retry-After` and
+/// the `RateLimit-*` fields.
+fn rate_limited(backoff: Backoff) -> Response {
+    let mut res = AdminError(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        format!(
+            "too many failed authentications; retry in {} s",
+            backoff.seconds()
+        ),
+    )
+    .into_response();
+    backoff.apply(res.headers_mut());
+    res
 }
 
 fn bad(message: impl Into<String>) -> AdminError {
@@ -75,6 +115,10 @@ impl From<EngineError> for AdminError {
     fn from(e: EngineError) -> Self {
         use EngineError as E;
         let status = match &e {
+            E::Unavailable(_) => {
+                tracing::warn!(error = %e, "storage unavailable");
+                return unavailable();
+            }
             E::Storage(_) => {
                 tracing::error!(error = %e, "internal error");
                 return AdminError(
@@ -113,6 +157,14 @@ impl From<EngineError> for AdminError {
 }
 
 /// A body over the limit is a 413 with the admin error body (axum's own is plain text).
+pub fn timed_out(message: &str) -> AdminError {
+    AdminError(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        message.into(),
+    )
+}
+
 pub fn too_large() -> AdminError {
     AdminError(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -169,7 +221,8 @@ where
 pub struct Operator(pub By);
 
 impl FromRequestParts<AppState> for Operator {
-    type Rejection = AdminError;
+    /// The admin error body; a `429` also carries its `Retry-After` and `RateLimit-*` headers.
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -180,8 +233,11 @@ impl FromRequestParts<AppState> for Operator {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "the admin API is disabled: set DIDPOOL_ADMIN_TOKEN".into(),
-            ));
+            )
+            .into_response());
         };
+        let limits = state.limits.of(parts);
+        limits.check_address().map_err(rate_limited)?;
         let given = parts
             .headers
             .get(AUTHORIZATION)
@@ -189,17 +245,21 @@ impl FromRequestParts<AppState> for Operator {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            if let Some(backoff) = limits.failed() {
+                return Err(rate_limited(backoff));
+            }
             return Err(AdminError(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "invalid operator token".into(),
-            ));
+            )
+            .into_response());
         }
-        check_url(&parts.uri)?;
+        check_url(&parts.uri).map_err(|e| AdminError::from(e).into_response())?;
         let RequestId(id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
-        Ok(Operator(By::operator(id)))
+        Ok(Operator(By::operator(id).with_key(key_use(parts))))
     }
 }
 
@@ -1023,6 +1083,17 @@ async fn cancel_release(
     reserve,
     checkout,
     cancel_release,
+    events::list_events,
+    events::get_event,
+    events::redeliver,
+    events::create_endpoint,
+    events::list_endpoints,
+    events::get_endpoint,
+    events::update_endpoint,
+    events::delete_endpoint,
+    events::rotate_secret,
+    events::replay,
+    events::endpoint_attempts,
     sandbox::read_clock,
     sandbox::set_clock,
     sandbox::run_scheduler

@@ -12,11 +12,14 @@ use didpool_core::{EngineError, E164};
 use serde_json::json;
 
 use crate::http::{BadParam, BadUrl};
+use crate::limits::Backoff;
 
 #[derive(Debug)]
 pub struct AgniError {
     status: StatusCode,
     message: String,
+    /// `Retry-After` (and for a rate limit `RateLimit-*`) on a `503` or `429`.
+    backoff: Option<Backoff>,
 }
 
 impl AgniError {
@@ -24,6 +27,7 @@ impl AgniError {
         Self {
             status,
             message: message.into(),
+            backoff: None,
         }
     }
 
@@ -63,7 +67,34 @@ impl AgniError {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
     }
 
+    /// Too many requests (a key's rate limit, or an address's failed authentications).
+    pub fn rate_limited(backoff: Backoff) -> Self {
+        Self {
+            backoff: Some(backoff),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many requests: retry in {} s", backoff.seconds()),
+            )
+        }
+    }
+
+    /// The store cannot serve now: nothing done, retry later.
+    pub fn unavailable() -> Self {
+        Self {
+            backoff: Some(Backoff::UNAVAILABLE),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service temporarily unavailable, retry later",
+            )
+        }
+    }
+
+    /// A store fault: `503` when it is passing ([`EngineError::Unavailable`]), else `500`.
     pub fn internal(e: EngineError) -> Self {
+        if let EngineError::Unavailable(_) = e {
+            tracing::warn!(error = %e, "storage unavailable");
+            return Self::unavailable();
+        }
         tracing::error!(error = %e, source = ?std::error::Error::source(&e), "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
     }
@@ -72,7 +103,7 @@ impl AgniError {
     pub fn from_engine(e: EngineError, e164: &E164) -> Self {
         use EngineError as E;
         match e {
-            E::Storage(_) => Self::internal(e),
+            E::Storage(_) | E::Unavailable(_) => Self::internal(e),
             E::Invalid(msg) => Self::bad_request(msg),
             E::CurrencyMismatch { .. } => Self::bad_request(e.to_string()),
             E::PriceMismatch { price, quoted } => Self::new(
@@ -104,7 +135,11 @@ impl AgniError {
 impl IntoResponse for AgniError {
     fn into_response(self) -> Response {
         let body = json!({"success": false, "message": self.message, "data": null});
-        (self.status, Json(body)).into_response()
+        let mut res = (self.status, Json(body)).into_response();
+        if let Some(backoff) = self.backoff {
+            backoff.apply(res.headers_mut());
+        }
+        res
     }
 }
 

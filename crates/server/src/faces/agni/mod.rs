@@ -3,7 +3,7 @@
 //! errors included; trailing slashes are trimmed before routing, so each path answers with and
 //! without one, directly.
 
-mod auth;
+pub(crate) mod auth;
 pub mod dto;
 pub mod error;
 mod numbers;

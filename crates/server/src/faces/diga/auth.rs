@@ -16,6 +16,7 @@ use didpool_core::Account;
 use super::error::DigaError;
 use crate::app::AppState;
 use crate::http::RequestId;
+use crate::idempotency::key_use;
 
 /// What a route needs of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,17 +73,31 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(DigaError::unauthorized)?;
+        let limits = state.limits.of(parts);
+        limits.check_address().map_err(DigaError::rate_limited)?;
+        let unauthorized = || match limits.failed() {
+            Some(backoff) => DigaError::rate_limited(backoff),
+            None => DigaError::unauthorized(),
+        };
+        let token = bearer(parts).ok_or_else(unauthorized)?;
         let (account, credential) = state
             .engine
             .authenticate(CredentialKind::Diga, token, None)
             .await
             .map_err(|e| DigaError::internal(&e))?
-            .ok_or_else(DigaError::unauthorized)?;
+            .ok_or_else(unauthorized)?;
+        limits
+            .admit(
+                format!("credential:{}", credential.id),
+                account.profile.rate_limit,
+            )
+            .map_err(DigaError::rate_limited)?;
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
-        let by = By::account(&account, request_id);
+        let by = By::account(&account, request_id)
+            .with_credential(credential.id)
+            .with_key(key_use(parts));
         Ok(Caller {
             account,
             by,

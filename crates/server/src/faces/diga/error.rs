@@ -11,6 +11,7 @@ use didpool_core::{EngineError, NumberId};
 use serde_json::{json, Map, Value};
 
 use super::dto::diga_status;
+use crate::limits::Backoff;
 
 /// An app error in `ErrorResponseSchema`.
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub struct DigaError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `Retry-After` (and for a rate limit `RateLimit-*`) on a `503` or `429`.
+    pub backoff: Option<Backoff>,
 }
 
 impl DigaError {
@@ -26,6 +29,7 @@ impl DigaError {
             status,
             code,
             message: message.into(),
+            backoff: None,
         }
     }
 
@@ -76,7 +80,37 @@ impl DigaError {
         Self::new(StatusCode::BAD_REQUEST, "NOT_VALID_FIELD", message)
     }
 
+    /// Too many requests (a key's rate limit, or an address's failed authentications); the code
+    /// follows Diga's `<WHAT>_<PROBLEM>` pattern.
+    pub fn rate_limited(backoff: Backoff) -> Self {
+        Self {
+            backoff: Some(backoff),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMIT_EXCEEDED",
+                format!("Too many requests: retry in {} s", backoff.seconds()),
+            )
+        }
+    }
+
+    /// The store cannot serve now: nothing done, retry later.
+    pub fn unavailable() -> Self {
+        Self {
+            backoff: Some(Backoff::UNAVAILABLE),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "The service is temporarily unavailable, retry later",
+            )
+        }
+    }
+
+    /// A store fault: `503` when it is passing ([`EngineError::Unavailable`]), else `500`.
     pub fn internal(e: &EngineError) -> Self {
+        if let EngineError::Unavailable(_) = e {
+            tracing::warn!(error = %e, "storage unavailable");
+            return Self::unavailable();
+        }
         tracing::error!(error = %e, source = ?std::error::Error::source(e), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -119,7 +153,7 @@ impl DigaError {
     pub fn from_engine_general(e: EngineError) -> Self {
         use EngineError as E;
         match e {
-            E::Storage(_) => Self::internal(&e),
+            E::Storage(_) | E::Unavailable(_) => Self::internal(&e),
             E::AlreadyExists(number) => Self::new(
                 StatusCode::CONFLICT,
                 "DUPLICATE_FIELD",
@@ -140,10 +174,15 @@ impl IntoResponse for DigaError {
             "error_code": self.code,
             "message": self.message,
         }));
-        if self.status == StatusCode::UNAUTHORIZED {
-            return (self.status, [(WWW_AUTHENTICATE, "Bearer")], body).into_response();
+        let mut res = if self.status == StatusCode::UNAUTHORIZED {
+            (self.status, [(WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else {
+            (self.status, body).into_response()
+        };
+        if let Some(backoff) = self.backoff {
+            backoff.apply(res.headers_mut());
         }
-        (self.status, body).into_response()
+        res
     }
 }
 

@@ -6,7 +6,7 @@
 //! non-canonical trailing slash as a `307` to the canonical one (`/v1/phone/` for the list, no
 //! slash for the others). Auth is checked before anything about the request is validated.
 
-mod auth;
+pub(crate) mod auth;
 pub mod dto;
 pub mod error;
 mod phones;

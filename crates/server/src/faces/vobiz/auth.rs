@@ -18,6 +18,7 @@ use super::error::VobizError;
 use super::tokens::Kind;
 use crate::app::AppState;
 use crate::http::{path_params, RequestId};
+use crate::idempotency::key_use;
 
 /// The authenticated account, checked against the path's `auth_id` when there is one.
 pub struct Caller {
@@ -87,28 +88,39 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (account, token_expires_at) =
-            match presented(&parts.headers).ok_or_else(VobizError::unauthorized)? {
+        let limits = state.limits.of(parts);
+        limits.check_address().map_err(VobizError::rate_limited)?;
+        let unauthorized = || match limits.failed() {
+            Some(backoff) => VobizError::rate_limited(backoff),
+            None => VobizError::unauthorized(),
+        };
+        let (account, token_expires_at, credential, limit_key) =
+            match presented(&parts.headers).ok_or_else(unauthorized)? {
                 Presented::AuthToken { id, token } => {
-                    let id = AccountId::parse(&id).map_err(|_| VobizError::unauthorized())?;
+                    let id = AccountId::parse(&id).map_err(|_| unauthorized())?;
                     let (account, credential) = state
                         .engine
                         .authenticate(CredentialKind::Vobiz, &token, Some(&id))
                         .await
                         .map_err(|e| VobizError::internal(&e))?
-                        .ok_or_else(VobizError::unauthorized)?;
-                    (account, credential.revoked_at)
+                        .ok_or_else(unauthorized)?;
+                    let key = format!("credential:{}", credential.id);
+                    (account, credential.revoked_at, Some(credential.id), key)
                 }
                 Presented::Bearer(token) => {
-                    let (account, _) = state
+                    let (account, claims) = state
                         .tokens
                         .authenticate(&state.engine, &token, Kind::Access)
                         .await
                         .map_err(|e| VobizError::internal(&e))?
-                        .ok_or_else(VobizError::unauthorized)?;
-                    (account, None)
+                        .ok_or_else(unauthorized)?;
+                    let key = format!("access:{}", account.id);
+                    (account, None, claims.session(), key)
                 }
             };
+        limits
+            .admit(limit_key, account.profile.rate_limit)
+            .map_err(VobizError::rate_limited)?;
 
         // A path that does not decode is refused here: it must never skip the comparison below.
         let params = path_params(parts, state).await?;
@@ -119,7 +131,8 @@ impl FromRequestParts<AppState> for Caller {
         let RequestId(request_id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
-        let by = By::account(&account, request_id);
+        let mut by = By::account(&account, request_id).with_key(key_use(parts));
+        by.credential = credential;
         Ok(Caller {
             account,
             by,

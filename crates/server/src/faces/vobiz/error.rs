@@ -12,11 +12,16 @@ use didpool_core::{EngineError, InvalidNumber};
 use serde_json::{json, Value};
 
 use crate::http::{BadParam, BadUrl};
+use crate::limits::Backoff;
 
 #[derive(Debug)]
 pub struct VobizError {
     status: StatusCode,
     body: Value,
+    /// A documented refusal answered with a 5xx (see [`crate::faces::Refusal`]).
+    refusal: bool,
+    /// `Retry-After` (and for a rate limit `RateLimit-*`) on a `503` or `429`.
+    backoff: Option<Backoff>,
 }
 
 /// Which operation failed: the same engine error reads differently per endpoint, as documented.
@@ -39,6 +44,8 @@ impl VobizError {
         Self {
             status,
             body: json!({"error": error, "message": message.into()}),
+            refusal: false,
+            backoff: None,
         }
     }
 
@@ -47,6 +54,8 @@ impl VobizError {
         Self {
             status,
             body: json!({ "error": error }),
+            refusal: false,
+            backoff: None,
         }
     }
 
@@ -58,6 +67,8 @@ impl VobizError {
         Self {
             status: StatusCode::UNAUTHORIZED,
             body: json!({"error": {"code": 401, "message": "Invalid token"}}),
+            refusal: false,
+            backoff: None,
         }
     }
 
@@ -65,6 +76,8 @@ impl VobizError {
         Self {
             status: StatusCode::FORBIDDEN,
             body: json!({"error": {"code": 403, "message": "Access denied: account ID mismatch"}}),
+            refusal: false,
+            backoff: None,
         }
     }
 
@@ -90,7 +103,37 @@ impl VobizError {
         )
     }
 
+    /// Too many requests (a credential's rate limit, or an address's failed authentications),
+    /// Vobiz's generic `429`.
+    pub fn rate_limited(backoff: Backoff) -> Self {
+        Self {
+            backoff: Some(backoff),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("rate limit exceeded; retry in {} s", backoff.seconds()),
+            )
+        }
+    }
+
+    /// The store cannot serve now: Vobiz's generic `503`, nothing done, retry later.
+    pub fn unavailable() -> Self {
+        Self {
+            backoff: Some(Backoff::UNAVAILABLE),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "the service is temporarily unavailable; nothing was changed, retry later",
+            )
+        }
+    }
+
+    /// A store fault: `503` when it is passing ([`EngineError::Unavailable`]), else `500`.
     pub fn internal(e: &EngineError) -> Self {
+        if let EngineError::Unavailable(_) = e {
+            tracing::warn!(error = %e, "storage unavailable");
+            return Self::unavailable();
+        }
         tracing::error!(error = %e, source = ?std::error::Error::source(e), "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,7 +153,7 @@ impl VobizError {
             )
         };
         match (op, &e) {
-            (_, E::Storage(_)) => Self::internal(&e),
+            (_, E::Storage(_) | E::Unavailable(_)) => Self::internal(&e),
             (_, E::Invalid(msg)) => Self::bad_request(msg.clone()),
             (_, E::CurrencyMismatch { .. } | E::PriceMismatch { .. }) => {
                 Self::bad_request(e.to_string())
@@ -122,11 +165,14 @@ impl VobizError {
                 "number not found in inventory",
             ),
             // Documented: a failed balance debit surfaces as a 500 and the number stays in inventory.
-            (Op::Purchase, E::InsufficientBalance { .. }) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_server_error",
-                "failed to purchase number",
-            ),
+            (Op::Purchase, E::InsufficientBalance { .. }) => Self {
+                refusal: true,
+                ..Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_server_error",
+                    "failed to purchase number",
+                )
+            },
             (_, E::InsufficientBalance { .. }) => Self::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_balance",
@@ -179,6 +225,8 @@ impl VobizError {
                     "cool_off_until": whole_second_up(*until).to_rfc3339_opts(SecondsFormat::Secs, true),
                     "cool_off_remaining_seconds": remaining_seconds,
                 }),
+                refusal: false,
+                backoff: None,
             },
             (_, E::ForceRequiresAdmin) => Self::new(
                 StatusCode::FORBIDDEN,
@@ -207,7 +255,9 @@ impl VobizError {
                 | E::NotOnTrunk
                 | E::NotOnSubAccount
                 | E::AccountNotFound
-                | E::CredentialNotFound,
+                | E::CredentialNotFound
+                | E::EndpointNotFound
+                | E::EventNotFound,
             ) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             (_, E::AlreadyOnTrunk | E::NotImported) => Self::bad_request(e.to_string()),
             (_, E::NotReserved | E::NotEditable(_)) => {
@@ -231,7 +281,14 @@ fn whole_second_up(t: DateTime<Utc>) -> DateTime<Utc> {
 
 impl IntoResponse for VobizError {
     fn into_response(self) -> Response {
-        (self.status, Json(self.body)).into_response()
+        let mut res = (self.status, Json(self.body)).into_response();
+        if self.refusal {
+            res.extensions_mut().insert(crate::faces::Refusal);
+        }
+        if let Some(backoff) = self.backoff {
+            backoff.apply(res.headers_mut());
+        }
+        res
     }
 }
 

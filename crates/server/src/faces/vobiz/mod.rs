@@ -3,7 +3,7 @@
 //! `X-Auth-ID` + `X-Auth-Token`.
 
 mod accounts;
-mod auth;
+pub(crate) mod auth;
 pub mod dto;
 pub mod error;
 mod health;
