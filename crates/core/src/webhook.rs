@@ -234,21 +234,32 @@ pub struct EndpointPatch {
     pub enabled: Option<bool>,
 }
 
-/// Checks an endpoint's URL (absolute `http`/`https`, at most [`MAX_URL_LEN`]) and event types
-/// (each in [`EVENT_TYPES`]). Where a URL may point is the sender's rule (private addresses).
+/// Checks an endpoint's URL (absolute `http`/`https` that parses as a URL, with a host, no
+/// credentials, at most [`MAX_URL_LEN`]) and event types (each in [`EVENT_TYPES`]). Where a URL
+/// may point is the sender's rule (private addresses).
 pub fn check_endpoint(url: Option<&str>, types: Option<&[String]>) -> Result<(), String> {
     if let Some(url) = url {
-        let rest = url
-            .strip_prefix("https://")
-            .or_else(|| url.strip_prefix("http://"))
-            .ok_or("url must be an absolute http or https URL")?;
-        if rest.is_empty() || rest.starts_with('/') || url.len() > MAX_URL_LEN {
-            return Err(format!(
-                "url must name a host and be at most {MAX_URL_LEN} characters"
-            ));
+        if url.len() > MAX_URL_LEN {
+            return Err(format!("url must be at most {MAX_URL_LEN} characters"));
         }
         if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err("url cannot contain spaces or control characters".into());
+        }
+        let parsed = url::Url::parse(url).map_err(|e| format!("url is not a valid URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err("url must be an absolute http or https URL".into());
+        }
+        // The parser reads `https:///x` as host `x`: the host must be written.
+        let written = url.split_once("://").map_or("", |(_, rest)| rest);
+        if written.is_empty()
+            || written.starts_with('/')
+            || parsed.host_str().is_none_or(str::is_empty)
+        {
+            return Err("url must name a host".into());
+        }
+        // Endpoints are listed without secrets: a password in the URL would be one.
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err("url cannot carry credentials; verify the signature instead".into());
         }
     }
     for t in types.unwrap_or_default() {
@@ -456,6 +467,9 @@ mod tests {
             "a.example",
             "https:///x",
             "https://a b",
+            "http://127.0.0.1:99999/x",
+            "http://user:pass@a.example/x",
+            "http://user@a.example/x",
         ] {
             assert!(check_endpoint(Some(bad), None).is_err(), "{bad}");
         }

@@ -367,6 +367,10 @@ pub enum AccountCmd {
         /// Keep an existing id (MA_…) instead of generating one.
         #[arg(long)]
         id: Option<String>,
+        /// Requests per second each of its credentials may make on a node (default: the
+        /// server's `--rate-limit`).
+        #[arg(long)]
+        rate_limit: Option<u32>,
         #[arg(long)]
         json: bool,
     },
@@ -521,6 +525,11 @@ impl Cli {
         Ok(Engine::new(store, clock, policy).with_number_validation(self.number_validation()))
     }
 
+    /// Whether this is `serve` (a long-lived server, not a command whose output may be piped).
+    pub fn serves(&self) -> bool {
+        matches!(self.command, Cmd::Serve(_))
+    }
+
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         if let Cmd::Openapi = &self.command {
             print!("{}", crate::openapi::json());
@@ -578,6 +587,7 @@ impl Cli {
                 balance,
                 currency,
                 id,
+                rate_limit,
                 json,
             }) => {
                 let new = NewAccount {
@@ -591,7 +601,10 @@ impl Cli {
                     opening_balance: Decimal::from_str(&balance)
                         .context("--balance is not a number")?,
                     enabled: true,
-                    profile: AccountProfile::default(),
+                    profile: AccountProfile {
+                        rate_limit: rate_limit.map(i64::from),
+                        ..AccountProfile::default()
+                    },
                 };
                 let (account, token) = engine.create_account(&op, new, None).await?;
                 if json {

@@ -223,6 +223,9 @@ pub async fn run(engine: Engine, config: Config, mut stop: watch::Receiver<bool>
     let client = client(&config);
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let system = By::system();
+    // While claiming fails (the database away, say), the error is logged once and the worker
+    // backs off to a second between tries; its recovery is logged too.
+    let mut failing = false;
     loop {
         if *stop.borrow() {
             break;
@@ -239,16 +242,28 @@ pub async fn run(engine: Engine, config: Config, mut stop: watch::Receiver<bool>
                 lease_until: now_real + lease,
             };
             match engine.run(&system, cmd).await {
-                Ok(outcome) => outcome.changes.deliveries,
+                Ok(outcome) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("claiming webhook deliveries works again");
+                    }
+                    outcome.changes.deliveries
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "claiming webhook deliveries failed");
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::error!(error = %e, "claiming webhook deliveries failed; retrying every second");
+                    }
                     Vec::new()
                 }
             }
         };
         if claimed.is_empty() {
+            let wait = if failing {
+                config.poll.max(Duration::from_secs(1))
+            } else {
+                config.poll
+            };
             tokio::select! {
-                _ = tokio::time::sleep(config.poll) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => {}
             }
             continue;

@@ -282,7 +282,56 @@ async fn a_keyed_request_is_counted_once() {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
 }
 
+/// The operator gives a master account its own rate: its credentials get that quota, not the
+/// default; a negative one is refused.
+async fn a_master_accounts_own_rate_limit_replaces_the_default() {
+    let t = TestApp::spawn().await.with_limits(RateLimits::new(1000, 0));
+    let admin = [("Authorization", format!("Bearer {}", common::ADMIN_TOKEN))];
+    let (status, body) = t
+        .post(
+            "/admin/v1/accounts",
+            &admin,
+            json!({"name": "Slow Co", "id": "MA_RATEOWN", "rate_limit": 4}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let acct = common::Acct {
+        id: "MA_RATEOWN".into(),
+        token: body["auth_token"].as_str().unwrap().to_owned(),
+    };
+    let (answered, refused) =
+        until_refused(&t, &format!("{}/numbers", acct.base()), &acct.auth()).await;
+    assert!(answered >= 4, "{answered}");
+    assert_rate_headers(&refused, "4", "1");
+
+    let (status, body) = t
+        .post(
+            "/admin/v1/accounts",
+            &admin,
+            json!({"name": "Bad Co", "rate_limit": -1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// The SIP edge's key is guessed no faster than any other credential.
+async fn wrong_edge_keys_are_throttled_per_address_too() {
+    let t = TestApp::spawn().await.with_limits(RateLimits::new(0, 2));
+    let wrong = [("Authorization", "Bearer edge_wrong".to_owned())];
+    let path = "/routing/v1/numbers/%2B14155550100";
+    for _ in 0..2 {
+        let r = get_from(&t, [10, 0, 0, 11], path, &wrong).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    let r = get_from(&t, [10, 0, 0, 11], path, &wrong).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(r.body["error"], "too_many_requests");
+    assert_rate_headers(&r, "2", "60");
+}
+
 on_every_backend!(
+    wrong_edge_keys_are_throttled_per_address_too,
+    a_master_accounts_own_rate_limit_replaces_the_default,
     a_keyed_request_is_counted_once,
     a_sub_account_whose_rate_limit_is_5_gets_429_with_the_ratelimit_headers,
     agni_and_diga_keys_get_the_operators_default_quota_in_their_own_shapes,

@@ -33,6 +33,9 @@ pub(super) fn create_account(
     let now = ctx.now;
     let mut changes = Changes::default();
     let name = validate_name(&account.name).map_err(EngineError::invalid)?;
+    if account.profile.rate_limit.is_some_and(|r| r < 0) {
+        return Err(EngineError::invalid("rate_limit cannot be negative"));
+    }
     let (kind, parent_account) = match parent {
         None => {
             require_operator(ctx)?;

@@ -36,18 +36,25 @@ pub fn router() -> Router<AppState> {
 pub struct Edge(pub By);
 
 impl FromRequestParts<AppState> for Edge {
-    type Rejection = AdminError;
+    type Rejection = Response;
 
+    /// A failed key counts against the client address as on every face (`429` once spent).
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized = || {
-            AdminError(
+        let limits = state.limits.of(parts);
+        limits
+            .check_address()
+            .map_err(crate::faces::admin::rate_limited)?;
+        let unauthorized = || match limits.failed() {
+            Some(backoff) => crate::faces::admin::rate_limited(backoff),
+            None => AdminError(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "a live edge key is required (Authorization: Bearer edge_…)".into(),
             )
+            .into_response(),
         };
         let key = parts
             .headers
@@ -59,9 +66,10 @@ impl FromRequestParts<AppState> for Edge {
         let (account, _) = state
             .engine
             .authenticate(CredentialKind::Edge, key, None)
-            .await?
+            .await
+            .map_err(|e| AdminError::from(e).into_response())?
             .ok_or_else(unauthorized)?;
-        check_url(&parts.uri)?;
+        check_url(&parts.uri).map_err(|e| AdminError::from(e).into_response())?;
         let RequestId(id) = RequestId::from_request_parts(parts, state)
             .await
             .unwrap_or(RequestId(None));
@@ -73,7 +81,7 @@ impl FromRequestParts<AppState> for Edge {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RouteTrunk {
     trunk_id: String,
-    /// The trunk's domain (Vobiz `trunk_domain`; `<first 8 of the id>.sip.vobiz.ai` by default).
+    /// The trunk's domain (as the Vobiz trunk object's `trunk_domain`: `<trunk_id>.sip.vobiz.ai` by default).
     trunk_domain: String,
     /// Where the trunk takes inbound calls, as the customer set it (`host[:port]` or a SIP
     /// URI); `null` when unset.
@@ -117,10 +125,7 @@ impl From<&Route> for RouteAnswer {
             billing_account: id(&n.billing_id).unwrap_or_default(),
             trunk: r.trunk.as_ref().map(|(trunk_id, s)| RouteTrunk {
                 trunk_id: trunk_id.to_string(),
-                trunk_domain: s.domain.clone().unwrap_or_else(|| {
-                    let id = trunk_id.to_string();
-                    format!("{}.sip.vobiz.ai", &id[..8])
-                }),
+                trunk_domain: crate::faces::vobiz::dto::trunk_domain(trunk_id, s),
                 inbound_destination: s.inbound_destination.clone(),
                 transport: match s.transport {
                     Transport::Udp => "udp",

@@ -93,7 +93,7 @@ pub fn unavailable() -> AdminError {
 
 /// Too many failed authentications from the caller's address: `429` with `Retry-After` and
 /// the `RateLimit-*` fields.
-fn rate_limited(backoff: Backoff) -> Response {
+pub(crate) fn rate_limited(backoff: Backoff) -> Response {
     let mut res = AdminError(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_requests",
@@ -351,6 +351,10 @@ struct CreateAccount {
     currency: Option<String>,
     #[serde(default)]
     id: Option<String>,
+    /// Requests per second each of its credentials may make on a node (0 or absent: the
+    /// operator's `--rate-limit`).
+    #[serde(default)]
+    rate_limit: Option<i64>,
 }
 
 #[utoipa::path(
@@ -385,7 +389,10 @@ async fn create_account(
             .transpose()?
             .unwrap_or_default(),
         enabled: true,
-        profile: AccountProfile::default(),
+        profile: AccountProfile {
+            rate_limit: body.rate_limit,
+            ..AccountProfile::default()
+        },
     };
     let (account, token) = st.engine.create_account(&by, new, None).await?;
     Ok((

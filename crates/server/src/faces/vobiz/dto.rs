@@ -284,10 +284,7 @@ impl From<&Trunk> for TrunkObject {
             trunk_id: t.id.to_string(),
             account_id: t.account_id.to_string(),
             name: t.name.clone(),
-            trunk_domain: s
-                .domain
-                .clone()
-                .unwrap_or_else(|| format!("{}.sip.vobiz.ai", t.id)),
+            trunk_domain: trunk_domain(&t.id, s),
             trunk_status: if s.enabled { "active" } else { "inactive" },
             secure: s.secure,
             trunk_direction: s.direction,
@@ -739,4 +736,12 @@ pub struct Tokens {
     pub token_type: &'static str,
     /// The access token's lifetime in seconds: 1800.
     pub expires_in: i64,
+}
+
+/// A trunk's `trunk_domain`: the one it was given, else `<trunk_id>.sip.vobiz.ai` (the Vobiz face
+/// and the SIP edge's routing answer say the same).
+pub fn trunk_domain(id: &didpool_core::TrunkId, s: &didpool_core::trunk::TrunkSettings) -> String {
+    s.domain
+        .clone()
+        .unwrap_or_else(|| format!("{id}.sip.vobiz.ai"))
 }
