@@ -335,6 +335,19 @@ async fn start_server(
     Ok((server, started.elapsed().as_secs_f64() * 1000.0))
 }
 
+/// Creates the schema of a fresh database with `didpool migrate`: no other command creates one.
+fn create_database(bin: &Path, url: &str) -> anyhow::Result<()> {
+    if !didpool_cmd(bin, url, true)
+        .arg("migrate")
+        .stdout(Stdio::null())
+        .status()?
+        .success()
+    {
+        bail!("creating the database failed");
+    }
+    Ok(())
+}
+
 async fn fresh_database(args: &Args, dir: &Path) -> anyhow::Result<String> {
     match args.backend {
         BackendArg::Sqlite => Ok(format!("sqlite://{}", dir.join("bench.db").display())),
@@ -390,14 +403,7 @@ async fn run_mode(
     // 1. Create the database (an explicit act: no other command creates one), then seed in bulk
     // (the CLI's batch path; durability does not matter for seeding).
     let t = Instant::now();
-    if !didpool_cmd(bin, &url, true)
-        .arg("migrate")
-        .stdout(Stdio::null())
-        .status()?
-        .success()
-    {
-        bail!("creating the database failed");
-    }
+    create_database(bin, &url)?;
     let total = plan.numbers + plan.owned;
     for first in (0..total).step_by(PER_AREA as usize) {
         let status = didpool_cmd(bin, &url, true)

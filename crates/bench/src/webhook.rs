@@ -16,7 +16,10 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::{didpool_cmd, drive, e164, free_port, fresh_database, ok, Args, Measured, Op, Server};
+use crate::{
+    create_database, didpool_cmd, drive, e164, free_port, fresh_database, ok, Args, Measured, Op,
+    Server,
+};
 use crate::{ADMIN_TOKEN, PER_AREA};
 
 /// One run's figures.
@@ -87,6 +90,7 @@ async fn once(
             "no endpoint"
         }
     );
+    create_database(bin, &url)?;
     let status = didpool_cmd(bin, &url, true)
         .args(["inventory", "generate", "--count", &total.to_string()])
         .args(["--start", &format!("+{}", e164(0))])
