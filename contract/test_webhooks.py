@@ -50,8 +50,12 @@ def didpool():
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(os.path.join(tmp, "server.log"), "w")
+    db_url = f"sqlite://{tmp}/webhooks.db"
+    # Creating a database is an explicit act: `serve` refuses a missing one.
+    subprocess.run([BIN, "--database-url", db_url, "migrate"], check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, DIDPOOL_LOG="error"))
     proc = subprocess.Popen(
-        [BIN, "--database-url", f"sqlite://{tmp}/webhooks.db", "serve", "--listen",
+        [BIN, "--database-url", db_url, "serve", "--listen",
          f"127.0.0.1:{port}", "--admin-token", ADMIN_TOKEN, "--webhook-allow-private"],
         stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, DIDPOOL_LOG="warn"),
     )
@@ -66,6 +70,9 @@ def didpool():
             except requests.ConnectionError:
                 pass
             time.sleep(0.1)
+        else:
+            log.flush()
+            pytest.fail("didpool did not become ready: " + open(log.name).read())
         yield base, admin
     finally:
         proc.terminate()
