@@ -12,9 +12,11 @@ base="http://127.0.0.1:$port"
 token="fuzz-admin-token"
 # `serve` creates no database: `migrate` does. The fuzzer sends requests without credentials on
 # purpose, far more than the failed-authentication limit allows one address, so limits are off.
+# It also subscribes webhook endpoints at made-up addresses: this node delivers nothing, so no test
+# traffic leaves loopback.
 "$bin" --database-url "$db" migrate >/dev/null
 DIDPOOL_LOG=error "$bin" --database-url "$db" serve --listen "127.0.0.1:$port" --admin-token "$token" \
-  --rate-limit 0 --auth-failures-per-minute 0 >"$tmp/server.log" 2>&1 &
+  --rate-limit 0 --auth-failures-per-minute 0 --no-webhook-delivery >"$tmp/server.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.1; done

@@ -268,6 +268,10 @@ pub struct ServeArgs {
     /// How often an idle delivery worker looks for due deliveries.
     #[arg(long, env = "DIDPOOL_WEBHOOK_POLL_INTERVAL", default_value = "100ms", value_parser = humantime::parse_duration)]
     pub webhook_poll_interval: std::time::Duration,
+    /// Run no delivery worker on this node: it records events and queues their deliveries, and
+    /// other nodes send them (or none, for a fuzzing or staging node that must send nothing out).
+    #[arg(long, env = "DIDPOOL_NO_WEBHOOK_DELIVERY")]
+    pub no_webhook_delivery: bool,
     /// Sandbox mode: a clock the admin API can set and advance, and a run-the-scheduler-now
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
@@ -1052,16 +1056,18 @@ async fn serve(
         call_retention,
         stopped,
     ));
-    let webhooks = tokio::spawn(crate::webhooks::run(
-        state.engine.clone(),
-        crate::webhooks::Config {
-            timeout: args.webhook_timeout,
-            allow_private: args.webhook_allow_private,
-            concurrency: args.webhook_concurrency,
-            poll: args.webhook_poll_interval,
-        },
-        stop.subscribe(),
-    ));
+    let webhooks = (!args.no_webhook_delivery).then(|| {
+        tokio::spawn(crate::webhooks::run(
+            state.engine.clone(),
+            crate::webhooks::Config {
+                timeout: args.webhook_timeout,
+                allow_private: args.webhook_allow_private,
+                concurrency: args.webhook_concurrency,
+                poll: args.webhook_poll_interval,
+            },
+            stop.subscribe(),
+        ))
+    });
     let upkeep = tokio::spawn(crate::metrics::upkeep(std::time::Duration::from_secs(5)));
     tracing::info!(
         %addr,
@@ -1074,7 +1080,9 @@ async fn serve(
     upkeep.abort();
     let _ = stop.send(true);
     let _ = scheduler.await;
-    let _ = webhooks.await;
+    if let Some(webhooks) = webhooks {
+        let _ = webhooks.await;
+    }
     let _ = watch.await;
     Ok(())
 }

@@ -711,6 +711,47 @@ async fn private_destinations_are_refused_unless_allowed() {
     );
 }
 
+/// A node started with `--no-webhook-delivery` queues the delivery and sends nothing; a node
+/// that delivers, on the same database, sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_delivery_queues_and_sends_nothing() {
+    let db = TestDb::new(Backend::Sqlite, "webhooks no delivery")
+        .await
+        .unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let quiet = Proc::start_args(
+        &db.url,
+        logs.path(),
+        "quiet",
+        &[],
+        &[
+            "--sandbox",
+            "--webhook-allow-private",
+            "--no-webhook-delivery",
+        ],
+    )
+    .await;
+    let api = Api::new(&quiet.base);
+    let receiver = Receiver::start().await;
+    subscribe(&api, &receiver.url(), &["number.purchased"]).await;
+    let alice = customer(&api, "alice").await;
+    let n = blr(12);
+    api.stock(std::slice::from_ref(&n), 1, 2).await;
+    assert_eq!(api.purchase(&alice, &n).await.status, StatusCode::OK);
+    let id = logged(&api, &n, &["number.purchased"]).await.remove(0);
+    // Ten times the poll interval a delivering node would have needed.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let e = event(&api, &id).await;
+    assert_eq!(e["deliveries"][0]["status"], "pending", "{e}");
+    assert!(e["attempts"].as_array().unwrap().is_empty(), "{e}");
+    assert!(receiver.inbox.all().is_empty(), "nothing was sent");
+    drop(quiet);
+
+    let delivering = serve(&db, logs.path(), "delivering").await;
+    let api = Api::new(&delivering.base);
+    wait_attempts(&api, &id, 1).await;
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
