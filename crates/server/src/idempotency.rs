@@ -29,7 +29,7 @@ use crate::faces::admin::{AdminError, Operator};
 use crate::faces::agni::error::AgniError;
 use crate::faces::diga::error::DigaError;
 use crate::faces::vobiz::error::VobizError;
-use crate::faces::{self, agni, diga, vobiz};
+use crate::faces::{self, agni, diga, face_of, vobiz, Face};
 use crate::limits::Counted;
 
 /// The request header.
@@ -71,31 +71,7 @@ pub fn key_use(parts: &Parts) -> Option<KeyUse> {
     parts.extensions.get::<KeyUse>().cloned()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Face {
-    Vobiz,
-    Agni,
-    Diga,
-    Admin,
-}
-
 impl Face {
-    fn of(path: &str) -> Self {
-        let under = |prefix: &str| {
-            path.strip_prefix(prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        };
-        if under("/api/v1/phone-numbers") {
-            Face::Agni
-        } else if under("/api") {
-            Face::Vobiz
-        } else if diga::owns(path) {
-            Face::Diga
-        } else {
-            Face::Admin
-        }
-    }
-
     fn name(self) -> &'static str {
         match self {
             Face::Vobiz => "vobiz",
@@ -210,7 +186,7 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let Some(raw) = req.headers().get(&IDEMPOTENCY_KEY).filter(|_| mutates) else {
         return next.run(req).await;
     };
-    let face = Face::of(req.uri().path());
+    let face = face_of(req.uri().path());
     let key = match raw
         .to_str()
         .map_err(|_| ())
@@ -354,13 +330,13 @@ mod tests {
 
     #[test]
     fn each_path_belongs_to_its_face() {
-        assert_eq!(Face::of("/api/v1/phone-numbers/buy"), Face::Agni);
+        assert_eq!(face_of("/api/v1/phone-numbers/buy"), Face::Agni);
         assert_eq!(
-            Face::of("/api/v1/Account/MA_X/numbers/purchase-from-inventory"),
+            face_of("/api/v1/Account/MA_X/numbers/purchase-from-inventory"),
             Face::Vobiz
         );
-        assert_eq!(Face::of("/v1/phone/import"), Face::Diga);
-        assert_eq!(Face::of("/admin/v1/accounts"), Face::Admin);
+        assert_eq!(face_of("/v1/phone/import"), Face::Diga);
+        assert_eq!(face_of("/admin/v1/accounts"), Face::Admin);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 /// The face a path belongs to, for the answers given before a face's handler runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Face {
+pub(crate) enum Face {
     Vobiz,
     Agni,
     Diga,
@@ -20,7 +20,9 @@ enum Face {
     Admin,
 }
 
-fn face_of(path: &str) -> Face {
+/// The one rule for which face a path belongs to (the body limit, the time limit and the
+/// `Idempotency-Key` layer answer in its shape).
+pub(crate) fn face_of(path: &str) -> Face {
     let under = |prefix: &str| {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
