@@ -1068,6 +1068,11 @@ async fn serve(
             stop.subscribe(),
         ))
     });
+    let jobs = tokio::spawn(crate::jobs::run(
+        state.engine.clone(),
+        crate::jobs::Config::default(),
+        stop.subscribe(),
+    ));
     let upkeep = tokio::spawn(crate::metrics::upkeep(std::time::Duration::from_secs(5)));
     tracing::info!(
         %addr,
@@ -1080,6 +1085,7 @@ async fn serve(
     upkeep.abort();
     let _ = stop.send(true);
     let _ = scheduler.await;
+    let _ = jobs.await;
     if let Some(webhooks) = webhooks {
         let _ = webhooks.await;
     }
