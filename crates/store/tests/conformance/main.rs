@@ -12,6 +12,7 @@ mod concurrency;
 mod credentials;
 mod idempotency;
 mod inventory;
+mod jobs;
 mod numbers;
 mod purchase;
 mod sub_accounts;
@@ -62,6 +63,10 @@ macro_rules! conformance {
             idempotency::a_key_is_claimed_once_answered_replayed_and_expires,
             idempotency::a_released_or_lapsed_claim_is_taken_over,
             idempotency::a_keyed_command_commits_its_outcome_and_answers_its_step_again,
+            jobs::a_locked_number_reads_back_with_its_lock_and_its_release_writes_nothing,
+            jobs::a_job_and_its_items_read_back_exactly_and_only_to_who_sees_them,
+            jobs::a_job_is_leased_to_one_runner_and_taken_over_once_the_lease_lapses,
+            jobs::runners_racing_for_one_job_claim_it_once,
         ]);
     };
     (@tests $backend:ident, $open:path, [$($module:ident :: $test:ident),* $(,)?]) => {
