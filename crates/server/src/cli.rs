@@ -140,6 +140,9 @@ pub enum Cmd {
     /// Webhook endpoints, which get the events signed (Standard Webhooks).
     #[command(subcommand)]
     Webhook(WebhookCmd),
+    /// Bulk jobs: release, assign to a trunk or move to a sub-account many numbers at once.
+    #[command(subcommand)]
+    Jobs(crate::cli_jobs::JobsCmd),
 }
 
 /// Which events to print.
@@ -439,6 +442,15 @@ pub enum NumberCmd {
     /// Take back a release that has not taken effect (a Vobiz pending window, or a Diga
     /// end-of-cycle release), refunding a charged release fee; audited as the operator's.
     CancelRelease { e164: String },
+    /// Lock a number against release: every face refuses to release it until it is unlocked
+    /// (only an active number without a pending release).
+    Lock {
+        e164: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Take a number's release lock off.
+    Unlock { e164: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -757,6 +769,13 @@ impl Cli {
                 let n = engine.run(&op, cmd).await?.number.context("no number")?;
                 println!("{} is {} again", n.e164, n.state.as_str());
             }
+            Cmd::Number(NumberCmd::Lock { e164, reason }) => {
+                return crate::cli_jobs::lock(&engine, &op, &e164, Some(reason)).await;
+            }
+            Cmd::Number(NumberCmd::Unlock { e164 }) => {
+                return crate::cli_jobs::lock(&engine, &op, &e164, None).await;
+            }
+            Cmd::Jobs(cmd) => return crate::cli_jobs::run(&engine, &op, cmd).await,
             Cmd::Key(KeyCmd::Create {
                 account,
                 kind,
