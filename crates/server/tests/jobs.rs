@@ -529,6 +529,51 @@ async fn a_lapsed_lease_is_taken_over_and_no_item_runs_twice() {
     t.assert_sound().await;
 }
 
+/// A runner shutting down ends its lease at once: another node takes the job over without
+/// waiting for the lease to lapse, and runs it all.
+async fn a_runner_shutting_down_hands_its_job_back_at_once() {
+    let t = TestApp::spawn().await;
+    let alice = t.master("MA_ALICE", "100").await;
+    let numbers: Vec<String> = (1..=3).map(blr).collect();
+    for n in &numbers {
+        t.stock(n, "0", "1").await;
+        t.buy(&alice, n).await;
+    }
+    create_job(
+        &t,
+        json!({"kind": "release", "account_id": "MA_ALICE", "numbers": numbers}),
+    )
+    .await;
+    let now = Utc::now();
+    let job = t
+        .engine
+        .claim_job("node-a", now, now + chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let (stop_tx, stopping) = watch::channel(true);
+    let config = runner("node-a", std::time::Duration::from_secs(3600));
+    let ran = jobs::run_claimed(&t.engine, &config, &job, &stopping)
+        .await
+        .unwrap();
+    assert_eq!(ran, Ran::Stopped);
+    drop(stop_tx);
+    let later = Utc::now() + chrono::Duration::milliseconds(1);
+    let taken = t
+        .engine
+        .claim_job("node-b", later, later + chrono::Duration::seconds(30))
+        .await
+        .unwrap()
+        .expect("handed back");
+    assert_eq!((taken.id, taken.succeeded), (job.id, 0));
+    let config = runner("node-b", std::time::Duration::from_secs(30));
+    let ran = jobs::run_claimed(&t.engine, &config, &taken, &running())
+        .await
+        .unwrap();
+    assert_eq!(ran, Ran::Finished);
+    assert_eq!(t.admin_number(&blr(3)).await["state"], "available");
+}
+
 /// Two nodes on one database (each its own store handle and engine) run their runners at
 /// once: each item runs exactly once.
 async fn two_runners_on_one_database_run_each_item_once() {
@@ -709,5 +754,6 @@ on_every_backend!(
     a_cancelled_job_runs_no_more_items,
     a_lapsed_lease_is_taken_over_and_no_item_runs_twice,
     two_runners_on_one_database_run_each_item_once,
+    a_runner_shutting_down_hands_its_job_back_at_once,
     the_cli_locks_numbers_and_creates_runs_and_shows_jobs,
 );
