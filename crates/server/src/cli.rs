@@ -275,6 +275,10 @@ pub struct ServeArgs {
     /// other nodes send them (or none, for a fuzzing or staging node that must send nothing out).
     #[arg(long, env = "DIDPOOL_NO_WEBHOOK_DELIVERY")]
     pub no_webhook_delivery: bool,
+    /// How long this node's job runner holds a bulk job without renewing its lease (renewed
+    /// every 50 items): the jobs of a node that died are taken over after this long.
+    #[arg(long, env = "DIDPOOL_JOB_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub job_lease: std::time::Duration,
     /// Sandbox mode: a clock the admin API can set and advance, and a run-the-scheduler-now
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
@@ -1089,7 +1093,10 @@ async fn serve(
     });
     let jobs = tokio::spawn(crate::jobs::run(
         state.engine.clone(),
-        crate::jobs::Config::default(),
+        crate::jobs::Config {
+            lease: args.job_lease.max(std::time::Duration::from_secs(1)),
+            ..crate::jobs::Config::default()
+        },
         stop.subscribe(),
     ));
     let upkeep = tokio::spawn(crate::metrics::upkeep(std::time::Duration::from_secs(5)));
