@@ -104,6 +104,8 @@ pub struct DbArgs {
     pub pool_timeout: std::time::Duration,
 }
 
+// Parsed once per process: the size of `serve`'s flags costs nothing worth boxing them for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Serve every API face and the admin API.
