@@ -825,6 +825,26 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     }
 }
 
+/// The role and holder whose maintained counts (`number_holder_counts`) give the total of `f`:
+/// a list of one account's (or family's) numbers filtered by nothing but their states.
+fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
+    let (role, holder) = match &f.holder {
+        Holder::Account(id) => ("owner", id.as_str()),
+        Holder::Family(id) => ("billing", id.as_str()),
+        Holder::Nobody | Holder::Visible(_) => return None,
+    };
+    let unfiltered = f.country.is_none()
+        && f.region.is_none()
+        && f.search.is_none()
+        && f.exclude_prefixes.is_empty()
+        && f.inbound_agent_id.is_none()
+        && f.outbound_agent_id.is_none()
+        && f.purchased_from.is_none()
+        && f.purchased_to.is_none()
+        && !matches!(f.order, NumberOrder::Created { after: Some(_), .. });
+    unfiltered.then_some((role, holder))
+}
+
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
     let fts = db.e164_fts();
     let order = match f.order {
@@ -865,6 +885,27 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
     let total = match rows.first() {
         Some(row) if searched => row.int("n")? as u64,
         None if searched && f.offset == 0 => 0,
+        // A held list filtered by state only: the maintained counts (migration 0013).
+        _ if held_count(f).is_some() => {
+            let (role, holder) = held_count(f).expect("checked");
+            let mut c =
+                Q::new("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS n FROM number_holder_counts");
+            c.push(" WHERE holder_id = ")
+                .arg(holder)
+                .push(" AND role = ")
+                .arg(role);
+            if !f.states.is_empty() {
+                c.push(" AND state IN (");
+                for (i, st) in f.states.iter().enumerate() {
+                    if i > 0 {
+                        c.push(", ");
+                    }
+                    c.arg(st.as_str());
+                }
+                c.push(")");
+            }
+            count(db, &c.sql, &c.args).await?
+        }
         // Past the last page, or no search: count on its own.
         _ => {
             let mut c = Q::new("SELECT count(*) AS n FROM numbers");
@@ -1207,6 +1248,24 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
            (SELECT max(seq) FROM number_events x WHERE x.number_id = n.id) \
          WHERE e.seq IS NULL OR e.to_state <> n.state \
            OR coalesce(e.to_owner, '') <> coalesce(n.owner_id, '')",
+    )
+    .await?;
+    rule(
+        db,
+        "holder_counts_match_numbers",
+        "WITH a AS (SELECT owner_id AS holder_id, 'owner' AS role, state, count(*) AS n FROM numbers \
+           WHERE owner_id IS NOT NULL GROUP BY owner_id, state \
+         UNION ALL SELECT billing_id, 'billing', state, count(*) FROM numbers \
+           WHERE billing_id IS NOT NULL GROUP BY billing_id, state) \
+         SELECT a.holder_id || ' ' || a.role || ' ' || a.state AS subject, \
+           'counted ' || coalesce(c.n, 0) || ' but holds ' || a.n AS detail \
+         FROM a LEFT JOIN number_holder_counts c \
+           ON c.holder_id = a.holder_id AND c.role = a.role AND c.state = a.state \
+         WHERE coalesce(c.n, 0) <> a.n \
+         UNION ALL SELECT c.holder_id || ' ' || c.role || ' ' || c.state, \
+           'counted ' || c.n || ' but holds 0' FROM number_holder_counts c \
+         WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM a \
+           WHERE a.holder_id = c.holder_id AND a.role = c.role AND a.state = c.state)",
     )
     .await?;
     Ok(found)
