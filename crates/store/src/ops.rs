@@ -18,7 +18,7 @@ use didpool_core::store::{
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
 use didpool_core::{
-    Account, AccountId, EngineError, Number, NumberId, NumberRef, Trunk, TrunkId, E164,
+    Account, AccountId, EngineError, Number, NumberId, NumberRef, NumberState, Trunk, TrunkId, E164,
 };
 
 use crate::codec::corrupt;
@@ -748,6 +748,22 @@ pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, En
     fetch_one(db, &sql, &[id.to_string().into()], rows::number).await
 }
 
+/// Whether `f` lists an account's (or family's) numbers in every state a held number can be
+/// in: a number has a holder only while reserved, pending verification, active or pending
+/// release (`check`: `available_number_is_unheld`), so the state filter is then implied and
+/// left out, and a page skips its OFFSET in the holder index without comparing states.
+fn holds_every_held_state(f: &NumberQuery) -> bool {
+    matches!(f.holder, Holder::Account(_) | Holder::Family(_))
+        && [
+            NumberState::Reserved,
+            NumberState::PendingVerification,
+            NumberState::Active,
+            NumberState::PendingRelease,
+        ]
+        .iter()
+        .all(|s| f.states.contains(s))
+}
+
 fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     q.push(" WHERE 1 = 1");
     match &f.holder {
@@ -765,7 +781,7 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
             .arg(id.as_str())
             .push(")))"),
     };
-    if !f.states.is_empty() {
+    if !f.states.is_empty() && !holds_every_held_state(f) {
         q.push(" AND state IN (");
         for (i, s) in f.states.iter().enumerate() {
             if i > 0 {
@@ -1129,17 +1145,21 @@ pub async fn due(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<NumberId>, EngineError> {
-    let sql = "SELECT id FROM ( \
+    // The verification branch walks the partial index of numbers awaiting verification: the
+    // holder indexes (migration 0013) cover `billing_id` and `state` too, and SQLite would
+    // otherwise scan every held number there on each list and scheduler pass.
+    let hint = db.indexed_by("numbers_awaiting_verification");
+    let sql = format!("SELECT id FROM ( \
         SELECT id FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
         UNION SELECT id FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
         UNION SELECT id FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
         UNION SELECT id FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
-        UNION SELECT n.id FROM numbers n JOIN accounts a ON a.id = n.billing_id \
+        UNION SELECT n.id FROM numbers n{hint} JOIN accounts a ON a.id = n.billing_id \
               WHERE n.state IN ('reserved', 'pending_verification') \
               AND (a.verification = 'rejected' OR (a.verification = 'verified' AND n.state = 'pending_verification')) \
-        ) due ORDER BY id LIMIT $2";
+        ) due ORDER BY id LIMIT $2");
     let rows = db
-        .fetch(sql, &[now.into(), i64::from(limit).into()])
+        .fetch(&sql, &[now.into(), i64::from(limit).into()])
         .await
         .map_err(db_err)?;
     rows.iter()
