@@ -417,14 +417,6 @@ async fn run_mode(
         }
     }
     let seed_seconds = t.elapsed().as_secs_f64();
-    if args.backend == BackendArg::Postgres {
-        // What autovacuum would do after a bulk load (it may be off on the measuring machine):
-        // visibility map and hint bits set, statistics current, before anything is measured.
-        use sqlx::Connection;
-        let mut c = sqlx::PgConnection::connect(&url).await?;
-        sqlx::query("VACUUM ANALYZE").execute(&mut c).await?;
-        c.close().await?;
-    }
 
     // 2. Start the server on the existing database: start to first answered request.
     let max_clients = args.clients.iter().copied().max().unwrap_or(1);
