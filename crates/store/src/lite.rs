@@ -139,6 +139,10 @@ impl Sql for LiteConn {
         true
     }
 
+    fn indexed_by(&self, index: &str) -> String {
+        format!(" INDEXED BY {index}")
+    }
+
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
         let mut stmt = self.prepare(sql, args)?;
         let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
@@ -220,6 +224,10 @@ impl Sql for Pooled {
 
     fn e164_fts(&self) -> bool {
         true
+    }
+
+    fn indexed_by(&self, index: &str) -> String {
+        format!(" INDEXED BY {index}")
     }
 
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {

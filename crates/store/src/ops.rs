@@ -18,7 +18,7 @@ use didpool_core::store::{
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
 use didpool_core::{
-    Account, AccountId, EngineError, Number, NumberId, NumberRef, Trunk, TrunkId, E164,
+    Account, AccountId, EngineError, Number, NumberId, NumberRef, NumberState, Trunk, TrunkId, E164,
 };
 
 use crate::codec::corrupt;
@@ -793,6 +793,22 @@ pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, En
     fetch_one(db, &sql, &[id.to_string().into()], rows::number).await
 }
 
+/// Whether `f` lists an account's (or family's) numbers in every state a held number can be
+/// in: a number has a holder only while reserved, pending verification, active or pending
+/// release (`check`: `available_number_is_unheld`), so the state filter is then implied and
+/// left out, and a page skips its OFFSET in the holder index without comparing states.
+fn holds_every_held_state(f: &NumberQuery) -> bool {
+    matches!(f.holder, Holder::Account(_) | Holder::Family(_))
+        && [
+            NumberState::Reserved,
+            NumberState::PendingVerification,
+            NumberState::Active,
+            NumberState::PendingRelease,
+        ]
+        .iter()
+        .all(|s| f.states.contains(s))
+}
+
 fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     q.push(" WHERE 1 = 1");
     match &f.holder {
@@ -810,7 +826,7 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
             .arg(id.as_str())
             .push(")))"),
     };
-    if !f.states.is_empty() {
+    if !f.states.is_empty() && !holds_every_held_state(f) {
         q.push(" AND state IN (");
         for (i, s) in f.states.iter().enumerate() {
             if i > 0 {
@@ -870,6 +886,26 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     }
 }
 
+/// The role and holder whose maintained counts (`number_holder_counts`) give the total of `f`:
+/// a list of one account's (or family's) numbers filtered by nothing but their states.
+fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
+    let (role, holder) = match &f.holder {
+        Holder::Account(id) => ("owner", id.as_str()),
+        Holder::Family(id) => ("billing", id.as_str()),
+        Holder::Nobody | Holder::Visible(_) => return None,
+    };
+    let unfiltered = f.country.is_none()
+        && f.region.is_none()
+        && f.search.is_none()
+        && f.exclude_prefixes.is_empty()
+        && f.inbound_agent_id.is_none()
+        && f.outbound_agent_id.is_none()
+        && f.purchased_from.is_none()
+        && f.purchased_to.is_none()
+        && !matches!(f.order, NumberOrder::Created { after: Some(_), .. });
+    unfiltered.then_some((role, holder))
+}
+
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
     let fts = db.e164_fts();
     let order = match f.order {
@@ -910,6 +946,27 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
     let total = match rows.first() {
         Some(row) if searched => row.int("n")? as u64,
         None if searched && f.offset == 0 => 0,
+        // A held list filtered by state only: the maintained counts (migration 0013).
+        _ if held_count(f).is_some() => {
+            let (role, holder) = held_count(f).expect("checked");
+            let mut c =
+                Q::new("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS n FROM number_holder_counts");
+            c.push(" WHERE holder_id = ")
+                .arg(holder)
+                .push(" AND role = ")
+                .arg(role);
+            if !f.states.is_empty() {
+                c.push(" AND state IN (");
+                for (i, st) in f.states.iter().enumerate() {
+                    if i > 0 {
+                        c.push(", ");
+                    }
+                    c.arg(st.as_str());
+                }
+                c.push(")");
+            }
+            count(db, &c.sql, &c.args).await?
+        }
         // Past the last page, or no search: count on its own.
         _ => {
             let mut c = Q::new("SELECT count(*) AS n FROM numbers");
@@ -1133,17 +1190,21 @@ pub async fn due(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<NumberId>, EngineError> {
-    let sql = "SELECT id FROM ( \
+    // The verification branch walks the partial index of numbers awaiting verification: the
+    // holder indexes (migration 0013) cover `billing_id` and `state` too, and SQLite would
+    // otherwise scan every held number there on each list and scheduler pass.
+    let hint = db.indexed_by("numbers_awaiting_verification");
+    let sql = format!("SELECT id FROM ( \
         SELECT id FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
         UNION SELECT id FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
         UNION SELECT id FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
         UNION SELECT id FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
-        UNION SELECT n.id FROM numbers n JOIN accounts a ON a.id = n.billing_id \
+        UNION SELECT n.id FROM numbers n{hint} JOIN accounts a ON a.id = n.billing_id \
               WHERE n.state IN ('reserved', 'pending_verification') \
               AND (a.verification = 'rejected' OR (a.verification = 'verified' AND n.state = 'pending_verification')) \
-        ) due ORDER BY id LIMIT $2";
+        ) due ORDER BY id LIMIT $2");
     let rows = db
-        .fetch(sql, &[now.into(), i64::from(limit).into()])
+        .fetch(&sql, &[now.into(), i64::from(limit).into()])
         .await
         .map_err(db_err)?;
     rows.iter()
@@ -1252,6 +1313,24 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
            (SELECT max(seq) FROM number_events x WHERE x.number_id = n.id) \
          WHERE e.seq IS NULL OR e.to_state <> n.state \
            OR coalesce(e.to_owner, '') <> coalesce(n.owner_id, '')",
+    )
+    .await?;
+    rule(
+        db,
+        "holder_counts_match_numbers",
+        "WITH a AS (SELECT owner_id AS holder_id, 'owner' AS role, state, count(*) AS n FROM numbers \
+           WHERE owner_id IS NOT NULL GROUP BY owner_id, state \
+         UNION ALL SELECT billing_id, 'billing', state, count(*) FROM numbers \
+           WHERE billing_id IS NOT NULL GROUP BY billing_id, state) \
+         SELECT a.holder_id || ' ' || a.role || ' ' || a.state AS subject, \
+           'counted ' || coalesce(c.n, 0) || ' but holds ' || a.n AS detail \
+         FROM a LEFT JOIN number_holder_counts c \
+           ON c.holder_id = a.holder_id AND c.role = a.role AND c.state = a.state \
+         WHERE coalesce(c.n, 0) <> a.n \
+         UNION ALL SELECT c.holder_id || ' ' || c.role || ' ' || c.state, \
+           'counted ' || c.n || ' but holds 0' FROM number_holder_counts c \
+         WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM a \
+           WHERE a.holder_id = c.holder_id AND a.role = c.role AND a.state = c.state)",
     )
     .await?;
     Ok(found)

@@ -226,6 +226,11 @@ pub trait Sql: Send {
     fn e164_fts(&self) -> bool {
         false
     }
+    /// ` INDEXED BY index` (SQLite), where a planner without statistics would pick a wider index
+    /// that merely covers the columns; nothing on PostgreSQL, whose planner has them.
+    fn indexed_by(&self, _index: &str) -> String {
+        String::new()
+    }
     /// Whether a command's writes should be sent as one statement: each statement is a round
     /// trip to PostgreSQL, while SQLite runs in-process and takes its statements one at a time.
     fn combines_writes(&self) -> bool {
