@@ -537,13 +537,11 @@ impl Engine {
             }
         };
         // A cached pair is checked exactly as a fresh one.
-        if !credential.token_hash.matches(token)
-            || !credential.is_live_at(now)
-            || account_id.is_some_and(|id| *id != credential.account_id)
-            || !(account.is_live() && account.enabled)
-        {
-            return Ok(None);
-        }
-        Ok(Some((account, credential)))
+        let good = credential.token_hash.matches(token)
+            && credential.is_live_at(now)
+            && account_id.is_none_or(|id| *id == credential.account_id)
+            && account.is_live()
+            && account.enabled;
+        Ok(good.then_some((account, credential)))
     }
 }

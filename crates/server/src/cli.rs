@@ -105,6 +105,10 @@ pub struct DbArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start: boxing `serve`'s flags would save nothing"
+)]
 pub enum Cmd {
     /// Serve every API face and the admin API.
     Serve(ServeArgs),
