@@ -127,17 +127,18 @@ fn insert_many(table: &'static str, cols: &str, rows: Vec<Vec<Val>>, what: &str)
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
         let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
+        sql.reserve(chunk.len() * width * 6);
         for i in 0..chunk.len() {
             if i > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
-            sql.push_str(
-                &(1..=width)
-                    .map(|c| format!("${}", i * width + c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+            for c in 1..=width {
+                if c > 1 {
+                    sql.push_str(", ");
+                }
+                push_placeholder(&mut sql, i * width + c);
+            }
             sql.push(')');
         }
         let args = chunk.into_iter().flatten().collect();
@@ -193,9 +194,9 @@ fn update(
 
 /// Runs a command's writes in order. Where the backend takes them as one statement
 /// (PostgreSQL: one round trip) and they cannot depend on their order, they go together.
-async fn run_writes(db: &mut dyn Sql, stmts: Vec<Stmt>) -> Result<(), EngineError> {
+async fn run_writes(db: &mut dyn Sql, mut stmts: Vec<Stmt>) -> Result<(), EngineError> {
     if stmts.len() > 1 && db.combines_writes() && order_free(&stmts) {
-        let q = combined(&stmts);
+        let q = combined(&mut stmts);
         return match db.exec(&q.sql, &q.args).await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -234,44 +235,88 @@ fn order_free(stmts: &[Stmt]) -> bool {
 }
 
 /// `WITH w0 AS (…), w1 AS (…) SELECT 1`, each part's placeholders renumbered after the last.
-fn combined(stmts: &[Stmt]) -> Q {
-    let mut q = Q::new("WITH ");
-    for (i, s) in stmts.iter().enumerate() {
+/// The parts' arguments move into the combined statement (a failure needs only their `table`
+/// and `what`).
+fn combined(stmts: &mut [Stmt]) -> Q {
+    let len: usize = stmts.iter().map(|s| s.q.sql.len() + 16).sum();
+    let params: usize = stmts.iter().map(|s| s.q.args.len()).sum();
+    let mut q = Q {
+        sql: String::with_capacity(len + 16),
+        args: Vec::with_capacity(params),
+    };
+    q.sql.push_str("WITH ");
+    for (i, s) in stmts.iter_mut().enumerate() {
         if i > 0 {
-            q.push(", ");
+            q.sql.push_str(", ");
         }
         let offset = q.args.len();
-        q.push(&format!("w{i} AS ("));
-        q.push(&renumbered(&s.q.sql, offset));
-        q.push(")");
-        q.args.extend(s.q.args.iter().cloned());
+        q.sql.push('w');
+        push_number(&mut q.sql, i);
+        q.sql.push_str(" AS (");
+        renumber_into(&mut q.sql, &s.q.sql, offset);
+        q.sql.push(')');
+        q.args.append(&mut s.q.args);
     }
-    q.push(" SELECT 1");
+    q.sql.push_str(" SELECT 1");
     q
 }
 
-/// `sql` with each `$n` made `$(n + offset)` (statements here hold no `$` but placeholders).
-fn renumbered(sql: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        out.push(c);
-        if c != '$' {
+/// Appends `sql` to `out` with each `$n` made `$(n + offset)` (statements here hold no `$` but
+/// placeholders).
+fn renumber_into(out: &mut String, sql: &str, offset: usize) {
+    let bytes = sql.as_bytes();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
             continue;
         }
+        let start = i + 1;
+        let mut end = start;
         let mut n = 0usize;
-        let mut digits = false;
-        while let Some(&(_, d)) = chars.peek() {
-            let Some(v) = d.to_digit(10) else { break };
-            n = n * 10 + v as usize;
-            digits = true;
-            chars.next();
+        while end < bytes.len() && bytes[end].is_ascii_digit() {
+            n = n * 10 + usize::from(bytes[end] - b'0');
+            end += 1;
         }
-        if digits {
-            out.push_str(&(n + offset).to_string());
+        if end > start {
+            out.push_str(&sql[copied..start]);
+            push_number(out, n + offset);
+            copied = end;
+        }
+        i = end.max(start);
+    }
+    out.push_str(&sql[copied..]);
+}
+
+#[cfg(test)]
+fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::new();
+    renumber_into(&mut out, sql, offset);
+    out
+}
+
+/// Appends `$n`.
+pub(crate) fn push_placeholder(out: &mut String, n: usize) {
+    out.push('$');
+    push_number(out, n);
+}
+
+/// Appends `n` in decimal, without the formatting machinery (statement texts are built for
+/// every command).
+fn push_number(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    out
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
 }
 
 /// Loads what a command needs, locking each row where the backend needs locks.
@@ -1699,7 +1744,7 @@ mod tests {
 
     #[test]
     fn combined_writes_number_their_placeholders_in_turn() {
-        let q = combined(&[
+        let q = combined(&mut [
             stmt(
                 "numbers",
                 WriteOp::Update,
@@ -1724,6 +1769,18 @@ mod tests {
         assert_eq!(
             renumbered("a = $9, b = $10, c = $11", 90),
             "a = $99, b = $100, c = $101"
+        );
+        assert_eq!(renumbered("x = $1)", 0), "x = $1)");
+        assert_eq!(crate::sql::placeholders(3), "$1, $2, $3");
+        let many = insert_many(
+            "t",
+            "a, b",
+            vec![vec![Val::from(1), Val::from(2)]; 2],
+            "row",
+        );
+        assert_eq!(
+            many[0].q.sql,
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
         );
     }
 

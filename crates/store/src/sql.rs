@@ -73,11 +73,12 @@ impl From<Decimal> for Val {
 
 pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
-pub fn bind_pg<'q>(q: PgQuery<'q>, args: &[Val]) -> Result<PgQuery<'q>, EngineError> {
+/// Binds `args` by reference (no copy of a text value per statement).
+pub fn bind_pg<'q>(q: PgQuery<'q>, args: &'q [Val]) -> Result<PgQuery<'q>, EngineError> {
     let mut q = q;
     for v in args {
         q = match v {
-            Val::Text(s) => q.bind(s.clone()),
+            Val::Text(s) => q.bind(s.as_deref()),
             Val::Int(i) => q.bind(*i),
             Val::Bool(b) => q.bind(*b),
             Val::Time(t) => q.bind(*t),
@@ -268,17 +269,21 @@ impl Q {
     /// Appends a placeholder for `v`.
     pub fn arg(&mut self, v: impl Into<Val>) -> &mut Self {
         self.args.push(v.into());
-        self.sql.push_str(&format!("${}", self.args.len()));
+        crate::ops::push_placeholder(&mut self.sql, self.args.len());
         self
     }
 }
 
 /// `$1, $2, …, $n`.
 pub fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::with_capacity(n * 5);
+    for i in 1..=n {
+        if i > 1 {
+            out.push_str(", ");
+        }
+        crate::ops::push_placeholder(&mut out, i);
+    }
+    out
 }
 
 /// Whether a sqlx error says PostgreSQL cannot be reached now: no connection within the pool's
