@@ -139,10 +139,6 @@ impl Sql for LiteConn {
         true
     }
 
-    fn row_key(&self) -> &'static str {
-        "rowid"
-    }
-
     fn indexed_by(&self, index: &str) -> String {
         format!(" INDEXED BY {index}")
     }
@@ -228,10 +224,6 @@ impl Sql for Pooled {
 
     fn e164_fts(&self) -> bool {
         true
-    }
-
-    fn row_key(&self) -> &'static str {
-        "rowid"
     }
 
     fn indexed_by(&self, index: &str) -> String {

@@ -998,12 +998,7 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
     let mut s = if searched {
         Q::new("WITH matches AS MATERIALIZED (SELECT id, e164, created_at FROM numbers")
     } else {
-        // The page is found by its keys alone (the holder index walks its OFFSET without reading
-        // rows), then only its rows are read.
-        Q::new(format!(
-            "SELECT {NUMBER_COLS} FROM numbers JOIN (SELECT {key} AS page_key FROM numbers",
-            key = db.row_key()
-        ))
+        Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"))
     };
     number_filters(&mut s, f, fts);
     if searched {
@@ -1019,11 +1014,6 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
         .arg(f.offset as i64);
     if searched {
         s.push(&format!(") AS page ON id = page_id{order}"));
-    } else {
-        s.push(&format!(
-            ") AS page ON numbers.{key} = page_key{order}",
-            key = db.row_key()
-        ));
     }
     let rows = db.fetch(&s.sql, &s.args).await.map_err(db_err)?;
     let items = rows

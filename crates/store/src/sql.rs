@@ -226,11 +226,6 @@ pub trait Sql: Send {
     fn e164_fts(&self) -> bool {
         false
     }
-    /// The column that finds a `numbers` row fastest from an index entry: SQLite's `rowid`
-    /// (every index entry carries it), PostgreSQL's primary key `id`.
-    fn row_key(&self) -> &'static str {
-        "id"
-    }
     /// ` INDEXED BY index` (SQLite), where a planner without statistics would pick a wider index
     /// that merely covers the columns; nothing on PostgreSQL, whose planner has them.
     fn indexed_by(&self, _index: &str) -> String {
