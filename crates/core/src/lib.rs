@@ -9,6 +9,7 @@ pub mod account;
 pub mod audit;
 pub mod call;
 pub mod clock;
+pub mod console;
 pub mod credential;
 pub mod e164;
 pub mod engine;

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod conn;
+pub mod console;
 pub mod demo;
 pub mod faces;
 pub mod http;
