@@ -17,7 +17,7 @@
 mod pages;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -176,8 +176,12 @@ impl Console {
 /// The session of a request: the console, or the answer that sends the browser to sign in.
 async fn session(parts: &mut Parts, state: &AppState) -> Result<Console, Response> {
     let to_sign_in = || {
-        let next = parts
-            .uri
+        // Inside `/console` the router sees the path without its prefix; the original has it.
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |o| &o.0);
+        let next = uri
             .path_and_query()
             .map(|p| p.as_str())
             .filter(|p| p.starts_with("/console") && !p.starts_with("/console/sign-"))
