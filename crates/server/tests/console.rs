@@ -36,6 +36,8 @@ both!(a_rotated_token_ends_its_sessions);
 both!(failed_sign_ins_are_throttled);
 both!(a_number_page_shows_the_timeline_with_request_ids);
 both!(the_operator_pages);
+both!(hand_over_take_back_and_the_cool_off);
+both!(the_list_filters);
 
 /// A running server and its database.
 struct Node {
@@ -423,4 +425,77 @@ async fn the_operator_pages(backend: Backend) {
 fn between(s: &str, start: &str, end: &str) -> String {
     let at = s.find(start).unwrap_or_else(|| panic!("{start} not in {s}")) + start.len();
     s[at..at + s[at..].find(end).expect("the end")].to_owned()
+}
+
+async fn hand_over_take_back_and_the_cool_off(backend: Backend) {
+    let Some(n) = node(backend, "console_cool_off", &[]).await else { return };
+    let (who, stock) = customer(&n.api, 2).await;
+    let sub = n.api.sub_account(&who, "Branch").await;
+    for e in &stock {
+        assert!(n.api.purchase(&who, e).await.status.is_success());
+    }
+    let mut s = Session::new(&n.proc.base);
+    s.sign_in(&who.id, &who.token).await;
+    let path = format!("/console/numbers/{}", stock[0].replace('+', "%2B"));
+    let page = s.post_from(&path, &format!("{path}/sub-account"), &[("action", "hand"), ("sub", &sub.id)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = s.get(page.location()).await;
+    assert!(page.body.contains("Handed to the sub-account."));
+    assert!(page.body.contains("Take back from the sub-account"));
+    assert!(!page.body.contains("name=\"force\""), "a customer account is offered no force");
+
+    // A call on the number starts the cool-off: taking it back is refused, with the date.
+    let r = n.api.send(Method::POST, "/admin/v1/calls", None, Some(json!({"e164": stock[0]}))).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let page = s.post_from(&path, &format!("{path}/sub-account"), &[("action", "take-back")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    assert!(page.body.contains("available again on"), "{}", page.body);
+    // Force is the admin role's: the engine refuses a customer that sends it anyway.
+    let page = s.post_from(&path, &format!("{path}/sub-account"), &[("action", "take-back"), ("force", "true")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(page.body.contains("admin-role"), "{}", page.body);
+
+    // Without a call, it comes back at once.
+    let other = format!("/console/numbers/{}", stock[1].replace('+', "%2B"));
+    s.post_from(&other, &format!("{other}/sub-account"), &[("action", "hand"), ("sub", &sub.id)]).await;
+    let page = s.post_from(&other, &format!("{other}/sub-account"), &[("action", "take-back")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(page.location().ends_with("done=taken"));
+
+    // The sub-account sees only what it holds, and no money page.
+    let mut b = Session::new(&n.proc.base);
+    b.sign_in(&sub.id, &sub.token).await;
+    let list = b.get("/console/numbers").await;
+    assert!(list.body.contains(&stock[0]) && !list.body.contains(&stock[1]));
+    assert!(!list.body.contains("/console/money"));
+}
+
+async fn the_list_filters(backend: Backend) {
+    let Some(n) = node(backend, "console_filters", &[]).await else { return };
+    let (who, stock) = customer(&n.api, 4).await;
+    let sub = n.api.sub_account(&who, "Branch").await;
+    let trunk = n.api.trunk(&who, "PBX").await;
+    for e in &stock[..3] {
+        assert!(n.api.purchase(&who, e).await.status.is_success());
+    }
+    assert!(n.api.assign_trunk(&who, &stock[0], &trunk).await.status.is_success());
+    assert!(n.api.assign_sub(&who, &stock[1], &sub).await.status.is_success());
+    let mut s = Session::new(&n.proc.base);
+    s.sign_in(&who.id, &who.token).await;
+    let shows = |body: &str| -> Vec<bool> { stock.iter().map(|e| body.contains(&format!(">{e}<"))).collect() };
+    assert_eq!(shows(&s.get("/console/numbers").await.body), [true, true, true, false]);
+    assert_eq!(shows(&s.get(&format!("/console/numbers?trunk={trunk}")).await.body), [true, false, false, false]);
+    assert_eq!(shows(&s.get(&format!("/console/numbers?sub={}", sub.id)).await.body), [false, true, false, false]);
+    let digits = &stock[2][stock[2].len() - 5..];
+    assert_eq!(shows(&s.get(&format!("/console/numbers?q={digits}")).await.body), [false, false, true, false]);
+    assert_eq!(shows(&s.get("/console/numbers?state=available").await.body), [false, false, false, false]);
+    assert_eq!(shows(&s.get("/console/numbers?country=US").await.body), [false, false, false, false]);
+    assert_eq!(shows(&s.get("/console/numbers?country=in&state=active").await.body), [true, true, true, false]);
+    let bad = s.get("/console/numbers?state=nonsense").await;
+    assert!(bad.body.contains("is not a state"));
+    // Another account's sub-account is not a filter this account may use.
+    let stranger = n.api.master("Stranger", 10).await;
+    let theirs = n.api.sub_account(&stranger, "Theirs").await;
+    let page = s.get(&format!("/console/numbers?sub={}", theirs.id)).await;
+    assert_eq!(shows(&page.body), [false, false, false, false]);
 }
