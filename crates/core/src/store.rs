@@ -63,8 +63,10 @@ pub trait Store: Send + Sync + 'static {
     /// Keeps a new console session ([`crate::console`]).
     async fn open_console_session(&self, session: &ConsoleSession) -> Result<(), EngineError>;
     /// The console session whose id hashes to `hash`.
-    async fn console_session(&self, hash: &TokenHash)
-        -> Result<Option<ConsoleSession>, EngineError>;
+    async fn console_session(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<ConsoleSession>, EngineError>;
     /// Moves a console session's `seen_at`.
     async fn touch_console_session(
         &self,

@@ -113,7 +113,13 @@ impl Session {
         }
     }
 
-    async fn send(&mut self, method: Method, path: &str, form: Option<&[(&str, &str)]>, headers: &[(&str, &str)]) -> Page {
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header("Cookie", c);
@@ -147,7 +153,8 @@ impl Session {
         let mut fields = form.to_vec();
         fields.push(("csrf", &token));
         let origin = self.base.clone();
-        self.send(Method::POST, path, Some(&fields), &[("Origin", &origin)]).await
+        self.send(Method::POST, path, Some(&fields), &[("Origin", &origin)])
+            .await
     }
 
     async fn sign_in(&mut self, id: &str, token: &str) -> Page {
@@ -155,7 +162,11 @@ impl Session {
         self.send(
             Method::POST,
             "/console/sign-in",
-            Some(&[("auth_id", id), ("auth_token", token), ("next", "/console/numbers")]),
+            Some(&[
+                ("auth_id", id),
+                ("auth_token", token),
+                ("next", "/console/numbers"),
+            ]),
             &[("Origin", &origin)],
         )
         .await
@@ -170,13 +181,19 @@ async fn customer(api: &Api, numbers: u32) -> (Acct, Vec<String>) {
 }
 
 async fn the_cookie_is_http_only_strict_and_secure_behind_tls(backend: Backend) {
-    let Some(n) = node(backend, "console_cookie", &[]).await else { return };
+    let Some(n) = node(backend, "console_cookie", &[]).await else {
+        return;
+    };
     let (who, _) = customer(&n.api, 1).await;
     let mut s = Session::new(&n.proc.base);
 
     let page = s.get("/console/numbers").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert!(page.location().starts_with("/console/sign-in"), "{}", page.location());
+    assert!(
+        page.location().starts_with("/console/sign-in"),
+        "{}",
+        page.location()
+    );
     assert_eq!(s.get("/").await.location(), "/console");
 
     let wrong = s.sign_in(&who.id, "not-the-token").await;
@@ -196,7 +213,10 @@ async fn the_cookie_is_http_only_strict_and_secure_behind_tls(backend: Backend) 
     assert_eq!(numbers.status, StatusCode::OK);
     assert!(numbers.body.contains(&who.id));
     assert_eq!(numbers.headers["cache-control"], "no-store");
-    assert!(numbers.headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(numbers.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
 
     // Behind a proxy that terminates TLS.
     let mut tls = Session::new(&n.proc.base);
@@ -209,24 +229,39 @@ async fn the_cookie_is_http_only_strict_and_secure_behind_tls(backend: Backend) 
             &[("X-Forwarded-Proto", "https"), ("Origin", &origin)],
         )
         .await;
-    assert!(page.set_cookie().contains("; Secure"), "{}", page.set_cookie());
+    assert!(
+        page.set_cookie().contains("; Secure"),
+        "{}",
+        page.set_cookie()
+    );
 
     // The operator signs in with the admin token and no auth id.
     let mut op = Session::new(&n.proc.base);
-    assert_eq!(op.sign_in("", ADMIN_TOKEN).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        op.sign_in("", ADMIN_TOKEN).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert!(op.get("/console/numbers").await.body.contains("Inventory"));
 
     // A path under /console that no page takes is an HTML 404; an unknown cookie signs in again.
     let missing = s.get("/console/nowhere").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    assert!(missing.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(missing.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     let mut stale = Session::new(&n.proc.base);
     stale.cookie = Some("didpool_console=cs_forged".into());
-    assert_eq!(stale.get("/console/numbers").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        stale.get("/console/numbers").await.status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 async fn forged_forms_are_refused_and_change_nothing(backend: Backend) {
-    let Some(n) = node(backend, "console_csrf", &[]).await else { return };
+    let Some(n) = node(backend, "console_csrf", &[]).await else {
+        return;
+    };
     let (who, stock) = customer(&n.api, 1).await;
     let mut s = Session::new(&n.proc.base);
     s.sign_in(&who.id, &who.token).await;
@@ -236,24 +271,51 @@ async fn forged_forms_are_refused_and_change_nothing(backend: Backend) {
 
     let zeros = "0".repeat(64);
     let forged = [
-        (vec![("number", number)], vec![("Origin", origin.as_str())], "no token"),
-        (vec![("number", number), ("csrf", zeros.as_str())], vec![("Origin", origin.as_str())], "a wrong token"),
-        (vec![("number", number), ("csrf", token.as_str())], vec![("Origin", "http://evil.example")], "another origin"),
-        (vec![("number", number), ("csrf", token.as_str())], vec![("Sec-Fetch-Site", "cross-site")], "a cross-site request"),
+        (
+            vec![("number", number)],
+            vec![("Origin", origin.as_str())],
+            "no token",
+        ),
+        (
+            vec![("number", number), ("csrf", zeros.as_str())],
+            vec![("Origin", origin.as_str())],
+            "a wrong token",
+        ),
+        (
+            vec![("number", number), ("csrf", token.as_str())],
+            vec![("Origin", "http://evil.example")],
+            "another origin",
+        ),
+        (
+            vec![("number", number), ("csrf", token.as_str())],
+            vec![("Sec-Fetch-Site", "cross-site")],
+            "a cross-site request",
+        ),
     ];
     for (form, headers, what) in &forged {
-        let page = s.send(Method::POST, "/console/buy", Some(form), headers).await;
+        let page = s
+            .send(Method::POST, "/console/buy", Some(form), headers)
+            .await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{what}: {}", page.body);
         assert!(page.body.contains("Forbidden"), "{what}");
     }
-    assert_eq!(n.api.number(number).await["state"], "available", "nothing bought");
+    assert_eq!(
+        n.api.number(number).await["state"],
+        "available",
+        "nothing bought"
+    );
     // Another session's token is not this one's.
     let mut other = Session::new(&n.proc.base);
     other.sign_in(&who.id, &who.token).await;
     let theirs = other.get("/console/buy").await.csrf();
     assert_ne!(theirs, token);
     let page = s
-        .send(Method::POST, "/console/buy", Some(&[("number", number), ("csrf", &theirs)]), &[])
+        .send(
+            Method::POST,
+            "/console/buy",
+            Some(&[("number", number), ("csrf", &theirs)]),
+            &[],
+        )
         .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
 
@@ -270,7 +332,12 @@ async fn forged_forms_are_refused_and_change_nothing(backend: Backend) {
     assert_eq!(n.api.number(number).await["state"], "active");
     // Again: the engine's refusal, in the page.
     let again = s
-        .send(Method::POST, "/console/buy", Some(&[("number", number), ("csrf", &token)]), &[("Origin", &origin)])
+        .send(
+            Method::POST,
+            "/console/buy",
+            Some(&[("number", number), ("csrf", &token)]),
+            &[("Origin", &origin)],
+        )
         .await;
     assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
     assert!(again.body.contains("Could not buy"), "{}", again.body);
@@ -287,23 +354,41 @@ async fn sessions_expire_and_end_at_sign_out(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let page = s.get("/console/numbers").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
-    assert!(page.location().starts_with("/console/sign-in?expired=1"), "{}", page.location());
-    assert!(page.set_cookie().contains("Max-Age=0"), "the dead cookie is removed");
+    assert!(
+        page.location().starts_with("/console/sign-in?expired=1"),
+        "{}",
+        page.location()
+    );
+    assert!(
+        page.set_cookie().contains("Max-Age=0"),
+        "the dead cookie is removed"
+    );
     let sign_in = s.get(page.location()).await;
-    assert!(sign_in.body.contains("Your session has ended"), "{}", sign_in.body);
+    assert!(
+        sign_in.body.contains("Your session has ended"),
+        "{}",
+        sign_in.body
+    );
 
     // Sign-out ends the session on the server: the old cookie no longer works.
     s.sign_in(&who.id, &who.token).await;
     let kept = s.cookie.clone();
-    let out = s.post_from("/console/numbers", "/console/sign-out", &[]).await;
+    let out = s
+        .post_from("/console/numbers", "/console/sign-out", &[])
+        .await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(out.set_cookie().contains("Max-Age=0"));
     s.cookie = kept;
-    assert_eq!(s.get("/console/numbers").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        s.get("/console/numbers").await.status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 async fn a_rotated_token_ends_its_sessions(backend: Backend) {
-    let Some(n) = node(backend, "console_rotate", &[]).await else { return };
+    let Some(n) = node(backend, "console_rotate", &[]).await else {
+        return;
+    };
     let (who, _) = customer(&n.api, 1).await;
     let mut s = Session::new(&n.proc.base);
     s.sign_in(&who.id, &who.token).await;
@@ -319,11 +404,21 @@ async fn a_rotated_token_ends_its_sessions(backend: Backend) {
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     let page = s.get("/console/numbers").await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER, "the session died with its token");
+    assert_eq!(
+        page.status,
+        StatusCode::SEE_OTHER,
+        "the session died with its token"
+    );
 }
 
 async fn failed_sign_ins_are_throttled(backend: Backend) {
-    let Some(n) = node(backend, "console_throttle", &["--auth-failures-per-minute", "3"]).await else {
+    let Some(n) = node(
+        backend,
+        "console_throttle",
+        &["--auth-failures-per-minute", "3"],
+    )
+    .await
+    else {
         return;
     };
     let (who, _) = customer(&n.api, 1).await;
@@ -333,7 +428,11 @@ async fn failed_sign_ins_are_throttled(backend: Backend) {
         statuses.push(s.sign_in(&who.id, "wrong").await.status);
     }
     assert_eq!(statuses[0], StatusCode::UNAUTHORIZED);
-    assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+    assert_eq!(
+        *statuses.last().unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "{statuses:?}"
+    );
     // While throttled, even the right token is refused (before it is checked).
     let page = s.sign_in(&who.id, &who.token).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
@@ -341,7 +440,9 @@ async fn failed_sign_ins_are_throttled(backend: Backend) {
 }
 
 async fn a_number_page_shows_the_timeline_with_request_ids(backend: Backend) {
-    let Some(n) = node(backend, "console_timeline", &[]).await else { return };
+    let Some(n) = node(backend, "console_timeline", &[]).await else {
+        return;
+    };
     let (who, stock) = customer(&n.api, 1).await;
     let number = stock[0].as_str();
     let mut s = Session::new(&n.proc.base);
@@ -360,7 +461,10 @@ async fn a_number_page_shows_the_timeline_with_request_ids(backend: Backend) {
     let page = s.get(bought.location()).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Bought."), "the outcome is shown");
-    assert!(page.body.contains("console-buy-1"), "the request id in the timeline");
+    assert!(
+        page.body.contains("console-buy-1"),
+        "the request id in the timeline"
+    );
     assert!(page.body.contains(&who.id), "who did it");
     assert!(page.body.contains("purchased"), "{}", page.body);
 
@@ -377,13 +481,21 @@ async fn a_number_page_shows_the_timeline_with_request_ids(backend: Backend) {
     assert_eq!(n.api.number(number).await["state"], "active");
     let confirm = s.get(&format!("{path}/release")).await;
     assert!(confirm.body.contains("Billing stops") && confirm.body.contains("Routing stops"));
-    let page = s.post_from(&format!("{path}/release"), &format!("{path}/release"), &[("confirm", number)]).await;
+    let page = s
+        .post_from(
+            &format!("{path}/release"),
+            &format!("{path}/release"),
+            &[("confirm", number)],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     assert_ne!(n.api.number(number).await["state"], "active");
 }
 
 async fn the_operator_pages(backend: Backend) {
-    let Some(n) = node(backend, "console_operator", &[]).await else { return };
+    let Some(n) = node(backend, "console_operator", &[]).await else {
+        return;
+    };
     let mut s = Session::new(&n.proc.base);
     s.sign_in("", ADMIN_TOKEN).await;
 
@@ -391,44 +503,84 @@ async fn the_operator_pages(backend: Backend) {
         "e164,country,region,setup_fee,monthly_fee,currency\n{},IN,Bangalore,1,2,INR\nnot-a-number,IN,x,1,2,INR\n",
         blr(7)
     );
-    let page = s.post_from("/console/inventory", "/console/inventory", &[("csv", &csv)]).await;
+    let page = s
+        .post_from("/console/inventory", "/console/inventory", &[("csv", &csv)])
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("1 imported, 0 already stocked, 1 rows refused"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("1 imported, 0 already stocked, 1 rows refused"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("row_errors"));
 
     let page = s
-        .post_from("/console/accounts", "/console/accounts", &[("name", "Made Here"), ("role", "customer"), ("currency", "INR"), ("balance", "5")])
+        .post_from(
+            "/console/accounts",
+            "/console/accounts",
+            &[
+                ("name", "Made Here"),
+                ("role", "customer"),
+                ("currency", "INR"),
+                ("balance", "5"),
+            ],
+        )
         .await;
     assert_eq!(page.status, StatusCode::CREATED, "{}", page.body);
     let id = between(&page.body, "id=\"new_auth_id\">", "<");
     let token = between(&page.body, "id=\"new_auth_token\">", "<");
     let path = format!("/console/accounts/{id}");
-    let topped = s.post_from(&path, &format!("{path}/top-up"), &[("amount", "20")]).await;
+    let topped = s
+        .post_from(&path, &format!("{path}/top-up"), &[("amount", "20")])
+        .await;
     assert_eq!(topped.status, StatusCode::SEE_OTHER, "{}", topped.body);
     assert!(s.get(&path).await.body.contains("25 INR"));
 
     // The new account signs in with the token shown once; after a rotation it no longer can.
     let mut c = Session::new(&n.proc.base);
     assert_eq!(c.sign_in(&id, &token).await.status, StatusCode::SEE_OTHER);
-    let rotated = s.post_from(&path, &format!("{path}/rotate-token"), &[("grace", "0")]).await;
+    let rotated = s
+        .post_from(&path, &format!("{path}/rotate-token"), &[("grace", "0")])
+        .await;
     assert_eq!(rotated.status, StatusCode::OK);
-    assert_eq!(c.get("/console/numbers").await.status, StatusCode::SEE_OTHER);
-    assert_eq!(Session::new(&n.proc.base).sign_in(&id, &token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.get("/console/numbers").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        Session::new(&n.proc.base).sign_in(&id, &token).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     let check = s.get("/console/check").await;
-    assert!(check.body.contains("Every invariant holds"), "{}", check.body);
+    assert!(
+        check.body.contains("Every invariant holds"),
+        "{}",
+        check.body
+    );
     // A customer may not open the operator's pages.
-    assert_eq!(c.sign_in(&id, &between(&rotated.body, "id=\"new_auth_token\">", "<")).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        c.sign_in(&id, &between(&rotated.body, "id=\"new_auth_token\">", "<"))
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(c.get("/console/check").await.status, StatusCode::FORBIDDEN);
 }
 
 fn between(s: &str, start: &str, end: &str) -> String {
-    let at = s.find(start).unwrap_or_else(|| panic!("{start} not in {s}")) + start.len();
+    let at = s
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} not in {s}"))
+        + start.len();
     s[at..at + s[at..].find(end).expect("the end")].to_owned()
 }
 
 async fn hand_over_take_back_and_the_cool_off(backend: Backend) {
-    let Some(n) = node(backend, "console_cool_off", &[]).await else { return };
+    let Some(n) = node(backend, "console_cool_off", &[]).await else {
+        return;
+    };
     let (who, stock) = customer(&n.api, 2).await;
     let sub = n.api.sub_account(&who, "Branch").await;
     for e in &stock {
@@ -437,28 +589,68 @@ async fn hand_over_take_back_and_the_cool_off(backend: Backend) {
     let mut s = Session::new(&n.proc.base);
     s.sign_in(&who.id, &who.token).await;
     let path = format!("/console/numbers/{}", stock[0].replace('+', "%2B"));
-    let page = s.post_from(&path, &format!("{path}/sub-account"), &[("action", "hand"), ("sub", &sub.id)]).await;
+    let page = s
+        .post_from(
+            &path,
+            &format!("{path}/sub-account"),
+            &[("action", "hand"), ("sub", &sub.id)],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let page = s.get(page.location()).await;
     assert!(page.body.contains("Handed to the sub-account."));
     assert!(page.body.contains("Take back from the sub-account"));
-    assert!(!page.body.contains("name=\"force\""), "a customer account is offered no force");
+    assert!(
+        !page.body.contains("name=\"force\""),
+        "a customer account is offered no force"
+    );
 
     // A call on the number starts the cool-off: taking it back is refused, with the date.
-    let r = n.api.send(Method::POST, "/admin/v1/calls", None, Some(json!({"e164": stock[0]}))).await;
+    let r = n
+        .api
+        .send(
+            Method::POST,
+            "/admin/v1/calls",
+            None,
+            Some(json!({"e164": stock[0]})),
+        )
+        .await;
     assert!(r.status.is_success(), "{}", r.body);
-    let page = s.post_from(&path, &format!("{path}/sub-account"), &[("action", "take-back")]).await;
+    let page = s
+        .post_from(
+            &path,
+            &format!("{path}/sub-account"),
+            &[("action", "take-back")],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
     assert!(page.body.contains("available again on"), "{}", page.body);
     // Force is the admin role's: the engine refuses a customer that sends it anyway.
-    let page = s.post_from(&path, &format!("{path}/sub-account"), &[("action", "take-back"), ("force", "true")]).await;
+    let page = s
+        .post_from(
+            &path,
+            &format!("{path}/sub-account"),
+            &[("action", "take-back"), ("force", "true")],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
     assert!(page.body.contains("admin-role"), "{}", page.body);
 
     // Without a call, it comes back at once.
     let other = format!("/console/numbers/{}", stock[1].replace('+', "%2B"));
-    s.post_from(&other, &format!("{other}/sub-account"), &[("action", "hand"), ("sub", &sub.id)]).await;
-    let page = s.post_from(&other, &format!("{other}/sub-account"), &[("action", "take-back")]).await;
+    s.post_from(
+        &other,
+        &format!("{other}/sub-account"),
+        &[("action", "hand"), ("sub", &sub.id)],
+    )
+    .await;
+    let page = s
+        .post_from(
+            &other,
+            &format!("{other}/sub-account"),
+            &[("action", "take-back")],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     assert!(page.location().ends_with("done=taken"));
 
@@ -471,26 +663,68 @@ async fn hand_over_take_back_and_the_cool_off(backend: Backend) {
 }
 
 async fn the_list_filters(backend: Backend) {
-    let Some(n) = node(backend, "console_filters", &[]).await else { return };
+    let Some(n) = node(backend, "console_filters", &[]).await else {
+        return;
+    };
     let (who, stock) = customer(&n.api, 4).await;
     let sub = n.api.sub_account(&who, "Branch").await;
     let trunk = n.api.trunk(&who, "PBX").await;
     for e in &stock[..3] {
         assert!(n.api.purchase(&who, e).await.status.is_success());
     }
-    assert!(n.api.assign_trunk(&who, &stock[0], &trunk).await.status.is_success());
-    assert!(n.api.assign_sub(&who, &stock[1], &sub).await.status.is_success());
+    assert!(n
+        .api
+        .assign_trunk(&who, &stock[0], &trunk)
+        .await
+        .status
+        .is_success());
+    assert!(n
+        .api
+        .assign_sub(&who, &stock[1], &sub)
+        .await
+        .status
+        .is_success());
     let mut s = Session::new(&n.proc.base);
     s.sign_in(&who.id, &who.token).await;
-    let shows = |body: &str| -> Vec<bool> { stock.iter().map(|e| body.contains(&format!(">{e}<"))).collect() };
-    assert_eq!(shows(&s.get("/console/numbers").await.body), [true, true, true, false]);
-    assert_eq!(shows(&s.get(&format!("/console/numbers?trunk={trunk}")).await.body), [true, false, false, false]);
-    assert_eq!(shows(&s.get(&format!("/console/numbers?sub={}", sub.id)).await.body), [false, true, false, false]);
+    let shows = |body: &str| -> Vec<bool> {
+        stock
+            .iter()
+            .map(|e| body.contains(&format!(">{e}<")))
+            .collect()
+    };
+    assert_eq!(
+        shows(&s.get("/console/numbers").await.body),
+        [true, true, true, false]
+    );
+    assert_eq!(
+        shows(&s.get(&format!("/console/numbers?trunk={trunk}")).await.body),
+        [true, false, false, false]
+    );
+    assert_eq!(
+        shows(
+            &s.get(&format!("/console/numbers?sub={}", sub.id))
+                .await
+                .body
+        ),
+        [false, true, false, false]
+    );
     let digits = &stock[2][stock[2].len() - 5..];
-    assert_eq!(shows(&s.get(&format!("/console/numbers?q={digits}")).await.body), [false, false, true, false]);
-    assert_eq!(shows(&s.get("/console/numbers?state=available").await.body), [false, false, false, false]);
-    assert_eq!(shows(&s.get("/console/numbers?country=US").await.body), [false, false, false, false]);
-    assert_eq!(shows(&s.get("/console/numbers?country=in&state=active").await.body), [true, true, true, false]);
+    assert_eq!(
+        shows(&s.get(&format!("/console/numbers?q={digits}")).await.body),
+        [false, false, true, false]
+    );
+    assert_eq!(
+        shows(&s.get("/console/numbers?state=available").await.body),
+        [false, false, false, false]
+    );
+    assert_eq!(
+        shows(&s.get("/console/numbers?country=US").await.body),
+        [false, false, false, false]
+    );
+    assert_eq!(
+        shows(&s.get("/console/numbers?country=in&state=active").await.body),
+        [true, true, true, false]
+    );
     let bad = s.get("/console/numbers?state=nonsense").await;
     assert!(bad.body.contains("is not a state"));
     // Another account's sub-account is not a filter this account may use.

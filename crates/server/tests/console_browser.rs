@@ -56,14 +56,27 @@ fn tools() -> Option<Tools> {
             .join("target/axe/node_modules/axe-core/axe.min.js")
             .to_string_lossy(),
     );
-    let missing: Vec<String> = [(&chromium, "chromium (apt-get install chromium)"), (&chromedriver, "chromedriver (apt-get install chromium-driver)"), (&axe, "axe-core (npm install --prefix target/axe axe-core@4)")]
-        .iter()
-        .filter(|(p, _)| !p.exists())
-        .map(|(p, what)| format!("{what} at {}", p.display()))
-        .collect();
+    let missing: Vec<String> = [
+        (&chromium, "chromium (apt-get install chromium)"),
+        (
+            &chromedriver,
+            "chromedriver (apt-get install chromium-driver)",
+        ),
+        (
+            &axe,
+            "axe-core (npm install --prefix target/axe axe-core@4)",
+        ),
+    ]
+    .iter()
+    .filter(|(p, _)| !p.exists())
+    .map(|(p, what)| format!("{what} at {}", p.display()))
+    .collect();
     if !missing.is_empty() {
         let message = format!("console browser tests need {}", missing.join(", "));
-        assert!(!in_ci(), "{message}; CI must have them (.ci/run installs them)");
+        assert!(
+            !in_ci(),
+            "{message}; CI must have them (.ci/run installs them)"
+        );
         eprintln!("SKIPPED console browser tests: {message}");
         return None;
     }
@@ -94,9 +107,17 @@ impl Driver {
             .spawn()
             .expect("starting chromedriver");
         let url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::builder().no_proxy().build().expect("a client");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
         for _ in 0..100 {
-            if http.get(format!("{url}/status")).send().await.is_ok_and(|r| r.status().is_success()) {
+            if http
+                .get(format!("{url}/status"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return Driver { _child: child, url };
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -106,12 +127,25 @@ impl Driver {
 
     async fn browser(&self, tools: &Tools) -> WebDriver {
         let mut caps = DesiredCapabilities::chrome();
-        caps.set_binary(&tools.chromium.to_string_lossy()).expect("binary");
-        for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,900", "--lang=en-US"] {
+        caps.set_binary(&tools.chromium.to_string_lossy())
+            .expect("binary");
+        for arg in [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--window-size=1280,900",
+            "--lang=en-US",
+        ] {
             caps.add_arg(arg).expect("an argument");
         }
-        let driver = WebDriver::new(&self.url, caps).await.expect("a Chromium session");
-        driver.set_script_timeout(Duration::from_secs(60)).await.expect("a script timeout");
+        let driver = WebDriver::new(&self.url, caps)
+            .await
+            .expect("a Chromium session");
+        driver
+            .set_script_timeout(Duration::from_secs(60))
+            .await
+            .expect("a script timeout");
         driver
     }
 }
@@ -127,21 +161,42 @@ struct Browser<'a> {
 
 impl Browser<'_> {
     async fn open(&self, path: &str) {
-        self.driver.goto(format!("{}{path}", self.base)).await.expect("navigating");
+        self.driver
+            .goto(format!("{}{path}", self.base))
+            .await
+            .expect("navigating");
     }
 
     async fn h1(&self) -> String {
-        self.driver.find(By::Tag("h1")).await.expect("an h1").text().await.expect("its text")
+        self.driver
+            .find(By::Tag("h1"))
+            .await
+            .expect("an h1")
+            .text()
+            .await
+            .expect("its text")
     }
 
     async fn text(&self, css: &str) -> String {
-        self.driver.find(By::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.expect("text")
+        self.driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .expect("text")
     }
 
     /// Clicks what `css` finds (a link or a form's button) and waits for the next page to load.
     async fn click(&self, css: &str) {
         let old = self.driver.find(By::Tag("html")).await.expect("the page");
-        self.driver.find(By::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        self.driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
         for _ in 0..200 {
             if old.tag_name().await.is_err() {
                 break;
@@ -154,7 +209,10 @@ impl Browser<'_> {
     /// Waits until the document has loaded.
     async fn loaded(&self) {
         for _ in 0..200 {
-            let state = self.driver.execute("return document.readyState;", Vec::<Value>::new()).await;
+            let state = self
+                .driver
+                .execute("return document.readyState;", Vec::<Value>::new())
+                .await;
             if state.is_ok_and(|r| r.json() == "complete") {
                 return;
             }
@@ -164,7 +222,11 @@ impl Browser<'_> {
     }
 
     async fn fill(&self, id: &str, value: &str) {
-        let input = self.driver.find(By::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+        let input = self
+            .driver
+            .find(By::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("#{id}: {e}"));
         input.clear().await.expect("clearing");
         input.send_keys(value).await.expect("typing");
     }
@@ -190,7 +252,10 @@ impl Browser<'_> {
 
     /// axe-core's violations of impact `serious` or `critical` on the page shown: none allowed.
     async fn axe(&self, page: &str) {
-        self.driver.execute(self.axe, Vec::<Value>::new()).await.expect("injecting axe-core");
+        self.driver
+            .execute(self.axe, Vec::<Value>::new())
+            .await
+            .expect("injecting axe-core");
         let ret = self
             .driver
             .execute_async(
@@ -208,7 +273,11 @@ impl Browser<'_> {
             .iter()
             .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
             .collect();
-        assert!(bad.is_empty(), "axe-core on {page}: {}", serde_json::to_string_pretty(&bad).unwrap());
+        assert!(
+            bad.is_empty(),
+            "axe-core on {page}: {}",
+            serde_json::to_string_pretty(&bad).unwrap()
+        );
     }
 
     /// Saves a screenshot of the page shown as `<name>.png` when screenshots are asked for
@@ -216,7 +285,10 @@ impl Browser<'_> {
     async fn shot(&self, name: &str) {
         if let (Some(dir), Backend::Sqlite) = (&self.shots, self.backend) {
             std::fs::create_dir_all(dir).expect("the screenshot directory");
-            self.driver.screenshot(&dir.join(format!("{name}.png"))).await.expect("a screenshot");
+            self.driver
+                .screenshot(&dir.join(format!("{name}.png")))
+                .await
+                .expect("a screenshot");
         }
     }
 }
@@ -224,7 +296,11 @@ impl Browser<'_> {
 fn screenshots() -> Option<PathBuf> {
     let dir = std::env::var_os("DIDPOOL_CONSOLE_SCREENSHOTS")?;
     let dir = PathBuf::from(dir);
-    Some(if dir.is_absolute() { dir } else { workspace().join(dir) })
+    Some(if dir.is_absolute() {
+        dir
+    } else {
+        workspace().join(dir)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,15 +317,28 @@ async fn run(backend: Backend) {
     let Some(tools) = tools() else { return };
     tokio::time::timeout(SCENARIO_DEADLINE, scenarios(backend, &tools))
         .await
-        .unwrap_or_else(|_| panic!("the browser scenarios did not finish within {SCENARIO_DEADLINE:?}"));
+        .unwrap_or_else(|_| {
+            panic!("the browser scenarios did not finish within {SCENARIO_DEADLINE:?}")
+        });
 }
 
 async fn scenarios(backend: Backend, tools: &Tools) {
-    let Some(db) = TestDb::new(backend, "console_browser").await else { return };
-    let Some(short_db) = TestDb::new(backend, "console_browser_expiry").await else { return };
+    let Some(db) = TestDb::new(backend, "console_browser").await else {
+        return;
+    };
+    let Some(short_db) = TestDb::new(backend, "console_browser_expiry").await else {
+        return;
+    };
     let logs = tempfile::tempdir().expect("a log directory");
     let server = Proc::start_args(&db.url, logs.path(), "console", &[], &[]).await;
-    let short = Proc::start_args(&short_db.url, logs.path(), "short", &[], &["--console-session-idle", "2s"]).await;
+    let short = Proc::start_args(
+        &short_db.url,
+        logs.path(),
+        "short",
+        &[],
+        &["--console-session-idle", "2s"],
+    )
+    .await;
     let api = Api::new(&server.base);
     let who = api.master("Asha Traders", 100_000).await;
     let stock: Vec<String> = (0..30).map(blr).collect();
@@ -259,11 +348,21 @@ async fn scenarios(backend: Backend, tools: &Tools) {
     for n in &stock[20..24] {
         assert!(api.purchase(&who, n).await.status.is_success());
     }
-    assert!(api.assign_trunk(&who, &stock[20], &trunk).await.status.is_success());
+    assert!(api
+        .assign_trunk(&who, &stock[20], &trunk)
+        .await
+        .status
+        .is_success());
 
     let chromedriver = Driver::start(tools).await;
     let driver = chromedriver.browser(tools).await;
-    let b = Browser { driver: &driver, base: server.base.clone(), axe: &tools.axe, shots: screenshots(), backend };
+    let b = Browser {
+        driver: &driver,
+        base: server.base.clone(),
+        axe: &tools.axe,
+        shots: screenshots(),
+        backend,
+    };
 
     signs_in(&b, &who).await;
     let bought = buys_a_number(&b, &stock[0]).await;
@@ -273,7 +372,13 @@ async fn scenarios(backend: Backend, tools: &Tools) {
     money(&b).await;
     operator_pages(&b).await;
 
-    let s = Browser { driver: &driver, base: short.base.clone(), axe: &tools.axe, shots: None, backend };
+    let s = Browser {
+        driver: &driver,
+        base: short.base.clone(),
+        axe: &tools.axe,
+        shots: None,
+        backend,
+    };
     let short_api = Api::new(&short.base);
     let someone = short_api.master("Brief Visitor", 10).await;
     an_expired_session_signs_in_again(&s, &someone).await;
@@ -283,16 +388,27 @@ async fn scenarios(backend: Backend, tools: &Tools) {
 
 async fn signs_in(b: &Browser<'_>, who: &Acct) {
     b.open("/console").await;
-    assert!(b.path().await.starts_with("/console/sign-in"), "{}", b.path().await);
+    assert!(
+        b.path().await.starts_with("/console/sign-in"),
+        "{}",
+        b.path().await
+    );
     assert_eq!(b.h1().await, "Sign in");
     b.axe("sign-in").await;
     b.shot("sign-in").await;
     b.sign_in(&who.id, "not-the-token").await;
-    assert!(b.body().await.contains("do not match"), "a wrong token is refused in the page");
+    assert!(
+        b.body().await.contains("do not match"),
+        "a wrong token is refused in the page"
+    );
     b.sign_in(&who.id, &who.token).await;
     assert_eq!(b.h1().await, "Numbers");
     assert!(b.body().await.contains("Asha Traders"));
-    assert!(b.text("#count").await.starts_with("4 numbers"), "{}", b.text("#count").await);
+    assert!(
+        b.text("#count").await.starts_with("4 numbers"),
+        "{}",
+        b.text("#count").await
+    );
     b.axe("numbers").await;
     b.shot("numbers").await;
 }
@@ -302,7 +418,11 @@ async fn buys_a_number(b: &Browser<'_>, e164: &str) -> String {
     assert_eq!(b.h1().await, "Buy a number");
     b.fill("b_q", &e164[1..]).await;
     b.click("form.filters button").await;
-    assert!(b.text("#count").await.starts_with("1 numbers"), "{}", b.text("#count").await);
+    assert!(
+        b.text("#count").await.starts_with("1 numbers"),
+        "{}",
+        b.text("#count").await
+    );
     b.axe("buy").await;
     b.shot("buy").await;
     b.click(&format!("button[aria-label='Buy {e164}']")).await;
@@ -313,12 +433,18 @@ async fn buys_a_number(b: &Browser<'_>, e164: &str) -> String {
 }
 
 async fn assigns_it_to_a_trunk(b: &Browser<'_>, page: &str) {
-    assert_eq!(b.text("#trunk").await, "Not on a trunk: calls are not routed.");
+    assert_eq!(
+        b.text("#trunk").await,
+        "Not on a trunk: calls are not routed."
+    );
     b.click("button[value=assign]").await;
     assert_eq!(b.path().await, format!("{page}?done=assigned"));
     assert_eq!(b.text("#trunk").await, "Office PBX");
     let timeline = b.text("#timeline").await;
-    assert!(timeline.contains("purchased") && timeline.contains("assigned to trunk"), "{timeline}");
+    assert!(
+        timeline.contains("purchased") && timeline.contains("assigned to trunk"),
+        "{timeline}"
+    );
     b.axe("number").await;
     b.shot("number").await;
 }
@@ -327,7 +453,10 @@ async fn releases_it_through_the_confirmation(b: &Browser<'_>, api: &Api, e164: 
     b.click("a.button.danger").await;
     assert_eq!(b.h1().await, format!("Release {e164}"));
     let confirm = b.text(".confirm").await;
-    assert!(confirm.contains("Billing stops") && confirm.contains("Routing stops"), "{confirm}");
+    assert!(
+        confirm.contains("Billing stops") && confirm.contains("Routing stops"),
+        "{confirm}"
+    );
     b.axe("release confirmation").await;
     b.shot("release").await;
     // Keeping it changes nothing.
@@ -336,22 +465,36 @@ async fn releases_it_through_the_confirmation(b: &Browser<'_>, api: &Api, e164: 
     assert_eq!(api.number(e164).await["state"], "active");
     b.click("a.button.danger").await;
     b.click(".confirm button.danger").await;
-    assert!(b.text("p.notice").await.starts_with("Released."), "{}", b.body().await);
+    assert!(
+        b.text("p.notice").await.starts_with("Released."),
+        "{}",
+        b.body().await
+    );
     assert_ne!(api.number(e164).await["state"], "active");
-    assert!(api.number(e164).await["trunk_id"].is_null(), "routing stopped");
+    assert!(
+        api.number(e164).await["trunk_id"].is_null(),
+        "routing stopped"
+    );
 }
 
 async fn a_forged_form_is_refused(b: &Browser<'_>, api: &Api, e164: &str) {
     b.open(&format!("/console/buy?q={}", &e164[1..])).await;
     // A page of another site would post this form without the session's token.
     b.driver
-        .execute("document.querySelectorAll('input[name=csrf]').forEach(i => i.remove());", Vec::<Value>::new())
+        .execute(
+            "document.querySelectorAll('input[name=csrf]').forEach(i => i.remove());",
+            Vec::<Value>::new(),
+        )
         .await
         .expect("removing the token");
     b.click(&format!("button[aria-label='Buy {e164}']")).await;
     assert_eq!(b.h1().await, "Forbidden");
     assert!(b.body().await.contains("security token"));
-    assert_eq!(api.number(e164).await["state"], "available", "nothing was bought");
+    assert_eq!(
+        api.number(e164).await["state"],
+        "available",
+        "nothing was bought"
+    );
 }
 
 async fn money(b: &Browser<'_>) {
@@ -369,9 +512,16 @@ async fn operator_pages(b: &Browser<'_>) {
     b.open("/console/inventory").await;
     b.fill("csv", "e164,country,region,setup_fee,monthly_fee,currency\n+918041199999,IN,Bangalore,1,2,INR\n+91,IN,x,1,2,INR\n").await;
     b.click("form.card button[type=submit]").await;
-    assert!(b.text("#import_summary").await.starts_with("1 imported"), "{}", b.body().await);
+    assert!(
+        b.text("#import_summary").await.starts_with("1 imported"),
+        "{}",
+        b.body().await
+    );
     let errors = b.text("#row_errors").await;
-    assert!(errors.contains("+91") || errors.contains("number"), "the refused row: {errors}");
+    assert!(
+        errors.contains("+91") || errors.contains("number"),
+        "the refused row: {errors}"
+    );
     b.axe("inventory import").await;
     b.shot("operator-import").await;
     b.open("/console/accounts").await;

@@ -1513,13 +1513,16 @@ mod tests {
 }
 
 /// The columns of `console_sessions`, in [`console_session_row`]'s order.
-const CONSOLE_SESSION_COLS: &str = "id_hash, account_id, credential_id, operator_hash, created_at, seen_at";
+const CONSOLE_SESSION_COLS: &str =
+    "id_hash, account_id, credential_id, operator_hash, created_at, seen_at";
 
 fn console_session_row(r: &DbRow) -> Result<ConsoleSession, EngineError> {
     let owner = match (r.opt_text("account_id")?, r.opt_text("credential_id")?) {
         (Some(account), Some(credential)) => SessionOwner::Account {
-            account: AccountId::parse(&account).map_err(|e| corrupt(format!("console_sessions.account_id: {e}")))?,
-            credential: CredentialId::parse(&credential).map_err(|e| corrupt(format!("console_sessions.credential_id: {e}")))?,
+            account: AccountId::parse(&account)
+                .map_err(|e| corrupt(format!("console_sessions.account_id: {e}")))?,
+            credential: CredentialId::parse(&credential)
+                .map_err(|e| corrupt(format!("console_sessions.credential_id: {e}")))?,
         },
         _ => SessionOwner::Operator {
             token_hash: TokenHash(r.text("operator_hash")?),
@@ -1543,12 +1546,16 @@ pub async fn open_console_session(db: &mut dyn Sql, s: &ConsoleSession) -> Resul
             credential.to_string().into(),
             Val::Text(None),
         ),
-        SessionOwner::Operator { token_hash } => {
-            (Val::Text(None), Val::Text(None), token_hash.0.as_str().into())
-        }
+        SessionOwner::Operator { token_hash } => (
+            Val::Text(None),
+            Val::Text(None),
+            token_hash.0.as_str().into(),
+        ),
     };
     db.exec(
-        &format!("INSERT INTO console_sessions ({CONSOLE_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"),
+        &format!(
+            "INSERT INTO console_sessions ({CONSOLE_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ),
         &[
             s.id_hash.0.as_str().into(),
             account,

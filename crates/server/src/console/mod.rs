@@ -71,7 +71,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     res
 }
 
@@ -85,7 +88,10 @@ pub(crate) fn secure_headers(h: &mut HeaderMap) {
         ),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
 }
 
@@ -125,7 +131,13 @@ fn over_tls(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').next().unwrap_or("").trim().eq_ignore_ascii_case("https"))
+        .is_some_and(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        })
 }
 
 /// The `Set-Cookie` value that carries `id` (or, with `None`, removes the cookie).
@@ -133,9 +145,9 @@ pub(crate) fn session_cookie(id: Option<&str>, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     let value = match id {
         Some(id) => format!("{COOKIE_NAME}={id}; Path=/console; HttpOnly; SameSite=Strict{secure}"),
-        None => format!(
-            "{COOKIE_NAME}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
-        ),
+        None => {
+            format!("{COOKIE_NAME}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
+        }
     };
     HeaderValue::from_str(&value).expect("a cookie of URL-safe characters")
 }
@@ -190,8 +202,10 @@ async fn session(parts: &mut Parts, state: &AppState) -> Result<Console, Respons
             "/console/sign-in?expired=1&next={}",
             form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
         ));
-        res.headers_mut()
-            .insert(SET_COOKIE, session_cookie(None, secure(state, &parts.headers)));
+        res.headers_mut().insert(
+            SET_COOKIE,
+            session_cookie(None, secure(state, &parts.headers)),
+        );
         res
     };
     let Some(id) = cookie_session(&parts.headers) else {
@@ -297,7 +311,9 @@ impl FromRequest<AppState> for Posted {
         let (mut parts, body) = req.into_parts();
         let console = session(&mut parts, state).await?;
         if !same_origin(&parts.headers) {
-            return Err(pages::forbidden("This form was not sent from this console."));
+            return Err(pages::forbidden(
+                "This form was not sent from this console.",
+            ));
         }
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
             .await

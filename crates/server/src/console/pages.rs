@@ -41,7 +41,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/numbers/{e164}", get(number_page))
         .route("/numbers/{e164}/trunk", post(set_trunk))
         .route("/numbers/{e164}/sub-account", post(set_sub_account))
-        .route("/numbers/{e164}/release", get(release_confirm).post(release))
+        .route(
+            "/numbers/{e164}/release",
+            get(release_confirm).post(release),
+        )
         .route("/numbers/{e164}/cancel-release", post(cancel_release))
         .route("/buy", get(buy_page).post(buy))
         .route("/money", get(money_page))
@@ -140,7 +143,9 @@ pub(super) fn explain(e: &EngineError) -> String {
              and is available again on {}.",
             when(*until)
         ),
-        EngineError::Storage(_) => "Something went wrong on the server; nothing was changed.".into(),
+        EngineError::Storage(_) => {
+            "Something went wrong on the server; nothing was changed.".into()
+        }
         EngineError::Unavailable(_) => {
             "The database cannot take changes right now; try again in a moment.".into()
         }
@@ -255,7 +260,9 @@ fn done_message(code: Option<&str>) -> Option<&'static str> {
         "handed" => "Handed to the sub-account.",
         "taken" => "Taken back from the sub-account.",
         "released" => "Released. Billing and routing have stopped.",
-        "pending" => "Release requested: it takes effect at the time shown, and can be cancelled until then.",
+        "pending" => {
+            "Release requested: it takes effect at the time shown, and can be cancelled until then."
+        }
         "cancelled" => "The release was cancelled.",
         "topped" => "The account was credited.",
         _ => return None,
@@ -329,7 +336,11 @@ async fn sign_in(State(st): State<AppState>, req: Request) -> Response {
         return res;
     }
     let Ok(bytes) = axum::body::to_bytes(body, crate::app::BODY_LIMIT).await else {
-        return problem(StatusCode::PAYLOAD_TOO_LARGE, "Too large", "The form is too large.");
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too large",
+            "The form is too large.",
+        );
     };
     let form = Fields::parse(&bytes);
     let next = safe_next(form.get("next")).to_owned();
@@ -394,7 +405,6 @@ async fn sign_in(State(st): State<AppState>, req: Request) -> Response {
     }
 }
 
-
 async fn sign_out(State(st): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers.clone();
@@ -409,8 +419,10 @@ async fn sign_out(State(st): State<AppState>, req: Request) -> Response {
         }
     }
     let mut res = see_other("/console/sign-in");
-    res.headers_mut()
-        .insert(SET_COOKIE, session_cookie(None, super::secure(&st, &headers)));
+    res.headers_mut().insert(
+        SET_COOKIE,
+        session_cookie(None, super::secure(&st, &headers)),
+    );
     res
 }
 
@@ -453,7 +465,9 @@ async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> 
     };
     let mut query = NumberQuery::new(holder, states);
     query.country = nonempty(&q.country).map(str::to_ascii_uppercase);
-    query.search = nonempty(&q.q).map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>()).filter(|s| !s.is_empty());
+    query.search = nonempty(&q.q)
+        .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+        .filter(|s| !s.is_empty());
     if let Some(t) = nonempty(&q.trunk) {
         match TrunkId::parse(t) {
             Ok(t) => query.trunk = Some(t),
@@ -471,11 +485,22 @@ async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> 
     let trunks = if c.is_operator() {
         vec![]
     } else {
-        st.engine.trunks(&c.by, 100, 0).await.map(|p| p.items).unwrap_or_default()
+        st.engine
+            .trunks(&c.by, 100, 0)
+            .await
+            .map(|p| p.items)
+            .unwrap_or_default()
     };
     let subs = if c.is_master() {
         st.engine
-            .sub_accounts(&c.by, &SubAccountQuery { active_only: false, limit: 100, offset: 0 })
+            .sub_accounts(
+                &c.by,
+                &SubAccountQuery {
+                    active_only: false,
+                    limit: 100,
+                    offset: 0,
+                },
+            )
             .await
             .map(|p| p.items)
             .unwrap_or_default()
@@ -503,7 +528,12 @@ async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> 
     let trunk_name = |id: Option<TrunkId>| -> String {
         id.map_or_else(
             || "—".into(),
-            |id| trunks.iter().find(|t| t.id == id).map_or_else(|| id.to_string(), |t| t.name.clone()),
+            |id| {
+                trunks
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map_or_else(|| id.to_string(), |t| t.name.clone())
+            },
         )
     };
     let body = html! {
@@ -580,7 +610,11 @@ async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> 
     page(&c, title, body)
 }
 
-fn number_table(c: &Console, items: &[Number], trunk_name: &dyn Fn(Option<TrunkId>) -> String) -> Markup {
+fn number_table(
+    c: &Console,
+    items: &[Number],
+    trunk_name: &dyn Fn(Option<TrunkId>) -> String,
+) -> Markup {
     html! {
         div.scroll {
             table {
@@ -633,15 +667,27 @@ async fn render_number(
     done: Option<&str>,
     refused: Option<&EngineError>,
 ) -> Response {
-    let n = match st.engine.number(&c.by, &NumberRef::E164(e164.clone()), Sight::WithReleased).await {
+    let n = match st
+        .engine
+        .number(&c.by, &NumberRef::E164(e164.clone()), Sight::WithReleased)
+        .await
+    {
         Ok(n) => n,
         Err(e) => return failure_page(&e),
     };
-    let timeline = st.engine.timeline(&c.by, &NumberRef::Id(n.id)).await.unwrap_or_default();
+    let timeline = st
+        .engine
+        .timeline(&c.by, &NumberRef::Id(n.id))
+        .await
+        .unwrap_or_default();
     let trunks: Vec<Trunk> = if c.is_operator() {
         vec![]
     } else {
-        st.engine.trunks(&c.by, 100, 0).await.map(|p| p.items).unwrap_or_default()
+        st.engine
+            .trunks(&c.by, 100, 0)
+            .await
+            .map(|p| p.items)
+            .unwrap_or_default()
     };
     let trunk = match n.trunk_id {
         Some(id) => st.engine.trunk(&c.by, id).await.ok(),
@@ -649,7 +695,14 @@ async fn render_number(
     };
     let subs = if c.is_master() {
         st.engine
-            .sub_accounts(&c.by, &SubAccountQuery { active_only: true, limit: 100, offset: 0 })
+            .sub_accounts(
+                &c.by,
+                &SubAccountQuery {
+                    active_only: true,
+                    limit: 100,
+                    offset: 0,
+                },
+            )
             .await
             .map(|p| p.items)
             .unwrap_or_default()
@@ -657,7 +710,8 @@ async fn render_number(
         vec![]
     };
     let me = c.account.as_ref().map(|a| &a.id);
-    let mine = me.is_some_and(|m| n.owner_id.as_ref() == Some(m) || n.billing_id.as_ref() == Some(m));
+    let mine =
+        me.is_some_and(|m| n.owner_id.as_ref() == Some(m) || n.billing_id.as_ref() == Some(m));
     let held_by_sub = c.is_master() && n.owner_id.as_ref().is_some_and(|o| Some(o) != me);
     let admin_role = c.account.as_ref().is_some_and(|a| a.role == Role::Admin);
     let path = number_path(&n.e164);
@@ -829,7 +883,11 @@ async fn set_trunk(State(st): State<AppState>, Path(raw): Path<String>, p: Poste
     act(&st, &p.console, &e164, cmd, done).await
 }
 
-async fn set_sub_account(State(st): State<AppState>, Path(raw): Path<String>, p: Posted) -> Response {
+async fn set_sub_account(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    p: Posted,
+) -> Response {
     let e164 = match parse_e164(&st, &raw) {
         Ok(e) => e,
         Err(res) => return res,
@@ -850,12 +908,20 @@ async fn set_sub_account(State(st): State<AppState>, Path(raw): Path<String>, p:
     act(&st, &p.console, &e164, cmd, done).await
 }
 
-async fn release_confirm(State(st): State<AppState>, c: Console, Path(raw): Path<String>) -> Response {
+async fn release_confirm(
+    State(st): State<AppState>,
+    c: Console,
+    Path(raw): Path<String>,
+) -> Response {
     let e164 = match parse_e164(&st, &raw) {
         Ok(e) => e,
         Err(res) => return res,
     };
-    let n = match st.engine.number(&c.by, &NumberRef::E164(e164.clone()), Sight::Held).await {
+    let n = match st
+        .engine
+        .number(&c.by, &NumberRef::E164(e164.clone()), Sight::Held)
+        .await
+    {
         Ok(n) => n,
         Err(e) => return failure_page(&e),
     };
@@ -895,22 +961,38 @@ async fn release(State(st): State<AppState>, Path(raw): Path<String>, p: Posted)
         let e = EngineError::invalid("confirm the release on its confirmation page");
         return render_number(&st, &p.console, &e164, None, Some(&e)).await;
     }
-    let cmd = Command::Release { number: NumberRef::E164(e164.clone()), mode: ReleaseMode::Policy };
+    let cmd = Command::Release {
+        number: NumberRef::E164(e164.clone()),
+        mode: ReleaseMode::Policy,
+    };
     match st.engine.run(&p.console.by, cmd).await {
         Ok(out) => {
-            let pending = out.number.as_ref().is_some_and(|n| n.state == NumberState::PendingRelease);
-            see_other(&format!("{}?done={}", number_path(&e164), if pending { "pending" } else { "released" }))
+            let pending = out
+                .number
+                .as_ref()
+                .is_some_and(|n| n.state == NumberState::PendingRelease);
+            see_other(&format!(
+                "{}?done={}",
+                number_path(&e164),
+                if pending { "pending" } else { "released" }
+            ))
         }
         Err(e) => render_number(&st, &p.console, &e164, None, Some(&e)).await,
     }
 }
 
-async fn cancel_release(State(st): State<AppState>, Path(raw): Path<String>, p: Posted) -> Response {
+async fn cancel_release(
+    State(st): State<AppState>,
+    Path(raw): Path<String>,
+    p: Posted,
+) -> Response {
     let e164 = match parse_e164(&st, &raw) {
         Ok(e) => e,
         Err(res) => return res,
     };
-    let cmd = Command::CancelRelease { number: NumberRef::E164(e164.clone()) };
+    let cmd = Command::CancelRelease {
+        number: NumberRef::E164(e164.clone()),
+    };
     act(&st, &p.console, &e164, cmd, "cancelled").await
 }
 
@@ -921,15 +1003,23 @@ async fn buy_page(State(st): State<AppState>, c: Console, Query(q): Query<Q>) ->
     render_buy(&st, &c, &q, None).await
 }
 
-async fn render_buy(st: &AppState, c: &Console, q: &Q, refused: Option<(&str, &EngineError)>) -> Response {
+async fn render_buy(
+    st: &AppState,
+    c: &Console,
+    q: &Q,
+    refused: Option<(&str, &EngineError)>,
+) -> Response {
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
     let mut query = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
     query.country = nonempty(&q.country).map(str::to_ascii_uppercase);
-    query.search = nonempty(&q.q).map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>()).filter(|s| !s.is_empty());
+    query.search = nonempty(&q.q)
+        .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+        .filter(|s| !s.is_empty());
     query.limit = PAGE_SIZE;
     query.offset = u64::from(page_no - 1) * u64::from(PAGE_SIZE);
     let found = st.engine.numbers(&c.by, &query).await;
-    let filters: Vec<(&str, Option<&str>)> = vec![("country", nonempty(&q.country)), ("q", nonempty(&q.q))];
+    let filters: Vec<(&str, Option<&str>)> =
+        vec![("country", nonempty(&q.country)), ("q", nonempty(&q.q))];
     let status = refused.map_or(StatusCode::OK, |(_, e)| super::status_of(e));
     let body = html! {
         @if let Some((n, e)) = refused { (alert(&format!("Could not buy {n}: {}", explain(e)))) }
@@ -988,7 +1078,11 @@ async fn buy(State(st): State<AppState>, p: Posted) -> Response {
         Ok(e) => e,
         Err(res) => return res,
     };
-    let cmd = Command::Purchase { number: NumberRef::E164(e164.clone()), currency: None, quoted_monthly_fee: None };
+    let cmd = Command::Purchase {
+        number: NumberRef::E164(e164.clone()),
+        currency: None,
+        quoted_monthly_fee: None,
+    };
     match st.engine.run(&p.console.by, cmd).await {
         Ok(_) => see_other(&format!("{}?done=bought", number_path(&e164))),
         Err(e) => render_buy(&st, &p.console, &Q::default(), Some((e164.as_str(), &e))).await,
@@ -999,13 +1093,21 @@ async fn buy(State(st): State<AppState>, p: Posted) -> Response {
 // Money
 
 fn ledger_query(c: &Console, q: &Q, limit: u32, offset: u64) -> Result<LedgerQuery, String> {
-    let account = c.account.as_ref().map(|a| a.id.clone()).ok_or("The operator has no ledger of its own.")?;
+    let account = c
+        .account
+        .as_ref()
+        .map(|a| a.id.clone())
+        .ok_or("The operator has no ledger of its own.")?;
     let day = |v: Option<&str>, end: bool| -> Result<Option<DateTime<Utc>>, String> {
         v.map(|s| {
             NaiveDate::from_str(s)
                 .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)."))
                 .map(|d| {
-                    let t = if end { d.and_hms_micro_opt(23, 59, 59, 999_999) } else { d.and_hms_opt(0, 0, 0) };
+                    let t = if end {
+                        d.and_hms_micro_opt(23, 59, 59, 999_999)
+                    } else {
+                        d.and_hms_opt(0, 0, 0)
+                    };
                     t.expect("a valid time of day").and_utc()
                 })
         })
@@ -1029,11 +1131,24 @@ fn ledger_query(c: &Console, q: &Q, limit: u32, offset: u64) -> Result<LedgerQue
 async fn money_page(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> Response {
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
     let balance = st.engine.balance(&c.by).await;
-    let ledger = match ledger_query(&c, &q, PAGE_SIZE, u64::from(page_no - 1) * u64::from(PAGE_SIZE)) {
-        Ok(query) => st.engine.ledger(&c.by, &query).await.map_err(|e| explain(&e)),
+    let ledger = match ledger_query(
+        &c,
+        &q,
+        PAGE_SIZE,
+        u64::from(page_no - 1) * u64::from(PAGE_SIZE),
+    ) {
+        Ok(query) => st
+            .engine
+            .ledger(&c.by, &query)
+            .await
+            .map_err(|e| explain(&e)),
         Err(e) => Err(e),
     };
-    let filters: Vec<(&str, Option<&str>)> = vec![("from", nonempty(&q.from)), ("to", nonempty(&q.to)), ("kind", nonempty(&q.kind))];
+    let filters: Vec<(&str, Option<&str>)> = vec![
+        ("from", nonempty(&q.from)),
+        ("to", nonempty(&q.to)),
+        ("kind", nonempty(&q.kind)),
+    ];
     let body = html! {
         @match &balance {
             Ok(a) => { p.balance { "Balance: " strong #balance { (amount(a.balance, &a.currency)) } } }
@@ -1083,7 +1198,16 @@ async fn money_page(State(st): State<AppState>, c: Console, Query(q): Query<Q>) 
 /// The filtered ledger as CSV, every entry (pages of 1,000 read in turn), newest first.
 async fn money_csv(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> Response {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let _ = out.write_record(["created_at", "type", "reference", "description", "amount", "currency", "balance_after", "id"]);
+    let _ = out.write_record([
+        "created_at",
+        "type",
+        "reference",
+        "description",
+        "amount",
+        "currency",
+        "balance_after",
+        "id",
+    ]);
     let mut offset = 0u64;
     loop {
         let query = match ledger_query(&c, &q, 1000, offset) {
@@ -1105,14 +1229,21 @@ async fn money_csv(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -
     let body = out.into_inner().unwrap_or_default();
     let mut res = body.into_response();
     super::secure_headers(res.headers_mut());
-    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    res.headers_mut().insert(CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"ledger.csv\""));
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    res.headers_mut().insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"ledger.csv\""),
+    );
     res
 }
 
 fn write_entry(out: &mut csv::Writer<Vec<u8>>, e: &LedgerEntry) -> csv::Result<()> {
     out.write_record([
-        e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        e.created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         e.kind.as_str().to_owned(),
         e.reference.clone(),
         e.description.clone(),
@@ -1177,8 +1308,10 @@ async fn create_account(State(st): State<AppState>, p: Posted) -> Response {
         return res;
     }
     let made = async {
-        let role = Role::parse(p.form.get("role").unwrap_or("customer")).ok_or_else(|| EngineError::invalid("role is admin or customer"))?;
-        let currency = Currency::parse(p.form.get("currency").unwrap_or("INR")).map_err(|e| EngineError::invalid(e.to_string()))?;
+        let role = Role::parse(p.form.get("role").unwrap_or("customer"))
+            .ok_or_else(|| EngineError::invalid("role is admin or customer"))?;
+        let currency = Currency::parse(p.form.get("currency").unwrap_or("INR"))
+            .map_err(|e| EngineError::invalid(e.to_string()))?;
         let new = NewAccount {
             id: None,
             name: p.form.get("name").unwrap_or("").to_owned(),
@@ -1192,16 +1325,20 @@ async fn create_account(State(st): State<AppState>, p: Posted) -> Response {
     }
     .await;
     match made {
-        Ok((a, token)) => render_accounts(c, StatusCode::CREATED, Some(html! {
-            div.notice role="status" {
-                p { "Created " a href={ "/console/accounts/" (a.id) } { (a.name) } "." }
-                dl.facts {
-                    dt { "Auth ID" } dd { code #new_auth_id { (a.id) } }
-                    dt { "Auth token" } dd { code #new_auth_token { (token) } }
+        Ok((a, token)) => render_accounts(
+            c,
+            StatusCode::CREATED,
+            Some(html! {
+                div.notice role="status" {
+                    p { "Created " a href={ "/console/accounts/" (a.id) } { (a.name) } "." }
+                    dl.facts {
+                        dt { "Auth ID" } dd { code #new_auth_id { (a.id) } }
+                        dt { "Auth token" } dd { code #new_auth_token { (token) } }
+                    }
+                    p { "The token is shown this once: give it to the customer now." }
                 }
-                p { "The token is shown this once: give it to the customer now." }
-            }
-        })),
+            }),
+        ),
         Err(e) => render_accounts(c, super::status_of(&e), Some(alert(&explain(&e)))),
     }
 }
@@ -1212,20 +1349,34 @@ struct OpenAccount {
     done: Option<String>,
 }
 
-async fn account_page(State(st): State<AppState>, c: Console, Path(id): Path<String>, Query(q): Query<OpenAccount>) -> Response {
+async fn account_page(
+    State(st): State<AppState>,
+    c: Console,
+    Path(id): Path<String>,
+    Query(q): Query<OpenAccount>,
+) -> Response {
     if let Err(res) = operator_only(&c) {
         return res;
     }
     // `/console/accounts/open?id=…` (the form above) goes to the account's own page.
     if id == "open" {
         let id = q.id.unwrap_or_default();
-        return see_other(&format!("/console/accounts/{}", form_urlencoded::byte_serialize(id.trim().as_bytes()).collect::<String>()));
+        return see_other(&format!(
+            "/console/accounts/{}",
+            form_urlencoded::byte_serialize(id.trim().as_bytes()).collect::<String>()
+        ));
     }
     let done = done_message(nonempty(&q.done)).map(|m| html! { p.notice role="status" { (m) } });
     render_account(&st, &c, &id, StatusCode::OK, done).await
 }
 
-async fn render_account(st: &AppState, c: &Console, id: &str, status: StatusCode, outcome: Option<Markup>) -> Response {
+async fn render_account(
+    st: &AppState,
+    c: &Console,
+    id: &str,
+    status: StatusCode,
+    outcome: Option<Markup>,
+) -> Response {
     let account = match AccountId::parse(id) {
         Ok(id) => st.engine.account(&c.by, &id).await,
         Err(_) => Err(EngineError::AccountNotFound),
@@ -1264,7 +1415,10 @@ async fn render_account(st: &AppState, c: &Console, id: &str, status: StatusCode
             button.danger type="submit" { "Issue a new token" }
         }
     };
-    page_response(status, layout(&format!("Account {}", a.name), Some(c), body))
+    page_response(
+        status,
+        layout(&format!("Account {}", a.name), Some(c), body),
+    )
 }
 
 async fn top_up(State(st): State<AppState>, Path(id): Path<String>, p: Posted) -> Response {
@@ -1276,12 +1430,23 @@ async fn top_up(State(st): State<AppState>, Path(id): Path<String>, p: Posted) -
         let account = AccountId::parse(&id).map_err(|_| EngineError::AccountNotFound)?;
         let amount = decimal(p.form.get("amount"), "the amount")?;
         let description = p.form.get("description").unwrap_or("top-up").to_owned();
-        st.engine.run(&c.by, Command::TopUp { account, amount, description }).await
+        st.engine
+            .run(
+                &c.by,
+                Command::TopUp {
+                    account,
+                    amount,
+                    description,
+                },
+            )
+            .await
     }
     .await;
     match ran {
         Ok(_) => see_other(&format!("/console/accounts/{id}?done=topped")),
-        Err(e) => render_account(&st, c, &id, super::status_of(&e), Some(alert(&explain(&e)))).await,
+        Err(e) => {
+            render_account(&st, c, &id, super::status_of(&e), Some(alert(&explain(&e)))).await
+        }
     }
 }
 
@@ -1292,18 +1457,35 @@ async fn rotate_token(State(st): State<AppState>, Path(id): Path<String>, p: Pos
     }
     let ran = async {
         let account = AccountId::parse(&id).map_err(|_| EngineError::AccountNotFound)?;
-        let grace: i64 = p.form.get("grace").unwrap_or("0").parse().map_err(|_| EngineError::invalid("the grace period is a number of seconds"))?;
-        let grace = chrono::Duration::try_seconds(grace).ok_or_else(|| EngineError::invalid("the grace period is out of range"))?;
+        let grace: i64 = p
+            .form
+            .get("grace")
+            .unwrap_or("0")
+            .parse()
+            .map_err(|_| EngineError::invalid("the grace period is a number of seconds"))?;
+        let grace = chrono::Duration::try_seconds(grace)
+            .ok_or_else(|| EngineError::invalid("the grace period is out of range"))?;
         st.engine.rotate_auth_token(&c.by, account, grace).await
     }
     .await;
     match ran {
-        Ok((_, token, _)) => render_account(&st, c, &id, StatusCode::OK, Some(html! {
-            div.notice role="status" {
-                p { "New auth token (shown this once): " code #new_auth_token { (token) } }
-            }
-        })).await,
-        Err(e) => render_account(&st, c, &id, super::status_of(&e), Some(alert(&explain(&e)))).await,
+        Ok((_, token, _)) => {
+            render_account(
+                &st,
+                c,
+                &id,
+                StatusCode::OK,
+                Some(html! {
+                    div.notice role="status" {
+                        p { "New auth token (shown this once): " code #new_auth_token { (token) } }
+                    }
+                }),
+            )
+            .await
+        }
+        Err(e) => {
+            render_account(&st, c, &id, super::status_of(&e), Some(alert(&explain(&e)))).await
+        }
     }
 }
 
@@ -1314,7 +1496,12 @@ async fn inventory_page(c: Console) -> Response {
     render_inventory(&c, StatusCode::OK, None, "")
 }
 
-fn render_inventory(c: &Console, status: StatusCode, outcome: Option<Markup>, csv_text: &str) -> Response {
+fn render_inventory(
+    c: &Console,
+    status: StatusCode,
+    outcome: Option<Markup>,
+    csv_text: &str,
+) -> Response {
     let body = html! {
         @if let Some(o) = outcome { (o) }
         form.card method="post" action="/console/inventory" {
@@ -1354,7 +1541,12 @@ async fn import_inventory(State(st): State<AppState>, p: Posted) -> Response {
                     } }
                 }
             };
-            render_inventory(c, StatusCode::OK, Some(outcome), if report.errors.is_empty() { "" } else { &text })
+            render_inventory(
+                c,
+                StatusCode::OK,
+                Some(outcome),
+                if report.errors.is_empty() { "" } else { &text },
+            )
         }
         Err(e) => render_inventory(c, super::status_of(&e), Some(alert(&explain(&e))), &text),
     }
@@ -1365,7 +1557,9 @@ async fn check_page(State(st): State<AppState>, c: Console) -> Response {
         return res;
     }
     let body = match st.engine.check(&c.by).await {
-        Ok(v) if v.is_empty() => html! { p.notice role="status" #check_ok { "Every invariant holds." } },
+        Ok(v) if v.is_empty() => {
+            html! { p.notice role="status" #check_ok { "Every invariant holds." } }
+        }
         Ok(v) => html! {
             (alert(&format!("{} broken invariants.", v.len())))
             div.scroll { table {
@@ -1386,9 +1580,18 @@ async fn sandbox_page(State(st): State<AppState>, c: Console) -> Response {
     render_sandbox(&st, &c, StatusCode::OK, None)
 }
 
-fn render_sandbox(st: &AppState, c: &Console, status: StatusCode, outcome: Option<Markup>) -> Response {
+fn render_sandbox(
+    st: &AppState,
+    c: &Console,
+    status: StatusCode,
+    outcome: Option<Markup>,
+) -> Response {
     if st.sandbox_clock.is_none() {
-        return problem(StatusCode::NOT_FOUND, "Not in sandbox mode", "The clock can be moved only with serve --sandbox.");
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Not in sandbox mode",
+            "The clock can be moved only with serve --sandbox.",
+        );
     }
     let body = html! {
         @if let Some(o) = outcome { (o) }
@@ -1415,19 +1618,31 @@ async fn sandbox_move(State(st): State<AppState>, p: Posted) -> Response {
         return render_sandbox(&st, c, StatusCode::NOT_FOUND, None);
     };
     let result = if p.form.get("action") == Some("run") {
-        st.engine.run_due().await.map(|done| format!("The scheduler ran: {done} numbers changed."))
+        st.engine
+            .run_due()
+            .await
+            .map(|done| format!("The scheduler ran: {done} numbers changed."))
     } else {
         let secs: Option<i64> = p.form.get("advance").and_then(|s| s.parse().ok());
         match secs.and_then(chrono::Duration::try_seconds) {
-            Some(d) => st.engine.set_sandbox_clock(&c.by, ClockMove::Advance(d)).await.map(|now| {
-                clock.move_to(now);
-                format!("The clock now reads {}.", when(now))
-            }),
+            Some(d) => st
+                .engine
+                .set_sandbox_clock(&c.by, ClockMove::Advance(d))
+                .await
+                .map(|now| {
+                    clock.move_to(now);
+                    format!("The clock now reads {}.", when(now))
+                }),
             None => Err(EngineError::invalid("give a number of seconds")),
         }
     };
     match result {
-        Ok(msg) => render_sandbox(&st, c, StatusCode::OK, Some(html! { p.notice role="status" { (msg) } })),
+        Ok(msg) => render_sandbox(
+            &st,
+            c,
+            StatusCode::OK,
+            Some(html! { p.notice role="status" { (msg) } }),
+        ),
         Err(e) => render_sandbox(&st, c, super::status_of(&e), Some(alert(&explain(&e)))),
     }
 }

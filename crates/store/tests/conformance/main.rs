@@ -9,6 +9,7 @@ mod accounts;
 mod audits;
 mod backend;
 mod concurrency;
+mod console;
 mod credentials;
 mod idempotency;
 mod inventory;
@@ -62,6 +63,9 @@ macro_rules! conformance {
             idempotency::a_key_is_claimed_once_answered_replayed_and_expires,
             idempotency::a_released_or_lapsed_claim_is_taken_over,
             idempotency::a_keyed_command_commits_its_outcome_and_answers_its_step_again,
+            console::a_console_session_lives_while_used_and_its_credential_works,
+            console::operator_sessions_follow_the_admin_token_and_dead_ones_are_pruned,
+            numbers::number_lists_filter_by_holding_sub_account_and_trunk,
         ]);
     };
     (@tests $backend:ident, $open:path, [$($module:ident :: $test:ident),* $(,)?]) => {
