@@ -68,6 +68,18 @@ impl By {
         }
     }
 
+    /// An account known by its id and its master account's (a job's account, whose rights
+    /// the job's items run with), not through a credential.
+    pub fn acting_for(account: AccountId, billing: AccountId, request_id: Option<String>) -> Self {
+        Self {
+            actor: Actor::Account(account),
+            billing: Some(billing),
+            request_id,
+            credential: None,
+            key: None,
+        }
+    }
+
     pub fn operator(request_id: Option<String>) -> Self {
         Self {
             actor: Actor::Operator,

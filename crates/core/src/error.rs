@@ -54,6 +54,14 @@ pub enum EngineError {
     Forbidden(&'static str),
     #[error("a number in state {} cannot be released", .0.as_str())]
     NotReleasable(NumberState),
+    /// The number is locked against release (as Telnyx's deletion lock): every release path
+    /// refuses it until its holder or the operator unlocks it.
+    #[error("{0} is locked against release; unlock it first")]
+    ReleaseLocked(crate::e164::E164),
+    /// A release lock is refused while a release is pending or scheduled: cancel that first
+    /// (a locked number never has a release waiting to fall due).
+    #[error("number has a release pending; cancel the release first")]
+    ReleasePending,
     #[error("number is not pending release")]
     NotPendingRelease,
     #[error("number is not reserved")]
@@ -72,6 +80,12 @@ pub enum EngineError {
     EndpointNotFound,
     #[error("event not found")]
     EventNotFound,
+    #[error("job not found")]
+    JobNotFound,
+    /// A runner's lease on a job lapsed to another runner, or the job was cancelled or is done:
+    /// the runner stops (each item is still done exactly once, see [`crate::job`]).
+    #[error("job is not running under this lease")]
+    JobNotRunning,
     #[error("storage failed: {0}")]
     Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The store cannot serve now, through no fault of the request: PostgreSQL cannot be reached

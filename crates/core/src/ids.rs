@@ -170,6 +170,10 @@ uuid_id!(
     /// A webhook endpoint (`/admin/v1/webhook-endpoints/{id}`).
     EndpointId
 );
+uuid_id!(
+    /// A bulk job (`/admin/v1/jobs/{id}`): many numbers, one command each.
+    JobId
+);
 
 #[cfg(test)]
 mod tests {

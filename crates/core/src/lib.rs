@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod idempotency;
 pub mod ids;
+pub mod job;
 pub mod ledger;
 pub mod lifecycle;
 pub mod money;

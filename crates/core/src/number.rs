@@ -173,8 +173,21 @@ pub struct Number {
     pub reservation_expires_at: Option<DateTime<Utc>>,
     /// SIP trunk settings of an imported number.
     pub sip_config: Option<SipConfig>,
+    /// Set while the number is locked against release (as Telnyx's deletion lock): every
+    /// release path refuses it with [`EngineError::ReleaseLocked`](crate::EngineError).
+    /// Cleared by unlocking, and by a release (a lapse for non-payment).
+    #[serde(default)]
+    pub release_lock: Option<ReleaseLock>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who locked a number against release, when, and why (free text, optional).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseLock {
+    pub by: crate::audit::Actor,
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,6 +322,7 @@ impl Number {
             last_billing_id: None,
             reservation_expires_at: None,
             sip_config: None,
+            release_lock: None,
             created_at: now,
             updated_at: now,
         }

@@ -13,14 +13,15 @@ use crate::credential::Credential;
 use crate::e164::E164;
 use crate::engine::{By, Engine};
 use crate::error::EngineError;
-use crate::ids::{AccountId, EndpointId, EventId, TrunkId};
+use crate::ids::{AccountId, EndpointId, EventId, JobId, TrunkId};
+use crate::job::{Job, JobItem};
 use crate::lifecycle::{controls, schedule, visible_to, Snapshot};
 use crate::number::{Number, NumberRef};
 use crate::route::Route;
 use crate::setting::{Setting, SettingKey};
 use crate::store::{
-    EventQuery, Holder, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
-    MAX_EXCLUDED_PREFIXES,
+    EventQuery, Holder, JobItemQuery, JobQuery, LedgerPage, LedgerQuery, NumberQuery, Page,
+    SubAccountQuery, Violation, MAX_EXCLUDED_PREFIXES,
 };
 use crate::trunk::Trunk;
 use crate::webhook::{Attempt, Delivery, Endpoint};
@@ -390,5 +391,49 @@ impl Engine {
     pub async fn after_bulk_load(&self, by: &By) -> Result<(), EngineError> {
         Self::operator_only(by)?;
         self.store().after_bulk_load().await
+    }
+
+    /// A job as `by` may see it: the operator any; an account its own and its sub-accounts'
+    /// ([`Job::visible_to`]); not found otherwise.
+    pub async fn job(&self, by: &By, id: JobId) -> Result<Job, EngineError> {
+        let job = self
+            .store()
+            .job(id)
+            .await?
+            .ok_or(EngineError::JobNotFound)?;
+        match by.caller() {
+            Some(caller) if !job.visible_to(caller) => Err(EngineError::JobNotFound),
+            _ => Ok(job),
+        }
+    }
+
+    /// The jobs `by` sees, newest first: the operator all, an account its own and its
+    /// sub-accounts'. `limit` 1 to 1,000.
+    pub async fn jobs(&self, by: &By, limit: u32, offset: u64) -> Result<Page<Job>, EngineError> {
+        if !(1..=1_000).contains(&limit) {
+            return Err(EngineError::invalid("limit is between 1 and 1000"));
+        }
+        let query = JobQuery {
+            visible_to: by.caller().cloned(),
+            limit,
+            offset,
+        };
+        self.store().jobs(&query).await
+    }
+
+    /// A job (as [`Engine::job`] shows it) and a page of its items with their results.
+    /// `limit` 1 to 1,000.
+    pub async fn job_items(
+        &self,
+        by: &By,
+        id: JobId,
+        query: &JobItemQuery,
+    ) -> Result<(Job, Page<JobItem>), EngineError> {
+        if !(1..=1_000).contains(&query.limit) {
+            return Err(EngineError::invalid("limit is between 1 and 1000"));
+        }
+        let job = self.job(by, id).await?;
+        let items = self.store().job_items(id, query).await?;
+        Ok((job, items))
     }
 }

@@ -12,7 +12,8 @@ use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::e164::E164;
 use crate::error::EngineError;
 use crate::idempotency::{KeyDecision, KeyRequest, KeyStep, StoredAnswer};
-use crate::ids::{AccountId, EndpointId, EventId, NumberId, TrunkId};
+use crate::ids::{AccountId, EndpointId, EventId, JobId, NumberId, TrunkId};
+use crate::job::{Job, JobItem};
 use crate::ledger::{EntryKind, LedgerEntry};
 use crate::lifecycle::{Command, Context, Outcome};
 use crate::money::Decimal;
@@ -146,6 +147,15 @@ pub trait Store: Send + Sync + 'static {
         endpoint: Option<EndpointId>,
         limit: u32,
     ) -> Result<Vec<Attempt>, EngineError>;
+    async fn job(&self, id: JobId) -> Result<Option<Job>, EngineError>;
+    /// Jobs, newest first (see [`JobQuery`]).
+    async fn jobs(&self, query: &JobQuery) -> Result<Page<Job>, EngineError>;
+    /// The items of a job in their order (see [`JobItemQuery`]).
+    async fn job_items(
+        &self,
+        job: JobId,
+        query: &JobItemQuery,
+    ) -> Result<Page<JobItem>, EngineError>;
     /// Numbers with something due at `now` for the scheduler, at most `limit`.
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<NumberId>, EngineError>;
     /// The earliest due time among the numbers [`Store::due`] finds at `now` (those due from a
@@ -316,4 +326,43 @@ pub struct KindTotal {
     pub total_debit: Decimal,
     pub total_credit: Decimal,
     pub count: u64,
+}
+
+/// Which jobs to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobQuery {
+    /// Only the jobs this account sees: its own, and its sub-accounts' (by its billing id).
+    pub visible_to: Option<AccountId>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// Which items of a job to read, in their order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemFilter {
+    All,
+    /// Without a result yet.
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl ItemFilter {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "all" => ItemFilter::All,
+            "pending" => ItemFilter::Pending,
+            "succeeded" => ItemFilter::Succeeded,
+            "failed" => ItemFilter::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A page of a job's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobItemQuery {
+    pub filter: ItemFilter,
+    pub limit: u32,
+    pub offset: u64,
 }

@@ -77,6 +77,11 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "number.quarantine_ended",
         "the quarantine ended: purchasable again",
     ),
+    (
+        "number.release_locked",
+        "locked against release by its holder or the operator",
+    ),
+    ("number.release_unlocked", "its release lock taken off"),
     ("number.assigned_to_trunk", "routed to a SIP trunk"),
     ("number.unassigned_from_trunk", "taken off its SIP trunk"),
     (

@@ -1092,6 +1092,11 @@ async fn serve(
             stop.subscribe(),
         ))
     });
+    let jobs = tokio::spawn(crate::jobs::run(
+        state.engine.clone(),
+        crate::jobs::Config::default(),
+        stop.subscribe(),
+    ));
     let upkeep = tokio::spawn(crate::metrics::upkeep(std::time::Duration::from_secs(5)));
     tracing::info!(
         %addr,
@@ -1105,6 +1110,7 @@ async fn serve(
     let _ = stop.send(true);
     let _ = scheduler.await;
     let _ = console_sessions.await;
+    let _ = jobs.await;
     if let Some(webhooks) = webhooks {
         let _ = webhooks.await;
     }

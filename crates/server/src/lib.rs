@@ -10,6 +10,7 @@ pub mod faces;
 pub mod http;
 pub mod idempotency;
 pub mod inventory;
+pub mod jobs;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;

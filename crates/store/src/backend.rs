@@ -8,11 +8,13 @@ use didpool_core::call::CallRecord;
 use didpool_core::console::ConsoleSession;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyStep, StoredAnswer};
-use didpool_core::ids::{EndpointId, EventId};
+use didpool_core::ids::{EndpointId, EventId, JobId};
+use didpool_core::job::{Job, JobItem};
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{
-    EventQuery, LedgerPage, LedgerQuery, NumberQuery, Page, SubAccountQuery, Violation,
+    EventQuery, JobItemQuery, JobQuery, LedgerPage, LedgerQuery, NumberQuery, Page,
+    SubAccountQuery, Violation,
 };
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::webhook::{Attempt, Delivery, Endpoint};
@@ -289,6 +291,22 @@ impl<B: Backend> Store for DbStore<B> {
 
     async fn ledger(&self, query: &LedgerQuery) -> Result<LedgerPage, EngineError> {
         ops::ledger(self.0.reader()?.as_mut(), query).await
+    }
+
+    async fn job(&self, id: JobId) -> Result<Option<Job>, EngineError> {
+        ops::job(self.0.reader()?.as_mut(), id).await
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> Result<Page<Job>, EngineError> {
+        ops::jobs(self.0.reader()?.as_mut(), query).await
+    }
+
+    async fn job_items(
+        &self,
+        job: JobId,
+        query: &JobItemQuery,
+    ) -> Result<Page<JobItem>, EngineError> {
+        ops::job_items(self.0.reader()?.as_mut(), job, query).await
     }
 
     async fn events(&self, number: &NumberRef) -> Result<Vec<NumberEvent>, EngineError> {

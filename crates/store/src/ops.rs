@@ -7,14 +7,15 @@ use didpool_core::call::CallRecord;
 use didpool_core::console::{ConsoleSession, SessionOwner};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyRow, KeyStep, StoredAnswer};
-use didpool_core::ids::{CredentialId, EndpointId, EventId};
+use didpool_core::ids::{CredentialId, EndpointId, EventId, JobId};
+use didpool_core::job::{Job, JobItem};
 use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Outcome, Snapshot, Write};
 use didpool_core::money::Decimal;
 use didpool_core::setting::{Setting, SettingKey};
 use didpool_core::store::{
-    EventQuery, Holder, KindTotal, LedgerPage, LedgerQuery, NumberOrder, NumberQuery, Page,
-    SubAccountQuery, Violation,
+    EventQuery, Holder, ItemFilter, JobItemQuery, JobQuery, KindTotal, LedgerPage, LedgerQuery,
+    NumberOrder, NumberQuery, Page, SubAccountQuery, Violation,
 };
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
@@ -25,7 +26,8 @@ use didpool_core::{
 use crate::codec::corrupt;
 use crate::rows::{
     self, ACCOUNT_COLS, ATTEMPT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS, DELIVERY_COLS,
-    ENDPOINT_COLS, ENTRY_COLS, EVENT_COLS, NUMBER_COLS, SETTING_COLS, TRUNK_COLS,
+    ENDPOINT_COLS, ENTRY_COLS, EVENT_COLS, JOB_COLS, JOB_ITEM_COLS, NUMBER_COLS, SETTING_COLS,
+    TRUNK_COLS,
 };
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
@@ -366,7 +368,39 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         let keys: Vec<Val> = needs.settings.iter().map(|k| k.as_str().into()).collect();
         snap.settings = fetch(db, &sql, &keys, rows::setting).await?;
     }
+    load_jobs(db, needs, &mut snap).await?;
     Ok(snap)
+}
+
+/// Jobs last, a job's item before the job, in every command, so their row locks never cross.
+async fn load_jobs(
+    db: &mut dyn Sql,
+    needs: &Needs,
+    snap: &mut Snapshot,
+) -> Result<(), EngineError> {
+    let lock = db.lock();
+    if let Some((job, seq)) = needs.job_item {
+        let sql =
+            format!("SELECT {JOB_ITEM_COLS} FROM job_items WHERE job_id = $1 AND seq = $2{lock}");
+        let args = [job.to_string().into(), i64::from(seq).into()];
+        snap.job_items = fetch(db, &sql, &args, rows::job_item).await?;
+    }
+    if let Some(id) = needs.job {
+        let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1{lock}");
+        snap.jobs = fetch(db, &sql, &[id.to_string().into()], rows::job).await?;
+    }
+    if let Some(now_real) = needs.claim_job {
+        // The oldest job waiting: queued, or running under a lease that lapsed (its runner
+        // died). A job another runner is claiming right now is skipped, not waited for.
+        let skip = if lock.is_empty() { "" } else { " SKIP LOCKED" };
+        let sql = format!(
+            "SELECT {JOB_COLS} FROM jobs WHERE status IN ('queued', 'running') \
+             AND (lease_until IS NULL OR lease_until <= $1) \
+             ORDER BY created_at, id LIMIT 1{lock}{skip}"
+        );
+        snap.jobs = fetch(db, &sql, &[now_real.into()], rows::job).await?;
+    }
+    Ok(())
 }
 
 /// Deliveries before endpoints, in every command, so their row locks never cross.
@@ -620,6 +654,49 @@ pub async fn apply(
         attempts,
         "attempt",
     ));
+    let job_key = |j: &Job| j.id.to_string();
+    let job_before = |j: &Job| snapshot.jobs.iter().find(|b| b.id == j.id);
+    write_all(
+        &mut stmts,
+        "jobs",
+        JOB_COLS,
+        &changes.jobs,
+        rows::job_values,
+        job_key,
+        job_before,
+    )?;
+    let new_items: Vec<Vec<Val>> = (changes.job_items.iter())
+        .filter_map(|w| match w {
+            Write::Insert(i) => Some(rows::job_item_values(i)),
+            _ => None,
+        })
+        .collect();
+    stmts.extend(insert_many(
+        "job_items",
+        JOB_ITEM_COLS,
+        new_items,
+        "job item",
+    ));
+    for w in &changes.job_items {
+        if let Write::Update(i) = w {
+            // Keyed by (job, seq): only its result changes.
+            let v = rows::job_item_values(i);
+            let mut q = Q::new("UPDATE job_items SET status = ");
+            q.arg(v[3].clone())
+                .push(", error_code = ")
+                .arg(v[4].clone());
+            q.push(", error_message = ").arg(v[5].clone());
+            q.push(", finished_at = ").arg(v[6].clone());
+            q.push(" WHERE job_id = ").arg(v[0].clone());
+            q.push(" AND seq = ").arg(v[1].clone());
+            stmts.push(Stmt {
+                table: "job_items",
+                op: WriteOp::Update,
+                q,
+                what: format!("job item {}", i.seq),
+            });
+        }
+    }
     for a in &changes.assignment_audits {
         stmts.push(insert(
             "did_assignment_audit",
@@ -1088,6 +1165,68 @@ pub async fn assignment_audits(
     fetch(db, &sql, &[arg], rows::audit).await
 }
 
+pub async fn job(db: &mut dyn Sql, id: JobId) -> Result<Option<Job>, EngineError> {
+    let sql = format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1");
+    fetch_one(db, &sql, &[id.to_string().into()], rows::job).await
+}
+
+pub async fn jobs(db: &mut dyn Sql, f: &JobQuery) -> Result<Page<Job>, EngineError> {
+    let mut filter = Q::new(" FROM jobs");
+    if let Some(a) = &f.visible_to {
+        filter.push(" WHERE (account_id = ").arg(a.as_str());
+        filter.push(" OR billing_id = ").arg(a.as_str()).push(")");
+    }
+    let total = count(
+        db,
+        &format!("SELECT count(*) AS n{}", filter.sql),
+        &filter.args,
+    )
+    .await?;
+    let mut q = Q::new(format!("SELECT {JOB_COLS}{}", filter.sql));
+    q.args = filter.args;
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .arg(i64::from(f.limit))
+        .push(" OFFSET ")
+        .arg(i64::try_from(f.offset).unwrap_or(i64::MAX));
+    let items = fetch(db, &q.sql, &q.args, rows::job).await?;
+    Ok(Page { items, total })
+}
+
+pub async fn job_items(
+    db: &mut dyn Sql,
+    job: JobId,
+    f: &JobItemQuery,
+) -> Result<Page<JobItem>, EngineError> {
+    let mut filter = Q::new(" FROM job_items WHERE job_id = ");
+    filter.arg(job.to_string());
+    match f.filter {
+        ItemFilter::All => {}
+        ItemFilter::Pending => {
+            filter.push(" AND status = 'pending'");
+        }
+        ItemFilter::Succeeded => {
+            filter.push(" AND status = 'succeeded'");
+        }
+        ItemFilter::Failed => {
+            filter.push(" AND status = 'failed'");
+        }
+    }
+    let total = count(
+        db,
+        &format!("SELECT count(*) AS n{}", filter.sql),
+        &filter.args,
+    )
+    .await?;
+    let mut q = Q::new(format!("SELECT {JOB_ITEM_COLS}{}", filter.sql));
+    q.args = filter.args;
+    q.push(" ORDER BY seq LIMIT ")
+        .arg(i64::from(f.limit))
+        .push(" OFFSET ")
+        .arg(i64::try_from(f.offset).unwrap_or(i64::MAX));
+    let items = fetch(db, &q.sql, &q.args, rows::job_item).await?;
+    Ok(Page { items, total })
+}
+
 /// Numbers with something due at `now` (see `lifecycle::Command::Tick`), each scan served by
 /// its own partial index.
 pub async fn due(
@@ -1214,6 +1353,29 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
            (SELECT max(seq) FROM number_events x WHERE x.number_id = n.id) \
          WHERE e.seq IS NULL OR e.to_state <> n.state \
            OR coalesce(e.to_owner, '') <> coalesce(n.owner_id, '')",
+    )
+    .await?;
+    rule(
+        db,
+        "locked_number_is_active_without_release",
+        "SELECT e164 AS subject, 'locked against release in state ' || state \
+         || CASE WHEN release_at IS NULL THEN '' ELSE ' with a release pending' END AS detail \
+         FROM numbers WHERE release_locked_at IS NOT NULL \
+         AND (state <> 'active' OR release_at IS NOT NULL)",
+    )
+    .await?;
+    rule(
+        db,
+        "job_counts_are_its_items",
+        "SELECT j.id AS subject, 'counts ' || j.succeeded || '/' || j.failed || '/' || j.total \
+         || ' but items ' || coalesce(sum(CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END), 0) \
+         || '/' || coalesce(sum(CASE WHEN i.status = 'failed' THEN 1 ELSE 0 END), 0) \
+         || '/' || count(i.seq) AS detail \
+         FROM jobs j LEFT JOIN job_items i ON i.job_id = j.id \
+         GROUP BY j.id, j.succeeded, j.failed, j.total \
+         HAVING j.total <> count(i.seq) \
+           OR j.succeeded <> coalesce(sum(CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END), 0) \
+           OR j.failed <> coalesce(sum(CASE WHEN i.status = 'failed' THEN 1 ELSE 0 END), 0)",
     )
     .await?;
     Ok(found)

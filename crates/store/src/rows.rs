@@ -4,9 +4,11 @@ use didpool_core::account::{Account, AccountProfile, Role, Verification};
 use didpool_core::audit::{Actor, AssignmentAudit, NumberEvent};
 use didpool_core::call::{Call, CallDirection, CallRecord};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
-use didpool_core::ids::{CallId, CredentialId, EndpointId, EntryId, EventId};
+use didpool_core::ids::{CallId, CredentialId, EndpointId, EntryId, EventId, JobId};
+use didpool_core::job::{ItemResult, Job, JobItem, JobKind, JobStatus};
 use didpool_core::ledger::{EntryKind, LedgerEntry};
 use didpool_core::money::Currency;
+use didpool_core::number::ReleaseLock;
 use didpool_core::setting::{Setting, SettingKey, SigningKey};
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::webhook::{Attempt, AttemptResult, Delivery, DeliveryStatus, Endpoint};
@@ -28,7 +30,11 @@ pub const NUMBER_COLS: &str = "id, e164, country, region, capabilities, origin, 
     is_trial_number, minimum_commitment_months, aadhaar_verification_required, aadhaar_verified, \
     last_call_at, purchased_at, last_billing_date, next_billing_date, release_at, released_at, \
     quarantine_until, release_fee, nickname, inbound_agent_id, outbound_agent_id, last_owner_id, \
-    reservation_expires_at, sip_config, created_at, updated_at, last_billing_id";
+    reservation_expires_at, sip_config, created_at, updated_at, last_billing_id, \
+    release_locked_at, release_locked_by, release_lock_reason";
+pub const JOB_COLS: &str = "id, kind, target, account_id, billing_id, created_by, status, total, \
+    succeeded, failed, lease_owner, lease_until, created_at, started_at, finished_at";
+pub const JOB_ITEM_COLS: &str = "job_id, seq, e164, status, error_code, error_message, finished_at";
 pub const ENTRY_COLS: &str =
     "id, account_id, amount, balance_after, currency, kind, reference, description, created_at";
 pub const EVENT_COLS: &str = "id, number_id, e164, action, actor, from_state, to_state, \
@@ -226,9 +232,116 @@ pub fn number(row: &DbRow) -> Result<Number, EngineError> {
             .opt_text("sip_config")?
             .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad sip_config: {e}"))))
             .transpose()?,
+        release_lock: match row.opt_time("release_locked_at")? {
+            None => None,
+            Some(at) => Some(ReleaseLock {
+                by: actor(&row.text("release_locked_by")?)?,
+                at,
+                reason: row.opt_text("release_lock_reason")?,
+            }),
+        },
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
     })
+}
+
+fn actor(s: &str) -> Result<Actor, EngineError> {
+    Actor::from_label(s).ok_or_else(|| corrupt(format!("bad actor {s:?}")))
+}
+
+pub fn job(row: &DbRow) -> Result<Job, EngineError> {
+    let kind = row.text("kind")?;
+    let target = row.opt_text("target")?;
+    let status = row.text("status")?;
+    let count = |col: &str| -> Result<u32, EngineError> {
+        u32::try_from(row.int(col)?).map_err(|_| corrupt(format!("bad {col}")))
+    };
+    Ok(Job {
+        id: JobId(uuid(&row.text("id")?)?),
+        kind: JobKind::parse(&kind, target.as_deref()).map_err(corrupt)?,
+        account: account_id(row.text("account_id")?)?,
+        billing: account_id(row.text("billing_id")?)?,
+        created_by: actor(&row.text("created_by")?)?,
+        status: JobStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("bad job status {status:?}")))?,
+        total: count("total")?,
+        succeeded: count("succeeded")?,
+        failed: count("failed")?,
+        lease_owner: row.opt_text("lease_owner")?,
+        lease_until: row.opt_time("lease_until")?,
+        created_at: row.time("created_at")?,
+        started_at: row.opt_time("started_at")?,
+        finished_at: row.opt_time("finished_at")?,
+    })
+}
+
+pub fn job_values(j: &Job) -> Vec<Val> {
+    vec![
+        j.id.to_string().into(),
+        j.kind.as_str().into(),
+        Val::Text(j.kind.target()),
+        j.account.as_str().into(),
+        j.billing.as_str().into(),
+        j.created_by.label().into(),
+        j.status.as_str().into(),
+        i64::from(j.total).into(),
+        i64::from(j.succeeded).into(),
+        i64::from(j.failed).into(),
+        Val::Text(j.lease_owner.clone()),
+        j.lease_until.into(),
+        j.created_at.into(),
+        j.started_at.into(),
+        j.finished_at.into(),
+    ]
+}
+
+pub fn job_item(row: &DbRow) -> Result<JobItem, EngineError> {
+    let status = row.text("status")?;
+    let result = match status.as_str() {
+        "pending" => None,
+        "succeeded" | "failed" => Some(ItemResult {
+            error: match (row.opt_text("error_code")?, row.opt_text("error_message")?) {
+                (Some(code), message) => Some((code, message.unwrap_or_default())),
+                (None, _) if status == "failed" => {
+                    return Err(corrupt("a failed job item without its error".into()))
+                }
+                (None, _) => None,
+            },
+            at: row.time("finished_at")?,
+        }),
+        other => return Err(corrupt(format!("bad job item status {other:?}"))),
+    };
+    let seq = row.int("seq")?;
+    Ok(JobItem {
+        job_id: JobId(uuid(&row.text("job_id")?)?),
+        seq: u32::try_from(seq).map_err(|_| corrupt(format!("bad job item seq {seq}")))?,
+        e164: e164(row, "e164")?,
+        result,
+    })
+}
+
+pub fn job_item_values(i: &JobItem) -> Vec<Val> {
+    let (status, code, message, at) = match &i.result {
+        None => ("pending", None, None, None),
+        Some(r) => match &r.error {
+            None => ("succeeded", None, None, Some(r.at)),
+            Some((code, message)) => (
+                "failed",
+                Some(code.clone()),
+                Some(message.clone()),
+                Some(r.at),
+            ),
+        },
+    };
+    vec![
+        i.job_id.to_string().into(),
+        i64::from(i.seq).into(),
+        i.e164.as_str().into(),
+        status.into(),
+        Val::Text(code),
+        Val::Text(message),
+        at.into(),
+    ]
 }
 
 pub fn number_values(n: &Number) -> Vec<Val> {
@@ -275,6 +388,9 @@ pub fn number_values(n: &Number) -> Vec<Val> {
         n.created_at.into(),
         n.updated_at.into(),
         id_text(n.last_billing_id.as_ref()),
+        n.release_lock.as_ref().map(|l| l.at).into(),
+        Val::Text(n.release_lock.as_ref().map(|l| l.by.label())),
+        Val::Text(n.release_lock.as_ref().and_then(|l| l.reason.clone())),
     ]
 }
 

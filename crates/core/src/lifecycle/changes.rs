@@ -8,6 +8,7 @@ use crate::audit::{AssignmentAudit, NumberEvent};
 use crate::call::CallRecord;
 use crate::credential::Credential;
 use crate::ids::EventId;
+use crate::job::{Job, JobItem};
 use crate::ledger::LedgerEntry;
 use crate::number::Number;
 use crate::setting::Setting;
@@ -63,6 +64,11 @@ pub struct Changes {
     /// Deliveries claimed, attempted or requeued (the store queues new ones with each event).
     pub deliveries: Vec<Write<Delivery>>,
     pub attempts: Vec<Attempt>,
+    /// (Default when absent: outcomes recorded before jobs existed.)
+    #[serde(default)]
+    pub jobs: Vec<Write<Job>>,
+    #[serde(default)]
+    pub job_items: Vec<Write<JobItem>>,
 }
 
 impl Changes {
@@ -144,6 +150,8 @@ impl Changes {
         self.webhook_endpoints.extend(later.webhook_endpoints);
         self.deliveries.extend(later.deliveries);
         self.attempts.extend(later.attempts);
+        self.jobs.extend(later.jobs);
+        self.job_items.extend(later.job_items);
         self
     }
 }

@@ -17,9 +17,10 @@ use crate::account::{Account, AccountPatch, NewAccount, Verification};
 use crate::audit::Actor;
 use crate::call::Call;
 use crate::credential::{Credential, CredentialKind, TokenHash};
+use crate::e164::E164;
 use crate::error::EngineError;
-use crate::ids::EndpointId;
-use crate::ids::{AccountId, CredentialId, NumberId, TrunkId};
+use crate::ids::{AccountId, CredentialId, EndpointId, JobId, NumberId, TrunkId};
+use crate::job::{Job, JobItem, JobKind};
 use crate::money::{Currency, Decimal};
 use crate::number::{NewNumber, Number, NumberRef, NumberState, SipConfig, SipConfigPatch};
 use crate::policy::ReleasePolicy;
@@ -30,6 +31,7 @@ use crate::webhook::{AttemptResult, Claim, Delivery, Endpoint, EndpointPatch, Re
 pub mod accounts;
 pub mod billing;
 mod changes;
+pub mod jobs;
 pub mod numbers;
 pub mod release;
 pub mod routing;
@@ -239,6 +241,54 @@ pub enum Command {
         limit: u32,
         lease_until: DateTime<Utc>,
     },
+    /// Locks a number against release (its holder or payer, or the operator), with an
+    /// optional reason (see [`release::lock_release`]).
+    LockRelease {
+        number: NumberRef,
+        reason: Option<String>,
+    },
+    /// Takes a number's release lock off.
+    UnlockRelease {
+        number: NumberRef,
+    },
+    /// A bulk job for `account` (that account itself, or the operator acting for it): one
+    /// item per number, each run later as [`Command::RunJobItem`] (see [`crate::job`]).
+    CreateJob {
+        id: JobId,
+        kind: JobKind,
+        account: AccountId,
+        numbers: Vec<E164>,
+    },
+    /// Leases the first waiting job to a runner (`worker`) until `lease_until`; `now_real` is
+    /// the real time, as leases are (the engine's clock may be a sandbox's).
+    ClaimJob {
+        worker: String,
+        now_real: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    },
+    /// Extends the runner's lease while it still holds the job.
+    RenewJobLease {
+        id: JobId,
+        worker: String,
+        lease_until: DateTime<Utc>,
+    },
+    /// Marks a job done once each of its items has its result.
+    FinishJob {
+        id: JobId,
+        worker: String,
+    },
+    /// Stops a job; its items without a result never run.
+    CancelJob {
+        id: JobId,
+    },
+    /// Item `seq` of a job: the job kind's command on `number`, run with the rights of the
+    /// job's account, its result recorded on the item in the same transaction.
+    RunJobItem {
+        job: JobId,
+        seq: u32,
+        number: E164,
+        kind: JobKind,
+    },
     /// Records an attempt of the delivery `seq` and schedules what follows.
     FinishDelivery {
         seq: i64,
@@ -313,6 +363,13 @@ pub struct Needs {
     pub delivery: Option<i64>,
     /// The deliveries a redelivery or replay requeues, locked.
     pub requeue: Option<Requeue>,
+    /// A job, locked (after every other row).
+    pub job: Option<JobId>,
+    /// One item of a job, locked (before its job).
+    pub job_item: Option<(JobId, u32)>,
+    /// The first job a runner may claim at this real time (PostgreSQL: skipping a job another
+    /// runner is claiming), into [`Snapshot::jobs`].
+    pub claim_job: Option<DateTime<Utc>>,
 }
 
 impl Needs {
@@ -346,6 +403,8 @@ pub struct Snapshot {
     pub settings: Vec<Setting>,
     pub webhook_endpoints: Vec<Endpoint>,
     pub deliveries: Vec<Delivery>,
+    pub jobs: Vec<Job>,
+    pub job_items: Vec<JobItem>,
 }
 
 impl Snapshot {
@@ -411,7 +470,9 @@ impl Command {
             | Command::Checkout { number }
             | Command::CancelRelease { number }
             | Command::UpdateNumber { number, .. }
-            | Command::SetSipConfig { number, .. } => Some(number),
+            | Command::SetSipConfig { number, .. }
+            | Command::LockRelease { number, .. }
+            | Command::UnlockRelease { number } => Some(number),
             _ => None,
         }
     }
@@ -482,6 +543,23 @@ impl Command {
             } => webhooks::claim_needs(ctx, *now_real, *limit),
             Command::FinishDelivery { seq, .. } => webhooks::finish_needs(*seq),
             Command::RequeueDeliveries { what } => webhooks::requeue_needs(what),
+            Command::LockRelease { number, .. } | Command::UnlockRelease { number } => {
+                Needs::number(number)
+            }
+            Command::CreateJob { account, .. } => jobs::create_needs(account),
+            Command::ClaimJob { now_real, .. } => Needs {
+                claim_job: Some(*now_real),
+                ..Needs::default()
+            },
+            Command::RenewJobLease { id, .. }
+            | Command::FinishJob { id, .. }
+            | Command::CancelJob { id } => jobs::job_needs(*id),
+            Command::RunJobItem {
+                job,
+                seq,
+                number,
+                kind,
+            } => jobs::item_needs(ctx, *job, *seq, &kind.command(number)),
         };
         if needs.number.is_some() {
             // Settling a number may charge its payer or release it: its accounts come with it.
@@ -506,6 +584,10 @@ impl Command {
     ) -> Result<(Changes, Changes), EngineError> {
         // A clock outside what the store holds would write rows no read can decode.
         crate::clock::check_time("the clock", ctx.now)?;
+        if let Command::RunJobItem { number, kind, .. } = self {
+            // The item's own command settles its number and decides; its result is recorded.
+            return jobs::run_item(ctx, snap, &kind.command(number));
+        }
         if self.number().is_none() || matches!(self, Command::Tick { .. }) {
             return Ok((Changes::default(), self.decide_settled(ctx, snap)?));
         }
@@ -617,6 +699,31 @@ impl Command {
             }
             Command::FinishDelivery { result, .. } => webhooks::finish(ctx, snap, result),
             Command::RequeueDeliveries { what } => webhooks::requeue(ctx, snap, what),
+            Command::LockRelease { reason, .. } => {
+                release::lock_release(ctx, snap, reason.as_deref())
+            }
+            Command::UnlockRelease { .. } => release::unlock_release(ctx, snap),
+            Command::CreateJob {
+                id,
+                kind,
+                account,
+                numbers,
+            } => jobs::create(ctx, snap, *id, kind, account, numbers),
+            Command::ClaimJob {
+                worker,
+                lease_until,
+                ..
+            } => jobs::claim(ctx, snap, worker, *lease_until),
+            Command::RenewJobLease {
+                worker,
+                lease_until,
+                ..
+            } => jobs::renew(ctx, snap, worker, *lease_until),
+            Command::FinishJob { worker, .. } => jobs::finish(ctx, snap, worker),
+            Command::CancelJob { .. } => jobs::cancel(ctx, snap),
+            Command::RunJobItem { number, kind, .. } => {
+                jobs::run_item(ctx, snap, &kind.command(number)).map(|(due, own)| due.then(own))
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::EngineError;
-use crate::number::{Number, NumberRef, NumberState, Origin};
+use crate::number::{Number, NumberRef, NumberState, Origin, ReleaseLock};
 use crate::policy::COOL_OFF;
 
 use super::billing::{charge_release_fee, refund_release_fee};
@@ -35,7 +35,8 @@ pub(super) fn release_needs(number: &NumberRef) -> Needs {
 /// not hasten it): nothing changes, and each face answers a repeat its own documented way. A
 /// release scheduled for the cycle's end (Diga) that the policy's window release (Vobiz) meets
 /// becomes that pending release, taking effect at the sooner of the two, with no second fee.
-/// Another account's number: [`EngineError::NotOwner`] (seed 000's 403).
+/// Another account's number: [`EngineError::NotOwner`] (seed 000's 403). A number locked
+/// against release: [`EngineError::ReleaseLocked`], whatever the mode (nothing is scheduled).
 pub(super) fn release(
     ctx: &Context,
     snap: &Snapshot,
@@ -55,6 +56,9 @@ pub(super) fn release(
     match n.state {
         NumberState::Active | NumberState::PendingRelease => {}
         state => return Err(EngineError::NotReleasable(state)),
+    }
+    if n.release_lock.is_some() {
+        return Err(EngineError::ReleaseLocked(n.e164.clone()));
     }
     let policy = &ctx.policy;
     let window = policy.window > Duration::zero();
@@ -123,6 +127,7 @@ pub(super) fn detach(n: &mut Number) {
     n.next_billing_date = None;
     n.release_at = None;
     n.release_fee = None;
+    n.release_lock = None;
 }
 
 /// Completes a release at `at`: imported numbers are deleted; stock goes back to inventory,
@@ -187,5 +192,76 @@ pub(super) fn cancel_release(ctx: &Context, snap: &Snapshot) -> Result<Changes, 
     after.release_fee = None;
     refund_release_fee(ctx, snap, &mut changes, n)?;
     changes.number_change(ctx, "release_cancelled", n, after);
+    Ok(changes)
+}
+
+/// The longest reason a release lock keeps.
+pub const MAX_LOCK_REASON: usize = 255;
+
+/// Who may lock or unlock: the holder or its payer ([`controls`]), or the operator. Another
+/// holder's number is [`EngineError::NotOwner`]; one nobody holds, not found.
+fn lockable<'a>(ctx: &Context, snap: &'a Snapshot) -> Result<&'a Number, EngineError> {
+    let n = locked(snap, EngineError::NumberNotFound)?;
+    if let Some(caller) = ctx.caller() {
+        if !controls(caller, n) {
+            return Err(if n.owner_id.is_some() {
+                EngineError::NotOwner
+            } else {
+                EngineError::NumberNotFound
+            });
+        }
+    }
+    Ok(n)
+}
+
+/// Locks an active number against release (as Telnyx's deletion lock), with an optional
+/// reason: until it is unlocked every release path refuses it ([`EngineError::ReleaseLocked`]).
+/// Refused for a number that is not active ([`EngineError::NotEditable`]) or has a release
+/// pending or scheduled ([`EngineError::ReleasePending`]: cancel it first), so a release never
+/// falls due on a locked number. Already locked: nothing changes (the first lock stays).
+pub(super) fn lock_release(
+    ctx: &Context,
+    snap: &Snapshot,
+    reason: Option<&str>,
+) -> Result<Changes, EngineError> {
+    let n = lockable(ctx, snap)?;
+    if let Some(r) = reason {
+        if r.chars().count() > MAX_LOCK_REASON || r.chars().any(char::is_control) {
+            return Err(EngineError::invalid(format!(
+                "the reason is at most {MAX_LOCK_REASON} characters, without control characters"
+            )));
+        }
+    }
+    let mut changes = Changes::default();
+    if n.release_lock.is_some() {
+        return Ok(changes);
+    }
+    if n.state == NumberState::PendingRelease || n.release_at.is_some() {
+        return Err(EngineError::ReleasePending);
+    }
+    if n.state != NumberState::Active {
+        return Err(EngineError::NotEditable(n.state));
+    }
+    let mut after = n.clone();
+    after.release_lock = Some(ReleaseLock {
+        by: ctx.actor.clone(),
+        at: ctx.now,
+        reason: reason.map(str::to_owned).filter(|r| !r.is_empty()),
+    });
+    changes.number_change(ctx, "release_locked", n, after);
+    Ok(changes)
+}
+
+/// Takes a release lock off (the holder or its payer, or the operator); a number not locked
+/// stays as it is.
+pub(super) fn unlock_release(ctx: &Context, snap: &Snapshot) -> Result<Changes, EngineError> {
+    let n = lockable(ctx, snap)?;
+    let mut changes = Changes::default();
+    if n.release_lock.is_none() {
+        return Ok(changes);
+    }
+    let mut after = n.clone();
+    after.release_lock = None;
+    changes.number_change(ctx, "release_unlocked", n, after);
     Ok(changes)
 }

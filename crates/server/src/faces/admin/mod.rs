@@ -32,6 +32,7 @@ use crate::limits::Backoff;
 use uuid::Uuid;
 
 mod events;
+mod jobs;
 mod sandbox;
 
 pub use sandbox::resume_clock;
@@ -54,7 +55,8 @@ pub fn router(sandbox: bool) -> Router<AppState> {
         .route("/numbers/{e164}/reserve", post(reserve))
         .route("/numbers/{e164}/checkout", post(checkout))
         .route("/numbers/{e164}/cancel-release", post(cancel_release))
-        .merge(events::router());
+        .merge(events::router())
+        .merge(jobs::router());
     if sandbox {
         r.merge(sandbox::router())
     } else {
@@ -138,6 +140,9 @@ impl From<EngineError> for AdminError {
             | E::NotReserved
             | E::NotEditable(_)
             | E::NotReleasable(_)
+            | E::ReleaseLocked(_)
+            | E::ReleasePending
+            | E::JobNotRunning
             | E::NotPendingRelease
             | E::CoolOffInEffect { .. }
             | E::AlreadyOnTrunk
@@ -793,6 +798,21 @@ struct AdminNumber {
     quarantine_until: Option<String>,
     #[schema(required = true)]
     reservation_expires_at: Option<String>,
+    /// Whether the number is locked against release (every face refuses to release it).
+    release_locked: bool,
+    /// Who locked it, when and why; `null` when not locked.
+    #[schema(required = true)]
+    release_lock: Option<ReleaseLockObject>,
+}
+
+/// A number's release lock.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ReleaseLockObject {
+    /// `operator`, or the account that locked it.
+    locked_by: String,
+    locked_at: String,
+    #[schema(required = true)]
+    reason: Option<String>,
 }
 
 impl From<&didpool_core::Number> for AdminNumber {
@@ -805,6 +825,12 @@ impl From<&didpool_core::Number> for AdminNumber {
             release_at: n.release_at.map(time),
             quarantine_until: n.quarantine_until.map(time),
             reservation_expires_at: n.reservation_expires_at.map(time),
+            release_locked: n.release_lock.is_some(),
+            release_lock: n.release_lock.as_ref().map(|l| ReleaseLockObject {
+                locked_by: l.by.label(),
+                locked_at: time(l.at),
+                reason: l.reason.clone(),
+            }),
         }
     }
 }
@@ -1090,6 +1116,12 @@ async fn cancel_release(
     reserve,
     checkout,
     cancel_release,
+    jobs::lock_release,
+    jobs::unlock_release,
+    jobs::create_job,
+    jobs::list_jobs,
+    jobs::get_job,
+    jobs::cancel_job,
     events::list_events,
     events::get_event,
     events::redeliver,

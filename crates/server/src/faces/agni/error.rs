@@ -125,6 +125,8 @@ impl AgniError {
                 ),
             ),
             E::Forbidden(msg) => Self::new(StatusCode::FORBIDDEN, msg),
+            // As Agni's other refusals of a number's state (409, as for a number not available).
+            E::ReleaseLocked(_) => Self::new(StatusCode::CONFLICT, e.to_string()),
             // Not the caller's, or in a state Agni does not show (reserved, pending
             // verification, pending release): the number is not found, as for an unknown one.
             _ => Self::not_found(e164),

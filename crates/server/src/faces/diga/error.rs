@@ -132,6 +132,12 @@ impl DigaError {
                     diga_status(state)
                 ),
             ),
+            // Diga's documented refusal of a release: 409 `PHONE_NUMBER_NOT_RELEASABLE`.
+            E::ReleaseLocked(e164) => Self::new(
+                StatusCode::CONFLICT,
+                "PHONE_NUMBER_NOT_RELEASABLE",
+                format!("Phone {id} ({e164}) is locked against release; unlock it first"),
+            ),
             E::NotEditable(state) => Self::new(
                 StatusCode::CONFLICT,
                 "PHONE_NUMBER_NOT_EDITABLE",

@@ -185,6 +185,10 @@ impl VobizError {
                 "account does not own this number",
             ),
             (_, E::NotReleasable(_)) => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
+            // The closest documented refusal: the 409 `conflict` (reference: 409 conflict).
+            (_, E::ReleaseLocked(_) | E::ReleasePending) => {
+                Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
 
             (Op::AssignTrunk, E::NumberNotFound) => number_not_found_for_trunk(),
             (Op::AssignTrunk, E::AlreadyOnTrunk) => {
@@ -257,10 +261,11 @@ impl VobizError {
                 | E::AccountNotFound
                 | E::CredentialNotFound
                 | E::EndpointNotFound
-                | E::EventNotFound,
+                | E::EventNotFound
+                | E::JobNotFound,
             ) => Self::new(StatusCode::NOT_FOUND, "not_found", e.to_string()),
             (_, E::AlreadyOnTrunk | E::NotImported) => Self::bad_request(e.to_string()),
-            (_, E::NotReserved | E::NotEditable(_)) => {
+            (_, E::NotReserved | E::NotEditable(_) | E::JobNotRunning) => {
                 Self::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
         }
