@@ -38,6 +38,7 @@ both!(a_number_page_shows_the_timeline_with_request_ids);
 both!(the_operator_pages);
 both!(hand_over_take_back_and_the_cool_off);
 both!(the_list_filters);
+both!(a_pasted_list_becomes_one_job_and_a_lock_is_refused_alone);
 
 /// A running server and its database.
 struct Node {
@@ -732,4 +733,127 @@ async fn the_list_filters(backend: Backend) {
     let theirs = n.api.sub_account(&stranger, "Theirs").await;
     let page = s.get(&format!("/console/numbers?sub={}", theirs.id)).await;
     assert_eq!(shows(&page.body), [false, false, false, false]);
+}
+
+async fn a_pasted_list_becomes_one_job_and_a_lock_is_refused_alone(backend: Backend) {
+    let Some(n) = node(backend, "console_jobs", &[]).await else {
+        return;
+    };
+    let (who, stock) = customer(&n.api, 5).await;
+    let trunk = n.api.trunk(&who, "PBX").await;
+    for e in &stock {
+        assert!(n.api.purchase(&who, e).await.status.is_success());
+    }
+    let mut s = Session::new(&n.proc.base);
+    s.sign_in(&who.id, &who.token).await;
+    let path = format!("/console/numbers/{}", stock[0].replace('+', "%2B"));
+    let locked = s
+        .post_from(
+            &path,
+            &format!("{path}/release-lock"),
+            &[("action", "lock"), ("reason", "keep")],
+        )
+        .await;
+    assert_eq!(locked.status, StatusCode::SEE_OTHER, "{}", locked.body);
+    let refused = s
+        .post_from(
+            &format!("{path}/release"),
+            &format!("{path}/release"),
+            &[("confirm", &stock[0])],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.body.contains("locked against release"),
+        "{}",
+        refused.body
+    );
+
+    // A pasted list (a CSV with a header; the first column) for a trunk: one job, no script needed.
+    let list = format!("e164,note\n{}\n{},x\n", stock[1], stock[2]);
+    let page = s
+        .post_from(
+            "/console/numbers",
+            "/console/jobs",
+            &[("kind", "assign_trunk"), ("trunk", &trunk), ("list", &list)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let job = page.location().to_owned();
+    assert!(job.starts_with("/console/jobs/"));
+    let mut done = String::new();
+    for _ in 0..600 {
+        done = s.get(&job).await.body;
+        if done.contains("id=\"job_status\">done<") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        done.contains("2 of 2 done (2 succeeded, 0 failed)"),
+        "{done}"
+    );
+    assert_eq!(
+        n.api.number(&stock[1]).await["trunk_group_id"],
+        trunk.as_str()
+    );
+
+    // A release of ticked numbers asks first; confirmed, the locked one fails alone.
+    let ticked = [
+        ("kind", "release"),
+        ("number", stock[0].as_str()),
+        ("number", stock[3].as_str()),
+    ];
+    let confirm = s
+        .post_from("/console/numbers", "/console/jobs", &ticked)
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("Release 2 numbers?"));
+    assert_eq!(
+        n.api.number(&stock[3]).await["state"],
+        "active",
+        "nothing yet"
+    );
+    let mut confirmed = ticked.to_vec();
+    confirmed.push(("confirm", "yes"));
+    let page = s
+        .post_from("/console/numbers", "/console/jobs", &confirmed)
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let job = page.location().to_owned();
+    let mut progress = serde_json::Value::Null;
+    for _ in 0..600 {
+        let p = s.get(&format!("{job}/progress")).await;
+        progress = serde_json::from_str(&p.body).expect("progress JSON");
+        if progress["finished"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        progress,
+        json!({"status": "done", "total": 2, "done": 2, "succeeded": 1, "failed": 1, "finished": true})
+    );
+    let failed = s.get(&format!("{job}?show=failed")).await.body;
+    assert!(
+        failed.contains(&stock[0]) && failed.contains("release_locked"),
+        "{failed}"
+    );
+    assert!(!failed.contains(&format!(">{}<", stock[3])));
+
+    // Bad lists are refused whole, in the page.
+    let bad = s
+        .post_from(
+            "/console/numbers",
+            "/console/jobs",
+            &[("kind", "unassign_trunk"), ("list", "12\n")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.body.contains("not valid"), "{}", bad.body);
+    // Another account cannot see the job.
+    let other = n.api.master("Other", 1).await;
+    let mut o = Session::new(&n.proc.base);
+    o.sign_in(&other.id, &other.token).await;
+    assert_eq!(o.get(&job).await.status, StatusCode::NOT_FOUND);
 }

@@ -206,6 +206,17 @@ impl Browser<'_> {
         self.loaded().await;
     }
 
+    /// Clicks what `css` finds without leaving the page (a checkbox).
+    async fn tick(&self, css: &str) {
+        self.driver
+            .find(By::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    }
+
     /// Waits until the document has loaded.
     async fn loaded(&self) {
         for _ in 0..200 {
@@ -341,11 +352,11 @@ async fn scenarios(backend: Backend, tools: &Tools) {
     .await;
     let api = Api::new(&server.base);
     let who = api.master("Asha Traders", 100_000).await;
-    let stock: Vec<String> = (0..30).map(blr).collect();
+    let stock: Vec<String> = (0..230).map(blr).collect();
     api.stock(&stock, 50, 250).await;
     let trunk = api.trunk(&who, "Office PBX").await;
-    // A few numbers already held, so the list has something to show.
-    for n in &stock[20..24] {
+    // 200 numbers already held: the list, and the bulk release.
+    for n in stock[20..24].iter().chain(&stock[30..226]) {
         assert!(api.purchase(&who, n).await.status.is_success());
     }
     assert!(api
@@ -369,6 +380,8 @@ async fn scenarios(backend: Backend, tools: &Tools) {
     assigns_it_to_a_trunk(&b, &bought).await;
     releases_it_through_the_confirmation(&b, &api, &stock[0], &bought).await;
     a_forged_form_is_refused(&b, &api, &stock[1]).await;
+    a_locked_number_is_refused(&b, &api, &stock[22]).await;
+    a_bulk_release_of_200_numbers(&b, &api, &stock[22]).await;
     money(&b).await;
     operator_pages(&b).await;
 
@@ -405,7 +418,7 @@ async fn signs_in(b: &Browser<'_>, who: &Acct) {
     assert_eq!(b.h1().await, "Numbers");
     assert!(b.body().await.contains("Asha Traders"));
     assert!(
-        b.text("#count").await.starts_with("4 numbers"),
+        b.text("#count").await.starts_with("200 numbers"),
         "{}",
         b.text("#count").await
     );
@@ -472,7 +485,7 @@ async fn releases_it_through_the_confirmation(b: &Browser<'_>, api: &Api, e164: 
     );
     assert_ne!(api.number(e164).await["state"], "active");
     assert!(
-        api.number(e164).await["trunk_id"].is_null(),
+        api.number(e164).await["trunk_group_id"].is_null(),
         "routing stopped"
     );
 }
@@ -543,4 +556,97 @@ async fn an_expired_session_signs_in_again(b: &Browser<'_>, who: &Acct) {
     b.fill("auth_token", &who.token).await;
     b.click("form.card button[type=submit]").await;
     assert_eq!(b.h1().await, "Buy a number");
+}
+
+async fn a_locked_number_is_refused(b: &Browser<'_>, api: &Api, e164: &str) {
+    b.open(&format!("/console/numbers/{}", e164.replace('+', "%2B")))
+        .await;
+    b.fill("lock_reason", "ported to the call centre").await;
+    b.click("button[value=lock]").await;
+    assert!(
+        b.text("p.notice")
+            .await
+            .starts_with("Locked against release"),
+        "{}",
+        b.body().await
+    );
+    assert!(b.text("#lock").await.contains("ported to the call centre"));
+    b.click("a.button.danger").await;
+    b.click(".confirm button.danger").await;
+    let refusal = b.text("div.alert").await;
+    assert!(refusal.contains("locked against release"), "{refusal}");
+    assert_eq!(api.number(e164).await["state"], "active", "the lock held");
+}
+
+async fn a_bulk_release_of_200_numbers(b: &Browser<'_>, api: &Api, locked: &str) {
+    b.open("/console/numbers?per=500").await;
+    assert!(
+        b.text("#count").await.starts_with("200 numbers"),
+        "{}",
+        b.text("#count").await
+    );
+    b.tick("#select_all").await;
+    b.axe("numbers, selected").await;
+    b.click("#bulk_submit").await;
+    assert_eq!(b.h1().await, "Release numbers");
+    assert!(b.text(".confirm").await.contains("Release 200 numbers?"));
+    b.axe("bulk release confirmation").await;
+    b.click("#confirm_bulk").await;
+    assert!(b.h1().await.starts_with("Job "), "{}", b.h1().await);
+    // The page follows the job's progress by itself (its script polls, then reloads when done).
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..1200 {
+        let status = match b.driver.find(By::Id("job_status")).await {
+            Ok(s) => s.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if let Ok(counts) = b.driver.find(By::Id("job_counts")).await {
+            if let Ok(t) = counts.text().await {
+                if seen.last() != Some(&t) {
+                    seen.push(t);
+                }
+            }
+        }
+        if status == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.loaded().await;
+    assert_eq!(
+        b.text("#job_status").await,
+        "done",
+        "the job finished: {seen:?}"
+    );
+    let progress = b
+        .driver
+        .find(By::Id("job_progress"))
+        .await
+        .expect("the progress bar");
+    assert_eq!(
+        progress.attr("value").await.unwrap().as_deref(),
+        Some("200")
+    );
+    assert_eq!(progress.attr("max").await.unwrap().as_deref(), Some("200"));
+    assert_eq!(
+        b.text("#job_counts").await,
+        "200 of 200 done (199 succeeded, 1 failed)"
+    );
+    b.axe("job").await;
+    b.shot("job").await;
+    // Per-item results: the locked number failed alone, with its reason.
+    b.click("a[href$='show=failed']").await;
+    let failed = b.text("#job_items tbody").await;
+    assert!(
+        failed.contains(locked) && failed.contains("release_locked"),
+        "{failed}"
+    );
+    assert_eq!(failed.lines().count(), 1, "{failed}");
+    assert_eq!(api.number(locked).await["state"], "active");
+    b.open("/console/numbers").await;
+    assert!(
+        b.text("#count").await.starts_with("1 numbers"),
+        "{}",
+        b.text("#count").await
+    );
 }

@@ -347,6 +347,7 @@ pub(crate) fn status_of(e: &EngineError) -> StatusCode {
         | E::CredentialNotFound
         | E::EndpointNotFound
         | E::EventNotFound
+        | E::JobNotFound
         | E::NotInInventory => StatusCode::NOT_FOUND,
         E::NotOwner | E::Forbidden(_) | E::ForceRequiresAdmin => StatusCode::FORBIDDEN,
         E::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,

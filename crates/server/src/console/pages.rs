@@ -46,6 +46,10 @@ pub(super) fn routes() -> Router<AppState> {
             get(release_confirm).post(release),
         )
         .route("/numbers/{e164}/cancel-release", post(cancel_release))
+        .route("/numbers/{e164}/release-lock", post(set_lock))
+        .route("/jobs", get(jobs_page).post(create_job))
+        .route("/jobs/{id}", get(job_page))
+        .route("/jobs/{id}/progress", get(job_progress))
         .route("/buy", get(buy_page).post(buy))
         .route("/money", get(money_page))
         .route("/money.csv", get(money_csv))
@@ -62,6 +66,11 @@ pub(super) fn routes() -> Router<AppState> {
 // Layout and shared pieces
 
 fn layout(title: &str, who: Option<&Console>, body: Markup) -> Markup {
+    layout_with(title, who, body, html! {})
+}
+
+/// [`layout`] with more in the page's head (a job page's refresh for browsers without JS).
+fn layout_with(title: &str, who: Option<&Console>, body: Markup, head: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -71,6 +80,7 @@ fn layout(title: &str, who: Option<&Console>, body: Markup) -> Markup {
                 title { (title) " · didpool console" }
                 link rel="stylesheet" href="/console/assets/console.css";
                 script src="/console/assets/console.js" defer {}
+                (head)
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -84,10 +94,12 @@ fn layout(title: &str, who: Option<&Console>, body: Markup) -> Markup {
                                     li { a href="/console/accounts" { "Accounts" } }
                                     li { a href="/console/inventory" { "Import" } }
                                     li { a href="/console/check" { "Check" } }
+                                    li { a href="/console/jobs" { "Jobs" } }
                                     @if c.sandbox { li { a href="/console/sandbox" { "Sandbox" } } }
                                 } @else {
                                     li { a href="/console/numbers" { "Numbers" } }
                                     li { a href="/console/buy" { "Buy" } }
+                                    li { a href="/console/jobs" { "Bulk jobs" } }
                                     @if c.is_master() { li { a href="/console/money" { "Money" } } }
                                 }
                             }
@@ -239,6 +251,8 @@ struct Q {
     sub: Option<String>,
     q: Option<String>,
     page: Option<u32>,
+    /// Numbers a page (the bulk selection): 50, 100, 200 or 500.
+    per: Option<u32>,
     done: Option<String>,
     from: Option<String>,
     to: Option<String>,
@@ -265,6 +279,8 @@ fn done_message(code: Option<&str>) -> Option<&'static str> {
         }
         "cancelled" => "The release was cancelled.",
         "topped" => "The account was credited.",
+        "locked" => "Locked against release: no release can happen until it is unlocked.",
+        "unlocked" => "The release lock is off.",
         _ => return None,
     })
 }
@@ -446,6 +462,10 @@ fn query_string(pairs: &[(&str, Option<&str>)], page: u32) -> String {
 
 async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> Response {
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
+    let per = match q.per {
+        Some(n @ (100 | 200 | 500)) => n,
+        _ => PAGE_SIZE,
+    };
     let (holder, title) = match &c.account {
         None => (Holder::Nobody, "Inventory"),
         Some(a) if a.is_master() => (Holder::Family(a.id.clone()), "Numbers"),
@@ -480,8 +500,8 @@ async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> 
             _ => error = Some("That sub-account is not one of yours.".into()),
         }
     }
-    query.limit = PAGE_SIZE;
-    query.offset = u64::from(page_no - 1) * u64::from(PAGE_SIZE);
+    query.limit = per;
+    query.offset = u64::from(page_no - 1) * u64::from(per);
     let trunks = if c.is_operator() {
         vec![]
     } else {
@@ -525,6 +545,11 @@ async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> 
         ("sub", nonempty(&q.sub)),
         ("q", nonempty(&q.q)),
     ];
+    let per_text = per.to_string();
+    let mut filters = filters;
+    if per != PAGE_SIZE {
+        filters.push(("per", Some(per_text.as_str())));
+    }
     let trunk_name = |id: Option<TrunkId>| -> String {
         id.map_or_else(
             || "—".into(),
@@ -588,20 +613,34 @@ async fn numbers(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> 
                 label for="f_q" { "Digits" }
                 input #f_q name="q" type="search" inputmode="numeric" value=(q.q.as_deref().unwrap_or(""));
             }
+            div.field {
+                label for="f_per" { "Show" }
+                select #f_per name="per" {
+                    @for n in [50u32, 100, 200, 500] {
+                        option value=(n) selected[n == per] { (n) " a page" }
+                    }
+                }
+            }
             button type="submit" { "Filter" }
         }
         @if let Some(p) = &found {
-            p #count { (p.total) " numbers" @if p.total > u64::from(PAGE_SIZE) { ", page " (page_no) } "." }
+            p #count { (p.total) " numbers" @if p.total > u64::from(per) { ", page " (page_no) } "." }
             @if p.items.is_empty() {
                 p { "No numbers match." }
-            } @else {
+            } @else if c.is_operator() {
                 (number_table(&c, &p.items, &trunk_name))
+            } @else {
+                form #bulk method="post" action="/console/jobs" aria-label="Bulk action on the selected numbers" {
+                    (csrf(&c))
+                    (number_table(&c, &p.items, &trunk_name))
+                    (bulk_controls(&c, &trunks, &subs))
+                }
             }
             nav.pager aria-label="Pages" {
                 @if page_no > 1 {
                     a rel="prev" href={ "/console/numbers?" (query_string(&filters, page_no - 1)) } { "Previous page" }
                 }
-                @if u64::from(page_no) * u64::from(PAGE_SIZE) < p.total {
+                @if u64::from(page_no) * u64::from(per) < p.total {
                     a rel="next" href={ "/console/numbers?" (query_string(&filters, page_no + 1)) } { "Next page" }
                 }
             }
@@ -620,6 +659,12 @@ fn number_table(
             table {
                 caption.visually-hidden { "Numbers" }
                 thead { tr {
+                    @if !c.is_operator() {
+                        th scope="col" {
+                            span.visually-hidden { "Select" }
+                            input #select_all type="checkbox" data-select-all hidden aria-label="Select every number on this page";
+                        }
+                    }
                     th scope="col" { "Number" }
                     th scope="col" { "State" }
                     th scope="col" { "Country" }
@@ -630,7 +675,10 @@ fn number_table(
                 tbody {
                     @for n in items {
                         tr {
-                            td { a href=(number_path(&n.e164)) { (n.e164) } }
+                            @if !c.is_operator() {
+                                td { input type="checkbox" name="number" value=(n.e164) aria-label={ "Select " (n.e164) }; }
+                            }
+                            td { a href=(number_path(&n.e164)) { (n.e164) } @if n.release_lock.is_some() { " " span.tag title="Locked against release" { "locked" } } }
                             td { (state_label(n.state)) }
                             td { (n.country) @if let Some(r) = &n.region { " · " (r) } }
                             @if !c.is_operator() {
@@ -792,6 +840,25 @@ async fn render_number(
                         }
                     }
                     p { a.button.danger href={ (path) "/release" } { "Release this number…" } }
+                }
+                @if !c.is_operator() || n.release_lock.is_some() {
+                    form.card method="post" action={ (path) "/release-lock" } {
+                        (csrf(c))
+                        @match &n.release_lock {
+                            Some(lock) => {
+                                p #lock { "Locked against release by " (lock.by.label()) " on " (when(lock.at))
+                                    @if let Some(r) = &lock.reason { ": " (r) } "." }
+                                button type="submit" name="action" value="unlock" { "Unlock" }
+                            }
+                            None => {
+                                div.field {
+                                    label for="lock_reason" { "Lock against release (reason, optional)" }
+                                    input #lock_reason name="reason" type="text" maxlength="200";
+                                }
+                                button type="submit" name="action" value="lock" { "Lock against release" }
+                            }
+                        }
+                    }
                 }
                 @if n.state == NumberState::PendingRelease {
                     form.card method="post" action={ (path) "/cancel-release" } {
@@ -1644,5 +1711,326 @@ async fn sandbox_move(State(st): State<AppState>, p: Posted) -> Response {
             Some(html! { p.notice role="status" { (msg) } }),
         ),
         Err(e) => render_sandbox(&st, c, super::status_of(&e), Some(alert(&explain(&e)))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Release lock
+
+async fn set_lock(State(st): State<AppState>, Path(raw): Path<String>, p: Posted) -> Response {
+    let e164 = match parse_e164(&st, &raw) {
+        Ok(e) => e,
+        Err(res) => return res,
+    };
+    let number = NumberRef::E164(e164.clone());
+    let (cmd, done) = if p.form.get("action") == Some("unlock") {
+        (Command::UnlockRelease { number }, "unlocked")
+    } else {
+        let reason = p.form.get("reason").map(str::to_owned);
+        (Command::LockRelease { number, reason }, "locked")
+    };
+    act(&st, &p.console, &e164, cmd, done).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk jobs
+
+fn bulk_controls(c: &Console, trunks: &[Trunk], subs: &[didpool_core::Account]) -> Markup {
+    html! {
+        fieldset.card {
+            legend { "Bulk action on the selected numbers" }
+            div.field {
+                label for="bulk_kind" { "Action" }
+                select #bulk_kind name="kind" {
+                    option value="release" { "Release" }
+                    option value="assign_trunk" { "Assign to a trunk" }
+                    option value="unassign_trunk" { "Take off their trunk" }
+                    @if c.is_master() {
+                        option value="move_to_sub_account" { "Hand to a sub-account" }
+                        option value="take_back" { "Take back from sub-accounts" }
+                    }
+                }
+            }
+            div.field {
+                label for="bulk_trunk" { "Trunk (to assign to)" }
+                select #bulk_trunk name="trunk" {
+                    option value="" { "—" }
+                    @for t in trunks { option value=(t.id) { (t.name) } }
+                }
+            }
+            @if c.is_master() {
+                div.field {
+                    label for="bulk_sub" { "Sub-account (to hand to)" }
+                    select #bulk_sub name="sub" {
+                        option value="" { "—" }
+                        @for s in subs { option value=(s.id) { (s.name) " (" (s.id) ")" } }
+                    }
+                }
+            }
+            div.field {
+                label for="bulk_list" { "Or paste numbers (one a line, up to 1,000)" }
+                textarea #bulk_list name="list" rows="3" spellcheck="false" {}
+            }
+            div.field.js-only hidden {
+                label for="bulk_file" { "Or load a list from a file" }
+                input #bulk_file type="file" accept=".csv,.txt,text/plain,text/csv" data-fill="bulk_list";
+            }
+            button #bulk_submit type="submit" { "Start the job" }
+        }
+    }
+}
+
+/// The numbers of a bulk form: the ticked ones, then each line (or comma-separated value) of the
+/// pasted list (a CSV's first column; a header line is skipped).
+fn bulk_numbers(form: &Fields) -> Vec<String> {
+    let mut out: Vec<String> = form
+        .all("number")
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(list) = form.get("list") {
+        for line in list.lines() {
+            let first = line
+                .split([',', ';', '\t'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_matches('"');
+            // A header (`e164`, `number`) starts with neither `+` nor a digit.
+            if !first.starts_with(|ch: char| ch == '+' || ch.is_ascii_digit()) {
+                continue;
+            }
+            out.push(first.to_owned());
+        }
+    }
+    out
+}
+
+fn job_kind(form: &Fields) -> Result<didpool_core::job::JobKind, EngineError> {
+    let name = form.get("kind").unwrap_or("release");
+    let target = match name {
+        "assign_trunk" => form.get("trunk"),
+        "move_to_sub_account" => form.get("sub"),
+        _ => None,
+    };
+    didpool_core::job::JobKind::parse(name, target).map_err(EngineError::Invalid)
+}
+
+fn kind_label(kind: &didpool_core::job::JobKind) -> &'static str {
+    use didpool_core::job::JobKind as K;
+    match kind {
+        K::Release => "Release",
+        K::AssignTrunk { .. } => "Assign to a trunk",
+        K::UnassignTrunk => "Take off their trunk",
+        K::MoveToSubAccount { .. } => "Hand to a sub-account",
+        K::TakeBack => "Take back from sub-accounts",
+    }
+}
+
+async fn create_job(State(st): State<AppState>, p: Posted) -> Response {
+    let c = &p.console;
+    if c.is_operator() {
+        return forbidden("The operator starts jobs for an account through the admin API.");
+    }
+    let numbers = bulk_numbers(&p.form);
+    let kind = match job_kind(&p.form) {
+        Ok(k) => k,
+        Err(e) => return render_jobs(&st, c, Some(&e)).await,
+    };
+    // A bulk release is confirmed on its own page, which names what stops.
+    if kind == didpool_core::job::JobKind::Release && p.form.get("confirm") != Some("yes") {
+        if numbers.is_empty() {
+            return render_jobs(
+                &st,
+                c,
+                Some(&EngineError::invalid("select or paste at least one number")),
+            )
+            .await;
+        }
+        let body = html! {
+            div.card.confirm {
+                p { strong { "Release " (numbers.len()) " numbers?" } }
+                ul {
+                    li { "Billing stops for each of them: no more monthly fees." }
+                    li { "Routing stops for each of them: their calls no longer reach your trunks." }
+                    li { "Each number is released on its own; a locked number, or one you cannot release, fails alone and is listed with its reason." }
+                }
+                details {
+                    summary { "The numbers" }
+                    ul.numbers { @for n in numbers.iter().take(1000) { li { (n) } } }
+                }
+                form method="post" action="/console/jobs" {
+                    (csrf(c))
+                    input type="hidden" name="kind" value="release";
+                    input type="hidden" name="confirm" value="yes";
+                    @for n in &numbers { input type="hidden" name="number" value=(n); }
+                    button.danger #confirm_bulk type="submit" { "Release " (numbers.len()) " numbers" }
+                    " "
+                    a href="/console/numbers" { "Keep them" }
+                }
+            }
+        };
+        return page(c, "Release numbers", body);
+    }
+    match st.engine.create_job(&c.by, kind, None, &numbers).await {
+        Ok(job) => see_other(&format!("/console/jobs/{}", job.id)),
+        Err(e) => render_jobs(&st, c, Some(&e)).await,
+    }
+}
+
+async fn jobs_page(State(st): State<AppState>, c: Console) -> Response {
+    render_jobs(&st, &c, None).await
+}
+
+async fn render_jobs(st: &AppState, c: &Console, refused: Option<&EngineError>) -> Response {
+    let jobs = st.engine.jobs(&c.by, 100, 0).await;
+    let status = refused.map_or(StatusCode::OK, super::status_of);
+    let body = html! {
+        @if let Some(e) = refused { (alert(&explain(e))) }
+        @if !c.is_operator() {
+            p { "Select numbers on the " a href="/console/numbers" { "Numbers" } " page, or paste a list there, and choose an action: each number is its own change, which succeeds or fails alone." }
+        }
+        @match &jobs {
+            Err(e) => { (alert(&explain(e))) }
+            Ok(p) if p.items.is_empty() => { p { "No jobs yet." } }
+            Ok(p) => {
+                div.scroll { table {
+                    caption.visually-hidden { "Jobs, newest first" }
+                    thead { tr {
+                        th scope="col" { "Started" } th scope="col" { "Action" } th scope="col" { "Account" }
+                        th scope="col" { "Status" } th scope="col" { "Done" } th scope="col" { "Failed" }
+                    } }
+                    tbody { @for j in &p.items { tr {
+                        td { a href={ "/console/jobs/" (j.id) } { (when(j.created_at)) } }
+                        td { (kind_label(&j.kind)) }
+                        td { (j.account) }
+                        td { (j.status.as_str()) }
+                        td.num { (j.done()) " / " (j.total) }
+                        td.num { (j.failed) }
+                    } } }
+                } }
+            }
+        }
+    };
+    page_response(
+        status,
+        layout(
+            if c.is_operator() { "Jobs" } else { "Bulk jobs" },
+            Some(c),
+            body,
+        ),
+    )
+}
+
+fn job_id(raw: &str) -> Result<didpool_core::ids::JobId, EngineError> {
+    didpool_core::ids::JobId::parse(raw).map_err(|_| EngineError::JobNotFound)
+}
+
+#[derive(Deserialize)]
+struct ItemsQ {
+    show: Option<String>,
+    page: Option<u32>,
+}
+
+async fn job_page(
+    State(st): State<AppState>,
+    c: Console,
+    Path(raw): Path<String>,
+    Query(q): Query<ItemsQ>,
+) -> Response {
+    use didpool_core::store::{ItemFilter, JobItemQuery};
+    let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
+    let show = q.show.as_deref().unwrap_or("all");
+    let filter = ItemFilter::parse(show).unwrap_or(ItemFilter::All);
+    let query = JobItemQuery {
+        filter,
+        limit: 1000,
+        offset: u64::from(page_no - 1) * 1000,
+    };
+    let (job, items) = match job_id(&raw) {
+        Ok(id) => match st.engine.job_items(&c.by, id, &query).await {
+            Ok(found) => found,
+            Err(e) => return failure_page(&e),
+        },
+        Err(e) => return failure_page(&e),
+    };
+    let percent = if job.total == 0 {
+        100
+    } else {
+        job.done() * 100 / job.total
+    };
+    let finished = job.status.is_finished();
+    let head = if finished {
+        html! {}
+    } else {
+        html! { noscript { meta http-equiv="refresh" content="2"; } }
+    };
+    let body = html! {
+        dl.facts {
+            dt { "Action" } dd { (kind_label(&job.kind)) @if let Some(t) = job.kind.target() { " · " code { (t) } } }
+            dt { "Account" } dd { (job.account) }
+            dt { "Started" } dd { (when(job.created_at)) }
+            dt { "Status" } dd #job_status { (job.status.as_str()) }
+        }
+        div.progress data-poll={ "/console/jobs/" (job.id) "/progress" } data-finished=(finished) {
+            label for="job_progress" { "Progress" }
+            progress #job_progress max=(job.total) value=(job.done()) { (percent) "%" }
+            p #job_counts data-progress-label aria-live="polite" {
+                (job.done()) " of " (job.total) " done (" (job.succeeded) " succeeded, " (job.failed) " failed)"
+            }
+        }
+        nav.pager aria-label="Which items" {
+            @for (key, label) in [("all", "All"), ("failed", "Failed"), ("succeeded", "Succeeded"), ("pending", "Pending")] {
+                @if key == show { strong { (label) } } @else { a href={ "/console/jobs/" (job.id) "?show=" (key) } { (label) } }
+            }
+        }
+        div.scroll { table #job_items {
+            caption.visually-hidden { "Each number and its result" }
+            thead { tr { th scope="col" { "#" } th scope="col" { "Number" } th scope="col" { "Result" } } }
+            tbody { @for i in &items.items { tr {
+                td.num { (i.seq + 1) }
+                td { a href=(number_path(&i.e164)) { (i.e164) } }
+                td {
+                    @match &i.result {
+                        None => { "pending" }
+                        Some(r) => @match &r.error {
+                            None => { span.ok { "done" } }
+                            Some((code, message)) => { span.failed { "failed: " } (message) " " code { "(" (code) ")" } }
+                        }
+                    }
+                }
+            } } }
+        } }
+        @if u64::from(page_no) * 1000 < items.total {
+            a rel="next" href={ "/console/jobs/" (job.id) "?show=" (show) "&page=" (page_no + 1) } { "Next items" }
+        }
+    };
+    page_response(
+        StatusCode::OK,
+        layout_with(&format!("Job {}", job.id), Some(&c), body, head),
+    )
+}
+
+/// A job's progress as JSON, for the job page's script.
+async fn job_progress(State(st): State<AppState>, c: Console, Path(raw): Path<String>) -> Response {
+    let job = match job_id(&raw) {
+        Ok(id) => st.engine.job(&c.by, id).await,
+        Err(e) => Err(e),
+    };
+    match job {
+        Ok(j) => {
+            let mut res = axum::Json(serde_json::json!({
+                "status": j.status.as_str(),
+                "total": j.total,
+                "done": j.done(),
+                "succeeded": j.succeeded,
+                "failed": j.failed,
+                "finished": j.status.is_finished(),
+            }))
+            .into_response();
+            super::secure_headers(res.headers_mut());
+            res
+        }
+        Err(e) => failure_page(&e),
     }
 }

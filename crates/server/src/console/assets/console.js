@@ -19,7 +19,7 @@
     });
   });
   // A job's page polls its progress (JSON at data-poll) while it runs, instead of reloading.
-  var job = document.querySelector("[data-poll]");
+  var job = document.querySelector("[data-poll]:not([data-finished=true])");
   if (job) {
     var bar = job.querySelector("progress");
     var label = job.querySelector("[data-progress-label]");
