@@ -105,6 +105,8 @@ pub struct DbArgs {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of `serve`'s arguments does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Cmd {
     /// Serve every API face and the admin API.
     Serve(ServeArgs),

@@ -1599,81 +1599,6 @@ pub async fn record_outcome(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stmt(table: &'static str, op: WriteOp, sql: &str, args: usize, what: &str) -> Stmt {
-        Stmt {
-            table,
-            op,
-            q: Q {
-                sql: sql.into(),
-                args: (0..args as i64).map(Val::from).collect(),
-            },
-            what: what.into(),
-        }
-    }
-
-    #[test]
-    fn combined_writes_number_their_placeholders_in_turn() {
-        let q = combined(&[
-            stmt(
-                "numbers",
-                WriteOp::Update,
-                "UPDATE numbers SET state = $1 WHERE id = $2",
-                2,
-                "+1",
-            ),
-            stmt(
-                "number_events",
-                WriteOp::Insert,
-                "INSERT INTO number_events (a, b, c) VALUES ($1, $2, $3)",
-                3,
-                "event",
-            ),
-        ]);
-        assert_eq!(
-            q.sql,
-            "WITH w0 AS (UPDATE numbers SET state = $1 WHERE id = $2), \
-             w1 AS (INSERT INTO number_events (a, b, c) VALUES ($3, $4, $5)) SELECT 1"
-        );
-        assert_eq!(q.args.len(), 5);
-        assert_eq!(
-            renumbered("a = $9, b = $10, c = $11", 90),
-            "a = $99, b = $100, c = $101"
-        );
-    }
-
-    #[test]
-    fn only_writes_that_cannot_depend_on_their_order_are_combined() {
-        let update = |table, what| stmt(table, WriteOp::Update, "", 2, what);
-        let insert = |table| stmt(table, WriteOp::Insert, "", 2, "row");
-        // A purchase: the payer, the number, its ledger entries (one statement), the event.
-        assert!(order_free(&[
-            update("accounts", "MA_1"),
-            update("accounts", "MA_2"),
-            update("numbers", "+1"),
-            insert("ledger"),
-            insert("number_events"),
-        ]));
-        // Two inserts into one table (their sequence numbers), a row written twice, or a table
-        // both inserted into and updated keep their order.
-        assert!(!order_free(&[insert("ledger"), insert("ledger")]));
-        assert!(!order_free(&[
-            update("numbers", "+1"),
-            update("numbers", "+1")
-        ]));
-        assert!(!order_free(&[insert("numbers"), update("numbers", "+2")]));
-        let delete = stmt("trunks", WriteOp::Delete, "", 1, "t");
-        assert!(!order_free(&[update("trunks", "t"), delete]));
-        // Too many parameters for one statement.
-        let big = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
-        let big2 = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
-        assert!(!order_free(&[big, big2]));
-    }
-}
-
 /// The columns of `console_sessions`, in [`console_session_row`]'s order.
 const CONSOLE_SESSION_COLS: &str =
     "id_hash, account_id, credential_id, operator_hash, created_at, seen_at";
@@ -1775,4 +1700,79 @@ pub async fn prune_console_sessions(
     )
     .await
     .map_err(db_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stmt(table: &'static str, op: WriteOp, sql: &str, args: usize, what: &str) -> Stmt {
+        Stmt {
+            table,
+            op,
+            q: Q {
+                sql: sql.into(),
+                args: (0..args as i64).map(Val::from).collect(),
+            },
+            what: what.into(),
+        }
+    }
+
+    #[test]
+    fn combined_writes_number_their_placeholders_in_turn() {
+        let q = combined(&[
+            stmt(
+                "numbers",
+                WriteOp::Update,
+                "UPDATE numbers SET state = $1 WHERE id = $2",
+                2,
+                "+1",
+            ),
+            stmt(
+                "number_events",
+                WriteOp::Insert,
+                "INSERT INTO number_events (a, b, c) VALUES ($1, $2, $3)",
+                3,
+                "event",
+            ),
+        ]);
+        assert_eq!(
+            q.sql,
+            "WITH w0 AS (UPDATE numbers SET state = $1 WHERE id = $2), \
+             w1 AS (INSERT INTO number_events (a, b, c) VALUES ($3, $4, $5)) SELECT 1"
+        );
+        assert_eq!(q.args.len(), 5);
+        assert_eq!(
+            renumbered("a = $9, b = $10, c = $11", 90),
+            "a = $99, b = $100, c = $101"
+        );
+    }
+
+    #[test]
+    fn only_writes_that_cannot_depend_on_their_order_are_combined() {
+        let update = |table, what| stmt(table, WriteOp::Update, "", 2, what);
+        let insert = |table| stmt(table, WriteOp::Insert, "", 2, "row");
+        // A purchase: the payer, the number, its ledger entries (one statement), the event.
+        assert!(order_free(&[
+            update("accounts", "MA_1"),
+            update("accounts", "MA_2"),
+            update("numbers", "+1"),
+            insert("ledger"),
+            insert("number_events"),
+        ]));
+        // Two inserts into one table (their sequence numbers), a row written twice, or a table
+        // both inserted into and updated keep their order.
+        assert!(!order_free(&[insert("ledger"), insert("ledger")]));
+        assert!(!order_free(&[
+            update("numbers", "+1"),
+            update("numbers", "+1")
+        ]));
+        assert!(!order_free(&[insert("numbers"), update("numbers", "+2")]));
+        let delete = stmt("trunks", WriteOp::Delete, "", 1, "t");
+        assert!(!order_free(&[update("trunks", "t"), delete]));
+        // Too many parameters for one statement.
+        let big = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
+        let big2 = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
+        assert!(!order_free(&[big, big2]));
+    }
 }

@@ -1,6 +1,9 @@
 //! The console's pages: each reads through the engine's queries or runs one engine command,
 //! and renders the outcome or the engine's refusal in the page.
 
+// A page's early answer (a refusal, a redirect) is the `Response` itself, once per request.
+#![allow(clippy::result_large_err)]
+
 use std::str::FromStr;
 
 use axum::extract::{Path, Query, Request, State};
@@ -50,6 +53,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/jobs", get(jobs_page).post(create_job))
         .route("/jobs/{id}", get(job_page))
         .route("/jobs/{id}/progress", get(job_progress))
+        .route("/jobs/{id}/cancel", post(cancel_job))
         .route("/buy", get(buy_page).post(buy))
         .route("/money", get(money_page))
         .route("/money.csv", get(money_csv))
@@ -1954,11 +1958,7 @@ async fn job_page(
         },
         Err(e) => return failure_page(&e),
     };
-    let percent = if job.total == 0 {
-        100
-    } else {
-        job.done() * 100 / job.total
-    };
+    let percent = (job.done() * 100).checked_div(job.total).unwrap_or(100);
     let finished = job.status.is_finished();
     let head = if finished {
         html! {}
@@ -1977,6 +1977,13 @@ async fn job_page(
             progress #job_progress max=(job.total) value=(job.done()) { (percent) "%" }
             p #job_counts data-progress-label aria-live="polite" {
                 (job.done()) " of " (job.total) " done (" (job.succeeded) " succeeded, " (job.failed) " failed)"
+            }
+        }
+        @if !finished {
+            form method="post" action={ "/console/jobs/" (job.id) "/cancel" } {
+                (csrf(&c))
+                button.secondary type="submit" { "Cancel the job" }
+                " " span.help { "Numbers already done stay done; the rest are left as they are." }
             }
         }
         nav.pager aria-label="Which items" {
@@ -2031,6 +2038,21 @@ async fn job_progress(State(st): State<AppState>, c: Console, Path(raw): Path<St
             super::secure_headers(res.headers_mut());
             res
         }
+        Err(e) => failure_page(&e),
+    }
+}
+
+async fn cancel_job(State(st): State<AppState>, Path(raw): Path<String>, p: Posted) -> Response {
+    let ran = match job_id(&raw) {
+        Ok(id) => {
+            st.engine
+                .run(&p.console.by, Command::CancelJob { id })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match ran {
+        Ok(_) => see_other(&format!("/console/jobs/{raw}")),
         Err(e) => failure_page(&e),
     }
 }
