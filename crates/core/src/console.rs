@@ -3,6 +3,10 @@
 //! hash is kept; a session ends at sign-out, after its idle or absolute lifetime, and as soon as
 //! the credential it was opened with stops working (revoked, rotated past its grace, its
 //! account disabled or deleted).
+//!
+//! A session's times are real time (`now_real`, as a job's lease): a sandbox's clock, moved a
+//! month forward, must not end the operator's session that moved it. Whether its credential
+//! works is the engine's clock's question, as for the APIs.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -73,11 +77,15 @@ pub struct LiveSession {
 }
 
 impl Engine {
-    /// Opens a console session for `owner` at the engine's clock; returns the session id, in
-    /// clear this once (the cookie's value).
-    pub async fn open_console_session(&self, owner: SessionOwner) -> Result<String, EngineError> {
+    /// Opens a console session for `owner` at `now_real`; returns the session id, in clear this
+    /// once (the cookie's value).
+    pub async fn open_console_session(
+        &self,
+        owner: SessionOwner,
+        now_real: DateTime<Utc>,
+    ) -> Result<String, EngineError> {
         let id = generate_token("cs_");
-        let now = self.now();
+        let now = now_real;
         let session = ConsoleSession {
             id_hash: TokenHash::of(&id),
             owner,
@@ -88,20 +96,21 @@ impl Engine {
         Ok(id)
     }
 
-    /// The session `id` names, while it is alive under `lifetime` and its credential still
-    /// works (see the module); a dead one is deleted. `operator_token` is the admin token in
-    /// force now (`None`: operator sessions are dead).
+    /// The session `id` names, while it is alive under `lifetime` at `now_real` and its
+    /// credential still works at the engine's clock (see the module); a dead one is deleted.
+    /// `operator_token` is the admin token in force now (`None`: operator sessions are dead).
     pub async fn console_session(
         &self,
         id: &str,
         lifetime: SessionLifetime,
         operator_token: Option<&str>,
+        now_real: DateTime<Utc>,
     ) -> Result<Option<LiveSession>, EngineError> {
         let hash = TokenHash::of(id);
         let Some(session) = self.store().console_session(&hash).await? else {
             return Ok(None);
         };
-        let now = self.now();
+        let now = now_real;
         let live = if !lifetime.alive(&session, now) {
             None
         } else {
@@ -122,7 +131,7 @@ impl Engine {
                         .credentials_of(account)
                         .await?
                         .into_iter()
-                        .find(|c| &c.id == credential && c.is_live_at(now));
+                        .find(|c| &c.id == credential && c.is_live_at(self.now()));
                     let acct = self
                         .store()
                         .account(account)
@@ -154,13 +163,13 @@ impl Engine {
         self.store().end_console_session(&TokenHash::of(id)).await
     }
 
-    /// Deletes the sessions dead under `lifetime` at the engine's clock (the scheduler, each
-    /// pass); returns how many.
+    /// Deletes the sessions dead under `lifetime` at `now_real`; returns how many.
     pub async fn prune_console_sessions(
         &self,
         lifetime: SessionLifetime,
+        now_real: DateTime<Utc>,
     ) -> Result<u64, EngineError> {
-        let now = self.now();
+        let now = now_real;
         self.store()
             .prune_console_sessions(now - lifetime.idle, now - lifetime.absolute)
             .await

@@ -39,6 +39,8 @@ both!(the_operator_pages);
 both!(hand_over_take_back_and_the_cool_off);
 both!(the_list_filters);
 both!(a_pasted_list_becomes_one_job_and_a_lock_is_refused_alone);
+both!(money_and_its_csv);
+both!(the_sandbox_clock_and_scheduler);
 
 /// A running server and its database.
 struct Node {
@@ -856,4 +858,107 @@ async fn a_pasted_list_becomes_one_job_and_a_lock_is_refused_alone(backend: Back
     let mut o = Session::new(&n.proc.base);
     o.sign_in(&other.id, &other.token).await;
     assert_eq!(o.get(&job).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn money_and_its_csv(backend: Backend) {
+    let Some(n) = node(backend, "console_money", &[]).await else {
+        return;
+    };
+    let (who, stock) = customer(&n.api, 2).await;
+    for e in &stock {
+        assert!(n.api.purchase(&who, e).await.status.is_success());
+    }
+    let mut s = Session::new(&n.proc.base);
+    s.sign_in(&who.id, &who.token).await;
+    let page = s.get("/console/money").await;
+    assert!(
+        page.body.contains("9780 INR"),
+        "10,000 less two setup fees (10) and rentals (100)"
+    );
+    assert!(page.body.contains("5 entries"), "{}", page.body);
+    let rentals = s.get("/console/money?kind=did_rental").await;
+    assert!(rentals.body.contains("2 entries"), "{}", rentals.body);
+    let csv = s.get("/console/money.csv?kind=did_rental").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(csv.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(
+        lines[0],
+        "created_at,type,reference,description,amount,currency,balance_after,id"
+    );
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(lines[1..]
+        .iter()
+        .all(|l| l.contains(",did_rental,did:+91") && l.contains(",-100,INR,")));
+    // A date filter: none before today's purchases.
+    let before = s.get("/console/money.csv?to=2000-01-01").await;
+    assert_eq!(before.body.lines().count(), 1, "{}", before.body);
+    let bad = s.get("/console/money?from=yesterday").await;
+    assert!(bad.body.contains("is not a date"), "{}", bad.body);
+    // A sub-account has no money of its own: the engine says so.
+    let sub = n.api.sub_account(&who, "Branch").await;
+    let mut b = Session::new(&n.proc.base);
+    b.sign_in(&sub.id, &sub.token).await;
+    assert!(b
+        .get("/console/money")
+        .await
+        .body
+        .contains("billed to their parent"));
+}
+
+async fn the_sandbox_clock_and_scheduler(backend: Backend) {
+    let Some(n) = node(backend, "console_sandbox", &["--sandbox"]).await else {
+        return;
+    };
+    let (who, stock) = customer(&n.api, 1).await;
+    assert!(n.api.purchase(&who, &stock[0]).await.status.is_success());
+    let mut s = Session::new(&n.proc.base);
+    s.sign_in("", ADMIN_TOKEN).await;
+    assert!(s
+        .get("/console/numbers")
+        .await
+        .body
+        .contains("/console/sandbox"));
+    let page = s
+        .post_from(
+            "/console/sandbox",
+            "/console/sandbox",
+            &[("action", "advance"), ("advance", "2764800")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("The clock now reads"), "{}", page.body);
+    let page = s
+        .post_from("/console/sandbox", "/console/sandbox", &[("action", "run")])
+        .await;
+    assert!(
+        page.body.contains("The scheduler ran: 1 numbers changed."),
+        "the renewal fell due: {}",
+        page.body
+    );
+    let bad = s
+        .post_from(
+            "/console/sandbox",
+            "/console/sandbox",
+            &[("action", "advance"), ("advance", "soon")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // Without --sandbox there is no clock to move.
+    let Some(plain) = node(backend, "console_no_sandbox", &[]).await else {
+        return;
+    };
+    let mut p = Session::new(&plain.proc.base);
+    p.sign_in("", ADMIN_TOKEN).await;
+    assert_eq!(
+        p.get("/console/sandbox").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

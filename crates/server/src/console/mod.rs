@@ -213,7 +213,12 @@ async fn session(parts: &mut Parts, state: &AppState) -> Result<Console, Respons
     };
     let live = state
         .engine
-        .console_session(&id, state.console.lifetime, state.admin_token.as_deref())
+        .console_session(
+            &id,
+            state.console.lifetime,
+            state.admin_token.as_deref(),
+            chrono::Utc::now(),
+        )
         .await
         .map_err(|e| pages::failure_page(&e))?;
     let Some(LiveSession {
@@ -373,7 +378,10 @@ pub async fn prune(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        match engine.prune_console_sessions(lifetime).await {
+        match engine
+            .prune_console_sessions(lifetime, chrono::Utc::now())
+            .await
+        {
             Ok(0) => {}
             Ok(n) => tracing::debug!(pruned = n, "deleted dead console sessions"),
             Err(e) => tracing::warn!(error = %e, "pruning console sessions failed; retrying"),

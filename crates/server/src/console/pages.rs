@@ -412,7 +412,11 @@ async fn sign_in(State(st): State<AppState>, req: Request) -> Response {
         }
         Err(e) => return failure_page(&e),
     };
-    match st.engine.open_console_session(owner).await {
+    match st
+        .engine
+        .open_console_session(owner, chrono::Utc::now())
+        .await
+    {
         Ok(id) => {
             let mut res = see_other(&next);
             res.headers_mut().insert(

@@ -34,7 +34,11 @@ pub async fn a_console_session_lives_while_used_and_its_credential_works(store: 
         account: acc.id.clone(),
         credential: cred.id,
     };
-    let id = w.engine.open_console_session(owner.clone()).await.unwrap();
+    let id = w
+        .engine
+        .open_console_session(owner.clone(), w.engine.now())
+        .await
+        .unwrap();
     // Only the hash is kept.
     let row = w
         .store
@@ -55,7 +59,11 @@ pub async fn a_console_session_lives_while_used_and_its_credential_works(store: 
     // Used every 20 minutes, it lives past one idle period; its seen_at moves.
     for _ in 0..3 {
         w.clock.advance(Duration::minutes(20));
-        let live = w.engine.console_session(&id, LIFETIME, None).await.unwrap();
+        let live = w
+            .engine
+            .console_session(&id, LIFETIME, None, w.engine.now())
+            .await
+            .unwrap();
         assert_eq!(live.unwrap().account.unwrap().id, acc.id);
     }
     let row = w
@@ -69,7 +77,7 @@ pub async fn a_console_session_lives_while_used_and_its_credential_works(store: 
     w.clock.advance(Duration::minutes(61));
     assert!(w
         .engine
-        .console_session(&id, LIFETIME, None)
+        .console_session(&id, LIFETIME, None, w.engine.now())
         .await
         .unwrap()
         .is_none());
@@ -79,20 +87,28 @@ pub async fn a_console_session_lives_while_used_and_its_credential_works(store: 
     );
 
     // Idle too long: dead.
-    let idle = w.engine.open_console_session(owner.clone()).await.unwrap();
+    let idle = w
+        .engine
+        .open_console_session(owner.clone(), w.engine.now())
+        .await
+        .unwrap();
     w.clock.advance(Duration::minutes(31));
     assert!(w
         .engine
-        .console_session(&idle, LIFETIME, None)
+        .console_session(&idle, LIFETIME, None, w.engine.now())
         .await
         .unwrap()
         .is_none());
 
     // A revoked credential ends its sessions at once.
-    let revoked = w.engine.open_console_session(owner.clone()).await.unwrap();
+    let revoked = w
+        .engine
+        .open_console_session(owner.clone(), w.engine.now())
+        .await
+        .unwrap();
     assert!(w
         .engine
-        .console_session(&revoked, LIFETIME, None)
+        .console_session(&revoked, LIFETIME, None, w.engine.now())
         .await
         .unwrap()
         .is_some());
@@ -104,7 +120,7 @@ pub async fn a_console_session_lives_while_used_and_its_credential_works(store: 
     .unwrap();
     assert!(w
         .engine
-        .console_session(&revoked, LIFETIME, None)
+        .console_session(&revoked, LIFETIME, None, w.engine.now())
         .await
         .unwrap()
         .is_none());
@@ -117,22 +133,25 @@ pub async fn a_console_session_lives_while_used_and_its_credential_works(store: 
         .unwrap();
     let out = w
         .engine
-        .open_console_session(SessionOwner::Account {
-            account: acc.id.clone(),
-            credential: cred2.id,
-        })
+        .open_console_session(
+            SessionOwner::Account {
+                account: acc.id.clone(),
+                credential: cred2.id,
+            },
+            w.engine.now(),
+        )
         .await
         .unwrap();
     w.engine.end_console_session(&out).await.unwrap();
     assert!(w
         .engine
-        .console_session(&out, LIFETIME, None)
+        .console_session(&out, LIFETIME, None, w.engine.now())
         .await
         .unwrap()
         .is_none());
     assert!(w
         .engine
-        .console_session("cs_nobody", LIFETIME, None)
+        .console_session("cs_nobody", LIFETIME, None, w.engine.now())
         .await
         .unwrap()
         .is_none());
@@ -145,51 +164,70 @@ pub async fn operator_sessions_follow_the_admin_token_and_dead_ones_are_pruned(
     let owner = SessionOwner::Operator {
         token_hash: TokenHash::of("admin-1"),
     };
-    let id = w.engine.open_console_session(owner).await.unwrap();
+    let id = w
+        .engine
+        .open_console_session(owner, w.engine.now())
+        .await
+        .unwrap();
     assert!(w
         .engine
-        .console_session(&id, LIFETIME, Some("admin-1"))
+        .console_session(&id, LIFETIME, Some("admin-1"), w.engine.now())
         .await
         .unwrap()
         .is_some());
     let kept = w
         .engine
-        .open_console_session(SessionOwner::Operator {
-            token_hash: TokenHash::of("admin-1"),
-        })
+        .open_console_session(
+            SessionOwner::Operator {
+                token_hash: TokenHash::of("admin-1"),
+            },
+            w.engine.now(),
+        )
         .await
         .unwrap();
     // Another admin token in force: the session is dead.
     assert!(w
         .engine
-        .console_session(&id, LIFETIME, Some("admin-2"))
+        .console_session(&id, LIFETIME, Some("admin-2"), w.engine.now())
         .await
         .unwrap()
         .is_none());
     assert!(w
         .engine
-        .console_session(&kept, LIFETIME, None)
+        .console_session(&kept, LIFETIME, None, w.engine.now())
         .await
         .unwrap()
         .is_none());
 
     let a = w
         .engine
-        .open_console_session(SessionOwner::Operator {
-            token_hash: TokenHash::of("x"),
-        })
+        .open_console_session(
+            SessionOwner::Operator {
+                token_hash: TokenHash::of("x"),
+            },
+            w.engine.now(),
+        )
         .await
         .unwrap();
     w.clock.advance(Duration::minutes(20));
     let b = w
         .engine
-        .open_console_session(SessionOwner::Operator {
-            token_hash: TokenHash::of("x"),
-        })
+        .open_console_session(
+            SessionOwner::Operator {
+                token_hash: TokenHash::of("x"),
+            },
+            w.engine.now(),
+        )
         .await
         .unwrap();
     w.clock.advance(Duration::minutes(15));
-    assert_eq!(w.engine.prune_console_sessions(LIFETIME).await.unwrap(), 1);
+    assert_eq!(
+        w.engine
+            .prune_console_sessions(LIFETIME, w.engine.now())
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(
         w.store.console_session(&TokenHash::of(&a)).await.unwrap(),
         None
