@@ -9,7 +9,7 @@
 //! ([`Command::ClaimJob`](crate::lifecycle::Command::ClaimJob)) so one node runs it, renews the
 //! lease while it works, and a job whose lease lapsed (its node died) is taken over.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Actor;
@@ -292,10 +292,11 @@ impl crate::Engine {
         now_real: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<Job>, crate::EngineError> {
+        // To the microsecond, the precision both stores keep.
         let cmd = Command::ClaimJob {
             worker: worker.to_owned(),
-            now_real,
-            lease_until,
+            now_real: now_real.trunc_subsecs(6),
+            lease_until: lease_until.trunc_subsecs(6),
         };
         let outcome = self.run(&crate::engine::By::system(), cmd).await?;
         Ok(outcome.changes.jobs.first().map(|w| w.row().clone()))
@@ -312,7 +313,7 @@ impl crate::Engine {
         let cmd = Command::RenewJobLease {
             id: job,
             worker: worker.to_owned(),
-            lease_until,
+            lease_until: lease_until.trunc_subsecs(6),
         };
         self.run(&crate::engine::By::system(), cmd).await.map(drop)
     }

@@ -104,9 +104,9 @@ pub struct DbArgs {
     pub pool_timeout: std::time::Duration,
 }
 
-#[derive(Debug, Subcommand)]
-// Parsed once per process: the size of `serve`'s arguments does not matter.
+// Parsed once per process: the size of `serve`'s flags costs nothing worth boxing them for.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Serve every API face and the admin API.
     Serve(ServeArgs),
@@ -142,6 +142,9 @@ pub enum Cmd {
     /// Webhook endpoints, which get the events signed (Standard Webhooks).
     #[command(subcommand)]
     Webhook(WebhookCmd),
+    /// Bulk jobs: release, assign to a trunk or move to a sub-account many numbers at once.
+    #[command(subcommand)]
+    Jobs(crate::cli_jobs::JobsCmd),
 }
 
 /// Which events to print.
@@ -274,6 +277,10 @@ pub struct ServeArgs {
     /// other nodes send them (or none, for a fuzzing or staging node that must send nothing out).
     #[arg(long, env = "DIDPOOL_NO_WEBHOOK_DELIVERY")]
     pub no_webhook_delivery: bool,
+    /// How long this node's job runner holds a bulk job without renewing its lease (renewed
+    /// every 50 items): the jobs of a node that died are taken over after this long.
+    #[arg(long, env = "DIDPOOL_JOB_LEASE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub job_lease: std::time::Duration,
     /// Sandbox mode: a clock the admin API can set and advance, and a run-the-scheduler-now
     /// endpoint, so client test suites can walk numbers through billing cycles in seconds.
     #[arg(long, env = "DIDPOOL_SANDBOX")]
@@ -451,6 +458,15 @@ pub enum NumberCmd {
     /// Take back a release that has not taken effect (a Vobiz pending window, or a Diga
     /// end-of-cycle release), refunding a charged release fee; audited as the operator's.
     CancelRelease { e164: String },
+    /// Lock a number against release: every face refuses to release it until it is unlocked
+    /// (only an active number without a pending release).
+    Lock {
+        e164: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Take a number's release lock off.
+    Unlock { e164: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -769,6 +785,13 @@ impl Cli {
                 let n = engine.run(&op, cmd).await?.number.context("no number")?;
                 println!("{} is {} again", n.e164, n.state.as_str());
             }
+            Cmd::Number(NumberCmd::Lock { e164, reason }) => {
+                return crate::cli_jobs::lock(&engine, &op, &e164, Some(reason)).await;
+            }
+            Cmd::Number(NumberCmd::Unlock { e164 }) => {
+                return crate::cli_jobs::lock(&engine, &op, &e164, None).await;
+            }
+            Cmd::Jobs(cmd) => return crate::cli_jobs::run(&engine, &op, cmd).await,
             Cmd::Key(KeyCmd::Create {
                 account,
                 kind,
@@ -1096,7 +1119,10 @@ async fn serve(
     });
     let jobs = tokio::spawn(crate::jobs::run(
         state.engine.clone(),
-        crate::jobs::Config::default(),
+        crate::jobs::Config {
+            lease: args.job_lease.max(std::time::Duration::from_secs(1)),
+            ..crate::jobs::Config::default()
+        },
         stop.subscribe(),
     ));
     let upkeep = tokio::spawn(crate::metrics::upkeep(std::time::Duration::from_secs(5)));

@@ -113,7 +113,7 @@ pub async fn run_claimed(
 ) -> Result<Ran, EngineError> {
     loop {
         if *stop.borrow() {
-            return Ok(Ran::Stopped);
+            return hand_back(engine, config, job).await;
         }
         let items = engine
             .pending_job_items(job.id, config.batch.max(1))
@@ -130,7 +130,7 @@ pub async fn run_claimed(
         }
         for item in &items {
             if *stop.borrow() {
-                return Ok(Ran::Stopped);
+                return hand_back(engine, config, job).await;
             }
             match engine.run_job_item(job, item).await {
                 Ok(_) => {}
@@ -147,5 +147,17 @@ pub async fn run_claimed(
             Err(EngineError::JobNotRunning) => return Ok(Ran::Stopped),
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// A runner shutting down ends its lease now, so another node takes the job over at once
+/// instead of after the lease (a crash leaves it to lapse).
+async fn hand_back(engine: &Engine, config: &Config, job: &Job) -> Result<Ran, EngineError> {
+    match engine
+        .renew_job_lease(job.id, &config.worker, Utc::now())
+        .await
+    {
+        Ok(()) | Err(EngineError::JobNotRunning) => Ok(Ran::Stopped),
+        Err(e) => Err(e),
     }
 }

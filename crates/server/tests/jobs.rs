@@ -529,6 +529,51 @@ async fn a_lapsed_lease_is_taken_over_and_no_item_runs_twice() {
     t.assert_sound().await;
 }
 
+/// A runner shutting down ends its lease at once: another node takes the job over without
+/// waiting for the lease to lapse, and runs it all.
+async fn a_runner_shutting_down_hands_its_job_back_at_once() {
+    let t = TestApp::spawn().await;
+    let alice = t.master("MA_ALICE", "100").await;
+    let numbers: Vec<String> = (1..=3).map(blr).collect();
+    for n in &numbers {
+        t.stock(n, "0", "1").await;
+        t.buy(&alice, n).await;
+    }
+    create_job(
+        &t,
+        json!({"kind": "release", "account_id": "MA_ALICE", "numbers": numbers}),
+    )
+    .await;
+    let now = Utc::now();
+    let job = t
+        .engine
+        .claim_job("node-a", now, now + chrono::Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let (stop_tx, stopping) = watch::channel(true);
+    let config = runner("node-a", std::time::Duration::from_secs(3600));
+    let ran = jobs::run_claimed(&t.engine, &config, &job, &stopping)
+        .await
+        .unwrap();
+    assert_eq!(ran, Ran::Stopped);
+    drop(stop_tx);
+    let later = Utc::now() + chrono::Duration::milliseconds(1);
+    let taken = t
+        .engine
+        .claim_job("node-b", later, later + chrono::Duration::seconds(30))
+        .await
+        .unwrap()
+        .expect("handed back");
+    assert_eq!((taken.id, taken.succeeded), (job.id, 0));
+    let config = runner("node-b", std::time::Duration::from_secs(30));
+    let ran = jobs::run_claimed(&t.engine, &config, &taken, &running())
+        .await
+        .unwrap();
+    assert_eq!(ran, Ran::Finished);
+    assert_eq!(t.admin_number(&blr(3)).await["state"], "available");
+}
+
 /// Two nodes on one database (each its own store handle and engine) run their runners at
 /// once: each item runs exactly once.
 async fn two_runners_on_one_database_run_each_item_once() {
@@ -597,6 +642,108 @@ async fn two_runners_on_one_database_run_each_item_once() {
     t.assert_sound().await;
 }
 
+/// `didpool …` on the test's database, with `stdin`: exit status and stdout's lines.
+async fn cli(t: &TestApp, args: &[&str], stdin: &str) -> (bool, Vec<String>) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_didpool"))
+        .args(["--database-url", t.database_url()])
+        .args(args)
+        .env("DIDPOOL_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("didpool runs");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = child.wait_with_output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    (
+        out.status.success(),
+        stdout.lines().map(str::to_owned).collect(),
+    )
+}
+
+/// The CLI runs on the machine's clock: only outcomes are compared, never times.
+async fn the_cli_locks_numbers_and_creates_runs_and_shows_jobs() {
+    let t = TestApp::spawn().await;
+    let alice = t.master("MA_ALICE", "1000").await;
+    for i in 1..=3 {
+        t.stock(&blr(i), "0", "1").await;
+        t.buy(&alice, &blr(i)).await;
+    }
+    let (ok, out) = cli(&t, &["number", "lock", &blr(1), "--reason", "porting"], "").await;
+    assert!(ok, "{out:?}");
+    assert!(out[0].contains("is locked against release"), "{out:?}");
+    assert_eq!(
+        t.admin_number(&blr(1)).await["release_lock"]["reason"],
+        "porting"
+    );
+
+    let stdin = format!("# the list\n{}\n\n{}\n", blr(1), blr(2));
+    let args = [
+        "jobs",
+        "create",
+        "--kind",
+        "release",
+        "--account",
+        "MA_ALICE",
+        "--file",
+        "-",
+        "--run",
+        "--json",
+    ];
+    let mut with_arg = args.to_vec();
+    let third = blr(3);
+    with_arg.push(&third);
+    let (ok, out) = cli(&t, &with_arg, &stdin).await;
+    assert!(!ok, "an item failed: the exit status says so");
+    let created: Value = serde_json::from_str(&out[0]).unwrap();
+    assert_eq!(created["total"], 3);
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let (ok, out) = cli(&t, &["jobs", "show", &id, "--json"], "").await;
+    assert!(ok, "{out:?}");
+    let job: Value = serde_json::from_str(&out[0]).unwrap();
+    assert_eq!(job["status"], "done");
+    assert_eq!(
+        (job["succeeded"].as_u64(), job["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    let items: Vec<Value> = out[1..]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The arguments' numbers first, then the file's.
+    assert_eq!(items[0]["number"], blr(3));
+    assert_eq!(items[1]["number"], blr(1));
+    assert_eq!(items[1]["error"], "release_locked");
+    assert_eq!(items[2]["status"], "succeeded");
+    let (ok, out) = cli(&t, &["jobs", "list", "--json"], "").await;
+    assert!(ok);
+    assert_eq!(out.len(), 1);
+
+    let (ok, _) = cli(&t, &["number", "unlock", &blr(1)], "").await;
+    assert!(ok);
+    assert_eq!(t.admin_number(&blr(1)).await["release_locked"], false);
+    let (ok, out) = cli(
+        &t,
+        &[
+            "jobs",
+            "create",
+            "--kind",
+            "release",
+            "--account",
+            "MA_ALICE",
+            "nope",
+        ],
+        "",
+    )
+    .await;
+    assert!(!ok && out.is_empty(), "a bad list creates nothing");
+}
+
 on_every_backend!(
     locking_shows_on_the_admin_number_and_in_the_timeline,
     only_an_active_number_without_a_pending_release_can_be_locked,
@@ -607,4 +754,6 @@ on_every_backend!(
     a_cancelled_job_runs_no_more_items,
     a_lapsed_lease_is_taken_over_and_no_item_runs_twice,
     two_runners_on_one_database_run_each_item_once,
+    a_runner_shutting_down_hands_its_job_back_at_once,
+    the_cli_locks_numbers_and_creates_runs_and_shows_jobs,
 );

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use didpool_store::testing::{Backend, TestDb};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use support::{blr, Api, InProcess, Launch, Proc, ADMIN_TOKEN};
 
@@ -165,6 +165,28 @@ async fn operator_view(backend: Backend) {
             assert_eq!(r.status(), StatusCode::NOT_FOUND);
         }
 
+        // A bulk job runs on the node's job runner: one item released, one not the account's.
+        let created = api
+            .send(
+                Method::POST,
+                "/admin/v1/jobs",
+                None,
+                Some(serde_json::json!({
+                    "kind": "release", "account_id": rich.id, "numbers": [&numbers[1], &numbers[0]]
+                })),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::ACCEPTED, "{}", created.body);
+        let job = format!("/admin/v1/jobs/{}", created.body["id"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while api.send(Method::GET, &job, None, None).await.body["status"] != "done" {
+            assert!(
+                Instant::now() < deadline,
+                "the job runner never finished the job"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
         // The scheduler has run (every 100 ms).
         let deadline = Instant::now() + Duration::from_secs(30);
         let samples = loop {
@@ -269,6 +291,12 @@ async fn operator_view(backend: Backend) {
                 assert!(get("didpool_pg_pool_idle_connections", &[]) <= open);
             }
         }
+        let items = "didpool_job_items_total";
+        assert_eq!(get(items, &[("kind", "release"), ("outcome", "ok")]), 1.0);
+        assert_eq!(
+            get(items, &[("kind", "release"), ("outcome", "not_owner")]),
+            1.0
+        );
         assert!(get("didpool_scheduler_lag_seconds", &[]) >= 0.0);
         assert!(get("didpool_scheduler_due_items", &[]) >= 0.0);
         assert!(get("didpool_scheduler_items_total", &[]) >= 0.0);

@@ -13,6 +13,7 @@ mod console;
 mod credentials;
 mod idempotency;
 mod inventory;
+mod jobs;
 mod numbers;
 mod purchase;
 mod sub_accounts;
@@ -66,6 +67,10 @@ macro_rules! conformance {
             console::a_console_session_lives_while_used_and_its_credential_works,
             console::operator_sessions_follow_the_admin_token_and_dead_ones_are_pruned,
             numbers::number_lists_filter_by_holding_sub_account_and_trunk,
+            jobs::a_locked_number_reads_back_with_its_lock_and_its_release_writes_nothing,
+            jobs::a_job_and_its_items_read_back_exactly_and_only_to_who_sees_them,
+            jobs::a_job_is_leased_to_one_runner_and_taken_over_once_the_lease_lapses,
+            jobs::runners_racing_for_one_job_claim_it_once,
         ]);
     };
     (@tests $backend:ident, $open:path, [$($module:ident :: $test:ident),* $(,)?]) => {

@@ -108,6 +108,7 @@ mod buying;
 mod credentials_and_clock;
 mod due_first;
 mod edges;
+mod locking_and_jobs;
 mod properties;
 mod releasing;
 mod routing;

@@ -32,7 +32,7 @@ use crate::limits::Backoff;
 use uuid::Uuid;
 
 mod events;
-mod jobs;
+pub mod jobs;
 mod sandbox;
 
 pub use sandbox::resume_clock;

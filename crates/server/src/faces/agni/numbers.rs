@@ -301,7 +301,7 @@ pub async fn add_twilio(
     summary = "Release a number",
     security(("agni_api_key" = [])),
     params(("phone_number" = String, Path, description = "E.164, `+1…` or `%2B1…`")),
-    responses((status = 200, description = "released", body = Envelope<Released>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody), (status = 404, description = "unknown number, or not yours", body = crate::openapi::AgniErrorBody), (status = 409, description = "not available, or already known", body = crate::openapi::AgniErrorBody))
+    responses((status = 200, description = "released", body = Envelope<Released>), (status = 400, description = "bad input", body = crate::openapi::AgniErrorBody), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::AgniErrorBody), (status = 404, description = "unknown number, or not yours", body = crate::openapi::AgniErrorBody), (status = 409, description = "locked against release (unlock it first)", body = crate::openapi::AgniErrorBody))
 )]
 pub async fn release(
     State(st): State<AppState>,

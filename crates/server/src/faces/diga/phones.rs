@@ -528,7 +528,7 @@ pub async fn import(
     summary = "Release a phone",
     security(("diga_bearer" = [])),
     params(("phone_id" = uuid::Uuid, Path, description = "the phone's id")),
-    responses((status = 204, description = "release scheduled (bought) or done (imported)"), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 404, description = "unknown phone, or another company's", body = crate::openapi::DigaErrorBody), (status = 409, description = "not releasable / already known", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
+    responses((status = 204, description = "release scheduled (bought) or done (imported)"), (status = 401, description = "missing, unknown or revoked key", body = crate::openapi::DigaErrorBody), (status = 403, description = "the key's scope does not allow it", body = crate::openapi::DigaErrorBody), (status = 404, description = "unknown phone, or another company's", body = crate::openapi::DigaErrorBody), (status = 409, description = "not releasable: reserved or pending verification, or locked against release (`PHONE_NUMBER_NOT_RELEASABLE`)", body = crate::openapi::DigaErrorBody), (status = 422, description = "validation error, as pydantic words it (or an app error such as INVALID_PAGINATION_PARAMETERS)", body = crate::openapi::DigaAnyError))
 )]
 pub async fn release(
     State(st): State<AppState>,
