@@ -345,6 +345,9 @@ mod tests {
         );
         assert_eq!(face_of("/v1/phone/import"), Face::Diga);
         assert_eq!(face_of("/admin/v1/accounts"), Face::Admin);
+        assert_eq!(face_of("/console"), Face::Console);
+        assert_eq!(face_of("/console/numbers/%2B918041100000"), Face::Console);
+        assert_eq!(face_of("/consoles"), Face::Admin);
     }
 
     #[test]
