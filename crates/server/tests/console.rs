@@ -556,6 +556,42 @@ async fn the_operator_pages(backend: Backend) {
         StatusCode::UNAUTHORIZED
     );
 
+    // Disabled, the account's sessions and API credentials stop working; enabled, they work again.
+    let mut d = Session::new(&n.proc.base);
+    let fresh = between(&rotated.body, "id=\"new_auth_token\">", "<");
+    assert_eq!(d.sign_in(&id, &fresh).await.status, StatusCode::SEE_OTHER);
+    let off = s
+        .post_from(&path, &format!("{path}/enabled"), &[("enabled", "false")])
+        .await;
+    assert_eq!(off.status, StatusCode::SEE_OTHER, "{}", off.body);
+    assert!(s
+        .get(off.location())
+        .await
+        .body
+        .contains("The account is disabled"));
+    assert_eq!(
+        d.get("/console/numbers").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let api = n
+        .api
+        .send(
+            Method::GET,
+            &format!("/api/v1/account/{id}/numbers"),
+            Some(&Acct {
+                id: id.clone(),
+                token: fresh.clone(),
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED, "{}", api.body);
+    let on = s
+        .post_from(&path, &format!("{path}/enabled"), &[("enabled", "true")])
+        .await;
+    assert!(on.location().ends_with("done=enabled"));
+    assert_eq!(d.sign_in(&id, &fresh).await.status, StatusCode::SEE_OTHER);
+
     let check = s.get("/console/check").await;
     assert!(
         check.body.contains("Every invariant holds"),

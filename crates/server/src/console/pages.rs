@@ -61,6 +61,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/accounts/{id}", get(account_page))
         .route("/accounts/{id}/top-up", post(top_up))
         .route("/accounts/{id}/rotate-token", post(rotate_token))
+        .route("/accounts/{id}/enabled", post(set_enabled))
         .route("/inventory", get(inventory_page).post(import_inventory))
         .route("/check", get(check_page))
         .route("/sandbox", get(sandbox_page).post(sandbox_move))
@@ -283,6 +284,8 @@ fn done_message(code: Option<&str>) -> Option<&'static str> {
         }
         "cancelled" => "The release was cancelled.",
         "topped" => "The account was credited.",
+        "disabled" => "The account is disabled: its credentials no longer work.",
+        "enabled" => "The account is enabled again.",
         "locked" => "Locked against release: no release can happen until it is unlocked.",
         "unlocked" => "The release lock is off.",
         _ => return None,
@@ -1480,6 +1483,18 @@ async fn render_account(
                 button type="submit" { "Credit the account" }
             }
         }
+        @if a.is_master() {
+            form.card method="post" action={ "/console/accounts/" (a.id) "/enabled" } {
+                (csrf(c))
+                h2 { @if a.enabled { "Disable the account" } @else { "Enable the account" } }
+                p.help { "A disabled account's credentials stop working on every API and here; its numbers and money stay as they are." }
+                @if a.enabled {
+                    button.danger type="submit" name="enabled" value="false" { "Disable" }
+                } @else {
+                    button type="submit" name="enabled" value="true" { "Enable" }
+                }
+            }
+        }
         form.card method="post" action={ "/console/accounts/" (a.id) "/rotate-token" } {
             (csrf(c))
             h2 { "Rotate the auth token" }
@@ -2058,5 +2073,30 @@ async fn cancel_job(State(st): State<AppState>, Path(raw): Path<String>, p: Post
     match ran {
         Ok(_) => see_other(&format!("/console/jobs/{raw}")),
         Err(e) => failure_page(&e),
+    }
+}
+
+async fn set_enabled(State(st): State<AppState>, Path(id): Path<String>, p: Posted) -> Response {
+    let c = &p.console;
+    if let Err(res) = operator_only(c) {
+        return res;
+    }
+    let enabled = p.form.get("enabled") == Some("true");
+    let ran = match AccountId::parse(&id) {
+        Ok(account) => {
+            st.engine
+                .run(&c.by, Command::SetAccountEnabled { account, enabled })
+                .await
+        }
+        Err(_) => Err(EngineError::AccountNotFound),
+    };
+    match ran {
+        Ok(_) => see_other(&format!(
+            "/console/accounts/{id}?done={}",
+            if enabled { "enabled" } else { "disabled" }
+        )),
+        Err(e) => {
+            render_account(&st, c, &id, super::status_of(&e), Some(alert(&explain(&e)))).await
+        }
     }
 }
