@@ -128,6 +128,7 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// `queued`, `running`, `done` or `cancelled` (the API's and the store's name).
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",
@@ -137,6 +138,7 @@ impl JobStatus {
         }
     }
 
+    /// The status [`JobStatus::as_str`] names.
     pub fn parse(s: &str) -> Option<Self> {
         [
             JobStatus::Queued,
@@ -214,6 +216,7 @@ pub struct ItemResult {
 }
 
 impl ItemResult {
+    /// The item's command succeeded.
     pub fn succeeded(&self) -> bool {
         self.error.is_none()
     }

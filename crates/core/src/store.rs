@@ -333,6 +333,7 @@ pub struct KindTotal {
 pub struct JobQuery {
     /// Only the jobs this account sees: its own, and its sub-accounts' (by its billing id).
     pub visible_to: Option<AccountId>,
+    /// Jobs per page (the engine takes 1 to 1,000).
     pub limit: u32,
     pub offset: u64,
 }
@@ -348,6 +349,7 @@ pub enum ItemFilter {
 }
 
 impl ItemFilter {
+    /// `all`, `pending`, `succeeded` or `failed`.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "all" => ItemFilter::All,
@@ -363,6 +365,8 @@ impl ItemFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobItemQuery {
     pub filter: ItemFilter,
+    /// Items per page (the engine takes 1 to 1,000).
     pub limit: u32,
+    /// Items skipped, in their order.
     pub offset: u64,
 }
