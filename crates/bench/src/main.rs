@@ -103,6 +103,20 @@ struct Args {
     /// The webhook workload: releases per client at most.
     #[arg(long, default_value_t = 300)]
     per_client: u64,
+    /// Only these rows of `all`, comma-separated (churn, purchase, release, search, owned,
+    /// route); the no-op ceiling always runs. A release needs its purchase: it runs, unreported.
+    #[arg(long, value_delimiter = ',', value_parser = WORKLOADS)]
+    workloads: Vec<String>,
+}
+
+/// The rows of the `all` workload, in the order they run.
+const WORKLOADS: [&str; 6] = ["churn", "purchase", "release", "search", "owned", "route"];
+
+impl Args {
+    /// Whether the row `w` is measured and reported (every row unless `--workloads` names some).
+    fn wants(&self, w: &str) -> bool {
+        self.workloads.is_empty() || self.workloads.iter().any(|x| x == w)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,6 +141,9 @@ struct Measured {
     rss_mb: f64,
     /// Its CPU use over the workload, in % of one core.
     cpu_pct: f64,
+    /// Its CPU time (utime + stime) per operation, in µs: stable on a shared machine where
+    /// throughput is not. For the database ceiling, this process's (the store and the calls).
+    cpu_us_per_op: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -154,6 +171,10 @@ struct ModeReport {
     seed_numbers_per_s: f64,
     startup_ms: f64,
     server_peak_rss_mb: f64,
+    /// The database server's settings the run measured under (PostgreSQL's `SHOW`), and what
+    /// the bench did about them (VACUUM ANALYZE when autovacuum is off).
+    db_settings: Vec<(String, String)>,
+    maintenance: Option<String>,
     rows: Vec<Row>,
 }
 
@@ -225,6 +246,7 @@ async fn drive(
         errors,
         rss_mb: rss_kb(pid, "VmRSS") as f64 / 1024.0,
         cpu_pct: 100.0 * cpu / elapsed.max(1e-9),
+        cpu_us_per_op: 1e6 * cpu / (lat.len() as f64).max(1.0),
     };
     (m, done)
 }
@@ -369,6 +391,53 @@ async fn fresh_database(args: &Args, dir: &Path) -> anyhow::Result<String> {
     }
 }
 
+/// The PostgreSQL settings that shape the figures (`SHOW`), and, when autovacuum is off, a
+/// connection to vacuum with: a long run would otherwise measure its own dead rows. SQLite: none.
+async fn database_settings(
+    args: &Args,
+    url: &str,
+) -> anyhow::Result<(Vec<(String, String)>, Option<sqlx::PgPool>)> {
+    if args.backend != BackendArg::Postgres {
+        return Ok((Vec::new(), None));
+    }
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
+    let mut settings = Vec::new();
+    for name in [
+        "server_version",
+        "synchronous_commit",
+        "fsync",
+        "full_page_writes",
+        "wal_level",
+        "autovacuum",
+        "shared_buffers",
+        "effective_cache_size",
+        "work_mem",
+        "max_wal_size",
+        "checkpoint_timeout",
+        "random_page_cost",
+        "jit",
+        "max_connections",
+    ] {
+        let v: String = sqlx::query_scalar(&format!("SHOW {name}"))
+            .fetch_one(&db)
+            .await?;
+        settings.push((name.to_owned(), v));
+    }
+    let autovacuum = settings.iter().any(|(k, v)| k == "autovacuum" && v == "on");
+    Ok((settings, (!autovacuum).then_some(db)))
+}
+
+/// `VACUUM ANALYZE` of the whole database: what autovacuum would have done by now.
+async fn vacuum(db: &sqlx::PgPool) -> anyhow::Result<()> {
+    let t = Instant::now();
+    sqlx::query("VACUUM ANALYZE").execute(db).await?;
+    eprintln!("   VACUUM ANALYZE {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
 fn ok(r: Result<reqwest::Response, reqwest::Error>) -> bool {
     matches!(r, Ok(r) if r.status().is_success())
 }
@@ -417,6 +486,16 @@ async fn run_mode(
         }
     }
     let seed_seconds = t.elapsed().as_secs_f64();
+    let (db_settings, pg_admin) = database_settings(args, &url).await?;
+    let maintenance = pg_admin.as_ref().map(|_| {
+        "autovacuum is off: the bench runs VACUUM ANALYZE after seeding, after the owned list is \
+         bought, and after each client count's workloads (outside every measurement), where a \
+         deployment's autovacuum would have run"
+            .to_owned()
+    });
+    if let Some(db) = &pg_admin {
+        vacuum(db).await?;
+    }
 
     // 2. Start the server on the existing database: start to first answered request.
     let max_clients = args.clients.iter().copied().max().unwrap_or(1);
@@ -531,6 +610,9 @@ async fn run_mode(
         .await?;
     let edge_key = edge_key["key"].as_str().context("no edge key")?.to_owned();
 
+    if let Some(db) = &pg_admin {
+        vacuum(db).await?;
+    }
     let mut rows = Vec::new();
     let search_span = plan.numbers;
     for &c in &args.clients {
@@ -569,7 +651,11 @@ async fn run_mode(
                 Box::pin(async move { ok(r.send().await) })
             })
         };
-        let (churn, _) = drive(c, deadline(), None, 4, churn_op, pid).await;
+        let churn = if args.wants("churn") {
+            Some(drive(c, deadline(), None, 4, churn_op, pid).await.0)
+        } else {
+            None
+        };
 
         // purchase (each client its own slice), then release what was bought.
         let per = (plan.numbers - CHURN_SLOTS) / c as u64;
@@ -587,7 +673,12 @@ async fn run_mode(
                 Box::pin(async move { ok(r.send().await) })
             })
         };
-        let (purchase, bought) = drive(c, deadline(), Some(vec![per; c]), 1, buy_op, pid).await;
+        let buys = args.wants("purchase") || args.wants("release");
+        let (purchase, bought) = if buys {
+            drive(c, deadline(), Some(vec![per; c]), 1, buy_op, pid).await
+        } else {
+            (Measured::default(), vec![0; c])
+        };
         let release_op: Op = {
             let req = req.clone();
             let accounts = accounts.clone();
@@ -600,7 +691,15 @@ async fn run_mode(
                 Box::pin(async move { ok(r.send().await) })
             })
         };
-        let (release, _) = drive(c, None, Some(bought.clone()), 1, release_op, pid).await;
+        let release = if buys {
+            Some(
+                drive(c, None, Some(bought.clone()), 1, release_op, pid)
+                    .await
+                    .0,
+            )
+        } else {
+            None
+        };
 
         // inventory search: a digit substring, the country filter and a page.
         let search_op: Op = {
@@ -616,7 +715,11 @@ async fn run_mode(
                 Box::pin(async move { ok(r.send().await) })
             })
         };
-        let (search, _) = drive(c, deadline(), None, 1, search_op, pid).await;
+        let search = if args.wants("search") {
+            Some(drive(c, deadline(), None, 1, search_op, pid).await.0)
+        } else {
+            None
+        };
 
         // owned list of the account with thousands of numbers, paged.
         let pages = plan.owned.div_ceil(25).max(1);
@@ -633,7 +736,11 @@ async fn run_mode(
                 Box::pin(async move { ok(r.send().await) })
             })
         };
-        let (owned, _) = drive(c, deadline(), None, 1, owned_op, pid).await;
+        let owned = if args.wants("owned") {
+            Some(drive(c, deadline(), None, 1, owned_op, pid).await.0)
+        } else {
+            None
+        };
 
         // route: the SIP edge's lookup of a routed number (one indexed read).
         let (first, owned_count) = (plan.numbers, plan.owned.max(1));
@@ -649,17 +756,25 @@ async fn run_mode(
                 Box::pin(async move { ok(r.send().await) })
             })
         };
-        let (route, _) = drive(c, deadline(), None, 1, route_op, pid).await;
+        let route = if args.wants("route") {
+            Some(drive(c, deadline(), None, 1, route_op, pid).await.0)
+        } else {
+            None
+        };
+        if let Some(db) = &pg_admin {
+            vacuum(db).await?;
+        }
 
         for (workload, m) in [
             ("churn", churn),
-            ("purchase", purchase),
+            ("purchase", args.wants("purchase").then_some(purchase)),
             ("release", release),
             ("search", search),
             ("owned", owned),
             ("route", route),
-            ("noop", noop.clone()),
+            ("noop", Some(noop.clone())),
         ] {
+            let Some(m) = m else { continue };
             rows.push(Row {
                 workload,
                 clients: c,
@@ -736,7 +851,11 @@ async fn run_mode(
                 Box::pin(async move { engine.run(&bys[i], cmd).await.is_ok() })
             })
         };
-        let (churn, _) = drive(c, deadline(), None, 4, churn_op, me).await;
+        let churn = if args.wants("churn") {
+            Some(drive(c, deadline(), None, 4, churn_op, me).await.0)
+        } else {
+            None
+        };
         let per = (plan.numbers - CHURN_SLOTS) / c as u64;
         let buy_op: Op = {
             let (engine, bys) = (engine.clone(), bys.clone());
@@ -750,7 +869,12 @@ async fn run_mode(
                 Box::pin(async move { engine.run(&bys[i], cmd).await.is_ok() })
             })
         };
-        let (purchase, bought) = drive(c, deadline(), Some(vec![per; c]), 1, buy_op, me).await;
+        let buys = args.wants("purchase") || args.wants("release");
+        let (purchase, bought) = if buys {
+            drive(c, deadline(), Some(vec![per; c]), 1, buy_op, me).await
+        } else {
+            (Measured::default(), vec![0; c])
+        };
         let release_op: Op = {
             let (engine, bys) = (engine.clone(), bys.clone());
             Arc::new(move |i, k| {
@@ -762,7 +886,11 @@ async fn run_mode(
                 Box::pin(async move { engine.run(&bys[i], cmd).await.is_ok() })
             })
         };
-        let (release, _) = drive(c, None, Some(bought), 1, release_op, me).await;
+        let release = if buys {
+            Some(drive(c, None, Some(bought), 1, release_op, me).await.0)
+        } else {
+            None
+        };
         let search_op: Op = {
             let store = store.clone();
             Arc::new(move |_, _| {
@@ -776,7 +904,11 @@ async fn run_mode(
                 Box::pin(async move { store.numbers(&q).await.is_ok() })
             })
         };
-        let (search, _) = drive(c, deadline(), None, 1, search_op, me).await;
+        let search = if args.wants("search") {
+            Some(drive(c, deadline(), None, 1, search_op, me).await.0)
+        } else {
+            None
+        };
         let owner_id = AccountId::parse(&owner.id)?;
         let pages = plan.owned.div_ceil(25).max(1);
         let owned_op: Op = {
@@ -797,7 +929,11 @@ async fn run_mode(
                 Box::pin(async move { store.numbers(&q).await.is_ok() })
             })
         };
-        let (owned, _) = drive(c, deadline(), None, 1, owned_op, me).await;
+        let owned = if args.wants("owned") {
+            Some(drive(c, deadline(), None, 1, owned_op, me).await.0)
+        } else {
+            None
+        };
         let owner_by = By::account(
             &store
                 .account(&AccountId::parse(&owner.id)?)
@@ -815,15 +951,23 @@ async fn run_mode(
                 Box::pin(async move { engine.route(&by, &n).await.is_ok() })
             })
         };
-        let (route, _) = drive(c, deadline(), None, 1, route_op, me).await;
+        let route = if args.wants("route") {
+            Some(drive(c, deadline(), None, 1, route_op, me).await.0)
+        } else {
+            None
+        };
+        if let Some(db) = &pg_admin {
+            vacuum(db).await?;
+        }
         for (workload, m) in [
             ("churn", churn),
-            ("purchase", purchase),
+            ("purchase", Some(purchase)),
             ("release", release),
             ("search", search),
             ("owned", owned),
             ("route", route),
         ] {
+            let Some(m) = m else { continue };
             if let Some(r) = rows
                 .iter_mut()
                 .find(|r| r.workload == workload && r.clients == c)
@@ -847,6 +991,8 @@ async fn run_mode(
         seed_numbers_per_s: (plan.numbers + plan.owned) as f64 / seed_seconds.max(1e-9),
         startup_ms,
         server_peak_rss_mb,
+        db_settings,
+        maintenance,
         rows,
     })
 }
@@ -873,31 +1019,43 @@ fn table(backend: BackendArg, modes: &[ModeReport]) -> String {
             m.startup_ms,
             m.server_peak_rss_mb
         );
+        if !m.db_settings.is_empty() {
+            let list: Vec<String> = m
+                .db_settings
+                .iter()
+                .map(|(k, v)| format!("`{k}={v}`"))
+                .collect();
+            let _ = writeln!(s, "Server settings: {}.\n", list.join(", "));
+        }
+        if let Some(note) = &m.maintenance {
+            let _ = writeln!(s, "Maintenance: {note}.\n");
+        }
         let _ = writeln!(
             s,
-            "| workload | clients | ops/s | p50 ms | p99 ms | p99.9 ms | errors | RSS MB | CPU % | \
-             no-op ops/s | no-op p99 ms | ops ÷ no-op | p99 ÷ no-op p99 | DB ceiling ops/s | DB p99 ms | ops ÷ DB |"
+            "| workload | clients | ops/s | server CPU µs/op | p50 ms | p99 ms | p99.9 ms | errors | RSS MB | CPU % | \
+             no-op ops/s | no-op p99 ms | no-op CPU µs/op | ops ÷ no-op | p99 ÷ no-op p99 | DB ceiling ops/s | DB CPU µs/op | DB p99 ms | ops ÷ DB |"
         );
         let _ = writeln!(
             s,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in &m.rows {
             let h = &r.http;
-            let (db_ops, db_p99, vs_db) = match &r.db {
+            let (db_ops, db_cpu, db_p99, vs_db) = match &r.db {
                 Some(d) => (
                     format!("{:.0}", d.ops_per_s),
+                    format!("{:.0}", d.cpu_us_per_op),
                     format!("{:.2}", d.p99_ms),
                     format!("{:.2}", r.vs_db_ceiling.unwrap_or(0.0)),
                 ),
-                None => ("–".into(), "–".into(), "–".into()),
+                None => ("–".into(), "–".into(), "–".into(), "–".into()),
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.0} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} | {} |",
-                r.workload, r.clients, h.ops_per_s, h.p50_ms, h.p99_ms, h.p999_ms, h.errors, h.rss_mb,
-                h.cpu_pct, r.noop.ops_per_s, r.noop.p99_ms, r.vs_http_ceiling, r.p99_vs_noop_p99,
-                db_ops, db_p99, vs_db
+                "| {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {:.0} | {:.0} | {:.2} | {:.0} | {:.2} | {:.1} | {} | {} | {} | {} |",
+                r.workload, r.clients, h.ops_per_s, h.cpu_us_per_op, h.p50_ms, h.p99_ms, h.p999_ms,
+                h.errors, h.rss_mb, h.cpu_pct, r.noop.ops_per_s, r.noop.p99_ms, r.noop.cpu_us_per_op,
+                r.vs_http_ceiling, r.p99_vs_noop_p99, db_ops, db_cpu, db_p99, vs_db
             );
         }
     }

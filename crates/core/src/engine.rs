@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use crate::account::{Account, NewAccount};
 use crate::audit::Actor;
+use crate::auth_cache::AuthCache;
 use crate::clock::Clock;
 use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
 use crate::e164::{InvalidNumber, NumberValidation, E164};
@@ -119,6 +120,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     policy: ReleasePolicy,
     numbers: NumberValidation,
+    /// Authenticated credentials, kept for a short time (off unless [`Engine::with_auth_cache`]).
+    auth: Arc<AuthCache>,
 }
 
 impl Engine {
@@ -129,7 +132,15 @@ impl Engine {
             clock,
             policy,
             numbers: NumberValidation::Strict,
+            auth: Arc::new(AuthCache::new(Duration::zero())),
         }
+    }
+
+    /// The same engine, keeping what [`Engine::authenticate`] read for `ttl` (zero: not at all);
+    /// see [`crate::auth_cache`] for what holds on this node and across nodes.
+    pub fn with_auth_cache(mut self, ttl: Duration) -> Self {
+        self.auth = Arc::new(AuthCache::new(ttl));
+        self
     }
 
     /// The same engine (store, policy) on another clock.
@@ -201,6 +212,15 @@ impl Engine {
             }
             None => self.store.execute(cmd, self.context(by)).await,
         };
+        if let Ok(done) = &result {
+            let c = &done.changes;
+            self.auth.forget(
+                c.accounts
+                    .iter()
+                    .map(|a| &a.row().id)
+                    .chain(c.credentials.iter().map(|k| &k.row().account_id)),
+            );
+        }
         let outcome: &'static str = match &result {
             Ok(_) => "ok",
             Err(e) => e.into(),
@@ -512,18 +532,28 @@ impl Engine {
         token: &str,
         account_id: Option<&AccountId>,
     ) -> Result<Option<(Account, Credential)>, EngineError> {
-        let Some(credential) = self.store.credential(kind, &TokenHash::of(token)).await? else {
-            return Ok(None);
+        let hash = TokenHash::of(token);
+        let now = self.now();
+        let (account, credential) = match self.auth.get(kind, &hash, now) {
+            Some(hit) => hit,
+            None => {
+                let generation = self.auth.generation();
+                let Some(credential) = self.store.credential(kind, &hash).await? else {
+                    return Ok(None);
+                };
+                let Some(account) = self.store.account(&credential.account_id).await? else {
+                    return Ok(None);
+                };
+                self.auth.put(generation, &account, &credential, now);
+                (account, credential)
+            }
         };
-        if !credential.token_hash.matches(token)
-            || !credential.is_live_at(self.now())
-            || account_id.is_some_and(|id| *id != credential.account_id)
-        {
-            return Ok(None);
-        }
-        let account = self.store.account(&credential.account_id).await?;
-        Ok(account
-            .filter(|a| a.is_live() && a.enabled)
-            .map(|a| (a, credential)))
+        // A cached pair is checked exactly as a fresh one.
+        let good = credential.token_hash.matches(token)
+            && credential.is_live_at(now)
+            && account_id.is_none_or(|id| *id == credential.account_id)
+            && account.is_live()
+            && account.enabled;
+        Ok(good.then_some((account, credential)))
     }
 }

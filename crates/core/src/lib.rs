@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod auth_cache;
 pub mod call;
 pub mod clock;
 pub mod console;

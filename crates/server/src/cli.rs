@@ -107,6 +107,10 @@ pub struct DbArgs {
 // Parsed once per process: the size of `serve`'s flags costs nothing worth boxing them for.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once at start: boxing `serve`'s flags would save nothing"
+)]
 pub enum Cmd {
     /// Serve every API face and the admin API.
     Serve(ServeArgs),
@@ -331,6 +335,11 @@ pub struct ServeArgs {
     /// (then it is replayed that answer) before it is refused with a 409.
     #[arg(long, env = "DIDPOOL_IDEMPOTENCY_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub idempotency_wait: std::time::Duration,
+    /// How long an authenticated credential is kept in memory (0s: every request reads the
+    /// store). A revocation, rotation or disabling through this node applies at once; one made
+    /// through another node (PostgreSQL) applies here within this time.
+    #[arg(long, env = "DIDPOOL_AUTH_CACHE_TTL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub auth_cache_ttl: std::time::Duration,
 }
 
 /// A duration flag that must not be zero (a zero timeout would close every connection).
@@ -554,7 +563,15 @@ impl Cli {
         let store = didpool_store::open(&self.db.database_url, &options)
             .await
             .with_context(|| format!("opening {}", self.db.database_url))?;
-        Ok(Engine::new(store, clock, policy).with_number_validation(self.number_validation()))
+        let engine =
+            Engine::new(store, clock, policy).with_number_validation(self.number_validation());
+        Ok(match &self.command {
+            Cmd::Serve(args) => engine.with_auth_cache(
+                chrono::Duration::from_std(args.auth_cache_ttl)
+                    .context("--auth-cache-ttl is too long")?,
+            ),
+            _ => engine,
+        })
     }
 
     /// Whether this is `serve` (a long-lived server, not a command whose output may be piped).

@@ -139,6 +139,14 @@ impl Sql for LiteConn {
         true
     }
 
+    fn row_key(&self) -> &'static str {
+        "rowid"
+    }
+
+    fn indexed_by(&self, index: &str) -> String {
+        format!(" INDEXED BY {index}")
+    }
+
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
         let mut stmt = self.prepare(sql, args)?;
         let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
@@ -220,6 +228,14 @@ impl Sql for Pooled {
 
     fn e164_fts(&self) -> bool {
         true
+    }
+
+    fn row_key(&self) -> &'static str {
+        "rowid"
+    }
+
+    fn indexed_by(&self, index: &str) -> String {
+        format!(" INDEXED BY {index}")
     }
 
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {

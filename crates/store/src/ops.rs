@@ -20,7 +20,7 @@ use didpool_core::store::{
 use didpool_core::trunk::TrunkSettings;
 use didpool_core::webhook::{Attempt, Delivery, Endpoint, Requeue};
 use didpool_core::{
-    Account, AccountId, EngineError, Number, NumberId, NumberRef, Trunk, TrunkId, E164,
+    Account, AccountId, EngineError, Number, NumberId, NumberRef, NumberState, Trunk, TrunkId, E164,
 };
 
 use crate::codec::corrupt;
@@ -128,17 +128,18 @@ fn insert_many(table: &'static str, cols: &str, rows: Vec<Vec<Val>>, what: &str)
     while rows.peek().is_some() {
         let chunk: Vec<Vec<Val>> = rows.by_ref().take(per).collect();
         let mut sql = format!("INSERT INTO {table} ({cols}) VALUES ");
+        sql.reserve(chunk.len() * width * 6);
         for i in 0..chunk.len() {
             if i > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
-            sql.push_str(
-                &(1..=width)
-                    .map(|c| format!("${}", i * width + c))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+            for c in 1..=width {
+                if c > 1 {
+                    sql.push_str(", ");
+                }
+                push_placeholder(&mut sql, i * width + c);
+            }
             sql.push(')');
         }
         let args = chunk.into_iter().flatten().collect();
@@ -194,9 +195,9 @@ fn update(
 
 /// Runs a command's writes in order. Where the backend takes them as one statement
 /// (PostgreSQL: one round trip) and they cannot depend on their order, they go together.
-async fn run_writes(db: &mut dyn Sql, stmts: Vec<Stmt>) -> Result<(), EngineError> {
+async fn run_writes(db: &mut dyn Sql, mut stmts: Vec<Stmt>) -> Result<(), EngineError> {
     if stmts.len() > 1 && db.combines_writes() && order_free(&stmts) {
-        let q = combined(&stmts);
+        let q = combined(&mut stmts);
         return match db.exec(&q.sql, &q.args).await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -235,44 +236,88 @@ fn order_free(stmts: &[Stmt]) -> bool {
 }
 
 /// `WITH w0 AS (…), w1 AS (…) SELECT 1`, each part's placeholders renumbered after the last.
-fn combined(stmts: &[Stmt]) -> Q {
-    let mut q = Q::new("WITH ");
-    for (i, s) in stmts.iter().enumerate() {
+/// The parts' arguments move into the combined statement (a failure needs only their `table`
+/// and `what`).
+fn combined(stmts: &mut [Stmt]) -> Q {
+    let len: usize = stmts.iter().map(|s| s.q.sql.len() + 16).sum();
+    let params: usize = stmts.iter().map(|s| s.q.args.len()).sum();
+    let mut q = Q {
+        sql: String::with_capacity(len + 16),
+        args: Vec::with_capacity(params),
+    };
+    q.sql.push_str("WITH ");
+    for (i, s) in stmts.iter_mut().enumerate() {
         if i > 0 {
-            q.push(", ");
+            q.sql.push_str(", ");
         }
         let offset = q.args.len();
-        q.push(&format!("w{i} AS ("));
-        q.push(&renumbered(&s.q.sql, offset));
-        q.push(")");
-        q.args.extend(s.q.args.iter().cloned());
+        q.sql.push('w');
+        push_number(&mut q.sql, i);
+        q.sql.push_str(" AS (");
+        renumber_into(&mut q.sql, &s.q.sql, offset);
+        q.sql.push(')');
+        q.args.append(&mut s.q.args);
     }
-    q.push(" SELECT 1");
+    q.sql.push_str(" SELECT 1");
     q
 }
 
-/// `sql` with each `$n` made `$(n + offset)` (statements here hold no `$` but placeholders).
-fn renumbered(sql: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        out.push(c);
-        if c != '$' {
+/// Appends `sql` to `out` with each `$n` made `$(n + offset)` (statements here hold no `$` but
+/// placeholders).
+fn renumber_into(out: &mut String, sql: &str, offset: usize) {
+    let bytes = sql.as_bytes();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
             continue;
         }
+        let start = i + 1;
+        let mut end = start;
         let mut n = 0usize;
-        let mut digits = false;
-        while let Some(&(_, d)) = chars.peek() {
-            let Some(v) = d.to_digit(10) else { break };
-            n = n * 10 + v as usize;
-            digits = true;
-            chars.next();
+        while end < bytes.len() && bytes[end].is_ascii_digit() {
+            n = n * 10 + usize::from(bytes[end] - b'0');
+            end += 1;
         }
-        if digits {
-            out.push_str(&(n + offset).to_string());
+        if end > start {
+            out.push_str(&sql[copied..start]);
+            push_number(out, n + offset);
+            copied = end;
+        }
+        i = end.max(start);
+    }
+    out.push_str(&sql[copied..]);
+}
+
+#[cfg(test)]
+fn renumbered(sql: &str, offset: usize) -> String {
+    let mut out = String::new();
+    renumber_into(&mut out, sql, offset);
+    out
+}
+
+/// Appends `$n`.
+pub(crate) fn push_placeholder(out: &mut String, n: usize) {
+    out.push('$');
+    push_number(out, n);
+}
+
+/// Appends `n` in decimal, without the formatting machinery (statement texts are built for
+/// every command).
+fn push_number(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
-    out
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
 }
 
 /// Loads what a command needs, locking each row where the backend needs locks.
@@ -826,6 +871,22 @@ pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, En
     fetch_one(db, &sql, &[id.to_string().into()], rows::number).await
 }
 
+/// Whether `f` lists an account's (or family's) numbers in every state a held number can be
+/// in: a number has a holder only while reserved, pending verification, active or pending
+/// release (`check`: `available_number_is_unheld`), so the state filter is then implied and
+/// left out, and a page skips its OFFSET in the holder index without comparing states.
+fn holds_every_held_state(f: &NumberQuery) -> bool {
+    matches!(f.holder, Holder::Account(_) | Holder::Family(_))
+        && [
+            NumberState::Reserved,
+            NumberState::PendingVerification,
+            NumberState::Active,
+            NumberState::PendingRelease,
+        ]
+        .iter()
+        .all(|s| f.states.contains(s))
+}
+
 fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     q.push(" WHERE 1 = 1");
     match &f.holder {
@@ -843,7 +904,7 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
             .arg(id.as_str())
             .push(")))"),
     };
-    if !f.states.is_empty() {
+    if !f.states.is_empty() && !holds_every_held_state(f) {
         q.push(" AND state IN (");
         for (i, s) in f.states.iter().enumerate() {
             if i > 0 {
@@ -909,6 +970,28 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     }
 }
 
+/// The role and holder whose maintained counts (`number_holder_counts`) give the total of `f`:
+/// a list of one account's (or family's) numbers filtered by nothing but their states.
+fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
+    let (role, holder) = match &f.holder {
+        Holder::Account(id) => ("owner", id.as_str()),
+        Holder::Family(id) => ("billing", id.as_str()),
+        Holder::Nobody | Holder::Visible(_) => return None,
+    };
+    let unfiltered = f.country.is_none()
+        && f.region.is_none()
+        && f.search.is_none()
+        && f.exclude_prefixes.is_empty()
+        && f.inbound_agent_id.is_none()
+        && f.outbound_agent_id.is_none()
+        && f.purchased_from.is_none()
+        && f.purchased_to.is_none()
+        && f.owner.is_none()
+        && f.trunk.is_none()
+        && !matches!(f.order, NumberOrder::Created { after: Some(_), .. });
+    unfiltered.then_some((role, holder))
+}
+
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
     let fts = db.e164_fts();
     let order = match f.order {
@@ -924,7 +1007,12 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
     let mut s = if searched {
         Q::new("WITH matches AS MATERIALIZED (SELECT id, e164, created_at FROM numbers")
     } else {
-        Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"))
+        // The page is found by its keys alone (the holder index walks its OFFSET without reading
+        // rows), then only its rows are read.
+        Q::new(format!(
+            "SELECT {NUMBER_COLS} FROM numbers JOIN (SELECT {key} AS page_key FROM numbers",
+            key = db.row_key()
+        ))
     };
     number_filters(&mut s, f, fts);
     if searched {
@@ -940,6 +1028,11 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
         .arg(f.offset as i64);
     if searched {
         s.push(&format!(") AS page ON id = page_id{order}"));
+    } else {
+        s.push(&format!(
+            ") AS page ON numbers.{key} = page_key{order}",
+            key = db.row_key()
+        ));
     }
     let rows = db.fetch(&s.sql, &s.args).await.map_err(db_err)?;
     let items = rows
@@ -949,6 +1042,27 @@ pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, 
     let total = match rows.first() {
         Some(row) if searched => row.int("n")? as u64,
         None if searched && f.offset == 0 => 0,
+        // A held list filtered by state only: the maintained counts (migration 0013).
+        _ if held_count(f).is_some() => {
+            let (role, holder) = held_count(f).expect("checked");
+            let mut c =
+                Q::new("SELECT CAST(coalesce(sum(n), 0) AS BIGINT) AS n FROM number_holder_counts");
+            c.push(" WHERE holder_id = ")
+                .arg(holder)
+                .push(" AND role = ")
+                .arg(role);
+            if !f.states.is_empty() {
+                c.push(" AND state IN (");
+                for (i, st) in f.states.iter().enumerate() {
+                    if i > 0 {
+                        c.push(", ");
+                    }
+                    c.arg(st.as_str());
+                }
+                c.push(")");
+            }
+            count(db, &c.sql, &c.args).await?
+        }
         // Past the last page, or no search: count on its own.
         _ => {
             let mut c = Q::new("SELECT count(*) AS n FROM numbers");
@@ -1234,17 +1348,21 @@ pub async fn due(
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<NumberId>, EngineError> {
-    let sql = "SELECT id FROM ( \
+    // The verification branch walks the partial index of numbers awaiting verification: the
+    // holder indexes (migration 0013) cover `billing_id` and `state` too, and SQLite would
+    // otherwise scan every held number there on each list and scheduler pass.
+    let hint = db.indexed_by("numbers_awaiting_verification");
+    let sql = format!("SELECT id FROM ( \
         SELECT id FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
         UNION SELECT id FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
         UNION SELECT id FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
         UNION SELECT id FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
-        UNION SELECT n.id FROM numbers n JOIN accounts a ON a.id = n.billing_id \
+        UNION SELECT n.id FROM numbers n{hint} JOIN accounts a ON a.id = n.billing_id \
               WHERE n.state IN ('reserved', 'pending_verification') \
               AND (a.verification = 'rejected' OR (a.verification = 'verified' AND n.state = 'pending_verification')) \
-        ) due ORDER BY id LIMIT $2";
+        ) due ORDER BY id LIMIT $2");
     let rows = db
-        .fetch(sql, &[now.into(), i64::from(limit).into()])
+        .fetch(&sql, &[now.into(), i64::from(limit).into()])
         .await
         .map_err(db_err)?;
     rows.iter()
@@ -1376,6 +1494,24 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
          HAVING j.total <> count(i.seq) \
            OR j.succeeded <> coalesce(sum(CASE WHEN i.status = 'succeeded' THEN 1 ELSE 0 END), 0) \
            OR j.failed <> coalesce(sum(CASE WHEN i.status = 'failed' THEN 1 ELSE 0 END), 0)",
+    )
+    .await?;
+    rule(
+        db,
+        "holder_counts_match_numbers",
+        "WITH a AS (SELECT owner_id AS holder_id, 'owner' AS role, state, count(*) AS n FROM numbers \
+           WHERE owner_id IS NOT NULL GROUP BY owner_id, state \
+         UNION ALL SELECT billing_id, 'billing', state, count(*) FROM numbers \
+           WHERE billing_id IS NOT NULL GROUP BY billing_id, state) \
+         SELECT a.holder_id || ' ' || a.role || ' ' || a.state AS subject, \
+           'counted ' || coalesce(c.n, 0) || ' but holds ' || a.n AS detail \
+         FROM a LEFT JOIN number_holder_counts c \
+           ON c.holder_id = a.holder_id AND c.role = a.role AND c.state = a.state \
+         WHERE coalesce(c.n, 0) <> a.n \
+         UNION ALL SELECT c.holder_id || ' ' || c.role || ' ' || c.state, \
+           'counted ' || c.n || ' but holds 0' FROM number_holder_counts c \
+         WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM a \
+           WHERE a.holder_id = c.holder_id AND a.role = c.role AND a.state = c.state)",
     )
     .await?;
     Ok(found)
@@ -1720,7 +1856,7 @@ mod tests {
 
     #[test]
     fn combined_writes_number_their_placeholders_in_turn() {
-        let q = combined(&[
+        let q = combined(&mut [
             stmt(
                 "numbers",
                 WriteOp::Update,
@@ -1745,6 +1881,18 @@ mod tests {
         assert_eq!(
             renumbered("a = $9, b = $10, c = $11", 90),
             "a = $99, b = $100, c = $101"
+        );
+        assert_eq!(renumbered("x = $1)", 0), "x = $1)");
+        assert_eq!(crate::sql::placeholders(3), "$1, $2, $3");
+        let many = insert_many(
+            "t",
+            "a, b",
+            vec![vec![Val::from(1), Val::from(2)]; 2],
+            "row",
+        );
+        assert_eq!(
+            many[0].q.sql,
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
         );
     }
 

@@ -10,7 +10,7 @@ use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::EngineError;
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, PgConnection};
+use sqlx::{Connection as _, Executor, PgConnection};
 
 use crate::backend::{run_command, Backend, DbStore, Work};
 use crate::ops::db_err;
@@ -21,6 +21,9 @@ pub type PgStore = DbStore<Postgres>;
 
 /// How often a command is retried after a deadlock or serialization failure.
 const RETRIES: usize = 5;
+
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct Postgres {
@@ -40,6 +43,18 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size.unwrap_or(10))
             .acquire_timeout(options.pool_timeout.unwrap_or(crate::POOL_TIMEOUT))
+            // sqlx pings every connection it hands out: a round trip before each command and each
+            // read. A connection back in the pool within `PING_IDLE` was just used; only one idle
+            // longer is checked (a lost connection still fails its statement as unavailable).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;

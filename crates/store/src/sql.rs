@@ -73,11 +73,12 @@ impl From<Decimal> for Val {
 
 pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
-pub fn bind_pg<'q>(q: PgQuery<'q>, args: &[Val]) -> Result<PgQuery<'q>, EngineError> {
+/// Binds `args` by reference (no copy of a text value per statement).
+pub fn bind_pg<'q>(q: PgQuery<'q>, args: &'q [Val]) -> Result<PgQuery<'q>, EngineError> {
     let mut q = q;
     for v in args {
         q = match v {
-            Val::Text(s) => q.bind(s.clone()),
+            Val::Text(s) => q.bind(s.as_deref()),
             Val::Int(i) => q.bind(*i),
             Val::Bool(b) => q.bind(*b),
             Val::Time(t) => q.bind(*t),
@@ -225,6 +226,16 @@ pub trait Sql: Send {
     fn e164_fts(&self) -> bool {
         false
     }
+    /// The column that finds a `numbers` row fastest from an index entry: SQLite's `rowid`
+    /// (every index entry carries it), PostgreSQL's primary key `id`.
+    fn row_key(&self) -> &'static str {
+        "id"
+    }
+    /// ` INDEXED BY index` (SQLite), where a planner without statistics would pick a wider index
+    /// that merely covers the columns; nothing on PostgreSQL, whose planner has them.
+    fn indexed_by(&self, _index: &str) -> String {
+        String::new()
+    }
     /// Whether a command's writes should be sent as one statement: each statement is a round
     /// trip to PostgreSQL, while SQLite runs in-process and takes its statements one at a time.
     fn combines_writes(&self) -> bool {
@@ -258,17 +269,21 @@ impl Q {
     /// Appends a placeholder for `v`.
     pub fn arg(&mut self, v: impl Into<Val>) -> &mut Self {
         self.args.push(v.into());
-        self.sql.push_str(&format!("${}", self.args.len()));
+        crate::ops::push_placeholder(&mut self.sql, self.args.len());
         self
     }
 }
 
 /// `$1, $2, …, $n`.
 pub fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::with_capacity(n * 5);
+    for i in 1..=n {
+        if i > 1 {
+            out.push_str(", ");
+        }
+        crate::ops::push_placeholder(&mut out, i);
+    }
+    out
 }
 
 /// Whether a sqlx error says PostgreSQL cannot be reached now: no connection within the pool's

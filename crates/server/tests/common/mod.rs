@@ -237,8 +237,11 @@ impl TestApp {
         rule: NumberValidation,
     ) -> Self {
         let clock = ManualClock::new(start());
-        let engine =
-            Engine::new(store, Arc::new(clock.clone()), policy).with_number_validation(rule);
+        // With the authentication cache `serve` runs with (on the manual clock, an entry lives
+        // until a command through this engine forgets it): revocations must apply at once.
+        let engine = Engine::new(store, Arc::new(clock.clone()), policy)
+            .with_number_validation(rule)
+            .with_auth_cache(chrono::Duration::seconds(2));
         if sandbox {
             didpool::faces::admin::resume_clock(&engine, &clock)
                 .await
