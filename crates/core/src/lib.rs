@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth_cache;
 pub mod call;
 pub mod clock;
+pub mod console;
 pub mod credential;
 pub mod e164;
 pub mod engine;

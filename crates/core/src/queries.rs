@@ -298,6 +298,30 @@ impl Engine {
         Ok((events, audits))
     }
 
+    /// A number's audit trail as `by` may see it, oldest first: the operator every event of the
+    /// row; an account, on a number it may see ([`Sight::WithReleased`]), the events of that
+    /// row that concern it or its master account ([`NumberEvent::accounts`]: the events before
+    /// it held the number are another customer's).
+    pub async fn timeline(
+        &self,
+        by: &By,
+        number: &NumberRef,
+    ) -> Result<Vec<NumberEvent>, EngineError> {
+        let n = self.number(by, number, Sight::WithReleased).await?;
+        let events = self.store().events(&NumberRef::Id(n.id)).await?;
+        Ok(match by.caller() {
+            None => events,
+            Some(caller) => events
+                .into_iter()
+                .filter(|e| {
+                    let concerned = e.accounts();
+                    concerned.contains(caller)
+                        || by.billing().is_some_and(|b| concerned.contains(b))
+                })
+                .collect(),
+        })
+    }
+
     /// A page of the event log (operator); see [`EventQuery`]. An `after` that names no event
     /// is `EventNotFound`.
     pub async fn event_log(

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::account::Account;
 use crate::audit::{AssignmentAudit, NumberEvent};
 use crate::call::CallRecord;
+use crate::console::ConsoleSession;
 use crate::credential::{Credential, CredentialKind, TokenHash};
 use crate::e164::E164;
 use crate::error::EngineError;
@@ -59,6 +60,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the keys created before `before`, with their records; returns how many.
     async fn prune_keys(&self, before: DateTime<Utc>) -> Result<u64, EngineError>;
+
+    /// Keeps a new console session ([`crate::console`]).
+    async fn open_console_session(&self, session: &ConsoleSession) -> Result<(), EngineError>;
+    /// The console session whose id hashes to `hash`.
+    async fn console_session(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<ConsoleSession>, EngineError>;
+    /// Moves a console session's `seen_at`.
+    async fn touch_console_session(
+        &self,
+        hash: &TokenHash,
+        at: DateTime<Utc>,
+    ) -> Result<(), EngineError>;
+    /// Deletes a console session (sign-out, or found dead).
+    async fn end_console_session(&self, hash: &TokenHash) -> Result<(), EngineError>;
+    /// Deletes the console sessions last seen before `idle_before` or opened before
+    /// `created_before`; returns how many.
+    async fn prune_console_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> Result<u64, EngineError>;
 
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, EngineError>;
     /// The credential of this kind with this hash, revoked or not: whether it still works is the
@@ -216,6 +240,10 @@ pub struct NumberQuery {
     pub exclude_prefixes: Vec<String>,
     pub inbound_agent_id: Option<String>,
     pub outbound_agent_id: Option<String>,
+    /// Held by this account (within `holder`: the console's sub-account filter).
+    pub owner: Option<AccountId>,
+    /// Routed to this trunk.
+    pub trunk: Option<TrunkId>,
     /// `purchased_at` at or after this.
     pub purchased_from: Option<DateTime<Utc>>,
     /// `purchased_at` at or before this.
@@ -236,6 +264,8 @@ impl NumberQuery {
             exclude_prefixes: Vec::new(),
             inbound_agent_id: None,
             outbound_agent_id: None,
+            owner: None,
+            trunk: None,
             purchased_from: None,
             purchased_to: None,
             order: NumberOrder::E164,

@@ -43,6 +43,8 @@ pub struct AppState {
     pub key_wait: std::time::Duration,
     /// This node's rate limits (default: none).
     pub limits: Arc<RateLimits>,
+    /// The web console's sessions and cookies.
+    pub console: crate::console::ConsoleConfig,
 }
 
 /// Every face and the admin API, with request ids, the access log and metrics, the body limit
@@ -68,6 +70,10 @@ pub fn router(state: AppState) -> Router {
         ))
         // The SIP edge's API takes no Idempotency-Key: a lookup is a read, a call report a record.
         .nest("/routing/v1", faces::edge::router())
+        // The console is HTML for a browser: its forms carry a CSRF token, not Idempotency-Key
+        // (a repeated post is answered by the engine's own rules, shown in the page).
+        .nest("/console", crate::console::router())
+        .route("/", get(|| async { crate::console::see_other("/console") }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -229,11 +235,15 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> impl IntoResponse {
+async fn not_found(uri: Uri) -> Response {
+    if faces::face_of(uri.path()) == faces::Face::Console {
+        return crate::console::not_found(uri).await;
+    }
     (
         StatusCode::NOT_FOUND,
         Json(serde_json::json!({"error": "not_found", "message": "no such route"})),
     )
+        .into_response()
 }
 
 /// A known route with a method it does not take: a JSON error like every other (clients surface

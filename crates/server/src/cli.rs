@@ -317,6 +317,16 @@ pub struct ServeArgs {
     /// answered 429 until its quota refills (0: no limit).
     #[arg(long, env = "DIDPOOL_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
     pub auth_failures_per_minute: u32,
+    /// A web console session ends after this long without a request.
+    #[arg(long, env = "DIDPOOL_CONSOLE_SESSION_IDLE", default_value = "30m", value_parser = positive_duration)]
+    pub console_session_idle: std::time::Duration,
+    /// A web console session ends this long after sign-in, however busy.
+    #[arg(long, env = "DIDPOOL_CONSOLE_SESSION_MAX", default_value = "12h", value_parser = positive_duration)]
+    pub console_session_max: std::time::Duration,
+    /// Mark the console's session cookie `Secure` on every answer (without it: only when the
+    /// proxy in front says `X-Forwarded-Proto: https`).
+    #[arg(long, env = "DIDPOOL_CONSOLE_SECURE_COOKIE")]
+    pub console_secure_cookie: bool,
     /// How long the answer to an `Idempotency-Key` is kept and replayed to a retry; the
     /// scheduler deletes older keys.
     #[arg(long, env = "DIDPOOL_IDEMPOTENCY_RETENTION", default_value = "24h", value_parser = parse_retention)]
@@ -1081,6 +1091,15 @@ async fn serve(
             args.rate_limit,
             args.auth_failures_per_minute,
         )),
+        console: crate::console::ConsoleConfig {
+            lifetime: didpool_core::console::SessionLifetime {
+                idle: chrono::Duration::from_std(args.console_session_idle)
+                    .context("--console-session-idle is too long")?,
+                absolute: chrono::Duration::from_std(args.console_session_max)
+                    .context("--console-session-max is too long")?,
+            },
+            secure_cookie: args.console_secure_cookie,
+        },
     };
     let limits = limits(args);
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -1089,6 +1108,11 @@ async fn serve(
     let watch = tokio::spawn(crate::scheduler::watch(
         engine.clone(),
         state.limits.clone(),
+        stopped.clone(),
+    ));
+    let console_sessions = tokio::spawn(crate::console::prune(
+        engine.clone(),
+        state.console.lifetime,
         stopped.clone(),
     ));
     let scheduler = tokio::spawn(crate::scheduler::run(
@@ -1130,6 +1154,7 @@ async fn serve(
     upkeep.abort();
     let _ = stop.send(true);
     let _ = scheduler.await;
+    let _ = console_sessions.await;
     let _ = jobs.await;
     if let Some(webhooks) = webhooks {
         let _ = webhooks.await;

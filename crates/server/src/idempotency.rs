@@ -78,6 +78,7 @@ impl Face {
             Face::Agni => "agni",
             Face::Diga => "diga",
             Face::Admin => "admin",
+            Face::Console => "console",
         }
     }
 
@@ -101,6 +102,8 @@ impl Face {
                 .await
                 .map(|o| o.0)
                 .ok(),
+            // Not under this layer (its forms carry CSRF tokens, not keys).
+            Face::Console => None,
         };
         parts.extensions.insert(Counted {
             admitted: by.is_some(),
@@ -146,6 +149,7 @@ impl Face {
                 };
                 AdminError::new(status, code, message).into_response()
             }
+            Face::Console => crate::console::problem(status, "Refused", &message),
         }
     }
 
@@ -159,6 +163,7 @@ impl Face {
             Face::Admin => {
                 AdminError::from(EngineError::Storage(e.to_string().into())).into_response()
             }
+            Face::Console => crate::console::failure_page(e),
         }
     }
 }
@@ -187,6 +192,9 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
         return next.run(req).await;
     };
     let face = face_of(req.uri().path());
+    if face == Face::Console {
+        return next.run(req).await;
+    }
     let key = match raw
         .to_str()
         .map_err(|_| ())
@@ -337,6 +345,9 @@ mod tests {
         );
         assert_eq!(face_of("/v1/phone/import"), Face::Diga);
         assert_eq!(face_of("/admin/v1/accounts"), Face::Admin);
+        assert_eq!(face_of("/console"), Face::Console);
+        assert_eq!(face_of("/console/numbers/%2B918041100000"), Face::Console);
+        assert_eq!(face_of("/consoles"), Face::Admin);
     }
 
     #[test]

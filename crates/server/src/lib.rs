@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 mod cli_jobs;
 pub mod conn;
+pub mod console;
 pub mod demo;
 pub mod faces;
 pub mod http;

@@ -129,6 +129,7 @@ impl TestApp {
             key_retention: chrono::Duration::hours(24),
             key_wait: didpool::idempotency::DEFAULT_WAIT,
             limits: Default::default(),
+            console: Default::default(),
         })
     }
 

@@ -76,6 +76,7 @@ impl H {
             key_retention: chrono::Duration::hours(24),
             key_wait: didpool::idempotency::DEFAULT_WAIT,
             limits: Default::default(),
+            console: Default::default(),
         });
         (engine, app)
     }

@@ -430,6 +430,7 @@ async fn postgres_going_away_is_a_503_within_the_pool_timeout_and_service_resume
         key_retention: chrono::Duration::hours(24),
         key_wait: didpool::idempotency::DEFAULT_WAIT,
         limits: Default::default(),
+        console: Default::default(),
     });
     let send = |method: Method,
                 path: String,

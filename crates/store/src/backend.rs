@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::call::CallRecord;
+use didpool_core::console::ConsoleSession;
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyStep, StoredAnswer};
 use didpool_core::ids::{EndpointId, EventId, JobId};
@@ -164,6 +165,58 @@ impl<B: Backend> Store for DbStore<B> {
         self.0
             .transact(Box::new(move |db| {
                 Box::pin(async move { ops::prune_keys(db, before).await })
+            }))
+            .await
+    }
+
+    async fn open_console_session(&self, session: &ConsoleSession) -> Result<(), EngineError> {
+        let session = session.clone();
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move { ops::open_console_session(db, &session).await })
+            }))
+            .await
+    }
+
+    async fn console_session(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<ConsoleSession>, EngineError> {
+        ops::console_session(self.0.reader()?.as_mut(), hash).await
+    }
+
+    async fn touch_console_session(
+        &self,
+        hash: &TokenHash,
+        at: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let hash = hash.clone();
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move { ops::touch_console_session(db, &hash, at).await })
+            }))
+            .await
+    }
+
+    async fn end_console_session(&self, hash: &TokenHash) -> Result<(), EngineError> {
+        let hash = hash.clone();
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move { ops::end_console_session(db, &hash).await })
+            }))
+            .await
+    }
+
+    async fn prune_console_sessions(
+        &self,
+        idle_before: DateTime<Utc>,
+        created_before: DateTime<Utc>,
+    ) -> Result<u64, EngineError> {
+        self.0
+            .transact(Box::new(move |db| {
+                Box::pin(async move {
+                    ops::prune_console_sessions(db, idle_before, created_before).await
+                })
             }))
             .await
     }

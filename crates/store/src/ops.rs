@@ -4,9 +4,10 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use didpool_core::audit::{AssignmentAudit, NumberEvent};
 use didpool_core::call::CallRecord;
+use didpool_core::console::{ConsoleSession, SessionOwner};
 use didpool_core::credential::{Credential, CredentialKind, TokenHash};
 use didpool_core::idempotency::{self, KeyDecision, KeyRequest, KeyRow, KeyStep, StoredAnswer};
-use didpool_core::ids::{EndpointId, EventId, JobId};
+use didpool_core::ids::{CredentialId, EndpointId, EventId, JobId};
 use didpool_core::job::{Job, JobItem};
 use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Changes, Needs, Outcome, Snapshot, Write};
@@ -941,6 +942,12 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     if let Some(a) = &f.outbound_agent_id {
         q.push(" AND outbound_agent_id = ").arg(a.as_str());
     }
+    if let Some(o) = &f.owner {
+        q.push(" AND owner_id = ").arg(o.as_str());
+    }
+    if let Some(t) = f.trunk {
+        q.push(" AND trunk_id = ").arg(t.to_string());
+    }
     if let Some(t) = f.purchased_from {
         q.push(" AND purchased_at >= ").arg(t);
     }
@@ -979,6 +986,8 @@ fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
         && f.outbound_agent_id.is_none()
         && f.purchased_from.is_none()
         && f.purchased_to.is_none()
+        && f.owner.is_none()
+        && f.trunk.is_none()
         && !matches!(f.order, NumberOrder::Created { after: Some(_), .. });
     unfiltered.then_some((role, holder))
 }
@@ -1714,6 +1723,109 @@ pub async fn record_outcome(
     .await
     .map_err(db_err)?;
     Ok(())
+}
+
+/// The columns of `console_sessions`, in [`console_session_row`]'s order.
+const CONSOLE_SESSION_COLS: &str =
+    "id_hash, account_id, credential_id, operator_hash, created_at, seen_at";
+
+fn console_session_row(r: &DbRow) -> Result<ConsoleSession, EngineError> {
+    let owner = match (r.opt_text("account_id")?, r.opt_text("credential_id")?) {
+        (Some(account), Some(credential)) => SessionOwner::Account {
+            account: AccountId::parse(&account)
+                .map_err(|e| corrupt(format!("console_sessions.account_id: {e}")))?,
+            credential: CredentialId::parse(&credential)
+                .map_err(|e| corrupt(format!("console_sessions.credential_id: {e}")))?,
+        },
+        _ => SessionOwner::Operator {
+            token_hash: TokenHash(r.text("operator_hash")?),
+        },
+    };
+    Ok(ConsoleSession {
+        id_hash: TokenHash(r.text("id_hash")?),
+        owner,
+        created_at: r.time("created_at")?,
+        seen_at: r.time("seen_at")?,
+    })
+}
+
+pub async fn open_console_session(db: &mut dyn Sql, s: &ConsoleSession) -> Result<(), EngineError> {
+    let (account, credential, operator): (Val, Val, Val) = match &s.owner {
+        SessionOwner::Account {
+            account,
+            credential,
+        } => (
+            account.as_str().into(),
+            credential.to_string().into(),
+            Val::Text(None),
+        ),
+        SessionOwner::Operator { token_hash } => (
+            Val::Text(None),
+            Val::Text(None),
+            token_hash.0.as_str().into(),
+        ),
+    };
+    db.exec(
+        &format!(
+            "INSERT INTO console_sessions ({CONSOLE_SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ),
+        &[
+            s.id_hash.0.as_str().into(),
+            account,
+            credential,
+            operator,
+            s.created_at.into(),
+            s.seen_at.into(),
+        ],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn console_session(
+    db: &mut dyn Sql,
+    hash: &TokenHash,
+) -> Result<Option<ConsoleSession>, EngineError> {
+    let sql = format!("SELECT {CONSOLE_SESSION_COLS} FROM console_sessions WHERE id_hash = $1");
+    fetch_one(db, &sql, &[hash.0.as_str().into()], console_session_row).await
+}
+
+pub async fn touch_console_session(
+    db: &mut dyn Sql,
+    hash: &TokenHash,
+    at: DateTime<Utc>,
+) -> Result<(), EngineError> {
+    db.exec(
+        "UPDATE console_sessions SET seen_at = $2 WHERE id_hash = $1 AND seen_at < $2",
+        &[hash.0.as_str().into(), at.into()],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn end_console_session(db: &mut dyn Sql, hash: &TokenHash) -> Result<(), EngineError> {
+    db.exec(
+        "DELETE FROM console_sessions WHERE id_hash = $1",
+        &[hash.0.as_str().into()],
+    )
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub async fn prune_console_sessions(
+    db: &mut dyn Sql,
+    idle_before: DateTime<Utc>,
+    created_before: DateTime<Utc>,
+) -> Result<u64, EngineError> {
+    db.exec(
+        "DELETE FROM console_sessions WHERE seen_at < $1 OR created_at < $2",
+        &[idle_before.into(), created_before.into()],
+    )
+    .await
+    .map_err(db_err)
 }
 
 #[cfg(test)]

@@ -183,6 +183,32 @@ fn own_sub_account<'s>(
         .ok_or(EngineError::SubAccountNotFound)
 }
 
+/// Disables or enables a master account (operator). A disabled account's credentials stop
+/// authenticating at once ([`Engine::authenticate`](crate::Engine::authenticate) asks `enabled`);
+/// its numbers, money and sub-accounts are left as they are. Setting what it is changes nothing.
+pub(super) fn set_enabled(
+    ctx: &Context,
+    snap: &Snapshot,
+    account: &AccountId,
+    enabled: bool,
+) -> Result<Changes, EngineError> {
+    super::require_operator(ctx)?;
+    let mut acc = snap
+        .account(account)
+        .filter(|a| a.is_master() && a.is_live())
+        .ok_or(EngineError::AccountNotFound)?
+        .clone();
+    if acc.enabled == enabled {
+        return Ok(Changes::default());
+    }
+    acc.enabled = enabled;
+    acc.updated_at = ctx.now;
+    Ok(Changes {
+        accounts: vec![Write::Update(acc)],
+        ..Changes::default()
+    })
+}
+
 pub(super) fn update_sub_account(
     ctx: &Context,
     snap: &Snapshot,

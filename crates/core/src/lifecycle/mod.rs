@@ -66,6 +66,12 @@ pub enum Command {
     DeleteSubAccount {
         id: AccountId,
     },
+    /// Disables or enables a master account (operator): while disabled, none of its own
+    /// credentials authenticate on any face or the console; its numbers stay as they are.
+    SetAccountEnabled {
+        account: AccountId,
+        enabled: bool,
+    },
     /// Credits a master account (operator), up to [`MAX_AMOUNT`](crate::money::MAX_AMOUNT).
     TopUp {
         account: AccountId,
@@ -482,7 +488,9 @@ impl Command {
             Command::CreateAccount { parent, .. } => accounts::create_account_needs(parent),
             Command::UpdateSubAccount { id, .. } => Needs::accounts(vec![id.clone()]),
             Command::DeleteSubAccount { id } => accounts::delete_sub_account_needs(id, ctx),
-            Command::TopUp { account, .. } => Needs::accounts(vec![account.clone()]),
+            Command::TopUp { account, .. } | Command::SetAccountEnabled { account, .. } => {
+                Needs::accounts(vec![account.clone()])
+            }
             Command::AddInventory { .. } => Needs::default(),
             Command::Purchase { number, .. } => billing::purchase_needs(number, ctx),
             Command::Import { number, .. } => numbers::import_needs(number, ctx),
@@ -616,6 +624,9 @@ impl Command {
                 amount,
                 description,
             } => billing::top_up(ctx, snap, account, *amount, description),
+            Command::SetAccountEnabled { account, enabled } => {
+                accounts::set_enabled(ctx, snap, account, *enabled)
+            }
             Command::AddInventory { numbers } => numbers::add_inventory(ctx, numbers),
             Command::Purchase {
                 currency,

@@ -16,6 +16,8 @@ pub(crate) enum Face {
     Vobiz,
     Agni,
     Diga,
+    /// The web console (`/console`): HTML answers.
+    Console,
     /// The admin API, and every other path.
     Admin,
 }
@@ -27,7 +29,9 @@ pub(crate) fn face_of(path: &str) -> Face {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
-    if under("/api/v1/phone-numbers") {
+    if under("/console") {
+        Face::Console
+    } else if under("/api/v1/phone-numbers") {
         Face::Agni
     } else if under("/api") {
         Face::Vobiz
@@ -46,6 +50,11 @@ pub fn too_large(path: &str) -> Response {
         Face::Vobiz => vobiz::error::VobizError::too_large().into_response(),
         Face::Diga => diga::error::DigaError::too_large().into_response(),
         Face::Admin => admin::too_large().into_response(),
+        Face::Console => crate::console::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too large",
+            "The form is larger than 64 KiB.",
+        ),
     }
 }
 
@@ -64,6 +73,7 @@ pub fn timed_out(path: &str) -> Response {
                 .into_response()
         }
         Face::Admin => admin::timed_out(WHY).into_response(),
+        Face::Console => crate::console::problem(StatusCode::REQUEST_TIMEOUT, "Timed out", WHY),
     }
 }
 

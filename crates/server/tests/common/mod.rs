@@ -255,6 +255,7 @@ impl TestApp {
             key_retention: chrono::Duration::hours(24),
             key_wait: didpool::idempotency::DEFAULT_WAIT,
             limits: Default::default(),
+            console: Default::default(),
         };
         Self {
             app: didpool::app(state),
@@ -275,6 +276,7 @@ impl TestApp {
             key_retention: chrono::Duration::hours(24),
             key_wait: didpool::idempotency::DEFAULT_WAIT,
             limits: Default::default(),
+            console: Default::default(),
         }
     }
 

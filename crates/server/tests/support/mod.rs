@@ -379,6 +379,7 @@ impl InProcess {
             key_retention: chrono::Duration::hours(24),
             key_wait: didpool::idempotency::DEFAULT_WAIT,
             limits: Default::default(),
+            console: Default::default(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -9,6 +9,7 @@ mod accounts;
 mod audits;
 mod backend;
 mod concurrency;
+mod console;
 mod credentials;
 mod idempotency;
 mod inventory;
@@ -64,6 +65,9 @@ macro_rules! conformance {
             idempotency::a_key_is_claimed_once_answered_replayed_and_expires,
             idempotency::a_released_or_lapsed_claim_is_taken_over,
             idempotency::a_keyed_command_commits_its_outcome_and_answers_its_step_again,
+            console::a_console_session_lives_while_used_and_its_credential_works,
+            console::operator_sessions_follow_the_admin_token_and_dead_ones_are_pruned,
+            numbers::number_lists_filter_by_holding_sub_account_and_trunk,
             jobs::a_locked_number_reads_back_with_its_lock_and_its_release_writes_nothing,
             jobs::a_job_and_its_items_read_back_exactly_and_only_to_who_sees_them,
             jobs::a_job_is_leased_to_one_runner_and_taken_over_once_the_lease_lapses,

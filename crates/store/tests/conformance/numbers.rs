@@ -255,6 +255,59 @@ pub async fn number_lists_page_in_e164_order_with_the_total_of_the_whole_filtere
     assert_eq!(page.total, 10);
 }
 
+pub async fn number_lists_filter_by_holding_sub_account_and_trunk(store: Arc<dyn Store>) {
+    let w = World::new(store);
+    let parent = w.master("Parent", "1000").await;
+    let sub = w.sub(&parent, "Branch").await;
+    for n in [IN1, IN2, IN3] {
+        w.stock(n, "1", "2").await;
+        w.purchase(&parent, &e164(n)).await.unwrap();
+    }
+    let trunk = w
+        .run(
+            &w.by(&parent),
+            Command::CreateTrunk {
+                name: "PBX".into(),
+                patch: Default::default(),
+            },
+        )
+        .await
+        .unwrap()
+        .trunks[0]
+        .row()
+        .clone();
+    w.run(
+        &w.by(&parent),
+        Command::AssignTrunk {
+            number: didpool_core::NumberRef::E164(e164(IN1)),
+            trunk: trunk.id,
+        },
+    )
+    .await
+    .unwrap();
+    w.run(
+        &w.by(&parent),
+        Command::AssignSubAccount {
+            number: didpool_core::NumberRef::E164(e164(IN2)),
+            sub: sub.id.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let family = |owner: Option<&didpool_core::AccountId>, trunk: Option<didpool_core::TrunkId>| {
+        let mut q = NumberQuery::new(Holder::Family(parent.id.clone()), vec![]);
+        q.owner = owner.cloned();
+        q.trunk = trunk;
+        w.numbers(q)
+    };
+    assert_eq!(e164s(&family(None, None).await), [IN1, IN2, IN3]);
+    assert_eq!(e164s(&family(Some(&sub.id), None).await), [IN2]);
+    assert_eq!(e164s(&family(Some(&parent.id), None).await), [IN1, IN3]);
+    assert_eq!(e164s(&family(None, Some(trunk.id)).await), [IN1]);
+    let by_both = family(Some(&sub.id), Some(trunk.id)).await;
+    assert_eq!(by_both.total, 0);
+}
+
 /// The totals of held lists come from counts the store maintains (migration 0013): after every
 /// purchase, release and re-purchase they equal the rows the list holds, on every page (past the
 /// last one too), and `check` finds the counts in step with the rows.

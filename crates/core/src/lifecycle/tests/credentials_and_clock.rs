@@ -299,3 +299,49 @@ fn the_first_token_signing_key_kept_stays() {
     assert!(crate::setting::SigningKey::parse("too short").is_err());
     assert!(crate::setting::SettingKey::TokenKey.is_write_once());
 }
+
+#[test]
+fn the_operator_disables_and_enables_a_master_account() {
+    let op = operator_at(t0());
+    let disable = Command::SetAccountEnabled {
+        account: ma().id,
+        enabled: false,
+    };
+    let changes = disable.decide(&op, &snap(None, vec![ma()])).unwrap();
+    let written = changes.account().expect("the account");
+    assert!(!written.enabled);
+    assert_eq!(written.balance, ma().balance, "nothing else changes");
+    // Again: nothing to write.
+    let mut off = ma();
+    off.enabled = false;
+    assert!(disable
+        .decide(&op, &snap(None, vec![off.clone()]))
+        .unwrap()
+        .accounts
+        .is_empty());
+    let enable = Command::SetAccountEnabled {
+        account: ma().id,
+        enabled: true,
+    };
+    assert!(
+        enable
+            .decide(&op, &snap(None, vec![off]))
+            .unwrap()
+            .account()
+            .unwrap()
+            .enabled
+    );
+    // Only the operator, and only a master account.
+    assert!(matches!(
+        disable.decide(&ctx_for(&ma(), t0()), &snap(None, vec![ma()])),
+        Err(EngineError::Forbidden(_))
+    ));
+    let sub = Command::SetAccountEnabled {
+        account: sa().id,
+        enabled: false,
+    };
+    assert!(matches!(
+        sub.decide(&op, &snap(None, vec![ma(), sa()])),
+        Err(EngineError::AccountNotFound)
+    ));
+}
