@@ -102,7 +102,8 @@ impl AuthCache {
         );
     }
 
-    /// Drops the entries of these accounts (their rows or credentials were just written).
+    /// Drops the entries of these accounts and of their sub-accounts (their rows or credentials
+    /// were just written; a sub-account's entry holds only while its master account works).
     pub fn forget<'a>(&self, accounts: impl IntoIterator<Item = &'a AccountId>) {
         if !self.enabled() {
             return;
@@ -113,7 +114,13 @@ impl AuthCache {
         }
         let mut inner = self.lock();
         inner.generation += 1;
-        inner.entries.retain(|_, e| !ids.contains(&&e.account.id));
+        inner.entries.retain(|_, e| {
+            !ids.contains(&&e.account.id)
+                && e.account
+                    .parent_id
+                    .as_ref()
+                    .is_none_or(|p| !ids.contains(&p))
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

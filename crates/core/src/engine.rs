@@ -544,6 +544,14 @@ impl Engine {
                 let Some(account) = self.store.account(&credential.account_id).await? else {
                     return Ok(None);
                 };
+                // A sub-account acts on its master account's money: it works only while the
+                // master does (disabling the master forgets its sub-accounts' entries too).
+                if let Some(parent) = &account.parent_id {
+                    let master = self.store.account(parent).await?;
+                    if !master.is_some_and(|m| m.is_live() && m.enabled) {
+                        return Ok(None);
+                    }
+                }
                 self.auth.put(generation, &account, &credential, now);
                 (account, credential)
             }

@@ -65,7 +65,7 @@ impl JobKind {
         let need = |what: &str| {
             target
                 .filter(|t| !t.is_empty())
-                .ok_or_else(|| format!("a {name} job needs {what}"))
+                .ok_or_else(|| format!("a job of kind {name} needs {what}"))
         };
         Ok(match name {
             "release" => JobKind::Release,
@@ -262,8 +262,9 @@ impl crate::Engine {
         if !bad.is_empty() {
             let more = bad.len().saturating_sub(10);
             let mut msg = format!(
-                "{} of the numbers are not valid: {}",
+                "{} of the numbers {} not valid: {}",
                 bad.len(),
+                if bad.len() == 1 { "is" } else { "are" },
                 bad[..bad.len().min(10)].join("; ")
             );
             if more > 0 {

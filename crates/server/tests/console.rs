@@ -560,6 +560,19 @@ async fn the_operator_pages(backend: Backend) {
     let mut d = Session::new(&n.proc.base);
     let fresh = between(&rotated.body, "id=\"new_auth_token\">", "<");
     assert_eq!(d.sign_in(&id, &fresh).await.status, StatusCode::SEE_OTHER);
+    // A sub-account spends its master account's money: it stops with its master (found by a
+    // user: it kept buying on a disabled master's balance). Its credential is cached by now.
+    let master = Acct {
+        id: id.clone(),
+        token: fresh.clone(),
+    };
+    let sub = n.api.sub_account(&master, "Branch").await;
+    let sub_numbers = format!("/api/v1/account/{}/numbers", sub.id);
+    let sub_list = n
+        .api
+        .send(Method::GET, &sub_numbers, Some(&sub), None)
+        .await;
+    assert_eq!(sub_list.status, StatusCode::OK, "{}", sub_list.body);
     let off = s
         .post_from(&path, &format!("{path}/enabled"), &[("enabled", "false")])
         .await;
@@ -586,11 +599,26 @@ async fn the_operator_pages(backend: Backend) {
         )
         .await;
     assert_eq!(api.status, StatusCode::UNAUTHORIZED, "{}", api.body);
+    let sub_list = n
+        .api
+        .send(Method::GET, &sub_numbers, Some(&sub), None)
+        .await;
+    assert_eq!(
+        sub_list.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        sub_list.body
+    );
     let on = s
         .post_from(&path, &format!("{path}/enabled"), &[("enabled", "true")])
         .await;
     assert!(on.location().ends_with("done=enabled"));
     assert_eq!(d.sign_in(&id, &fresh).await.status, StatusCode::SEE_OTHER);
+    let sub_list = n
+        .api
+        .send(Method::GET, &sub_numbers, Some(&sub), None)
+        .await;
+    assert_eq!(sub_list.status, StatusCode::OK, "{}", sub_list.body);
 
     let check = s.get("/console/check").await;
     assert!(
@@ -699,6 +727,13 @@ async fn hand_over_take_back_and_the_cool_off(backend: Backend) {
     let list = b.get("/console/numbers").await;
     assert!(list.body.contains(&stock[0]) && !list.body.contains(&stock[1]));
     assert!(!list.body.contains("/console/money"));
+    // Asked for anyway, the page is refused with its status (it was a 200 saying "Forbidden").
+    let money = b.get("/console/money").await;
+    assert_eq!(money.status, StatusCode::FORBIDDEN, "{}", money.body);
+    assert_eq!(
+        b.get("/console/money.csv").await.status,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn the_list_filters(backend: Backend) {

@@ -850,7 +850,11 @@ async fn render_number(
                             }
                         }
                     }
-                    p { a.button.danger href={ (path) "/release" } { "Release this number…" } }
+                    @if n.release_lock.is_none() {
+                        p { a.button.danger href={ (path) "/release" } { "Release this number…" } }
+                    } @else {
+                        p { "Locked against release: unlock it to release it." }
+                    }
                 }
                 @if !c.is_operator() || n.release_lock.is_some() {
                     form.card method="post" action={ (path) "/release-lock" } {
@@ -864,7 +868,7 @@ async fn render_number(
                             None => {
                                 div.field {
                                     label for="lock_reason" { "Lock against release (reason, optional)" }
-                                    input #lock_reason name="reason" type="text" maxlength="200";
+                                    input #lock_reason name="reason" type="text" maxlength="255";
                                 }
                                 button type="submit" name="action" value="lock" { "Lock against release" }
                             }
@@ -1208,7 +1212,11 @@ fn ledger_query(c: &Console, q: &Q, limit: u32, offset: u64) -> Result<LedgerQue
 
 async fn money_page(State(st): State<AppState>, c: Console, Query(q): Query<Q>) -> Response {
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
-    let balance = st.engine.balance(&c.by).await;
+    // A sub-account holds no balance: its refusal is the page's status, as for the CSV.
+    let balance = match st.engine.balance(&c.by).await {
+        Ok(a) => a,
+        Err(e) => return failure_page(&e),
+    };
     let ledger = match ledger_query(
         &c,
         &q,
@@ -1228,10 +1236,7 @@ async fn money_page(State(st): State<AppState>, c: Console, Query(q): Query<Q>) 
         ("kind", nonempty(&q.kind)),
     ];
     let body = html! {
-        @match &balance {
-            Ok(a) => { p.balance { "Balance: " strong #balance { (amount(a.balance, &a.currency)) } } }
-            Err(e) => { (alert(&explain(e))) }
-        }
+        p.balance { "Balance: " strong #balance { (amount(balance.balance, &balance.currency)) } }
         form.filters method="get" action="/console/money" aria-label="Filter the ledger" {
             div.field { label for="m_from" { "From" } input #m_from name="from" type="date" value=(q.from.as_deref().unwrap_or("")); }
             div.field { label for="m_to" { "To" } input #m_to name="to" type="date" value=(q.to.as_deref().unwrap_or("")); }
