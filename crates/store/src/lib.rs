@@ -9,6 +9,7 @@ mod backend;
 mod codec;
 mod lite;
 mod ops;
+mod pg_pool;
 pub mod postgres;
 mod rows;
 mod sql;

@@ -3,17 +3,19 @@
 //! wait for each other's row locks; a deadlock or serialization failure is retried.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use didpool_core::idempotency::KeyStep;
 use didpool_core::lifecycle::{Command, Context, Outcome};
 use didpool_core::EngineError;
 use futures::TryStreamExt;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection as _, Executor, PgConnection};
 
 use crate::backend::{run_command, Backend, DbStore, Work};
 use crate::ops::db_err;
+use crate::pg_pool::{PgPool, PgReader, PooledPg};
 use crate::sql::{bind_pg, DbError, DbRow, Sql, Val};
 use crate::{Durability, OpenError, Options};
 
@@ -22,12 +24,9 @@ pub type PgStore = DbStore<Postgres>;
 /// How often a command is retried after a deadlock or serialization failure.
 const RETRIES: usize = 5;
 
-/// A pooled connection idle at least this long is pinged before it is handed out.
-const PING_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
-
 #[derive(Clone)]
 pub struct Postgres {
-    pool: PgPool,
+    pool: Arc<PgPool>,
 }
 
 impl PgStore {
@@ -40,29 +39,18 @@ impl PgStore {
         };
         let connect =
             PgConnectOptions::from_str(url)?.options([("synchronous_commit", synchronous_commit)]);
-        let pool = PgPoolOptions::new()
-            .max_connections(options.pool_size.unwrap_or(10))
-            .acquire_timeout(options.pool_timeout.unwrap_or(crate::POOL_TIMEOUT))
-            // sqlx pings every connection it hands out: a round trip before each command and each
-            // read. A connection back in the pool within `PING_IDLE` was just used; only one idle
-            // longer is checked (a lost connection still fails its statement as unavailable).
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= PING_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .connect_with(connect)
-            .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        let pool = PgPool::new(
+            connect,
+            options.pool_size.unwrap_or(10),
+            options.pool_timeout.unwrap_or(crate::POOL_TIMEOUT),
+        );
+        let mut conn = pool.acquire().await?;
+        let migrated = sqlx::migrate!("./migrations/postgres")
+            .run(conn.start())
+            .await;
+        conn.settled(&Ok(()));
+        migrated?;
         Ok(DbStore(Postgres { pool }))
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.0.pool
     }
 }
 
@@ -76,44 +64,74 @@ fn retryable(e: &EngineError) -> bool {
     matches!(d.code().as_deref(), Some("40001" | "40P01"))
 }
 
+/// Runs `work` in one transaction on a pooled connection: committed if it succeeds, rolled back
+/// if it fails. The connection goes back to the pool only if both ends of the transaction were
+/// answered (see [`crate::pg_pool`]).
+async fn in_transaction<T>(conn: &mut PooledPg, work: Work<T>) -> Result<T, EngineError> {
+    let mut tx = conn
+        .start()
+        .begin()
+        .await
+        .map_err(|e| db_err(DbError::Sqlx(e)))?;
+    let result = work(&mut *tx).await;
+    let ended = end(tx, result.is_ok()).await;
+    conn.settled(&ended);
+    let value = result?;
+    ended.map_err(|e| db_err(DbError::Sqlx(e)))?;
+    Ok(value)
+}
+
+/// Commits `tx` if the work in it succeeded, rolls it back if it failed.
+async fn end(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    succeeded: bool,
+) -> Result<(), sqlx::Error> {
+    if succeeded {
+        tx.commit().await
+    } else {
+        tx.rollback().await
+    }
+}
+
 #[async_trait]
 impl Backend for Postgres {
     fn report_metrics(&self) {
         metrics::gauge!("didpool_pg_pool_connections").set(f64::from(self.pool.size()));
         metrics::gauge!("didpool_pg_pool_idle_connections").set(self.pool.num_idle() as f64);
-        metrics::gauge!("didpool_pg_pool_max_connections")
-            .set(f64::from(self.pool.options().get_max_connections()));
+        metrics::gauge!("didpool_pg_pool_max_connections").set(f64::from(self.pool.max()));
     }
 
     async fn after_bulk_load(&self) -> Result<(), EngineError> {
-        sqlx::query("ANALYZE numbers")
-            .execute(&self.pool)
+        PgReader::new(Arc::clone(&self.pool))
+            .exec("ANALYZE numbers", &[])
             .await
             .map(drop)
-            .map_err(EngineError::storage)
+            .map_err(db_err)
     }
 
     fn reader(&self) -> Result<Box<dyn Sql>, EngineError> {
-        Ok(Box::new(self.pool.clone()))
+        Ok(Box::new(PgReader::new(Arc::clone(&self.pool))))
     }
 
     async fn transact<T: Send + 'static>(&self, work: Work<T>) -> Result<T, EngineError> {
-        let mut tx = self
+        let mut conn = self
             .pool
-            .begin()
+            .acquire()
             .await
             .map_err(|e| db_err(DbError::Sqlx(e)))?;
-        let result = work(&mut *tx).await?;
-        tx.commit().await.map_err(|e| db_err(DbError::Sqlx(e)))?;
-        Ok(result)
+        in_transaction(&mut conn, work).await
     }
 
     async fn ready(&self) -> Result<(), EngineError> {
         // A standby answers reads but refuses every write.
-        let standby: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()")
-            .fetch_one(&self.pool)
+        let rows = PgReader::new(Arc::clone(&self.pool))
+            .fetch("SELECT pg_is_in_recovery() AS standby", &[])
             .await
-            .map_err(|e| db_err(DbError::Sqlx(e)))?;
+            .map_err(db_err)?;
+        let standby = match rows.first() {
+            Some(row) => row.flag("standby")?,
+            None => false,
+        };
         if standby {
             return Err(EngineError::unavailable(
                 "the database is a read-only standby",
@@ -130,23 +148,24 @@ impl Backend for Postgres {
     ) -> Result<Outcome, EngineError> {
         let mut attempt = 0;
         loop {
-            let mut tx = self
+            let mut conn = self
                 .pool
+                .acquire()
+                .await
+                .map_err(|e| db_err(DbError::Sqlx(e)))?;
+            let mut tx = conn
+                .start()
                 .begin()
                 .await
                 .map_err(|e| db_err(DbError::Sqlx(e)))?;
             let result = run_command(&mut *tx, &cmd, &ctx, step.as_ref()).await;
-            let result = match result {
-                Ok(changes) => tx
-                    .commit()
-                    .await
-                    .map(|()| changes)
-                    .map_err(|e| db_err(DbError::Sqlx(e))),
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            };
+            let ended = end(tx, result.is_ok()).await;
+            conn.settled(&ended);
+            let result = result.and_then(|outcome| {
+                ended
+                    .map(|()| outcome)
+                    .map_err(|e| db_err(DbError::Sqlx(e)))
+            });
             match result {
                 Err(e) if retryable(&e) && attempt < RETRIES => {
                     attempt += 1;
@@ -180,26 +199,5 @@ impl Sql for PgConnection {
     async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
         let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         Ok(Executor::execute(&mut *self, q).await?.rows_affected())
-    }
-}
-
-#[async_trait]
-impl Sql for PgPool {
-    fn lock(&self) -> &'static str {
-        ""
-    }
-
-    async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
-        let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
-        let rows = Executor::fetch(&*self, q)
-            .map_ok(DbRow::Pg)
-            .try_collect()
-            .await?;
-        Ok(rows)
-    }
-
-    async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
-        let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
-        Ok(Executor::execute(&*self, q).await?.rows_affected())
     }
 }

@@ -92,7 +92,7 @@ pub fn postgres_configured(test: &str) -> bool {
 }
 
 /// Creates an empty schema for one test and returns a URL whose connections use it.
-async fn postgres_schema(test: &str) -> Option<String> {
+pub(crate) async fn postgres_schema(test: &str) -> Option<String> {
     let Some(base) = std::env::var(POSTGRES_URL_VAR)
         .ok()
         .filter(|u| !u.is_empty())
