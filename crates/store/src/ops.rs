@@ -25,9 +25,9 @@ use didpool_core::{
 
 use crate::codec::corrupt;
 use crate::rows::{
-    self, ACCOUNT_COLS, ATTEMPT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS, DELIVERY_COLS,
-    ENDPOINT_COLS, ENTRY_COLS, EVENT_COLS, JOB_COLS, JOB_ITEM_COLS, NUMBER_COLS, SETTING_COLS,
-    TRUNK_COLS,
+    self, ACCOUNT_COLS, ACCOUNT_NAMES, ATTEMPT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS,
+    DELIVERY_COLS, ENDPOINT_COLS, ENTRY_COLS, EVENT_COLS, JOB_COLS, JOB_ITEM_COLS, NUMBER_COLS,
+    SETTING_COLS, TRUNK_COLS,
 };
 use crate::sql::{placeholders, DbError, DbRow, Sql, Val, Q};
 
@@ -324,7 +324,15 @@ fn push_number(out: &mut String, n: usize) {
 pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineError> {
     let lock = db.lock();
     let mut snap = Snapshot::default();
-    match &needs.number {
+    let combined = db.combines_loads()
+        && needs.number.is_some()
+        && needs.number_accounts
+        && needs.due_holdings_of.is_none()
+        && needs.awaiting_verification_of.is_none();
+    if combined {
+        load_number_and_accounts(db, needs, &mut snap).await?;
+    }
+    match needs.number.as_ref().filter(|_| !combined) {
         Some(NumberRef::E164(e164)) => {
             let sql = format!(
                 "SELECT {NUMBER_COLS} FROM numbers WHERE e164 = $1 AND state <> 'deleted'{lock}"
@@ -357,8 +365,12 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
         );
         snap.due_holdings = fetch(db, &sql, &[id.as_str().into()], rows::number).await?;
     }
-    let mut accounts = needs.accounts.clone();
-    if needs.number_accounts {
+    let mut accounts = if combined {
+        Vec::new()
+    } else {
+        needs.accounts.clone()
+    };
+    if needs.number_accounts && !combined {
         if let Some(n) = &snap.number {
             for id in [&n.owner_id, &n.billing_id].into_iter().flatten() {
                 if !accounts.contains(id) {
@@ -415,6 +427,76 @@ pub async fn load(db: &mut dyn Sql, needs: &Needs) -> Result<Snapshot, EngineErr
     }
     load_jobs(db, needs, &mut snap).await?;
     Ok(snap)
+}
+
+/// Account columns beside a number's in [`load_number_and_accounts`]' rows.
+const JOINED_ACCOUNT_NAMES: [&str; 12] = [
+    "a_id",
+    "a_parent_id",
+    "a_name",
+    "a_role",
+    "a_currency",
+    "a_balance",
+    "a_enabled",
+    "a_verification",
+    "a_profile",
+    "a_created_at",
+    "a_updated_at",
+    "a_deleted_at",
+];
+
+/// The number and its accounts (holder, payer, and `needs.accounts`) in one statement, one round
+/// trip: rows of the number's columns beside one account's each (`a_…`). The locks are taken as
+/// [`load`] takes them in two statements: the number first (the accounts are found from its
+/// locked row), then the accounts in id order (sorted under the lock). One difference: the
+/// accounts are read in the statement's snapshot, taken before the number's lock was waited
+/// for; an account created by the transaction waited for would not be seen, and no command
+/// creates an account and gives it a number in one transaction.
+async fn load_number_and_accounts(
+    db: &mut dyn Sql,
+    needs: &Needs,
+    snap: &mut Snapshot,
+) -> Result<(), EngineError> {
+    let lock = db.lock();
+    let (filter, mut args): (&str, Vec<Val>) = match &needs.number {
+        Some(NumberRef::E164(e164)) => (
+            "e164 = $1 AND state <> 'deleted'",
+            vec![e164.as_str().into()],
+        ),
+        Some(NumberRef::Id(id)) => ("id = $1", vec![id.to_string().into()]),
+        None => return Ok(()),
+    };
+    let mut sql = format!(
+        "WITH n AS MATERIALIZED (SELECT {NUMBER_COLS} FROM numbers WHERE {filter}{lock}), \
+         a AS MATERIALIZED (SELECT {ACCOUNT_COLS} FROM accounts WHERE id IN \
+         (SELECT owner_id FROM n UNION ALL SELECT billing_id FROM n"
+    );
+    for id in &needs.accounts {
+        args.push(id.as_str().into());
+        sql.push_str(" UNION ALL SELECT ");
+        push_placeholder(&mut sql, args.len());
+    }
+    sql.push_str(") ORDER BY id");
+    sql.push_str(lock);
+    sql.push_str(") SELECT n.*");
+    for (col, name) in ACCOUNT_NAMES.iter().zip(JOINED_ACCOUNT_NAMES) {
+        sql.push_str(", a.");
+        sql.push_str(col);
+        sql.push_str(" AS ");
+        sql.push_str(name);
+    }
+    sql.push_str(" FROM (SELECT 1) AS one LEFT JOIN n ON true LEFT JOIN a ON true ORDER BY a.id");
+    let rows = db.fetch(&sql, &args).await.map_err(db_err)?;
+    for (i, row) in rows.iter().enumerate() {
+        if i == 0 && row.opt_text("id")?.is_some() {
+            snap.number = Some(rows::number(row)?);
+        }
+        if row.opt_text("a_id")?.is_some() {
+            snap.accounts
+                .push(rows::account_named(row, &JOINED_ACCOUNT_NAMES)?);
+        }
+    }
+    Ok(())
 }
 
 /// Jobs last, a job's item before the job, in every command, so their row locks never cross.

@@ -187,6 +187,10 @@ impl Sql for PgConnection {
         true
     }
 
+    fn combines_loads(&self) -> bool {
+        true
+    }
+
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
         let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         let rows = Executor::fetch(&mut *self, q)
@@ -199,5 +203,139 @@ impl Sql for PgConnection {
     async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
         let q = bind_pg(sqlx::query(sql), args).map_err(|e| DbError::Bind(e.to_string()))?;
         Ok(Executor::execute(&mut *self, q).await?.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use didpool_core::account::{AccountProfile, NewAccount, Role};
+    use didpool_core::engine::By;
+    use didpool_core::lifecycle::{Command, Needs};
+    use didpool_core::money::{Currency, Decimal};
+    use didpool_core::number::NewNumber;
+    use didpool_core::{Capabilities, Engine, ManualClock, NumberRef, ReleasePolicy, E164};
+    use sqlx::{Connection as _, PgConnection};
+
+    use super::*;
+    use crate::ops;
+    use crate::testing::{Backend, TestDb};
+
+    /// The same connection, loading as SQLite does: one statement per table.
+    struct Separate<'a>(&'a mut PgConnection);
+
+    #[async_trait]
+    impl Sql for Separate<'_> {
+        fn lock(&self) -> &'static str {
+            Sql::lock(&*self.0)
+        }
+        async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError> {
+            Sql::fetch(&mut *self.0, sql, args).await
+        }
+        async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError> {
+            Sql::exec(&mut *self.0, sql, args).await
+        }
+    }
+
+    fn account(name: &str, balance: i64) -> NewAccount {
+        NewAccount {
+            id: None,
+            name: name.into(),
+            role: Role::Customer,
+            currency: Currency::parse("INR").unwrap(),
+            opening_balance: Decimal::from(balance),
+            enabled: true,
+            profile: AccountProfile::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn one_statement_loads_the_number_and_its_accounts_as_separate_statements_do() {
+        let Some(db) = TestDb::new(Backend::Postgres, "combined_load").await else {
+            return;
+        };
+        let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 6, 1, 10, 0, 0).unwrap());
+        let engine = Engine::new(
+            Arc::clone(&db.store),
+            Arc::new(clock),
+            ReleasePolicy::default(),
+        );
+        let operator = By::operator(None);
+        let (master, _) = engine
+            .create_account(&operator, account("Master", 1000), None)
+            .await
+            .unwrap();
+        let by_master = By::account(&master, None);
+        let (sub, _) = engine
+            .create_account(&by_master, account("Sub", 0), Some(master.id.clone()))
+            .await
+            .unwrap();
+        let (other, _) = engine
+            .create_account(&operator, account("Other", 1000), None)
+            .await
+            .unwrap();
+        let e164 = E164::parse("+919800000001").unwrap();
+        engine
+            .run(
+                &operator,
+                Command::AddInventory {
+                    numbers: vec![NewNumber {
+                        country: e164.country().unwrap(),
+                        e164: e164.clone(),
+                        region: None,
+                        capabilities: Capabilities::VOICE,
+                        provider: "carrier".into(),
+                        setup_fee: Decimal::from(10),
+                        monthly_fee: Decimal::from(20),
+                        currency: Currency::parse("INR").unwrap(),
+                    }],
+                },
+            )
+            .await
+            .unwrap();
+        engine
+            .run(
+                &By::account(&sub, None),
+                Command::Purchase {
+                    number: e164.clone().into(),
+                    currency: None,
+                    quoted_monthly_fee: None,
+                },
+            )
+            .await
+            .unwrap();
+        let held = db.store.number_by_e164(&e164).await.unwrap().unwrap();
+        let missing = E164::parse("+919800000002").unwrap();
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        for (number, accounts) in [
+            (NumberRef::E164(e164.clone()), vec![]),
+            (
+                NumberRef::Id(held.id),
+                vec![other.id.clone(), sub.id.clone()],
+            ),
+            (NumberRef::E164(missing), vec![other.id.clone()]),
+        ] {
+            let needs = Needs {
+                number: Some(number.clone()),
+                number_accounts: true,
+                accounts,
+                ..Needs::default()
+            };
+            let mut tx = conn.begin().await.unwrap();
+            let one = ops::load(&mut *tx, &needs).await.unwrap();
+            tx.rollback().await.unwrap();
+            let mut tx = conn.begin().await.unwrap();
+            let separate = ops::load(&mut Separate(&mut tx), &needs).await.unwrap();
+            tx.rollback().await.unwrap();
+            assert_eq!(one, separate, "{number:?}");
+            if matches!(number, NumberRef::E164(ref e) if *e == e164) {
+                let ids: Vec<_> = one.accounts.iter().map(|a| a.id.clone()).collect();
+                let mut both = vec![master.id.clone(), sub.id.clone()];
+                both.sort();
+                assert_eq!(ids, both, "the holder and the payer, in id order");
+            }
+        }
     }
 }

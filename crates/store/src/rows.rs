@@ -102,23 +102,47 @@ fn id_text(id: Option<&AccountId>) -> Val {
 }
 
 pub fn account(row: &DbRow) -> Result<Account, EngineError> {
-    let role = row.text("role")?;
+    account_named(row, &ACCOUNT_NAMES)
+}
+
+/// [`ACCOUNT_COLS`] one by one, in its order.
+pub const ACCOUNT_NAMES: [&str; 12] = [
+    "id",
+    "parent_id",
+    "name",
+    "role",
+    "currency",
+    "balance",
+    "enabled",
+    "verification",
+    "profile",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+];
+
+/// An account from the columns `names` (in [`ACCOUNT_NAMES`]' order): a row that also holds a
+/// number names them apart.
+pub fn account_named(row: &DbRow, names: &[&str; 12]) -> Result<Account, EngineError> {
+    let [id, parent_id, name, role, currency_col, balance, enabled, verification, profile, created_at, updated_at, deleted_at] =
+        *names;
+    let role = row.text(role)?;
     Ok(Account {
-        id: account_id(row.text("id")?)?,
-        parent_id: opt_account_id(row, "parent_id")?,
-        name: row.text("name")?,
+        id: account_id(row.text(id)?)?,
+        parent_id: opt_account_id(row, parent_id)?,
+        name: row.text(name)?,
         role: Role::parse(&role).ok_or_else(|| corrupt(format!("bad role {role:?}")))?,
-        currency: currency(row, "currency")?,
-        balance: row.money("balance")?,
-        enabled: row.flag("enabled")?,
+        currency: currency(row, currency_col)?,
+        balance: row.money(balance)?,
+        enabled: row.flag(enabled)?,
         verification: {
-            let v = row.text("verification")?;
+            let v = row.text(verification)?;
             Verification::parse(&v).ok_or_else(|| corrupt(format!("bad verification {v:?}")))?
         },
-        profile: json::<AccountProfile>(row, "profile")?,
-        created_at: row.time("created_at")?,
-        updated_at: row.time("updated_at")?,
-        deleted_at: row.opt_time("deleted_at")?,
+        profile: json::<AccountProfile>(row, profile)?,
+        created_at: row.time(created_at)?,
+        updated_at: row.time(updated_at)?,
+        deleted_at: row.opt_time(deleted_at)?,
     })
 }
 

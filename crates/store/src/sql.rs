@@ -236,6 +236,11 @@ pub trait Sql: Send {
     fn combines_writes(&self) -> bool {
         false
     }
+    /// Whether a command's number and its accounts are loaded by one statement (PostgreSQL,
+    /// for the round trip; see `ops::load`).
+    fn combines_loads(&self) -> bool {
+        false
+    }
     async fn fetch(&mut self, sql: &str, args: &[Val]) -> Result<Vec<DbRow>, DbError>;
     async fn exec(&mut self, sql: &str, args: &[Val]) -> Result<u64, DbError>;
 }
