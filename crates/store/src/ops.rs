@@ -1487,6 +1487,13 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
     .await?;
     rule(
         db,
+        "tomb_marks_deleted_rows",
+        "SELECT id AS subject, 'state ' || state || ', tomb ' || tomb AS detail FROM numbers \
+         WHERE tomb <> CASE WHEN state = 'deleted' THEN id ELSE '' END",
+    )
+    .await?;
+    rule(
+        db,
         "available_number_is_unheld",
         "SELECT e164 AS subject, 'owner ' || coalesce(owner_id, '-') || ', billed to ' || coalesce(billing_id, '-') \
          || ', trunk ' || coalesce(trunk_id, '-') AS detail FROM numbers \
