@@ -48,7 +48,9 @@ impl PgStore {
         let migrated = sqlx::migrate!("./migrations/postgres")
             .run(conn.start())
             .await;
-        conn.settled(&Ok(()));
+        if migrated.is_ok() {
+            conn.settled(&Ok(()));
+        }
         migrated?;
         Ok(DbStore(Postgres { pool }))
     }
