@@ -9,6 +9,7 @@ mod backend;
 mod codec;
 mod lite;
 mod ops;
+pub mod pages;
 pub mod postgres;
 mod rows;
 mod sql;

@@ -58,7 +58,7 @@ impl PgStore {
             .connect_with(connect)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(DbStore(Postgres { pool }))
+        Ok(DbStore(Postgres { pool }, Default::default()))
     }
 
     pub fn pool(&self) -> &PgPool {
