@@ -8,7 +8,7 @@
 //! limit entries. Its statement reads the holder's version and total in the same snapshot as the
 //! rows, and the page is kept only if that version is the directory's: otherwise the directory is
 //! rebuilt (the version came from the database, so a change made through any node is seen). Every
-//! other shape of list keeps [`crate::ops::numbers`]' plain path.
+//! other shape of list keeps the plain path ([`crate::ops::plain_numbers`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
