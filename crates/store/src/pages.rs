@@ -27,9 +27,10 @@ pub const STRIDE: u64 = 64;
 /// Directories kept per store; a full cache is emptied (as the auth cache is).
 const MAX_DIRECTORIES: usize = 1024;
 
-/// How often a page rebuilds a directory that a concurrent change made stale before it falls
-/// back to the plain path.
-const ATTEMPTS: usize = 3;
+/// How many reads a page tries before it falls back to the plain path: a list that changes
+/// between every read (a holder buying as fast as it lists) would otherwise rebuild its
+/// directory again and again, each a walk of the whole list.
+const ATTEMPTS: usize = 2;
 
 /// One holder's list at one version: `anchors[i]` is the e164 at position `i * STRIDE`.
 struct Directory {
