@@ -112,7 +112,11 @@ pub async fn run_tracked(
 
 /// A [`Store`] over a SQL backend.
 #[derive(Clone)]
-pub struct DbStore<B>(pub(crate) B);
+pub struct DbStore<B>(
+    pub(crate) B,
+    /// The page directories of held lists, shared by the store's clones.
+    pub(crate) std::sync::Arc<crate::pages::Directories>,
+);
 
 #[async_trait]
 impl<B: Backend> Store for DbStore<B> {
@@ -265,7 +269,7 @@ impl<B: Backend> Store for DbStore<B> {
     }
 
     async fn numbers(&self, query: &NumberQuery) -> Result<Page<Number>, EngineError> {
-        ops::numbers(self.0.reader()?.as_mut(), query).await
+        ops::numbers(self.0.reader()?.as_mut(), &self.1, query).await
     }
 
     async fn sub_accounts(

@@ -9,6 +9,7 @@ mod backend;
 mod codec;
 mod lite;
 mod ops;
+pub mod pages;
 mod pg_pool;
 pub mod postgres;
 mod rows;

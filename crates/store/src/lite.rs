@@ -4,6 +4,7 @@
 //! one from a pool. SQLite answers an indexed read in microseconds, less than a hand-off costs.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use didpool_core::money::Decimal;
 use didpool_core::EngineError;
-use rusqlite::types::{Value, ValueRef};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::codec::{corrupt, money_from_e4, money_to_e4, parse_ts, ts};
@@ -150,12 +151,28 @@ impl Sql for LiteConn {
         let mut rows = stmt.raw_query();
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let values = (0..width)
-                .map(|i| row.get_ref(i).map(Value::from))
-                .collect::<Result<_, _>>()?;
+            // A row's text and blobs go into one buffer: one allocation per row, not per value.
+            let mut cells = Vec::with_capacity(width);
+            let mut bytes = Vec::new();
+            for i in 0..width {
+                let mut span = |b: &[u8]| {
+                    let start = bytes.len();
+                    bytes.extend_from_slice(b);
+                    start..bytes.len()
+                };
+                cells.push(match row.get_ref(i)? {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(v) => Cell::Int(v),
+                    ValueRef::Real(v) => Cell::Real(v),
+                    ValueRef::Text(t) => Cell::Text(span(t)),
+                    ValueRef::Blob(b) => Cell::Blob(span(b)),
+                });
+            }
             out.push(DbRow::Lite(LiteRow {
                 columns: columns.clone(),
-                values,
+                cells,
+                bytes,
+                next: AtomicUsize::new(0),
             }));
         }
         Ok(out)
@@ -239,25 +256,50 @@ impl Sql for Pooled {
     }
 }
 
+/// One value of a [`LiteRow`]; text and blobs as ranges of the row's buffer.
+enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(std::ops::Range<usize>),
+    Blob(std::ops::Range<usize>),
+}
+
 /// A row read by rusqlite, owned.
 pub struct LiteRow {
     columns: Arc<[String]>,
-    values: Vec<Value>,
+    cells: Vec<Cell>,
+    bytes: Vec<u8>,
+    /// Where the next lookup by name starts: decoders read columns in the order they were
+    /// selected, so each lookup is then one comparison instead of a scan of every name.
+    next: AtomicUsize,
 }
 
 impl LiteRow {
     fn get(&self, col: &str) -> Result<ValueRef<'_>, EngineError> {
-        self.columns
-            .iter()
-            .position(|c| c == col)
-            .map(|i| ValueRef::from(&self.values[i]))
+        let width = self.columns.len();
+        let start = self.next.load(Ordering::Relaxed);
+        (0..width)
+            .map(|k| (start + k) % width)
+            .find(|&i| self.columns[i] == col)
+            .map(|i| {
+                self.next.store(i + 1, Ordering::Relaxed);
+                match &self.cells[i] {
+                    Cell::Null => ValueRef::Null,
+                    Cell::Int(v) => ValueRef::Integer(*v),
+                    Cell::Real(v) => ValueRef::Real(*v),
+                    Cell::Text(r) => ValueRef::Text(&self.bytes[r.clone()]),
+                    Cell::Blob(r) => ValueRef::Blob(&self.bytes[r.clone()]),
+                }
+            })
             .ok_or_else(|| corrupt(format!("no column {col}")))
     }
 
-    pub fn opt_text(&self, col: &str) -> Result<Option<String>, EngineError> {
+    /// A text column, borrowed.
+    fn opt_str(&self, col: &str) -> Result<Option<&str>, EngineError> {
         match self.get(col)? {
             ValueRef::Null => Ok(None),
-            ValueRef::Text(t) => String::from_utf8(t.to_vec())
+            ValueRef::Text(t) => std::str::from_utf8(t)
                 .map(Some)
                 .map_err(|e| corrupt(format!("column {col}: {e}"))),
             other => Err(corrupt(format!(
@@ -265,6 +307,10 @@ impl LiteRow {
                 other.data_type()
             ))),
         }
+    }
+
+    pub fn opt_text(&self, col: &str) -> Result<Option<String>, EngineError> {
+        Ok(self.opt_str(col)?.map(str::to_owned))
     }
 
     pub fn opt_int(&self, col: &str) -> Result<Option<i64>, EngineError> {
@@ -285,7 +331,7 @@ impl LiteRow {
     }
 
     pub fn opt_time(&self, col: &str) -> Result<Option<DateTime<Utc>>, EngineError> {
-        self.opt_text(col)?.map(|s| parse_ts(&s)).transpose()
+        self.opt_str(col)?.map(parse_ts).transpose()
     }
 
     pub fn opt_money(&self, col: &str) -> Result<Option<Decimal>, EngineError> {

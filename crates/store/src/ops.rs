@@ -24,6 +24,7 @@ use didpool_core::{
 };
 
 use crate::codec::corrupt;
+use crate::pages::{self, Directories};
 use crate::rows::{
     self, ACCOUNT_COLS, ACCOUNT_NAMES, ATTEMPT_COLS, AUDIT_COLS, CALL_COLS, CREDENTIAL_COLS,
     DELIVERY_COLS, ENDPOINT_COLS, ENTRY_COLS, EVENT_COLS, JOB_COLS, JOB_ITEM_COLS, NUMBER_COLS,
@@ -957,7 +958,7 @@ pub async fn number(db: &mut dyn Sql, id: NumberId) -> Result<Option<Number>, En
 /// in: a number has a holder only while reserved, pending verification, active or pending
 /// release (`check`: `available_number_is_unheld`), so the state filter is then implied and
 /// left out, and a page skips its OFFSET in the holder index without comparing states.
-fn holds_every_held_state(f: &NumberQuery) -> bool {
+pub(crate) fn holds_every_held_state(f: &NumberQuery) -> bool {
     matches!(f.holder, Holder::Account(_) | Holder::Family(_))
         && [
             NumberState::Reserved,
@@ -1060,7 +1061,12 @@ fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
         Holder::Family(id) => ("billing", id.as_str()),
         Holder::Nobody | Holder::Visible(_) => return None,
     };
-    let unfiltered = f.country.is_none()
+    unfiltered(f).then_some((role, holder))
+}
+
+/// Whether `f` filters by nothing but its holder and states (no keyset cursor either).
+pub(crate) fn unfiltered(f: &NumberQuery) -> bool {
+    f.country.is_none()
         && f.region.is_none()
         && f.search.is_none()
         && f.exclude_prefixes.is_empty()
@@ -1070,11 +1076,27 @@ fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
         && f.purchased_to.is_none()
         && f.owner.is_none()
         && f.trunk.is_none()
-        && !matches!(f.order, NumberOrder::Created { after: Some(_), .. });
-    unfiltered.then_some((role, holder))
+        && !matches!(f.order, NumberOrder::Created { after: Some(_), .. })
 }
 
-pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
+/// A page of numbers: a held list in e164 order through its page directory ([`pages`]), any
+/// other shape (or a directory kept stale by concurrent changes) by LIMIT/OFFSET.
+pub async fn numbers(
+    db: &mut dyn Sql,
+    dirs: &Directories,
+    f: &NumberQuery,
+) -> Result<Page<Number>, EngineError> {
+    if let Some((role, holder)) = pages::served(f) {
+        if let Some(page) = pages::page(db, dirs, role, holder, f).await? {
+            return Ok(page);
+        }
+    }
+    plain_numbers(db, f).await
+}
+
+/// A page of numbers by LIMIT/OFFSET, the total counted (or, for a held list, summed from the
+/// maintained counts) by a second statement.
+pub async fn plain_numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
     let fts = db.e164_fts();
     let order = match f.order {
         NumberOrder::E164 => " ORDER BY e164",
@@ -1591,6 +1613,21 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
            'counted ' || c.n || ' but holds 0' FROM number_holder_counts c \
          WHERE c.n <> 0 AND NOT EXISTS (SELECT 1 FROM a \
            WHERE a.holder_id = c.holder_id AND a.role = c.role AND a.state = c.state)",
+    )
+    .await?;
+    // Every holder's list has a version (migration 0014): a page directory is trusted only
+    // while the version it was built at is current, so a holder without one would never be
+    // seen to change.
+    rule(
+        db,
+        "holder_versions_cover_holders",
+        "WITH a AS (SELECT DISTINCT owner_id AS holder_id, 'owner' AS role FROM numbers \
+           WHERE owner_id IS NOT NULL \
+         UNION SELECT DISTINCT billing_id, 'billing' FROM numbers WHERE billing_id IS NOT NULL) \
+         SELECT a.holder_id || ' ' || a.role AS subject, \
+           'holds numbers but has no list version' AS detail \
+         FROM a WHERE NOT EXISTS (SELECT 1 FROM number_holder_versions v \
+           WHERE v.holder_id = a.holder_id AND v.role = a.role AND v.version > 0)",
     )
     .await?;
     Ok(found)

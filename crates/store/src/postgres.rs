@@ -52,7 +52,7 @@ impl PgStore {
             conn.settled(&Ok(()));
         }
         migrated?;
-        Ok(DbStore(Postgres { pool }))
+        Ok(DbStore(Postgres { pool }, Default::default()))
     }
 }
 

@@ -211,14 +211,17 @@ pub fn trunk_values(t: &Trunk) -> Vec<Val> {
 }
 
 pub fn number(row: &DbRow) -> Result<Number, EngineError> {
-    let origin = row.text("origin")?;
+    // Read in `NUMBER_COLS` order: a SQLite row finds each next column at once.
     Ok(Number {
         id: NumberId(uuid(&row.text("id")?)?),
         e164: e164(row, "e164")?,
         country: row.text("country")?,
         region: row.opt_text("region")?,
         capabilities: json(row, "capabilities")?,
-        origin: Origin::parse(&origin).ok_or_else(|| corrupt(format!("bad origin {origin:?}")))?,
+        origin: {
+            let origin = row.text("origin")?;
+            Origin::parse(&origin).ok_or_else(|| corrupt(format!("bad origin {origin:?}")))?
+        },
         provider: row.text("provider")?,
         setup_fee: row.money("setup_fee")?,
         monthly_fee: row.money("monthly_fee")?,
@@ -250,12 +253,14 @@ pub fn number(row: &DbRow) -> Result<Number, EngineError> {
         inbound_agent_id: row.opt_text("inbound_agent_id")?,
         outbound_agent_id: row.opt_text("outbound_agent_id")?,
         last_owner_id: opt_account_id(row, "last_owner_id")?,
-        last_billing_id: opt_account_id(row, "last_billing_id")?,
         reservation_expires_at: row.opt_time("reservation_expires_at")?,
         sip_config: row
             .opt_text("sip_config")?
             .map(|s| serde_json::from_str(&s).map_err(|e| corrupt(format!("bad sip_config: {e}"))))
             .transpose()?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        last_billing_id: opt_account_id(row, "last_billing_id")?,
         release_lock: match row.opt_time("release_locked_at")? {
             None => None,
             Some(at) => Some(ReleaseLock {
@@ -264,8 +269,6 @@ pub fn number(row: &DbRow) -> Result<Number, EngineError> {
                 reason: row.opt_text("release_lock_reason")?,
             }),
         },
-        created_at: row.time("created_at")?,
-        updated_at: row.time("updated_at")?,
     })
 }
 

@@ -211,12 +211,15 @@ impl SqliteStore {
         spawn("didpool-checkpoint", move || {
             checkpointer(checkpoints, open)
         })?;
-        Ok(DbStore(Sqlite {
-            reads: LitePool::new(path.clone()),
-            path,
-            writer: tx,
-            file,
-        }))
+        Ok(DbStore(
+            Sqlite {
+                reads: LitePool::new(path.clone()),
+                path,
+                writer: tx,
+                file,
+            },
+            Default::default(),
+        ))
     }
 }
 
