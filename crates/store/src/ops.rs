@@ -992,10 +992,10 @@ fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
     unfiltered.then_some((role, holder))
 }
 
-/// The term of an inventory search that `inventory_grams` (migration 0015) serves, if `f` is one:
-/// unheld available numbers in e164 order, searched for four characters or more (digits after
-/// at most a leading `+`), filtered by nothing but the country and excluded prefixes. Other
-/// queries take the general path.
+/// The term of an inventory search that `inventory_grams` (migration 0015, SQLite) serves, if
+/// `f` is one: unheld available numbers in e164 order, searched for four characters or more
+/// (digits after at most a leading `+`), filtered by nothing but the country and excluded
+/// prefixes. Other queries take the general path.
 fn inventory_grams_term(f: &NumberQuery) -> Option<&str> {
     let s = f.search.as_deref()?;
     let digits = s.strip_prefix('+').unwrap_or(s);
@@ -1078,7 +1078,7 @@ async fn inventory_search(
 }
 
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
-    if let Some(term) = inventory_grams_term(f) {
+    if let Some(term) = inventory_grams_term(f).filter(|_| db.inventory_grams()) {
         return inventory_search(db, f, term).await;
     }
     let fts = db.e164_fts();
@@ -1594,7 +1594,9 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
     .await?;
     // Every window of every available number is there with its country, and nothing else is:
     // a row of a number no longer available, of another country, or not a window of its e164.
-    rule(
+    // SQLite only: PostgreSQL has no such table (`Sql::inventory_grams`).
+    if db.inventory_grams() {
+        rule(
         db,
         "inventory_grams_match_numbers",
         "SELECT n.e164 AS subject, 'available, but its window ' || min(substr(n.e164, s.p, 4)) \
@@ -1610,6 +1612,7 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
              AND n.state = 'available' AND n.country = g.country)",
     )
     .await?;
+    }
     Ok(found)
 }
 
