@@ -139,10 +139,6 @@ impl Sql for LiteConn {
         true
     }
 
-    fn inventory_grams(&self) -> bool {
-        true
-    }
-
     fn indexed_by(&self, index: &str) -> String {
         format!(" INDEXED BY {index}")
     }
@@ -227,10 +223,6 @@ impl Sql for Pooled {
     }
 
     fn e164_fts(&self) -> bool {
-        true
-    }
-
-    fn inventory_grams(&self) -> bool {
         true
     }
 

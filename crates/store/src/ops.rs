@@ -992,95 +992,7 @@ fn held_count(f: &NumberQuery) -> Option<(&'static str, &str)> {
     unfiltered.then_some((role, holder))
 }
 
-/// The term of an inventory search that `inventory_grams` (migration 0015, SQLite) serves, if
-/// `f` is one: unheld available numbers in e164 order, searched for four characters or more
-/// (digits after at most a leading `+`), filtered by nothing but the country and excluded
-/// prefixes. Other queries take the general path.
-fn inventory_grams_term(f: &NumberQuery) -> Option<&str> {
-    let s = f.search.as_deref()?;
-    let digits = s.strip_prefix('+').unwrap_or(s);
-    let served = matches!(f.holder, Holder::Nobody)
-        && !f.states.is_empty()
-        && f.states.iter().all(|s| *s == NumberState::Available)
-        && s.len() >= INVENTORY_GRAM
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && f.exclude_prefixes
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        && f.region.is_none()
-        && f.inbound_agent_id.is_none()
-        && f.outbound_agent_id.is_none()
-        && f.owner.is_none()
-        && f.trunk.is_none()
-        && f.purchased_from.is_none()
-        && f.purchased_to.is_none()
-        && f.order == NumberOrder::E164;
-    served.then_some(s)
-}
-
-/// The length of the windows `inventory_grams` holds (migration 0015).
-const INVENTORY_GRAM: usize = 4;
-
-/// `inventory_grams`' rows that match `term` under `f`'s country and excluded prefixes: one
-/// window's range of the key, the term's other characters checked on the row's e164.
-fn inventory_grams_filter(q: &mut Q, f: &NumberQuery, term: &str) {
-    q.push(" FROM inventory_grams WHERE gram = ")
-        .arg(&term[..INVENTORY_GRAM]);
-    if term.len() > INVENTORY_GRAM {
-        q.push(" AND e164 LIKE ").arg(format!("%{term}%"));
-    }
-    if let Some(c) = &f.country {
-        q.push(" AND country = ").arg(c.as_str());
-    }
-    for p in &f.exclude_prefixes {
-        q.push(" AND e164 NOT LIKE ").arg(format!("+{p}%"));
-    }
-}
-
-/// An inventory search served by `inventory_grams`: the page's numbers and the total are found
-/// in that table (its key gives e164 order), and only the page's rows are read.
-async fn inventory_search(
-    db: &mut dyn Sql,
-    f: &NumberQuery,
-    term: &str,
-) -> Result<Page<Number>, EngineError> {
-    let mut s = Q::new("SELECT e164 AS page_e164, country AS page_country");
-    inventory_grams_filter(&mut s, f, term);
-    s.push(" ORDER BY e164 LIMIT ")
-        .arg(i64::from(f.limit))
-        .push(" OFFSET ")
-        .arg(f.offset as i64);
-    let page_sql = std::mem::take(&mut s.sql);
-    s.push("WITH page AS (")
-        .push(&page_sql)
-        .push(&format!(") SELECT {NUMBER_COLS}, (SELECT count(*)"));
-    inventory_grams_filter(&mut s, f, term);
-    // The join's terms are those of `numbers_inventory` (country, e164 WHERE state = 'available').
-    s.push(
-        ") AS n FROM page JOIN numbers ON country = page_country AND e164 = page_e164 \
-         AND state = 'available' ORDER BY e164",
-    );
-    let rows = db.fetch(&s.sql, &s.args).await.map_err(db_err)?;
-    let items = rows
-        .iter()
-        .map(rows::number)
-        .collect::<Result<Vec<_>, _>>()?;
-    let total = match rows.first() {
-        Some(row) => row.int("n")? as u64,
-        None if f.offset == 0 => 0,
-        None => {
-            let mut c = Q::new("SELECT count(*) AS n");
-            inventory_grams_filter(&mut c, f, term);
-            count(db, &c.sql, &c.args).await?
-        }
-    };
-    Ok(Page { items, total })
-}
-
 pub async fn numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Number>, EngineError> {
-    if let Some(term) = inventory_grams_term(f).filter(|_| db.inventory_grams()) {
-        return inventory_search(db, f, term).await;
-    }
     let fts = db.e164_fts();
     let order = match f.order {
         NumberOrder::E164 => " ORDER BY e164",
@@ -1592,27 +1504,6 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
            WHERE a.holder_id = c.holder_id AND a.role = c.role AND a.state = c.state)",
     )
     .await?;
-    // Every window of every available number is there with its country, and nothing else is:
-    // a row of a number no longer available, of another country, or not a window of its e164.
-    // SQLite only: PostgreSQL has no such table (`Sql::inventory_grams`).
-    if db.inventory_grams() {
-        rule(
-        db,
-        "inventory_grams_match_numbers",
-        "SELECT n.e164 AS subject, 'available, but its window ' || min(substr(n.e164, s.p, 4)) \
-           || ' is not in the search index' AS detail \
-         FROM numbers n JOIN inventory_gram_starts s ON s.p <= length(n.e164) - 3 \
-         WHERE n.state = 'available' AND NOT EXISTS (SELECT 1 FROM inventory_grams g \
-           WHERE g.gram = substr(n.e164, s.p, 4) AND g.e164 = n.e164 AND g.country = n.country) \
-         GROUP BY n.e164 \
-         UNION ALL SELECT g.e164, 'the search index holds ' || g.gram || ' of it in ' || g.country \
-           || ', but no available number of that country is it or has that window' \
-         FROM inventory_grams g WHERE g.e164 NOT LIKE '%' || g.gram || '%' \
-           OR NOT EXISTS (SELECT 1 FROM numbers n WHERE n.e164 = g.e164 \
-             AND n.state = 'available' AND n.country = g.country)",
-    )
-    .await?;
-    }
     Ok(found)
 }
 

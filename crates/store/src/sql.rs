@@ -226,12 +226,6 @@ pub trait Sql: Send {
     fn e164_fts(&self) -> bool {
         false
     }
-    /// Whether the inventory's search index `inventory_grams` exists (SQLite, migration 0015).
-    /// PostgreSQL has none: kept there by triggers, its random-order b-tree inserts made seeding
-    /// 2–3× slower (BENCHMARKS.md, "Issue 17, round 2: inventory search"); pg_trgm serves.
-    fn inventory_grams(&self) -> bool {
-        false
-    }
     /// ` INDEXED BY index` (SQLite), where a planner without statistics would pick a wider index
     /// that merely covers the columns; nothing on PostgreSQL, whose planner has them.
     fn indexed_by(&self, _index: &str) -> String {

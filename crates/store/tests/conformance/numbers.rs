@@ -369,7 +369,7 @@ pub async fn held_list_totals_stay_exact_through_purchases_and_releases(store: A
     verify("released and bought again", 3).await;
 }
 
-/// The whole inventory, by a plain list without a search (which `inventory_grams` never serves).
+/// The whole inventory, by a plain list without a search (no trigram index involved).
 async fn inventory(w: &World) -> Vec<didpool_core::Number> {
     let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
     q.limit = 10_000;
@@ -423,8 +423,8 @@ pub async fn inventory_search_finds_what_a_plain_scan_finds_through_purchases_re
     .await
     .unwrap();
     let buyer = w.master("Buyer", "1000").await;
-    // Short and long terms, prefixes (`+`), repeated windows (`0000` twice in +14155550000), and
-    // terms that match nothing.
+    // Short and long terms (the trigram index serves three characters or more), prefixes (`+`),
+    // repeated windows (`0000` twice in +14155550000), and terms that match nothing.
     let terms = [
         "9876",
         "98765",
