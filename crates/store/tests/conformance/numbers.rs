@@ -368,3 +368,151 @@ pub async fn held_list_totals_stay_exact_through_purchases_and_releases(store: A
     w.purchase(&master, &e164(IN5)).await.unwrap();
     verify("released and bought again", 3).await;
 }
+
+/// The whole inventory, by a plain list without a search (no trigram index involved).
+async fn inventory(w: &World) -> Vec<didpool_core::Number> {
+    let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+    q.limit = 10_000;
+    let all = w.numbers(q).await;
+    assert_eq!(all.total, all.items.len() as u64);
+    all.items
+}
+
+/// The numbers of `inventory` a search of `term` must find, filtered here.
+fn scanned(
+    inventory: &[didpool_core::Number],
+    term: &str,
+    country: Option<&str>,
+    exclude: &[String],
+) -> Vec<String> {
+    inventory
+        .iter()
+        .filter(|n| n.e164.as_str().contains(term))
+        .filter(|n| country.is_none_or(|c| n.country == c))
+        .filter(|n| {
+            !exclude
+                .iter()
+                .any(|p| n.e164.as_str().starts_with(&format!("+{p}")))
+        })
+        .map(|n| n.e164.to_string())
+        .collect()
+}
+
+pub async fn inventory_search_finds_what_a_plain_scan_finds_through_purchases_releases_and_imports(
+    store: Arc<dyn Store>,
+) {
+    let w = World::new(store);
+    let mut stock = indian_numbers(0, 24);
+    stock.extend(
+        [
+            "+14155552671",
+            "+14155550000",
+            "+12125550100",
+            "+14159876500",
+            "+442071838750",
+            "+442079876500",
+        ]
+        .map(str::to_owned),
+    );
+    w.run(
+        &w.operator(),
+        Command::AddInventory {
+            numbers: stock.iter().map(|n| new_number(n, "0", "1")).collect(),
+        },
+    )
+    .await
+    .unwrap();
+    let buyer = w.master("Buyer", "1000").await;
+    // Short and long terms (the trigram index serves three characters or more), prefixes (`+`),
+    // repeated windows (`0000` twice in +14155550000), and terms that match nothing.
+    let terms = [
+        "9876",
+        "98765",
+        "987650001",
+        "+9198",
+        "+91987650002",
+        "0001",
+        "0000",
+        "00000",
+        "5555",
+        "55526",
+        "+1415",
+        "+4420",
+        "8765",
+        "76500",
+        "2671",
+        "+14155552671",
+        "4155",
+        "1234",
+        "3",
+        "55",
+        "500",
+        "+1",
+    ];
+    let verify = async |step: &str| {
+        let stocked = inventory(&w).await;
+        for term in terms {
+            for country in [None, Some("IN"), Some("US"), Some("GB")] {
+                for exclude in [vec![], vec!["9198765000".to_owned(), "1212".to_owned()]] {
+                    let want = scanned(&stocked, term, country, &exclude);
+                    let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+                    q.search = Some(term.to_owned());
+                    q.country = country.map(str::to_owned);
+                    q.exclude_prefixes = exclude.clone();
+                    q.limit = 1000;
+                    let what = format!("{step}: {term:?} in {country:?} without {exclude:?}");
+                    let all = w.numbers(q.clone()).await;
+                    assert_eq!(e164s(&all), want, "{what}");
+                    assert_eq!(all.total, want.len() as u64, "{what}");
+                    // Pages, and past the last one: the same total, the scan's order.
+                    q.limit = 3;
+                    for offset in [0, 3, 6, 100] {
+                        q.offset = offset;
+                        let page = w.numbers(q.clone()).await;
+                        assert_eq!(page.total, want.len() as u64, "{what} offset {offset}");
+                        let expected: Vec<String> =
+                            want.iter().skip(offset as usize).take(3).cloned().collect();
+                        assert_eq!(e164s(&page), expected, "{what} offset {offset}");
+                    }
+                }
+            }
+        }
+        assert_eq!(w.store.check().await.unwrap(), [], "{step}");
+    };
+    verify("stocked").await;
+    for n in [
+        "+919876500001",
+        "+14155550000",
+        "+442079876500",
+        "+919876500010",
+    ] {
+        w.purchase(&buyer, &e164(n)).await.unwrap();
+    }
+    verify("bought").await;
+    w.release(&buyer, &e164("+14155550000")).await.unwrap();
+    w.release(&buyer, &e164("+919876500010")).await.unwrap();
+    verify("released").await;
+    // An imported number is held at once: never in the inventory, nor its tombstone.
+    let byo = "+14155559876";
+    w.run(
+        &w.by(&buyer),
+        Command::Import {
+            number: new_number(byo, "0", "0"),
+            nickname: None,
+            sip_config: None,
+        },
+    )
+    .await
+    .unwrap();
+    verify("imported").await;
+    w.clock.advance(Duration::days(2));
+    w.release(&buyer, &e164(byo)).await.unwrap();
+    verify("imported and deleted").await;
+    // Its E.164 stocked again: a new row, in the inventory.
+    w.stock(byo, "0", "1").await;
+    let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
+    q.search = Some("9876".into());
+    q.country = Some("US".into());
+    assert_eq!(e164s(&w.numbers(q).await), ["+14155559876", "+14159876500"]);
+    verify("stocked again").await;
+}
