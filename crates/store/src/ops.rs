@@ -1626,8 +1626,8 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
          UNION SELECT DISTINCT billing_id, 'billing' FROM numbers WHERE billing_id IS NOT NULL) \
          SELECT a.holder_id || ' ' || a.role AS subject, \
            'holds numbers but has no list version' AS detail \
-         FROM a WHERE NOT EXISTS (SELECT 1 FROM number_holder_versions v \
-           WHERE v.holder_id = a.holder_id AND v.role = a.role AND v.version > 0)",
+         FROM a WHERE NOT EXISTS (SELECT 1 FROM number_holder_counts v \
+           WHERE v.holder_id = a.holder_id AND v.role = a.role AND v.changes > 0)",
     )
     .await?;
     Ok(found)

@@ -2,8 +2,9 @@
 //! paged by offset, without walking the offset's entries of the holder index.
 //!
 //! A directory holds the e164 at every [`STRIDE`]-th position of one holder's list, built by one
-//! walk of the holder index, and the holder's version (`number_holder_versions`, migration 0014:
-//! triggers bump it in the transaction that moves a number into or out of the list). A page at
+//! walk of the holder index, and the holder's version (the sum of the changes counted on its
+//! `number_holder_counts` rows, migration 0014: the counts' triggers bump it in the transaction
+//! that moves a number into, out of or within the list). A page at
 //! offset `n` seeks to the entry at position `n - n % STRIDE` and walks fewer than `STRIDE` +
 //! limit entries. Its statement reads the holder's version and total in the same snapshot as the
 //! rows, and the page is kept only if that version is the directory's: otherwise the directory is
@@ -89,13 +90,16 @@ fn column(role: &str) -> &'static str {
     }
 }
 
-/// `(SELECT version …)`: the holder's version, 0 before its first number.
+/// `(SELECT sum(changes) …)`: the holder's list version (migration 0014: the changes counted
+/// on its `number_holder_counts` rows), 0 before its first number.
 fn version_sql(q: &mut Q, role: &'static str, holder: &str) {
-    q.push("coalesce((SELECT version FROM number_holder_versions WHERE holder_id = ")
-        .arg(holder)
-        .push(" AND role = ")
-        .arg(role)
-        .push("), 0)");
+    q.push(
+        "(SELECT CAST(coalesce(sum(changes), 0) AS BIGINT) FROM number_holder_counts WHERE holder_id = ",
+    )
+    .arg(holder)
+    .push(" AND role = ")
+    .arg(role)
+    .push(")");
 }
 
 /// A page of the list `served` named, or `None` when concurrent changes kept every directory
