@@ -128,7 +128,10 @@ impl PooledPg {
     /// Marks the connection clean again after `result`, unless the failure may have left the
     /// connection unusable (anything but the database's own refusal of a statement).
     pub(crate) fn settled<T>(&mut self, result: &Result<T, sqlx::Error>) {
-        self.clean = matches!(result, Ok(_) | Err(sqlx::Error::Database(_)));
+        self.clean = match result {
+            Ok(_) => true,
+            Err(e) => refused(e),
+        };
     }
 }
 
@@ -164,11 +167,19 @@ impl Sql for PooledPg {
 impl PooledPg {
     fn settled_db<T>(&mut self, result: &Result<T, DbError>) {
         // A statement that could not be bound was never sent.
-        self.clean = matches!(
-            result,
-            Ok(_) | Err(DbError::Sqlx(sqlx::Error::Database(_)) | DbError::Bind(_))
-        );
+        self.clean = match result {
+            Ok(_) | Err(DbError::Bind(_)) => true,
+            Err(DbError::Sqlx(e)) => refused(e),
+            Err(_) => false,
+        };
     }
+}
+
+/// Whether `e` is the database's refusal of a statement on a connection that stays usable: not a
+/// transport error, and not the error PostgreSQL sends as it ends the session (FATAL:
+/// `pg_terminate_backend`, a shutdown, a lost connection), after which the socket is closed.
+fn refused(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(_)) && !crate::sql::unavailable(e)
 }
 
 /// Reads outside a transaction: a connection taken on the first statement and given back when
@@ -315,6 +326,36 @@ mod tests {
             first,
             "the lost connection was pinged and replaced"
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_terminated_while_out_is_closed_after_its_error_not_reused() {
+        let Some(pool) = pool("pool_terminated", 2).await else {
+            return;
+        };
+        let mut conn = pool.acquire().await.unwrap();
+        let rows = conn
+            .fetch("SELECT pg_backend_pid()::int8 AS pid", &[])
+            .await
+            .unwrap();
+        let first = rows[0].int("pid").unwrap();
+        let url = std::env::var(crate::testing::POSTGRES_URL_VAR).unwrap();
+        let mut admin = PgConnection::connect(&url).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1::int4)")
+            .bind(first as i32)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // PostgreSQL's FATAL 57P01 arrives as a database error, then the socket is closed.
+        let lost = conn.fetch("SELECT 1 AS one", &[]).await;
+        assert!(lost.is_err());
+        drop(conn);
+        assert_eq!(pool.num_idle(), 0, "a terminated connection is not kept");
+        let mut next = pool.acquire().await.unwrap();
+        next.fetch("SELECT 1 AS one", &[])
+            .await
+            .expect("the next request is served");
     }
 
     #[tokio::test]
