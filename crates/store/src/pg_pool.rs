@@ -80,7 +80,18 @@ impl PgPool {
             }
             return Ok(self.pooled(conn, permit));
         }
-        let conn = PgConnection::connect_with(&self.connect).await?;
+        let mut conn = PgConnection::connect_with(&self.connect).await?;
+        // A connection closed mid-statement (its request cancelled) gives its permit back at
+        // once, but its backend would run on, in its transaction, until its statement ended (a
+        // wait for a row lock included): the node's backends would outnumber the pool, and hold
+        // their places in lock queues. PostgreSQL 14 and later end such a backend once they see
+        // the client gone; earlier versions do not have the setting, hence the condition.
+        sqlx::Executor::execute(
+            &mut conn,
+            "SELECT set_config('client_connection_check_interval', '1s', false) \
+             WHERE current_setting('server_version_num')::int >= 140000",
+        )
+        .await?;
         Ok(self.pooled(conn, permit))
     }
 
@@ -305,6 +316,48 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(locked, 1, "the row lock went with the closed connection");
+    }
+
+    #[tokio::test]
+    async fn a_backend_whose_statement_was_cancelled_does_not_outlive_its_connection() {
+        let Some(pool) = pool("pool_orphan", 3).await else {
+            return;
+        };
+        let mut locker = pool.acquire().await.unwrap();
+        locker
+            .exec("CREATE TABLE t (id int PRIMARY KEY)", &[])
+            .await
+            .unwrap();
+        locker.exec("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+        let mut tx = locker.start().begin().await.unwrap();
+        sqlx::Executor::execute(&mut *tx, "SELECT id FROM t FOR UPDATE")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(200),
+            conn.fetch("SELECT id AS orphan_waiter FROM t FOR UPDATE", &[]),
+        )
+        .await;
+        assert!(cancelled.is_err(), "it waited for the row lock");
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let mut watcher = pool.acquire().await.unwrap();
+        let rows = watcher
+            .fetch(
+                "SELECT count(*)::int8 AS n FROM pg_stat_activity \
+                 WHERE query LIKE 'SELECT id AS orphan_waiter%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].int("n").unwrap(),
+            0,
+            "the cancelled statement's backend still waits for the lock"
+        );
+        tx.rollback().await.unwrap();
+        locker.settled(&Ok(()));
     }
 
     #[tokio::test]
