@@ -80,7 +80,18 @@ impl PgPool {
             }
             return Ok(self.pooled(conn, permit));
         }
-        let conn = PgConnection::connect_with(&self.connect).await?;
+        let mut conn = PgConnection::connect_with(&self.connect).await?;
+        // A connection closed mid-statement (its request cancelled) gives its permit back at
+        // once, but its backend would run on, in its transaction, until its statement ended (a
+        // wait for a row lock included): the node's backends would outnumber the pool, and hold
+        // their places in lock queues. PostgreSQL 14 and later end such a backend once they see
+        // the client gone; earlier versions do not have the setting, hence the condition.
+        sqlx::Executor::execute(
+            &mut conn,
+            "SELECT set_config('client_connection_check_interval', '1s', false) \
+             WHERE current_setting('server_version_num')::int >= 140000",
+        )
+        .await?;
         Ok(self.pooled(conn, permit))
     }
 
@@ -128,7 +139,10 @@ impl PooledPg {
     /// Marks the connection clean again after `result`, unless the failure may have left the
     /// connection unusable (anything but the database's own refusal of a statement).
     pub(crate) fn settled<T>(&mut self, result: &Result<T, sqlx::Error>) {
-        self.clean = matches!(result, Ok(_) | Err(sqlx::Error::Database(_)));
+        self.clean = match result {
+            Ok(_) => true,
+            Err(e) => refused(e),
+        };
     }
 }
 
@@ -164,11 +178,19 @@ impl Sql for PooledPg {
 impl PooledPg {
     fn settled_db<T>(&mut self, result: &Result<T, DbError>) {
         // A statement that could not be bound was never sent.
-        self.clean = matches!(
-            result,
-            Ok(_) | Err(DbError::Sqlx(sqlx::Error::Database(_)) | DbError::Bind(_))
-        );
+        self.clean = match result {
+            Ok(_) | Err(DbError::Bind(_)) => true,
+            Err(DbError::Sqlx(e)) => refused(e),
+            Err(_) => false,
+        };
     }
+}
+
+/// Whether `e` is the database's refusal of a statement on a connection that stays usable: not a
+/// transport error, and not the error PostgreSQL sends as it ends the session (FATAL:
+/// `pg_terminate_backend`, a shutdown, a lost connection), after which the socket is closed.
+fn refused(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(_)) && !crate::sql::unavailable(e)
 }
 
 /// Reads outside a transaction: a connection taken on the first statement and given back when
@@ -297,6 +319,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_backend_whose_statement_was_cancelled_does_not_outlive_its_connection() {
+        let Some(pool) = pool("pool_orphan", 3).await else {
+            return;
+        };
+        let mut locker = pool.acquire().await.unwrap();
+        locker
+            .exec("CREATE TABLE t (id int PRIMARY KEY)", &[])
+            .await
+            .unwrap();
+        locker.exec("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+        let mut tx = locker.start().begin().await.unwrap();
+        sqlx::Executor::execute(&mut *tx, "SELECT id FROM t FOR UPDATE")
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        let cancelled = tokio::time::timeout(
+            Duration::from_millis(200),
+            conn.fetch("SELECT id AS orphan_waiter FROM t FOR UPDATE", &[]),
+        )
+        .await;
+        assert!(cancelled.is_err(), "it waited for the row lock");
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let mut watcher = pool.acquire().await.unwrap();
+        let rows = watcher
+            .fetch(
+                "SELECT count(*)::int8 AS n FROM pg_stat_activity \
+                 WHERE query LIKE 'SELECT id AS orphan_waiter%' AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].int("n").unwrap(),
+            0,
+            "the cancelled statement's backend still waits for the lock"
+        );
+        tx.rollback().await.unwrap();
+        locker.settled(&Ok(()));
+    }
+
+    #[tokio::test]
     async fn an_idle_connection_lost_is_replaced_after_its_ping() {
         let Some(pool) = pool("pool_idle_ping", 2).await else {
             return;
@@ -315,6 +379,36 @@ mod tests {
             first,
             "the lost connection was pinged and replaced"
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_terminated_while_out_is_closed_after_its_error_not_reused() {
+        let Some(pool) = pool("pool_terminated", 2).await else {
+            return;
+        };
+        let mut conn = pool.acquire().await.unwrap();
+        let rows = conn
+            .fetch("SELECT pg_backend_pid()::int8 AS pid", &[])
+            .await
+            .unwrap();
+        let first = rows[0].int("pid").unwrap();
+        let url = std::env::var(crate::testing::POSTGRES_URL_VAR).unwrap();
+        let mut admin = PgConnection::connect(&url).await.unwrap();
+        sqlx::query("SELECT pg_terminate_backend($1::int4)")
+            .bind(first as i32)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // PostgreSQL's FATAL 57P01 arrives as a database error, then the socket is closed.
+        let lost = conn.fetch("SELECT 1 AS one", &[]).await;
+        assert!(lost.is_err());
+        drop(conn);
+        assert_eq!(pool.num_idle(), 0, "a terminated connection is not kept");
+        let mut next = pool.acquire().await.unwrap();
+        next.fetch("SELECT 1 AS one", &[])
+            .await
+            .expect("the next request is served");
     }
 
     #[tokio::test]
