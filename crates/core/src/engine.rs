@@ -9,6 +9,7 @@ use crate::audit::Actor;
 use crate::auth_cache::AuthCache;
 use crate::clock::Clock;
 use crate::credential::{generate_token, Credential, CredentialKind, TokenHash};
+use crate::due_cache::DueCache;
 use crate::e164::{InvalidNumber, NumberValidation, E164};
 use crate::error::EngineError;
 use crate::idempotency::{Claim, KeyDecision, KeyRequest, KeyUse, StoredAnswer};
@@ -122,6 +123,8 @@ pub struct Engine {
     numbers: NumberValidation,
     /// Authenticated credentials, kept for a short time (off unless [`Engine::with_auth_cache`]).
     auth: Arc<AuthCache>,
+    /// What a list's last settling found (off unless [`Engine::with_due_cache`]).
+    due: Arc<DueCache>,
 }
 
 impl Engine {
@@ -133,7 +136,16 @@ impl Engine {
             policy,
             numbers: NumberValidation::Strict,
             auth: Arc::new(AuthCache::new(Duration::zero())),
+            due: Arc::new(DueCache::new(std::time::Duration::ZERO)),
         }
+    }
+
+    /// The same engine, letting a list skip [`Engine::settle_due`]'s scan while a scan less
+    /// than `recheck` ago left nothing due before the clock (zero: every list scans); see
+    /// [`crate::due_cache`] for what holds on this node and across nodes.
+    pub fn with_due_cache(mut self, recheck: std::time::Duration) -> Self {
+        self.due = Arc::new(DueCache::new(recheck));
+        self
     }
 
     /// The same engine, keeping what [`Engine::authenticate`] read for `ttl` (zero: not at all);
@@ -213,6 +225,8 @@ impl Engine {
             None => self.store.execute(cmd, self.context(by)).await,
         };
         if let Ok(done) = &result {
+            // Any commit may make something due sooner: the next list scans.
+            self.due.forget();
             let c = &done.changes;
             self.auth.forget(
                 c.accounts
@@ -293,22 +307,43 @@ impl Engine {
     /// its row, locked). A number whose step fails is logged and skipped, never a stop for the
     /// others. Returns how many numbers changed.
     pub async fn run_due(&self) -> Result<usize, EngineError> {
-        self.run_due_within(500, 10_000).await
+        Ok(self.run_due_within(500, 10_000).await?.0)
     }
 
     /// What a list does before it reads: the items due now, at most `limit` of them (the
     /// scheduler takes any backlog beyond that), so a page shows numbers as they stand at the
-    /// clock. When nothing is due this is one indexed read.
+    /// clock. When nothing is due this is one indexed read, and then a second for the earliest
+    /// due time ahead, which lets the lists after it skip both until then (with
+    /// [`Engine::with_due_cache`]; [`crate::due_cache`] says what holds).
     pub(crate) async fn settle_due(&self, limit: u32) -> Result<usize, EngineError> {
-        self.run_due_within(limit, 1).await
+        let now = self.now();
+        if self.due.nothing_due(now) {
+            return Ok(0);
+        }
+        let scan = self.due.begin();
+        // The scan's clock is read after `now`: an item falling due between is settled or is
+        // at or before `next_due(now)`, never skipped.
+        let (done, found) = self.run_due_within(limit, 1).await?;
+        if !self.due.recheck().is_zero() && found < limit as usize {
+            self.due.remember(scan, self.store.next_due(now).await?);
+        }
+        Ok(done)
     }
 
-    async fn run_due_within(&self, batch: u32, max_passes: usize) -> Result<usize, EngineError> {
+    /// Passes of the due scan, each at most `batch` numbers: how many numbers changed, and how
+    /// many the last pass found.
+    async fn run_due_within(
+        &self,
+        batch: u32,
+        max_passes: usize,
+    ) -> Result<(usize, usize), EngineError> {
         let by = By::system();
         let mut done = 0;
+        let mut found = 0;
         let mut failed = std::collections::HashSet::new();
         for _ in 0..max_passes {
             let due = self.store.due(self.now(), batch).await?;
+            found = due.len();
             let mut progressed = false;
             for id in due {
                 if failed.contains(&id) {
@@ -333,7 +368,7 @@ impl Engine {
                 break;
             }
         }
-        Ok(done)
+        Ok((done, found))
     }
 
     /// Deletes the records of calls that ended more than `retention` ago

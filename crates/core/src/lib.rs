@@ -12,6 +12,7 @@ pub mod call;
 pub mod clock;
 pub mod console;
 pub mod credential;
+pub mod due_cache;
 pub mod e164;
 pub mod engine;
 pub mod error;

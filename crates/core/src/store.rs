@@ -161,6 +161,11 @@ pub trait Store: Send + Sync + 'static {
     /// The earliest due time among the numbers [`Store::due`] finds at `now` (those due from a
     /// verification outcome have no time of their own and are left out); `None` if there is none.
     async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError>;
+    /// The earliest due time after `now` among the items [`Store::due`] would find once the
+    /// clock reaches it (a release, a quarantine's end, a reservation's expiry, a renewal);
+    /// `None` if nothing has one. A list skips its settling until then (see
+    /// [`crate::due_cache`]).
+    async fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError>;
     /// Sets the gauges that describe the store now (its connection pool, its write queue) through
     /// the `metrics` facade; called when the metrics are scraped.
     fn report_metrics(&self);

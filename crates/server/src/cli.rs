@@ -566,10 +566,12 @@ impl Cli {
         let engine =
             Engine::new(store, clock, policy).with_number_validation(self.number_validation());
         Ok(match &self.command {
-            Cmd::Serve(args) => engine.with_auth_cache(
-                chrono::Duration::from_std(args.auth_cache_ttl)
-                    .context("--auth-cache-ttl is too long")?,
-            ),
+            Cmd::Serve(args) => engine
+                .with_auth_cache(
+                    chrono::Duration::from_std(args.auth_cache_ttl)
+                        .context("--auth-cache-ttl is too long")?,
+                )
+                .with_due_cache(didpool_core::due_cache::DEFAULT_RECHECK),
             _ => engine,
         })
     }

@@ -362,6 +362,10 @@ impl<B: Backend> Store for DbStore<B> {
         ops::oldest_due(self.0.reader()?.as_mut(), now).await
     }
 
+    async fn next_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+        ops::next_due(self.0.reader()?.as_mut(), now).await
+    }
+
     fn report_metrics(&self) {
         self.0.report_metrics();
     }

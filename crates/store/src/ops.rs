@@ -1473,15 +1473,33 @@ pub async fn oldest_due(
     db: &mut dyn Sql,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, EngineError> {
-    let sql = "SELECT MIN(t) AS oldest FROM ( \
-        SELECT MIN(release_at) AS t FROM numbers WHERE release_at <= $1 AND state IN ('active', 'pending_release') \
-        UNION ALL SELECT MIN(quarantine_until) FROM numbers WHERE state = 'quarantined' AND quarantine_until <= $1 \
-        UNION ALL SELECT MIN(reservation_expires_at) FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at <= $1 \
-        UNION ALL SELECT MIN(next_billing_date) FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date <= $1 \
-        ) due";
-    let rows = db.fetch(sql, &[now.into()]).await.map_err(db_err)?;
+    due_time(db, now, "<=").await
+}
+
+/// The earliest due time after `now` among the numbers [`due`] would find once the clock
+/// reaches it: what a list's settling may wait for (`Engine::with_due_cache`).
+pub async fn next_due(
+    db: &mut dyn Sql,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, EngineError> {
+    due_time(db, now, ">").await
+}
+
+/// `MIN` of [`due`]'s timed scans, each time compared with `now` by `cmp` (`<=` or `>`).
+async fn due_time(
+    db: &mut dyn Sql,
+    now: DateTime<Utc>,
+    cmp: &str,
+) -> Result<Option<DateTime<Utc>>, EngineError> {
+    let sql = format!("SELECT MIN(t) AS t FROM ( \
+        SELECT MIN(release_at) AS t FROM numbers WHERE release_at {cmp} $1 AND state IN ('active', 'pending_release') \
+        UNION ALL SELECT MIN(quarantine_until) FROM numbers WHERE state = 'quarantined' AND quarantine_until {cmp} $1 \
+        UNION ALL SELECT MIN(reservation_expires_at) FROM numbers WHERE state IN ('reserved', 'pending_verification') AND reservation_expires_at {cmp} $1 \
+        UNION ALL SELECT MIN(next_billing_date) FROM numbers WHERE state = 'active' AND origin = 'stock' AND next_billing_date {cmp} $1 \
+        ) due");
+    let rows = db.fetch(&sql, &[now.into()]).await.map_err(db_err)?;
     match rows.first() {
-        Some(row) => row.opt_time("oldest"),
+        Some(row) => row.opt_time("t"),
         None => Ok(None),
     }
 }

@@ -238,10 +238,12 @@ impl TestApp {
     ) -> Self {
         let clock = ManualClock::new(start());
         // With the authentication cache `serve` runs with (on the manual clock, an entry lives
-        // until a command through this engine forgets it): revocations must apply at once.
+        // until a command through this engine forgets it): revocations must apply at once. And
+        // with its due cache: a list skips the due scan until the clock reaches what is next due.
         let engine = Engine::new(store, Arc::new(clock.clone()), policy)
             .with_number_validation(rule)
-            .with_auth_cache(chrono::Duration::seconds(2));
+            .with_auth_cache(chrono::Duration::seconds(2))
+            .with_due_cache(didpool_core::due_cache::DEFAULT_RECHECK);
         if sandbox {
             didpool::faces::admin::resume_clock(&engine, &clock)
                 .await
