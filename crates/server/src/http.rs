@@ -7,8 +7,10 @@ use std::convert::Infallible;
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, Path, RawPathParams};
 use axum::http::request::Parts;
-use axum::http::Uri;
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::app::REQUEST_ID;
 
@@ -191,9 +193,84 @@ impl Params {
     }
 }
 
+/// A JSON body written as [`axum::Json`] writes it (the same bytes, `content-type:
+/// application/json`, a 500 with the error's text if serializing fails), into a buffer of
+/// `capacity` bytes to begin with: a page of numbers (~25 KB) grown from `Json`'s 128 bytes
+/// is copied seven times on the way (issue 17).
+pub struct SizedJson<T>(pub T, pub usize);
+
+impl<T: Serialize> IntoResponse for SizedJson<T> {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(self.1);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                )],
+                e.to_string(),
+            )
+                .into_response(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every response part `SizedJson` and `axum::Json` give for a value.
+    async fn parts(r: Response) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
+        let (parts, body) = r.into_parts();
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, headers, body.to_vec())
+    }
+
+    #[derive(Serialize, Clone)]
+    struct Item {
+        text: String,
+        fee: f64,
+        when: Option<String>,
+        tags: Vec<String>,
+        flag: bool,
+    }
+
+    #[tokio::test]
+    async fn sized_json_answers_what_json_does_byte_for_byte() {
+        let texts = ["", "+918041100001", "quote \" back \\ nl \n tab \t", "ünï 📞 \u{1}"];
+        let fees = [0.0, 0.5, 300.5, 1e21, -2.25, f64::NAN];
+        let items: Vec<Item> = (0..60)
+            .map(|i| Item {
+                text: texts[i % texts.len()].repeat(i % 5),
+                fee: fees[i % fees.len()],
+                when: (i % 3 == 0).then(|| format!("2026-01-{:02}T09:30:00Z", i % 28 + 1)),
+                tags: texts.iter().take(i % 4).map(|t| t.to_string()).collect(),
+                flag: i % 2 == 0,
+            })
+            .collect();
+        for (n, capacity) in [(0, 0), (1, 16), (25, 25 * 1024), (60, 128)] {
+            let page = items[..n].to_vec();
+            assert_eq!(
+                parts(SizedJson(page.clone(), capacity).into_response()).await,
+                parts(axum::Json(page).into_response()).await,
+                "{n} items"
+            );
+        }
+    }
 
     #[test]
     fn booleans_parse_in_any_case() {

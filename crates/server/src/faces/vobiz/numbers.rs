@@ -21,7 +21,7 @@ use super::dto::{
 };
 use super::error::{Op, VJson, VPath, VobizError};
 use crate::app::AppState;
-use crate::http::{number_filter, Params};
+use crate::http::{number_filter, Params, SizedJson};
 
 const OWNED: [NumberState; 4] = [
     NumberState::Reserved,
@@ -63,17 +63,24 @@ fn search(params: &Params) -> Result<Option<String>, VobizError> {
     Ok(Some(s))
 }
 
+/// About what one number's JSON takes (~900 bytes for a [`PhoneNumber`]), to size a page's body.
+const NUMBER_JSON_BYTES: usize = 1024;
+
 fn list(
     page: didpool_core::store::Page<didpool_core::Number>,
     p: u32,
     per_page: u32,
-) -> Json<NumberList> {
-    Json(NumberList {
-        items: page.items.iter().map(PhoneNumber::from).collect(),
-        page: p,
-        per_page,
-        total: page.total,
-    })
+) -> SizedJson<NumberList> {
+    let capacity = 128 + page.items.len() * NUMBER_JSON_BYTES;
+    SizedJson(
+        NumberList {
+            items: page.items.iter().map(PhoneNumber::from).collect(),
+            page: p,
+            per_page,
+            total: page.total,
+        },
+        capacity,
+    )
 }
 
 fn query(holder: Holder, states: Vec<NumberState>, page: u32, per_page: u32) -> NumberQuery {
@@ -97,7 +104,7 @@ pub async fn list_owned(
     State(st): State<AppState>,
     caller: Caller,
     params: Params,
-) -> Result<Json<NumberList>, VobizError> {
+) -> Result<SizedJson<NumberList>, VobizError> {
     let (page, per_page) = paging(&params)?;
     let include_subaccounts = params.bool("include_subaccounts")?.unwrap_or(true);
     let me = caller.account.id.clone();
