@@ -251,7 +251,12 @@ mod tests {
 
     #[tokio::test]
     async fn sized_json_answers_what_json_does_byte_for_byte() {
-        let texts = ["", "+918041100001", "quote \" back \\ nl \n tab \t", "ünï 📞 \u{1}"];
+        let texts = [
+            "",
+            "+918041100001",
+            "quote \" back \\ nl \n tab \t",
+            "ünï 📞 \u{1}",
+        ];
         let fees = [0.0, 0.5, 300.5, 1e21, -2.25, f64::NAN];
         let items: Vec<Item> = (0..60)
             .map(|i| Item {
