@@ -15,21 +15,27 @@ use didpool_core::ledger::EntryKind;
 use didpool_core::lifecycle::{Command, ReleaseMode};
 use didpool_core::money::{Currency, Decimal};
 use didpool_core::number::NewNumber;
-use didpool_core::store::{Holder, LedgerQuery, NumberQuery};
-use didpool_core::{Capabilities, Engine, ManualClock, NumberState, ReleasePolicy, E164};
+use didpool_core::store::{Holder, LedgerQuery, NumberQuery, Store};
+use didpool_core::{Capabilities, Engine, ManualClock, Number, NumberState, ReleasePolicy, E164};
 use didpool_store::testing::{Backend, TestDb};
 use didpool_store::{open, Options};
 
 const NUMBERS: usize = 24;
 const MONTHS: u32 = 3;
 
-async fn two_schedulers_do_each_due_item_exactly_once(backend: Backend, test: &str) {
-    let Some(db) = TestDb::new(backend, test).await else {
-        return;
-    };
+/// A test database (`None`: its backend is not configured) and a second handle on it: two nodes.
+async fn two_nodes(backend: Backend, test: &str) -> Option<(TestDb, Arc<dyn Store>)> {
+    let db = TestDb::new(backend, test).await?;
     let second_node = open(&db.url, &Options::default())
         .await
         .expect("a second handle");
+    Some((db, second_node))
+}
+
+async fn two_schedulers_do_each_due_item_exactly_once(backend: Backend, test: &str) {
+    let Some((db, second_node)) = two_nodes(backend, test).await else {
+        return;
+    };
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 31, 12, 0, 0).unwrap());
     let node = |store| Engine::new(store, Arc::new(clock.clone()), ReleasePolicy::default());
     let (a, b) = (node(Arc::clone(&db.store)), node(second_node));
@@ -294,6 +300,49 @@ async fn two_schedulers_on_postgres_do_each_due_item_exactly_once() {
         .await;
 }
 
+/// A customer account with money enough, created by the operator through `engine`.
+async fn new_account(engine: &Engine, name: &str) -> By {
+    let new = NewAccount {
+        id: None,
+        name: name.into(),
+        role: Role::Customer,
+        currency: Currency::parse("INR").unwrap(),
+        opening_balance: Decimal::from(1_000_000),
+        enabled: true,
+        profile: AccountProfile::default(),
+    };
+    let (account, _) = engine
+        .create_account(&By::operator(None), new, None)
+        .await
+        .unwrap();
+    By::account(&account, None)
+}
+
+/// Number `+9180411<i>` stocked by the operator and bought by `by` through `engine`.
+async fn buy(engine: &Engine, by: &By, i: usize) -> Number {
+    let e164 = E164::parse(&format!("+9180411{i:05}")).unwrap();
+    let number = NewNumber {
+        e164: e164.clone(),
+        country: "IN".into(),
+        region: None,
+        capabilities: Capabilities::VOICE,
+        provider: String::new(),
+        setup_fee: Decimal::from(1),
+        monthly_fee: Decimal::from(2),
+        currency: Currency::parse("INR").unwrap(),
+    };
+    let add = Command::AddInventory {
+        numbers: vec![number],
+    };
+    engine.run(&By::operator(None), add).await.unwrap();
+    let purchase = Command::Purchase {
+        number: e164.into(),
+        currency: None,
+        quoted_monthly_fee: None,
+    };
+    engine.run(by, purchase).await.unwrap().number.unwrap()
+}
+
 /// `Engine::oldest_due`, the scheduler's lag: nothing before anything falls due, then the
 /// earliest due time among the waiting items, and nothing again once the scheduler has run.
 async fn the_oldest_due_item_gives_the_lag(backend: Backend, test: &str) {
@@ -306,42 +355,11 @@ async fn the_oldest_due_item_gives_the_lag(backend: Backend, test: &str) {
         Arc::new(clock.clone()),
         ReleasePolicy::default(),
     );
-    let op = By::operator(None);
-    let new = NewAccount {
-        id: None,
-        name: "Lag".into(),
-        role: Role::Customer,
-        currency: Currency::parse("INR").unwrap(),
-        opening_balance: Decimal::from(1_000_000),
-        enabled: true,
-        profile: AccountProfile::default(),
-    };
-    let (account, _) = engine.create_account(&op, new, None).await.unwrap();
-    let by = By::account(&account, None);
+    let by = new_account(&engine, "Lag").await;
     let mut renewals = Vec::new();
     for i in 0..2 {
-        let e164 = E164::parse(&format!("+9180411{:05}", 20_000 + i)).unwrap();
-        let number = NewNumber {
-            e164: e164.clone(),
-            country: "IN".into(),
-            region: None,
-            capabilities: Capabilities::VOICE,
-            provider: String::new(),
-            setup_fee: Decimal::from(1),
-            monthly_fee: Decimal::from(2),
-            currency: Currency::parse("INR").unwrap(),
-        };
-        let add = Command::AddInventory {
-            numbers: vec![number],
-        };
-        engine.run(&op, add).await.unwrap();
-        let buy = Command::Purchase {
-            number: e164.into(),
-            currency: None,
-            quoted_monthly_fee: None,
-        };
-        let bought = engine.run(&by, buy).await.unwrap();
-        renewals.push(bought.number.unwrap().next_billing_date.unwrap());
+        let bought = buy(&engine, &by, 20_000 + i).await;
+        renewals.push(bought.next_billing_date.unwrap());
         clock.advance(Duration::days(3));
     }
     assert_eq!(
@@ -393,12 +411,9 @@ async fn owned(engine: &Engine, by: &By) -> Vec<(String, NumberState)> {
 /// one another node scheduled sooner than anything this node saw is settled once the
 /// recheck has passed (and, documented, not before: the skip is really taken).
 async fn a_list_skipping_its_settling_shows_numbers_at_the_clock(backend: Backend, test: &str) {
-    let Some(db) = TestDb::new(backend, test).await else {
+    let Some((db, second_node)) = two_nodes(backend, test).await else {
         return;
     };
-    let second_node = open(&db.url, &Options::default())
-        .await
-        .expect("a second handle");
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap());
     let policy = ReleasePolicy {
         window: Duration::hours(1),
@@ -414,42 +429,10 @@ async fn a_list_skipping_its_settling_shows_numbers_at_the_clock(backend: Backen
         node(Arc::clone(&db.store), short),
     );
     let b = node(second_node, std::time::Duration::ZERO);
-    let op = By::operator(None);
-    let new = NewAccount {
-        id: None,
-        name: "Lists".into(),
-        role: Role::Customer,
-        currency: Currency::parse("INR").unwrap(),
-        opening_balance: Decimal::from(1_000_000),
-        enabled: true,
-        profile: AccountProfile::default(),
-    };
-    let (account, _) = a.create_account(&op, new, None).await.unwrap();
-    let by = By::account(&account, None);
+    let by = new_account(&a, "Lists").await;
     let mut numbers = Vec::new();
     for i in 0..2 {
-        let e164 = E164::parse(&format!("+9180411{:05}", 30_000 + i)).unwrap();
-        let number = NewNumber {
-            e164: e164.clone(),
-            country: "IN".into(),
-            region: None,
-            capabilities: Capabilities::VOICE,
-            provider: String::new(),
-            setup_fee: Decimal::from(1),
-            monthly_fee: Decimal::from(2),
-            currency: Currency::parse("INR").unwrap(),
-        };
-        let add = Command::AddInventory {
-            numbers: vec![number],
-        };
-        a.run(&op, add).await.unwrap();
-        let buy = Command::Purchase {
-            number: e164.clone().into(),
-            currency: None,
-            quoted_monthly_fee: None,
-        };
-        a.run(&by, buy).await.unwrap();
-        numbers.push(e164.to_string());
+        numbers.push(buy(&a, &by, 30_000 + i).await.e164.to_string());
     }
     let release = |i: usize| Command::Release {
         number: E164::parse(&numbers[i]).unwrap().into(),
