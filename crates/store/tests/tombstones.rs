@@ -176,3 +176,118 @@ fn a_state_change_does_not_write_the_e164_index_sqlite() {
         "UPDATE numbers SET e164 = '+14155550000' WHERE id = 'x'"
     ));
 }
+
+/// PostgreSQL's search copy of each number's id and e164 (`number_e164s`, migration 0018) as
+/// `(id, e164, xmin, ctid)` rows: a row rewritten would show a new xmin and ctid.
+async fn search_copy(db: &TestDb) -> Vec<(String, String, String, String)> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT id, e164, xmin::text, ctid::text FROM number_e164s ORDER BY id, ctid",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    rows
+}
+
+/// Inserted numbers are copied to the search table; a state change (a release) leaves the copy
+/// untouched, which is the point of it: the trigram index is off the write path.
+#[tokio::test]
+async fn a_release_leaves_the_search_copy_alone_postgres() {
+    let Some(db) = TestDb::new(Backend::Postgres, "search_copy").await else {
+        return;
+    };
+    let (engine, by) = tombstones_then_live(&db, 2).await;
+    let before = search_copy(&db).await;
+    assert_eq!(
+        before.len(),
+        3,
+        "two tombstones and the live row: {before:?}"
+    );
+    assert!(before.iter().all(|r| r.1 == E164_TEXT));
+    let released = engine
+        .run(
+            &by,
+            Command::Release {
+                number: E164::parse(E164_TEXT).unwrap().into(),
+                mode: ReleaseMode::Policy,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        released.changes.number().unwrap().state,
+        NumberState::Deleted
+    );
+    assert_eq!(search_copy(&db).await, before);
+    assert_eq!(db.store.check().await.unwrap(), vec![]);
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let gin_on_numbers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_indexes WHERE tablename = 'numbers' \
+         AND schemaname = current_schema() AND indexdef LIKE '%USING gin%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(gin_on_numbers, 0, "no GIN index left on numbers");
+}
+
+/// `check` compares the copy with the rows; the triggers that keep it through an e164 change
+/// or a deleted row (no command makes either) set it right again.
+#[tokio::test]
+async fn a_search_copy_out_of_step_is_a_check_violation_postgres() {
+    let Some(db) = TestDb::new(Backend::Postgres, "search_copy_check").await else {
+        return;
+    };
+    tombstones_then_live(&db, 1).await;
+    let live = "(SELECT id FROM numbers WHERE state <> 'deleted')";
+    let removed = db
+        .execute(&format!("DELETE FROM number_e164s WHERE id IN {live}"))
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    let found = db.store.check().await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule, "number_e164s_match_rows");
+    // Copied twice is out of step too.
+    db.execute(&format!(
+        "INSERT INTO number_e164s SELECT id, e164 FROM numbers WHERE id IN {live}"
+    ))
+    .await
+    .unwrap();
+    db.execute(&format!(
+        "INSERT INTO number_e164s SELECT id, e164 FROM numbers WHERE id IN {live}"
+    ))
+    .await
+    .unwrap();
+    let found = db.store.check().await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule, "number_e164s_match_rows");
+    db.execute(&format!(
+        "DELETE FROM number_e164s WHERE ctid IN (SELECT max(ctid) FROM number_e164s WHERE id IN {live})"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(db.store.check().await.unwrap(), vec![]);
+    // An e164 changed behind the engine's back: the copy follows.
+    db.execute("UPDATE numbers SET e164 = '+14155552672' WHERE state <> 'deleted'")
+        .await
+        .unwrap();
+    assert_eq!(db.store.check().await.unwrap(), vec![]);
+    let copy = search_copy(&db).await;
+    assert_eq!(copy.len(), 2);
+    assert!(copy.iter().any(|r| r.1 == "+14155552672"), "{copy:?}");
+    // A row deleted behind its back (its events first): its copy goes with it.
+    db.execute(
+        "WITH e AS (DELETE FROM number_events WHERE number_id IN \
+           (SELECT id FROM numbers WHERE state = 'deleted')) \
+         DELETE FROM numbers WHERE state = 'deleted'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.store.check().await.unwrap(), vec![]);
+    assert_eq!(search_copy(&db).await.len(), 1);
+}
