@@ -1004,8 +1004,7 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
         q.push(" AND region = ").arg(r.as_str());
     }
     // Callers pass digits (and at most a leading +), so the patterns hold no LIKE wildcards.
-    // FTS5's trigram tokenizer matches three characters or more, and so does PostgreSQL's
-    // trigram index, which is on `number_e164s` (migration 0018), not on `numbers`.
+    // FTS5's trigram tokenizer matches three characters or more.
     if let Some(s) = &f.search {
         if fts && s.len() >= 3 {
             q.push(
@@ -1013,10 +1012,6 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
             )
             .arg(format!("\"{s}\""))
             .push(")");
-        } else if s.len() >= 3 {
-            q.push(" AND id IN (SELECT id FROM number_e164s WHERE e164 LIKE ")
-                .arg(format!("%{s}%"))
-                .push(")");
         } else {
             q.push(" AND e164 LIKE ").arg(format!("%{s}%"));
         }
@@ -1635,19 +1630,6 @@ pub async fn check(db: &mut dyn Sql) -> Result<Vec<Violation>, EngineError> {
            WHERE v.holder_id = a.holder_id AND v.role = a.role AND v.changes > 0)",
     )
     .await?;
-    // PostgreSQL's search copy of each number's e164 (migration 0018): one row per number.
-    if !db.e164_fts() {
-        rule(
-            db,
-            "number_e164s_match_rows",
-            "WITH s AS (SELECT id, e164, count(*) AS n FROM number_e164s GROUP BY id, e164) \
-             SELECT coalesce(r.id, s.id) AS subject, 'e164 ' || coalesce(r.e164, '-') \
-               || ' but the search copy has ' || coalesce(s.e164, '-') || ' x' || coalesce(s.n, 0) AS detail \
-             FROM numbers r FULL JOIN s ON s.id = r.id AND s.e164 = r.e164 \
-             WHERE r.id IS NULL OR s.id IS NULL OR s.n <> 1",
-        )
-        .await?;
-    }
     Ok(found)
 }
 

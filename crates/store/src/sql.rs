@@ -222,7 +222,7 @@ pub trait Sql: Send {
     /// already serialises commands (SQLite).
     fn lock(&self) -> &'static str;
     /// Whether substring search over `e164` goes through the FTS5 trigram table
-    /// `numbers_e164_fts` (SQLite); on PostgreSQL `LIKE` over `number_e164s`' trigram index.
+    /// `numbers_e164_fts` (SQLite); PostgreSQL's trigram index serves `LIKE` itself.
     fn e164_fts(&self) -> bool {
         false
     }
