@@ -48,6 +48,7 @@ macro_rules! conformance {
             numbers::number_lists_page_in_e164_order_with_the_total_of_the_whole_filtered_set,
             numbers::held_list_totals_stay_exact_through_purchases_and_releases,
             numbers::inventory_search_finds_what_a_plain_scan_finds_through_purchases_releases_and_imports,
+            numbers::number_searches_of_every_holder_find_held_and_unheld_numbers,
             sub_accounts::sub_accounts_list_newest_first_and_hide_deleted_ones,
             sub_accounts::deleting_a_sub_account_that_holds_numbers_is_refused_and_changes_nothing,
             sub_accounts::deleting_a_sub_account_hides_it_and_revokes_its_credentials,

@@ -516,3 +516,50 @@ pub async fn inventory_search_finds_what_a_plain_scan_finds_through_purchases_re
     assert_eq!(e164s(&w.numbers(q).await), ["+14155559876", "+14159876500"]);
     verify("stocked again").await;
 }
+
+/// A search (three digits or more: the trigram path) of every kind of holder finds held and
+/// unheld rows alike. On PostgreSQL the trigram index covers only rows without a holder
+/// (migration 0018); a held number is found through its holder's index instead.
+pub async fn number_searches_of_every_holder_find_held_and_unheld_numbers(store: Arc<dyn Store>) {
+    let w = World::with_policy(
+        store,
+        ReleasePolicy {
+            quarantine: Duration::days(1),
+            ..ReleasePolicy::default()
+        },
+    );
+    let [master, _sub, other] = stocked_world(&w).await;
+    let all = NumberState::ALL.to_vec();
+    let search = |holder: Holder, term: &str| {
+        let mut q = NumberQuery::new(holder, all.clone());
+        q.search = Some(term.into());
+        w.numbers(q)
+    };
+    let found = |page: didpool_core::store::Page<didpool_core::Number>| {
+        assert_eq!(page.total, page.items.len() as u64);
+        e164s(&page)
+    };
+    let account = Holder::Account(master.id.clone());
+    let family = Holder::Family(master.id.clone());
+    let visible = Holder::Visible(master.id.clone());
+    assert_eq!(found(search(account.clone(), "98765").await), [IN1]);
+    assert_eq!(found(search(family.clone(), "98765").await), [IN1, IN2]);
+    assert_eq!(found(search(visible.clone(), "98765").await), [IN1, IN2]);
+    assert_eq!(
+        found(search(Holder::Nobody, "98765").await),
+        [IN3, IN4, IN5]
+    );
+    assert_eq!(
+        found(search(Holder::Visible(other.id.clone()), "555").await),
+        [US1]
+    );
+    // Released: unheld (quarantined), still visible to its last holder.
+    w.release(&master, &e164(IN1)).await.unwrap();
+    assert_eq!(found(search(account, "98765").await), Vec::<String>::new());
+    assert_eq!(found(search(family, "98765").await), [IN2]);
+    assert_eq!(found(search(visible, "98765").await), [IN1, IN2]);
+    assert_eq!(
+        found(search(Holder::Nobody, "98765").await),
+        [IN1, IN3, IN4, IN5]
+    );
+}
