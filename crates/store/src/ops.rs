@@ -970,6 +970,25 @@ pub(crate) fn holds_every_held_state(f: &NumberQuery) -> bool {
         .all(|s| f.states.contains(s))
 }
 
+/// The FTS5 query for a substring `search` of e164 in SQLite's `numbers_e164_fts`, whose words
+/// are each number's 4-character windows from every position, `+` spelled `p`, the last three
+/// windows cut short by the end (migration 0017): a term of 4 characters or more is the phrase
+/// of its windows (consecutive positions: the term itself), one of 3 the prefix of a window.
+/// `None` for a term of fewer than 3 characters or one that is not digits with at most a
+/// leading `+` (served by `LIKE` instead).
+pub(crate) fn fts_query(search: &str) -> Option<String> {
+    let digits = search.strip_prefix('+').unwrap_or(search);
+    if search.len() < 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let text = search.replacen('+', "p", 1);
+    if text.len() == 3 {
+        return Some(format!("\"{text}\"*"));
+    }
+    let windows: Vec<&str> = (0..=text.len() - 4).map(|i| &text[i..i + 4]).collect();
+    Some(format!("\"{}\"", windows.join(" ")))
+}
+
 fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
     q.push(" WHERE 1 = 1");
     match &f.holder {
@@ -1004,13 +1023,13 @@ fn number_filters(q: &mut Q, f: &NumberQuery, fts: bool) {
         q.push(" AND region = ").arg(r.as_str());
     }
     // Callers pass digits (and at most a leading +), so the patterns hold no LIKE wildcards.
-    // FTS5's trigram tokenizer matches three characters or more.
+    // The FTS5 index of windows (migration 0017) serves three characters or more.
     if let Some(s) = &f.search {
-        if fts && s.len() >= 3 {
+        if let Some(m) = fts.then(|| fts_query(s)).flatten() {
             q.push(
                 " AND rowid IN (SELECT rowid FROM numbers_e164_fts WHERE numbers_e164_fts MATCH ",
             )
-            .arg(format!("\"{s}\""))
+            .arg(m)
             .push(")");
         } else {
             q.push(" AND e164 LIKE ").arg(format!("%{s}%"));
@@ -1103,18 +1122,30 @@ pub async fn plain_numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Num
         NumberOrder::Created { desc: false, .. } => " ORDER BY created_at, id",
         NumberOrder::Created { desc: true, .. } => " ORDER BY created_at DESC, id DESC",
     };
-    // A search of three characters or more is served by the trigram index. Its matches are found
+    // A search of three characters or more is served by the substring index. Its matches are found
     // first, on their own (so PostgreSQL cannot pick a walk of the e164 index instead, which
     // filters every row), then counted and sorted for the page by id only; the page's rows are
     // read whole at the end.
     let searched = f.search.as_ref().is_some_and(|s| s.len() >= 3);
-    let mut s = if searched {
+    // SQLite serves the search with its index only for terms `fts_query` accepts.
+    let fts = fts && f.search.as_deref().and_then(fts_query).is_some();
+    let mut s = if searched && fts {
+        // SQLite: the total is a count of the materialized matches and the page is picked
+        // from them by rowid; a window count over the sorted matches, joined back by `id`,
+        // cost ~1.4× as much at 1,000,000 numbers (BENCHMARKS.md, "Issue 17, round 3").
+        Q::new("WITH matches AS MATERIALIZED (SELECT rowid AS match_row, id, e164, created_at FROM numbers")
+    } else if searched {
         Q::new("WITH matches AS MATERIALIZED (SELECT id, e164, created_at FROM numbers")
     } else {
         Q::new(format!("SELECT {NUMBER_COLS} FROM numbers"))
     };
     number_filters(&mut s, f, fts);
-    if searched {
+    if searched && fts {
+        s.push(&format!(
+            ") SELECT {NUMBER_COLS}, (SELECT count(*) FROM matches) AS n FROM numbers \
+             WHERE rowid IN (SELECT match_row FROM matches"
+        ));
+    } else if searched {
         s.push(&format!(
             ") SELECT {NUMBER_COLS}, n FROM numbers JOIN \
              (SELECT id AS page_id, count(*) OVER () AS n FROM matches"
@@ -1125,7 +1156,9 @@ pub async fn plain_numbers(db: &mut dyn Sql, f: &NumberQuery) -> Result<Page<Num
         .arg(i64::from(f.limit))
         .push(" OFFSET ")
         .arg(f.offset as i64);
-    if searched {
+    if searched && fts {
+        s.push(&format!("){order}"));
+    } else if searched {
         s.push(&format!(") AS page ON id = page_id{order}"));
     }
     let rows = db.fetch(&s.sql, &s.args).await.map_err(db_err)?;
@@ -2056,5 +2089,18 @@ mod tests {
         let big = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
         let big2 = stmt("numbers", WriteOp::Insert, "", 20_000, "batch");
         assert!(!order_free(&[big, big2]));
+    }
+
+    #[test]
+    fn fts_query_spells_a_term_as_its_windows() {
+        assert_eq!(fts_query("1234").as_deref(), Some("\"1234\""));
+        assert_eq!(fts_query("12345").as_deref(), Some("\"1234 2345\""));
+        assert_eq!(fts_query("+1415").as_deref(), Some("\"p141 1415\""));
+        assert_eq!(fts_query("671").as_deref(), Some("\"671\"*"));
+        assert_eq!(fts_query("+91").as_deref(), Some("\"p91\"*"));
+        // Too short, or not a number's characters: served by LIKE.
+        for term in ["12", "+1", "", "12a4", "1+23", "12\"4", "++12"] {
+            assert_eq!(fts_query(term), None, "{term:?}");
+        }
     }
 }

@@ -221,8 +221,9 @@ pub trait Sql: Send {
     /// ` FOR UPDATE` where rows must be locked (PostgreSQL); nothing where the single writer
     /// already serialises commands (SQLite).
     fn lock(&self) -> &'static str;
-    /// Whether substring search over `e164` goes through the FTS5 trigram table
-    /// `numbers_e164_fts` (SQLite); PostgreSQL's trigram index serves `LIKE` itself.
+    /// Whether substring search over `e164` goes through the FTS5 table of 4-character windows
+    /// `numbers_e164_fts` (SQLite, see `ops::fts_query`); PostgreSQL's trigram index serves
+    /// `LIKE` itself.
     fn e164_fts(&self) -> bool {
         false
     }

@@ -369,7 +369,7 @@ pub async fn held_list_totals_stay_exact_through_purchases_and_releases(store: A
     verify("released and bought again", 3).await;
 }
 
-/// The whole inventory, by a plain list without a search (no trigram index involved).
+/// The whole inventory, by a plain list without a search (no substring index involved).
 async fn inventory(w: &World) -> Vec<didpool_core::Number> {
     let mut q = NumberQuery::new(Holder::Nobody, vec![NumberState::Available]);
     q.limit = 10_000;
@@ -423,8 +423,10 @@ pub async fn inventory_search_finds_what_a_plain_scan_finds_through_purchases_re
     .await
     .unwrap();
     let buyer = w.master("Buyer", "1000").await;
-    // Short and long terms (the trigram index serves three characters or more), prefixes (`+`),
-    // repeated windows (`0000` twice in +14155550000), and terms that match nothing.
+    // Short and long terms (SQLite's index of windows serves three characters or more: the
+    // prefix of a window for three, the phrase of windows beyond), terms at the end of a number
+    // (its last windows are cut short), prefixes (`+`), repeated windows (`0000` twice in
+    // +14155550000), and terms that match nothing.
     let terms = [
         "9876",
         "98765",
@@ -448,6 +450,11 @@ pub async fn inventory_search_finds_what_a_plain_scan_finds_through_purchases_re
         "55",
         "500",
         "+1",
+        "671",
+        "+91",
+        "750",
+        "+442071838750",
+        "+1415555267",
     ];
     let verify = async |step: &str| {
         let stocked = inventory(&w).await;
