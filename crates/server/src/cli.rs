@@ -340,6 +340,15 @@ pub struct ServeArgs {
     /// through another node (PostgreSQL) applies here within this time.
     #[arg(long, env = "DIDPOOL_AUTH_CACHE_TTL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub auth_cache_ttl: std::time::Duration,
+
+    /// How long a list may trust this node's last scan for due items (scheduled releases,
+    /// quarantine ends, expiries, renewals) that found nothing due before the clock, instead of
+    /// scanning again before its page (`0s`: every list scans). This node's own commands and
+    /// the clock reaching a due time apply at once; another node's writes (PostgreSQL) or the
+    /// CLI's within this time. Off by default: on PostgreSQL at 64 clients it halved the owned
+    /// list's throughput in BENCHMARKS.md's round 3 (cause not yet found), though it helps one client.
+    #[arg(long, env = "DIDPOOL_LIST_SETTLE_RECHECK", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub list_settle_recheck: std::time::Duration,
 }
 
 /// A duration flag that must not be zero (a zero timeout would close every connection).
@@ -571,7 +580,7 @@ impl Cli {
                     chrono::Duration::from_std(args.auth_cache_ttl)
                         .context("--auth-cache-ttl is too long")?,
                 )
-                .with_due_cache(didpool_core::due_cache::DEFAULT_RECHECK),
+                .with_due_cache(args.list_settle_recheck),
             _ => engine,
         })
     }
