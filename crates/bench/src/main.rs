@@ -1085,6 +1085,11 @@ fn write_markdown(path: &Path, name: &str, command: &str, body: &str) -> anyhow:
     Ok(())
 }
 
+/// The allocator `didpool` serves with, so the in-process database ceiling runs the engine as the
+/// server does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();

@@ -225,9 +225,11 @@ impl Engine {
             None => self.store.execute(cmd, self.context(by)).await,
         };
         if let Ok(done) = &result {
-            // Any commit may make something due sooner: the next list scans.
-            self.due.forget();
             let c = &done.changes;
+            // A commit that may make something due sooner: the next list scans.
+            if c.may_move_due_times() {
+                self.due.forget();
+            }
             self.auth.forget(
                 c.accounts
                     .iter()
@@ -324,8 +326,11 @@ impl Engine {
         // The scan's clock is read after `now`: an item falling due between is settled or is
         // at or before `next_due(now)`, never skipped.
         let (done, found) = self.run_due_within(limit, 1).await?;
-        if !self.due.recheck().is_zero() && found < limit as usize {
+        // A scan overtaken by a commit here cannot be remembered: then `next_due` is not read.
+        if found < limit as usize && self.due.may_remember(scan) {
             self.due.remember(scan, self.store.next_due(now).await?);
+        } else {
+            self.due.end(scan);
         }
         Ok(done)
     }

@@ -345,9 +345,8 @@ pub struct ServeArgs {
     /// quarantine ends, expiries, renewals) that found nothing due before the clock, instead of
     /// scanning again before its page (`0s`: every list scans). This node's own commands and
     /// the clock reaching a due time apply at once; another node's writes (PostgreSQL) or the
-    /// CLI's within this time. Off by default: on PostgreSQL at 64 clients it halved the owned
-    /// list's throughput in BENCHMARKS.md's round 3 (cause not yet found), though it helps one client.
-    #[arg(long, env = "DIDPOOL_LIST_SETTLE_RECHECK", default_value = "0s", value_parser = humantime::parse_duration)]
+    /// CLI's within this time (BENCHMARKS.md, issue 17 round 4).
+    #[arg(long, env = "DIDPOOL_LIST_SETTLE_RECHECK", default_value = "1s", value_parser = humantime::parse_duration)]
     pub list_settle_recheck: std::time::Duration,
 }
 

@@ -1,5 +1,11 @@
 use clap::Parser;
 
+/// mimalloc instead of the system allocator: a page of the owned list makes ~1,000 small
+/// allocations, and glibc's malloc and free were ~20% of the server's CPU serving it
+/// (BENCHMARKS.md, issue 17 round 4).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = didpool::cli::Cli::parse();

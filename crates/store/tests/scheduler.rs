@@ -460,6 +460,20 @@ async fn a_list_skipping_its_settling_shows_numbers_at_the_clock(backend: Backen
         vec![pending(1)],
         "within the recheck, another node's write is not looked for"
     );
+    // A commit here that moves no due time (the webhook worker's claim, several a second under
+    // load) keeps the scan; one that writes a number drops it (the release above: without that,
+    // the list "due at the clock" would trust the renewal it saw a month ahead).
+    let claim = Command::ClaimDeliveries {
+        now_real: Utc::now(),
+        limit: 10,
+        lease_until: Utc::now() + Duration::seconds(30),
+    };
+    a.run(&By::system(), claim).await.unwrap();
+    assert_eq!(
+        owned(&a, &by).await,
+        vec![pending(1)],
+        "a claim of deliveries moves no due time"
+    );
     tokio::time::sleep(short * 3).await;
     assert_eq!(
         owned(&a_short, &by).await,

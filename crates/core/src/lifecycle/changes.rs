@@ -76,6 +76,15 @@ impl Changes {
         *self == Changes::default()
     }
 
+    /// Whether these changes can make something fall due sooner ([`crate::due_cache`]): every
+    /// due time is a number's own (release, quarantine end, reservation expiry, renewal), and a
+    /// reserved number falls due when its account is verified or rejected; a setting may be
+    /// the sandbox clock. A webhook worker's claims and attempts, credentials, trunks and
+    /// call records move none.
+    pub fn may_move_due_times(&self) -> bool {
+        !self.numbers.is_empty() || !self.accounts.is_empty() || !self.settings.is_empty()
+    }
+
     /// The (first) number the command wrote, as written.
     pub fn number(&self) -> Option<&Number> {
         self.numbers.first().map(Write::row)
