@@ -169,7 +169,10 @@ impl Engine {
     }
 
     /// An account: the operator sees any, an account itself, its parent, or its sub-accounts.
+    /// Its balance is as it stands at the engine's clock: what is due (a renewal charged, a
+    /// release refunded) is settled first, as before a list ([`Engine::settle_due`]).
     pub async fn account(&self, by: &By, id: &AccountId) -> Result<Account, EngineError> {
+        self.settle_due(LIST_SETTLES).await?;
         let a = self
             .store()
             .account(id)
@@ -201,7 +204,8 @@ impl Engine {
 
     /// Ledger entries: the operator's any account's; an account only its own master account's,
     /// and a sub-account none (see [`Engine::balance`]). A `from`/`to` outside what the store
-    /// holds is `Invalid` ([`check_time`]).
+    /// holds is `Invalid` ([`check_time`]). What is due at the engine's clock is settled first,
+    /// so a renewal that fell due is among the entries ([`Engine::settle_due`]).
     pub async fn ledger(&self, by: &By, query: &LedgerQuery) -> Result<LedgerPage, EngineError> {
         for t in [query.from, query.to].into_iter().flatten() {
             check_time("a date filter", t)?;
@@ -213,6 +217,7 @@ impl Engine {
                 ));
             }
         }
+        self.settle_due(LIST_SETTLES).await?;
         self.store().ledger(query).await
     }
 

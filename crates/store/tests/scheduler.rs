@@ -377,6 +377,57 @@ async fn the_oldest_due_item_gives_the_lag(backend: Backend, test: &str) {
     );
 }
 
+async fn ledger_entries(engine: &Engine, by: &By) -> usize {
+    let query = LedgerQuery {
+        account: by.caller().unwrap().clone(),
+        debits: None,
+        kind: None,
+        from: None,
+        to: None,
+        limit: 100,
+        offset: 0,
+    };
+    engine.ledger(by, &query).await.unwrap().entries.len()
+}
+
+/// A renewal that fell due shows in the balance and the ledger at the clock, with no list
+/// and no scheduler run in between (found by a reviewer: only a list charged it). With the due
+/// cache on, as `serve` runs.
+async fn money_reads_show_a_renewal_at_the_clock(backend: Backend, test: &str) {
+    let Some(db) = TestDb::new(backend, test).await else {
+        return;
+    };
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap());
+    let engine = Engine::new(
+        Arc::clone(&db.store),
+        Arc::new(clock.clone()),
+        ReleasePolicy::default(),
+    )
+    .with_due_cache(std::time::Duration::from_secs(3600));
+    let by = new_account(&engine, "Renewals").await;
+    let bought = buy(&engine, &by, 40_000).await;
+    let before = engine.balance(&by).await.unwrap().balance;
+    let entries_before = ledger_entries(&engine, &by).await;
+    clock.set(bought.next_billing_date.unwrap());
+    assert_eq!(
+        engine.balance(&by).await.unwrap().balance,
+        before - Decimal::from(2),
+        "the monthly fee is charged at the clock"
+    );
+    assert_eq!(ledger_entries(&engine, &by).await, entries_before + 1);
+    assert!(db.store.check().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn money_reads_show_a_renewal_at_the_clock_on_sqlite() {
+    money_reads_show_a_renewal_at_the_clock(Backend::Sqlite, "money_at_clock_sqlite").await;
+}
+
+#[tokio::test]
+async fn money_reads_show_a_renewal_at_the_clock_on_postgres() {
+    money_reads_show_a_renewal_at_the_clock(Backend::Postgres, "money_at_clock_postgres").await;
+}
+
 #[tokio::test]
 async fn the_oldest_due_item_gives_the_lag_on_sqlite() {
     the_oldest_due_item_gives_the_lag(Backend::Sqlite, "lag_sqlite").await;
