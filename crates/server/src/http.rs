@@ -180,14 +180,21 @@ impl Params {
     pub fn number(&self, name: &str, min: u32) -> Result<Option<u32>, BadParam> {
         self.get(name)
             .map(|v| {
-                v.trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n >= min)
-                    .ok_or(BadParam {
-                        name: name.into(),
-                        message: format!("{name} must be a whole number of at least {min}"),
-                    })
+                let v = v.trim();
+                let bad = |message| BadParam {
+                    name: name.into(),
+                    message,
+                };
+                match v.parse::<u32>() {
+                    Ok(n) if n >= min => Ok(n),
+                    // Digits, but too many for a u32: say the bound that was crossed.
+                    Err(_) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+                        Err(bad(format!("{name} must be at most {}", u32::MAX)))
+                    }
+                    _ => Err(bad(format!(
+                        "{name} must be a whole number of at least {min}"
+                    ))),
+                }
             })
             .transpose()
     }

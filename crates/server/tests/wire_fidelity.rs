@@ -470,6 +470,7 @@ async fn agni_available_numbers_pages_through_the_whole_stock() {
             "Give limit or page_size, not both (they are the same)",
         ),
         ("page=0", "page must be a whole number of at least 1"),
+        ("page=4294967296", "page must be at most 4294967295"),
         ("offset=-1", "offset must be a whole number of at least 0"),
     ] {
         let uri = format!("/api/v1/phone-numbers/available-numbers/US/?{query}");
